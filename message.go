@@ -1,0 +1,140 @@
+package parley
+
+import (
+	"context"
+	"time"
+	"unicode/utf8"
+)
+
+// MessageType is the kind of a log entry.
+type MessageType string
+
+const (
+	TextMessage  MessageType = "text"
+	ImageMessage MessageType = "image"
+	FileMessage  MessageType = "file"
+	// RecallEntry is the log entry that records a recall: it has its own
+	// seq (so offline devices learn of it on sync) and RecallOf names the
+	// original, whose body and media are erased. Clients never send it.
+	RecallEntry MessageType = "recall"
+)
+
+// Limits on messages.
+const (
+	DefaultMaxBodyBytes = 64 << 10
+	MaxClientMsgIDLen   = 64
+	MaxHistoryLimit     = 200
+	DefaultHistoryLimit = 50
+)
+
+// Message is one entry of a conversation's log. Seq is dense per
+// conversation (1, 2, 3, …) and is the only order.
+type Message struct {
+	ID             ID          `json:"id"`
+	ConversationID ID          `json:"conversation_id"`
+	Seq            int64       `json:"seq"`
+	SenderID       ID          `json:"sender_id"`
+	SenderDeviceID ID          `json:"-"`
+	ClientMsgID    string      `json:"client_msg_id,omitempty"`
+	Type           MessageType `json:"type"`
+	Body           string      `json:"body"`
+	MediaID        ID          `json:"media_id,omitempty"`
+	Media          *Media      `json:"media,omitempty"`
+	ReplyTo        ID          `json:"reply_to,omitempty"`
+	RecallOf       ID          `json:"recall_of,omitempty"`
+	CreatedAt      time.Time   `json:"created_at"`
+	RecalledAt     *time.Time  `json:"recalled_at,omitempty"`
+}
+
+// SendRequest is a client's request to append a message.
+type SendRequest struct {
+	ConversationID ID          `json:"conversation_id"`
+	ClientMsgID    string      `json:"client_msg_id"`
+	Type           MessageType `json:"type"`
+	Body           string      `json:"body"`
+	MediaID        ID          `json:"media_id,omitempty"`
+	ReplyTo        ID          `json:"reply_to,omitempty"`
+}
+
+// Validate checks the request against maxBody bytes of body. It returns
+// EINVALID for a missing or malformed field and ETOOLARGE for a body over
+// the limit.
+func (r *SendRequest) Validate(maxBody int) error {
+	if r.ConversationID <= 0 {
+		return Errorf(EINVALID, "conversation_id is required")
+	}
+	if r.ClientMsgID == "" {
+		return Errorf(EINVALID, "client_msg_id is required")
+	}
+	if len(r.ClientMsgID) > MaxClientMsgIDLen || !utf8.ValidString(r.ClientMsgID) {
+		return Errorf(EINVALID, "client_msg_id must be at most %d bytes of UTF-8", MaxClientMsgIDLen)
+	}
+	if r.Type == "" {
+		r.Type = TextMessage
+	}
+	switch r.Type {
+	case TextMessage:
+		if r.Body == "" {
+			return Errorf(EINVALID, "a text message needs a body")
+		}
+		if r.MediaID != 0 {
+			return Errorf(EINVALID, "a text message carries no media_id")
+		}
+	case ImageMessage, FileMessage:
+		if r.MediaID <= 0 {
+			return Errorf(EINVALID, "a %s message needs a media_id", r.Type)
+		}
+	default:
+		return Errorf(EINVALID, "type must be text, image or file")
+	}
+	if len(r.Body) > maxBody {
+		return Errorf(ETOOLARGE, "body is over %d bytes", maxBody)
+	}
+	if !utf8.ValidString(r.Body) {
+		return Errorf(EINVALID, "body must be valid UTF-8")
+	}
+	if r.ReplyTo < 0 {
+		return Errorf(EINVALID, "reply_to is not a valid id")
+	}
+	return nil
+}
+
+// MessageFilter selects a window of a conversation's log. The result is
+// always in ascending seq order.
+type MessageFilter struct {
+	// Floor and Ceiling bound what the reader may see: Floor < seq <= Ceiling.
+	// A zero Ceiling means no upper bound.
+	Floor   int64
+	Ceiling int64
+	// AfterSeq returns the oldest Limit entries with seq > AfterSeq.
+	AfterSeq int64
+	// BeforeSeq returns the newest Limit entries with seq < BeforeSeq.
+	// With neither AfterSeq nor BeforeSeq, the newest Limit entries.
+	BeforeSeq int64
+	Limit     int
+}
+
+// MessageStore persists conversation logs.
+type MessageStore interface {
+	// AppendMessage stores m in its conversation's log with the next seq,
+	// setting m.ID and m.Seq, and moves the sender's delivered and read
+	// watermarks to that seq, all in one durable transaction: it returns
+	// only after the commit. When the sender's device already sent a
+	// message with m.ClientMsgID it stores nothing and returns that message
+	// with created=false if contentHash matches, ECONFLICT otherwise.
+	// Returns ENOTFOUND if the conversation does not exist.
+	AppendMessage(ctx context.Context, m *Message, contentHash []byte) (msg *Message, created bool, err error)
+	// Message returns the log entry, or ENOTFOUND.
+	Message(ctx context.Context, id ID) (*Message, error)
+	// Messages returns the window of the conversation's log that f selects.
+	Messages(ctx context.Context, conversationID ID, f MessageFilter) ([]*Message, error)
+	// RecallMessage erases the original's body and media, sets its
+	// RecalledAt to entry.CreatedAt, and appends entry (a RecallEntry whose
+	// RecallOf is the original) with the next seq, in one durable
+	// transaction. Returns the updated original; ENOTFOUND if it does not
+	// exist, ECONFLICT if it was recalled already.
+	RecallMessage(ctx context.Context, entry *Message) (original *Message, err error)
+	// DeleteMessagesBefore removes log entries created before t and their
+	// idempotency records, and returns how many entries it removed.
+	DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, error)
+}

@@ -1,0 +1,171 @@
+package parley
+
+import (
+	"context"
+	"time"
+)
+
+// RegisterRequest creates an account.
+type RegisterRequest struct {
+	Handle      string `json:"handle"`
+	Password    string `json:"password"`
+	DisplayName string `json:"display_name"`
+}
+
+// LoginRequest opens a session on a new device.
+type LoginRequest struct {
+	Handle     string `json:"handle"`
+	Password   string `json:"password"`
+	DeviceName string `json:"device_name"`
+}
+
+// Session is a logged-in device and its bearer token. The token is shown
+// once, at login; only its hash is kept.
+type Session struct {
+	Token    string `json:"token"`
+	User     *User  `json:"user"`
+	DeviceID ID     `json:"device_id"`
+}
+
+// MemberView is a member as the API shows it: the membership and who it is.
+type MemberView struct {
+	UserID       ID     `json:"user_id"`
+	Role         Role   `json:"role"`
+	Handle       string `json:"handle"`
+	DisplayName  string `json:"display_name"`
+	ProfilePic   string `json:"profile_pic"`
+	DeliveredSeq int64  `json:"delivered_seq"`
+	ReadSeq      int64  `json:"read_seq"`
+}
+
+// ConversationView is one entry of the conversation list (the design doc's
+// shape), also returned for a single conversation. For a direct
+// conversation the recipient fields describe the other member; for a group
+// they carry the title and no picture.
+type ConversationView struct {
+	ID                  ID               `json:"id"`
+	Type                ConversationType `json:"type"`
+	Title               string           `json:"title"`
+	RecipientID         ID               `json:"recipient_id,omitempty"`
+	RecipientName       string           `json:"recipient_name"`
+	RecipientProfilePic string           `json:"recipient_profile_pic"`
+	LatestMessage       *Message         `json:"latest_message"`
+	UnreadCount         int64            `json:"unread_count"`
+	LastSeq             int64            `json:"last_seq"`
+	LastActivityAt      time.Time        `json:"last_activity_at"`
+	Role                Role             `json:"role"`
+	Active              bool             `json:"active"`
+	Muted               bool             `json:"muted"`
+	Members             []MemberView     `json:"members"`
+}
+
+// CreateConversationRequest creates a direct conversation (one other
+// member) or a group (several, or a title).
+type CreateConversationRequest struct {
+	MemberIDs []ID   `json:"member_ids"`
+	Title     string `json:"title"`
+}
+
+// HistoryQuery pages through a conversation's log by seq.
+type HistoryQuery struct {
+	BeforeSeq int64
+	AfterSeq  int64
+	Limit     int
+}
+
+// Emit sends one realtime event (name and JSON-encodable payload) to a
+// single connection.
+type Emit func(event string, data any) error
+
+// AccountService manages users and sessions.
+type AccountService interface {
+	// Register creates a user. EINVALID for a bad handle or password,
+	// ECONFLICT for a taken handle.
+	Register(ctx context.Context, req RegisterRequest) (*User, error)
+	// Login checks the password and opens a session on a new device.
+	// EUNAUTHORIZED for a wrong handle or password.
+	Login(ctx context.Context, req LoginRequest) (*Session, error)
+	// Logout revokes the caller's device and disconnects its sockets.
+	Logout(ctx context.Context, c Caller) error
+	// Authenticate returns the caller behind a bearer token, or
+	// EUNAUTHORIZED.
+	Authenticate(ctx context.Context, token string) (Caller, error)
+	// User returns a user's public profile, or ENOTFOUND.
+	User(ctx context.Context, c Caller, id ID) (*User, error)
+	// UpdateProfile changes the caller's profile.
+	UpdateProfile(ctx context.Context, c Caller, upd UserUpdate) (*User, error)
+	// SearchUsers finds users by handle prefix.
+	SearchUsers(ctx context.Context, c Caller, prefix string, limit int) ([]*User, error)
+}
+
+// ConversationService manages conversations and memberships.
+type ConversationService interface {
+	// Conversations returns a page (from 1) of the caller's list, newest
+	// activity first.
+	Conversations(ctx context.Context, c Caller, pageNumber, pageSize int) ([]*ConversationView, error)
+	// Conversation returns one conversation as the caller sees it;
+	// ENOTFOUND if the caller is not a member.
+	Conversation(ctx context.Context, c Caller, id ID) (*ConversationView, error)
+	// History returns a window of the log, ascending by seq, limited to what
+	// the caller may see.
+	History(ctx context.Context, c Caller, id ID, q HistoryQuery) ([]*Message, error)
+	// CreateConversation opens a direct conversation (returning the
+	// existing one, created=false) or creates a group.
+	CreateConversation(ctx context.Context, c Caller, req CreateConversationRequest) (conv *ConversationView, created bool, err error)
+	// RemoveConversation hides the conversation and its history up to now
+	// from the caller only.
+	RemoveConversation(ctx context.Context, c Caller, id ID) error
+	// AddMembers adds users to a group (owner or admin only).
+	AddMembers(ctx context.Context, c Caller, id ID, userIDs []ID) (*ConversationView, error)
+	// RemoveMember removes a member from a group: the caller itself
+	// (leaving) or, for an owner or admin, another member.
+	RemoveMember(ctx context.Context, c Caller, id, userID ID) error
+	// Receipts returns every member's watermarks.
+	Receipts(ctx context.Context, c Caller, id ID) ([]Receipt, error)
+	// SetMuted mutes or unmutes push notifications of a conversation.
+	SetMuted(ctx context.Context, c Caller, id ID, muted bool) error
+}
+
+// MessageService is the delivery pipeline.
+type MessageService interface {
+	// Send stores a message durably, then fans it out. A retry with the same
+	// client_msg_id returns the original message.
+	Send(ctx context.Context, c Caller, req SendRequest) (*Message, error)
+	// MarkDelivered records that the caller's device has the log up to seq.
+	MarkDelivered(ctx context.Context, c Caller, conversationID ID, seq int64) error
+	// MarkRead records that the caller read the log up to seq.
+	MarkRead(ctx context.Context, c Caller, conversationID ID, seq int64) error
+	// Recall withdraws the caller's own message within the recall window.
+	Recall(ctx context.Context, c Caller, conversationID, messageID ID) (*Message, error)
+	// Typing tells the other members the caller is typing.
+	Typing(ctx context.Context, c Caller, conversationID ID) error
+	// Sync emits, in seq order per conversation, every message after the
+	// device's cursors (the given ones, or the stored ones when nil), then
+	// the current receipts of those conversations.
+	Sync(ctx context.Context, c Caller, cursors map[ID]int64, emit Emit) error
+}
+
+// FriendService manages friendships and blocks.
+type FriendService interface {
+	// Friends lists friends and pending requests both ways.
+	Friends(ctx context.Context, c Caller) ([]Friend, error)
+	// RequestFriend asks another user; if that user had asked the caller,
+	// they become friends at once.
+	RequestFriend(ctx context.Context, c Caller, userID ID) (*Friend, error)
+	// AcceptFriend accepts an incoming request; ENOTFOUND if there is none.
+	AcceptFriend(ctx context.Context, c Caller, userID ID) (*Friend, error)
+	// RemoveFriend declines a request, withdraws one, or ends a friendship.
+	RemoveFriend(ctx context.Context, c Caller, userID ID) error
+	// Block blocks a user (ending any friendship); Unblock lifts it.
+	Block(ctx context.Context, c Caller, userID ID) error
+	Unblock(ctx context.Context, c Caller, userID ID) error
+	// BlockedUsers lists whom the caller blocks.
+	BlockedUsers(ctx context.Context, c Caller) ([]ID, error)
+}
+
+// ConnectionService is told when a device's realtime connections come and
+// go, for presence.
+type ConnectionService interface {
+	Connected(ctx context.Context, c Caller) error
+	Disconnected(ctx context.Context, c Caller) error
+}

@@ -1,0 +1,130 @@
+package parley
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on user fields.
+const (
+	MinHandleLen      = 3
+	MaxHandleLen      = 32
+	MinPasswordLen    = 8
+	MaxPasswordLen    = 256
+	MaxDisplayNameLen = 64
+	MaxBioLen         = 500
+	MaxProfilePicLen  = 2048
+)
+
+// User is an account. Handles are unique without regard to case; the store
+// keeps the spelling the user chose.
+type User struct {
+	ID          ID        `json:"id"`
+	Handle      string    `json:"handle"`
+	DisplayName string    `json:"display_name"`
+	ProfilePic  string    `json:"profile_pic"`
+	Bio         string    `json:"bio"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Name returns the display name, or the handle when there is none.
+func (u *User) Name() string {
+	if u.DisplayName != "" {
+		return u.DisplayName
+	}
+	return u.Handle
+}
+
+// ValidateHandle returns EINVALID unless h is 3–32 characters of ASCII
+// letters, digits, '_' and '.', starting with a letter or digit.
+func ValidateHandle(h string) error {
+	if len(h) < MinHandleLen || len(h) > MaxHandleLen {
+		return Errorf(EINVALID, "handle must be %d to %d characters", MinHandleLen, MaxHandleLen)
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case (c == '_' || c == '.') && i > 0:
+		default:
+			return Errorf(EINVALID, "handle may hold only letters, digits, '_' and '.', and must start with a letter or digit")
+		}
+	}
+	return nil
+}
+
+// NormalizeHandle returns the form handles are compared in.
+func NormalizeHandle(h string) string { return strings.ToLower(h) }
+
+// ValidatePassword returns EINVALID for a password that is too short or too
+// long.
+func ValidatePassword(p string) error {
+	if n := utf8.RuneCountInString(p); n < MinPasswordLen {
+		return Errorf(EINVALID, "password must be at least %d characters", MinPasswordLen)
+	}
+	if len(p) > MaxPasswordLen {
+		return Errorf(EINVALID, "password must be at most %d bytes", MaxPasswordLen)
+	}
+	return nil
+}
+
+// UserUpdate holds the profile fields to change; nil fields stay as they are.
+type UserUpdate struct {
+	DisplayName *string `json:"display_name"`
+	ProfilePic  *string `json:"profile_pic"`
+	Bio         *string `json:"bio"`
+}
+
+// Validate returns EINVALID when a field is over its limit or not valid text.
+func (u *UserUpdate) Validate() error {
+	if err := validateText("display_name", u.DisplayName, MaxDisplayNameLen); err != nil {
+		return err
+	}
+	if err := validateText("bio", u.Bio, MaxBioLen); err != nil {
+		return err
+	}
+	if u.ProfilePic != nil {
+		p := *u.ProfilePic
+		if len(p) > MaxProfilePicLen {
+			return Errorf(EINVALID, "profile_pic must be at most %d bytes", MaxProfilePicLen)
+		}
+		if p != "" && !strings.HasPrefix(p, "https://") && !strings.HasPrefix(p, "http://") && !strings.HasPrefix(p, "/v1/media/") {
+			return Errorf(EINVALID, "profile_pic must be an http(s) URL or a /v1/media/ path")
+		}
+	}
+	return nil
+}
+
+func validateText(name string, v *string, max int) error {
+	if v == nil {
+		return nil
+	}
+	if !utf8.ValidString(*v) {
+		return Errorf(EINVALID, "%s must be valid UTF-8", name)
+	}
+	if utf8.RuneCountInString(*v) > max {
+		return Errorf(EINVALID, "%s must be at most %d characters", name, max)
+	}
+	return nil
+}
+
+// UserStore persists users.
+type UserStore interface {
+	// CreateUser inserts u, setting u.ID. u.CreatedAt is kept as given.
+	// Returns ECONFLICT if the handle is taken (compared without case).
+	CreateUser(ctx context.Context, u *User, passwordHash string) error
+	// User returns the user with the id, or ENOTFOUND.
+	User(ctx context.Context, id ID) (*User, error)
+	// Users returns the users with the given ids that exist, in no order.
+	Users(ctx context.Context, ids []ID) ([]*User, error)
+	// UserCredentials returns the user with the handle (compared without
+	// case) and its password hash, or ENOTFOUND.
+	UserCredentials(ctx context.Context, handle string) (*User, string, error)
+	// SearchUsers returns up to limit users whose handle starts with prefix
+	// (without case), ordered by handle.
+	SearchUsers(ctx context.Context, prefix string, limit int) ([]*User, error)
+	// UpdateUser applies upd and returns the updated user, or ENOTFOUND.
+	UpdateUser(ctx context.Context, id ID, upd UserUpdate) (*User, error)
+}
