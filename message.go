@@ -106,10 +106,11 @@ type MessageFilter struct {
 	// A zero Ceiling means no upper bound.
 	Floor   int64
 	Ceiling int64
-	// AfterSeq returns the oldest Limit entries with seq > AfterSeq.
-	AfterSeq int64
-	// BeforeSeq returns the newest Limit entries with seq < BeforeSeq.
-	// With neither AfterSeq nor BeforeSeq, the newest Limit entries.
+	// Ascending, or a positive AfterSeq, returns the oldest Limit entries
+	// with seq > AfterSeq. Otherwise the newest Limit entries, below
+	// BeforeSeq when it is set.
+	Ascending bool
+	AfterSeq  int64
 	BeforeSeq int64
 	Limit     int
 }

@@ -120,6 +120,11 @@ type ConversationService interface {
 	// RemoveMember removes a member from a group: the caller itself
 	// (leaving) or, for an owner or admin, another member.
 	RemoveMember(ctx context.Context, c Caller, id, userID ID) error
+	// SetRole makes a member an admin or a plain member (owner only), or
+	// hands ownership over (role owner: the caller becomes an admin).
+	SetRole(ctx context.Context, c Caller, id, userID ID, role Role) error
+	// Rename changes a group's title (owner or admin).
+	Rename(ctx context.Context, c Caller, id ID, title string) (*ConversationView, error)
 	// Receipts returns every member's watermarks.
 	Receipts(ctx context.Context, c Caller, id ID) ([]Receipt, error)
 	// SetMuted mutes or unmutes push notifications of a conversation.

@@ -128,3 +128,12 @@ type UserStore interface {
 	// UpdateUser applies upd and returns the updated user, or ENOTFOUND.
 	UpdateUser(ctx context.Context, id ID, upd UserUpdate) (*User, error)
 }
+
+// PasswordHasher hashes and checks passwords (package argon2id).
+type PasswordHasher interface {
+	// Hash returns an encoded hash of password with a fresh salt.
+	Hash(password string) (string, error)
+	// Verify reports whether password matches encoded. It returns an error
+	// only for an encoded hash it cannot read.
+	Verify(password, encoded string) (bool, error)
+}

@@ -1,0 +1,117 @@
+package app_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/app"
+)
+
+func TestRegister(t *testing.T) {
+	e := MustApp(t, app.Config{})
+	ctx := context.Background()
+	if _, err := e.app.Register(ctx, parley.RegisterRequest{Handle: "Alice", Password: "long enough"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		req  parley.RegisterRequest
+		code string
+	}{
+		{"ErrHandleTaken", parley.RegisterRequest{Handle: "alice", Password: "long enough"}, parley.ECONFLICT},
+		{"ErrHandleShort", parley.RegisterRequest{Handle: "ab", Password: "long enough"}, parley.EINVALID},
+		{"ErrHandleChars", parley.RegisterRequest{Handle: "a b", Password: "long enough"}, parley.EINVALID},
+		{"ErrHandleLeadingDot", parley.RegisterRequest{Handle: ".abc", Password: "long enough"}, parley.EINVALID},
+		{"ErrHandleLong", parley.RegisterRequest{Handle: strings.Repeat("a", 33), Password: "long enough"}, parley.EINVALID},
+		{"ErrPasswordShort", parley.RegisterRequest{Handle: "bob", Password: "short"}, parley.EINVALID},
+		{"ErrDisplayNameLong", parley.RegisterRequest{Handle: "carol", Password: "long enough", DisplayName: strings.Repeat("x", 65)}, parley.EINVALID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.app.Register(ctx, tc.req)
+			wantCode(t, err, tc.code)
+		})
+	}
+}
+
+func TestSessions(t *testing.T) {
+	e := MustApp(t, app.Config{})
+	ctx := context.Background()
+	if _, err := e.app.Register(ctx, parley.RegisterRequest{Handle: "dave", Password: "password-dave"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.app.Login(ctx, parley.LoginRequest{Handle: "DAVE", Password: "password-dave", DeviceName: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("ErrWrongPassword", func(t *testing.T) {
+		_, err := e.app.Login(ctx, parley.LoginRequest{Handle: "dave", Password: "password-eve"})
+		wantCode(t, err, parley.EUNAUTHORIZED)
+	})
+	t.Run("ErrUnknownHandle", func(t *testing.T) {
+		_, err := e.app.Login(ctx, parley.LoginRequest{Handle: "nobody", Password: "password-eve"})
+		wantCode(t, err, parley.EUNAUTHORIZED)
+	})
+	t.Run("ErrMissingFields", func(t *testing.T) {
+		_, err := e.app.Login(ctx, parley.LoginRequest{Handle: "dave"})
+		wantCode(t, err, parley.EINVALID)
+	})
+	t.Run("Authenticate", func(t *testing.T) {
+		c, err := e.app.Authenticate(ctx, s.Token)
+		if err != nil || c.UserID != s.User.ID || c.DeviceID != s.DeviceID {
+			t.Fatalf("Authenticate = %+v, %v", c, err)
+		}
+		_, err = e.app.Authenticate(ctx, s.Token+"x")
+		wantCode(t, err, parley.EUNAUTHORIZED)
+		_, err = e.app.Authenticate(ctx, "")
+		wantCode(t, err, parley.EUNAUTHORIZED)
+	})
+	t.Run("LogoutRevokesAndDisconnects", func(t *testing.T) {
+		u := &user{User: s.User}
+		ev := e.Watch(t, u)
+		c := parley.Caller{UserID: s.User.ID, DeviceID: s.DeviceID}
+		if err := e.app.Logout(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.app.Authenticate(ctx, s.Token)
+		wantCode(t, err, parley.EUNAUTHORIZED)
+		rev := ev.named(parley.EventRevoke)
+		if len(rev) != 1 || rev[0].DeviceID != s.DeviceID {
+			t.Fatalf("revoke events = %+v", rev)
+		}
+	})
+}
+
+func TestProfile(t *testing.T) {
+	e := MustApp(t, app.Config{})
+	ctx := context.Background()
+	u := e.MustUser(t)
+	name, bio, pic := "  Zed  ", "hi", "https://example.com/p.png"
+	got, err := e.app.UpdateProfile(ctx, u.c, parley.UserUpdate{DisplayName: &name, Bio: &bio, ProfilePic: &pic})
+	if err != nil || got.DisplayName != "Zed" || got.Bio != "hi" || got.ProfilePic != pic {
+		t.Fatalf("UpdateProfile = %+v, %v", got, err)
+	}
+	t.Run("ErrBadPicture", func(t *testing.T) {
+		bad := "javascript:alert(1)"
+		_, err := e.app.UpdateProfile(ctx, u.c, parley.UserUpdate{ProfilePic: &bad})
+		wantCode(t, err, parley.EINVALID)
+	})
+	t.Run("ErrLongBio", func(t *testing.T) {
+		long := strings.Repeat("b", 501)
+		_, err := e.app.UpdateProfile(ctx, u.c, parley.UserUpdate{Bio: &long})
+		wantCode(t, err, parley.EINVALID)
+	})
+	t.Run("Search", func(t *testing.T) {
+		us, err := e.app.SearchUsers(ctx, u.c, "@USER", 10)
+		if err != nil || len(us) != 1 || us[0].ID != u.ID {
+			t.Fatalf("SearchUsers = %v, %v", us, err)
+		}
+		_, err = e.app.SearchUsers(ctx, u.c, " ", 10)
+		wantCode(t, err, parley.EINVALID)
+	})
+	t.Run("ErrUnknownUser", func(t *testing.T) {
+		_, err := e.app.User(ctx, u.c, 424242)
+		wantCode(t, err, parley.ENOTFOUND)
+	})
+}

@@ -1,0 +1,155 @@
+// Package app holds Parley's business rules: who may do what, the send
+// pipeline (validate, store durably, acknowledge, then fan out), receipts,
+// sync, recall, friends and presence. It implements the service interfaces
+// of package parley on top of the ports (Store, Bus, Presence, …) and
+// imports nothing but the root package and the standard library.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/parleyhq/parley"
+)
+
+// Config holds the app's rules and limits.
+type Config struct {
+	// MaxBodyBytes bounds a message body.
+	MaxBodyBytes int
+	// MemberCap bounds a group's active members.
+	MemberCap int
+	// RecallWindow is how long after sending a sender may recall.
+	RecallWindow time.Duration
+	// MembershipTTL bounds how long a node trusts its cached member list
+	// of a conversation when another node changed it and the bus lost the
+	// invalidation.
+	MembershipTTL time.Duration
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:  parley.DefaultMaxBodyBytes,
+		MemberCap:     parley.DefaultMemberCap,
+		RecallWindow:  time.Hour,
+		MembershipTTL: 5 * time.Second,
+	}
+}
+
+// App implements the parley services.
+type App struct {
+	cfg      Config
+	store    parley.Store
+	bus      parley.Bus
+	presence parley.Presence
+	hasher   parley.PasswordHasher
+	now      parley.Clock
+	logger   *slog.Logger
+
+	members *memberCache
+	sysSub  parley.Subscription
+	// dummyHash is verified against when a login names an unknown handle,
+	// so the answer takes as long as for a wrong password.
+	dummyHash string
+}
+
+var (
+	_ parley.AccountService      = (*App)(nil)
+	_ parley.ConversationService = (*App)(nil)
+	_ parley.MessageService      = (*App)(nil)
+	_ parley.FriendService       = (*App)(nil)
+	_ parley.ConnectionService   = (*App)(nil)
+)
+
+// Deps are the ports the app runs on.
+type Deps struct {
+	Store    parley.Store
+	Bus      parley.Bus
+	Presence parley.Presence
+	Hasher   parley.PasswordHasher
+	Clock    parley.Clock
+	Logger   *slog.Logger
+}
+
+// sysTopic carries cache invalidations between nodes.
+const sysTopic = "sys:members"
+
+// New returns an App and subscribes it to the bus topic on which nodes tell
+// each other about membership changes. Close releases that subscription.
+func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
+	def := DefaultConfig()
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = def.MaxBodyBytes
+	}
+	if cfg.MemberCap <= 0 {
+		cfg.MemberCap = def.MemberCap
+	}
+	if cfg.RecallWindow <= 0 {
+		cfg.RecallWindow = def.RecallWindow
+	}
+	if cfg.MembershipTTL <= 0 {
+		cfg.MembershipTTL = def.MembershipTTL
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &App{cfg: cfg, store: d.Store, bus: d.Bus, presence: d.Presence, hasher: d.Hasher, now: d.Clock, logger: d.Logger}
+	a.members = newMemberCache(cfg.MembershipTTL, a.now)
+	h, err := a.hasher.Hash("parley-dummy-password")
+	if err != nil {
+		return nil, err
+	}
+	a.dummyHash = h
+	a.sysSub, err = a.bus.Subscribe(ctx, sysTopic, a.onSys)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close releases the app's bus subscription.
+func (a *App) Close() error {
+	if a.sysSub != nil {
+		return a.sysSub.Close()
+	}
+	return nil
+}
+
+// Config returns the app's configuration.
+func (a *App) Config() Config { return a.cfg }
+
+func (a *App) onSys(payload []byte) {
+	id, err := parley.ParseID(string(payload))
+	if err == nil {
+		a.members.forget(id)
+	}
+}
+
+// membershipChanged drops the cached member list here and on every node.
+func (a *App) membershipChanged(ctx context.Context, convID parley.ID) {
+	a.members.forget(convID)
+	if err := a.bus.Publish(ctx, sysTopic, []byte(convID.String())); err != nil {
+		a.logger.Warn("publish membership change", "conversation", convID, "err", err)
+	}
+}
+
+// publish sends one event to each user's topic. The bus is only the fast
+// path, so failures are logged and delivery falls back to sync.
+func (a *App) publish(ctx context.Context, users []parley.ID, e *parley.Event) {
+	if len(users) == 0 {
+		return
+	}
+	payload := parley.AppendEvent(make([]byte, 0, 64+len(e.Data)), e)
+	for _, u := range users {
+		if err := a.bus.Publish(ctx, parley.UserTopic(u), payload); err != nil {
+			a.logger.Warn("publish event", "event", e.Name, "user", u, "err", err)
+			return
+		}
+	}
+}
+
+// detach returns a context that keeps ctx's values but not its
+// cancellation: once a message is committed its fan-out must run even if
+// the sender went away.
+func detach(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

@@ -1,0 +1,249 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+
+	"github.com/parleyhq/parley"
+)
+
+// contentHash identifies what a send says, so a retry with the same
+// client_msg_id is recognised and a reuse for other content refused.
+func contentHash(r *parley.SendRequest) []byte {
+	h := sha256.New()
+	var n [8]byte
+	for _, v := range []int64{int64(r.ConversationID), int64(r.MediaID), int64(r.ReplyTo)} {
+		binary.BigEndian.PutUint64(n[:], uint64(v))
+		h.Write(n[:])
+	}
+	h.Write([]byte(r.Type))
+	h.Write([]byte{0})
+	h.Write([]byte(r.Body))
+	return h.Sum(nil)
+}
+
+// Send implements parley.MessageService: validate, authorise, store
+// durably (the store returns only after the commit), then fan out. The
+// returned message is the acknowledgement.
+func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest) (*parley.Message, error) {
+	if err := req.Validate(a.cfg.MaxBodyBytes); err != nil {
+		return nil, err
+	}
+	ci, _, err := a.activeMemberOf(ctx, c, req.ConversationID)
+	if err != nil {
+		return nil, err
+	}
+	if ci.blocked {
+		return nil, parley.Errorf(parley.EFORBIDDEN, "messages between you and this user are blocked")
+	}
+	if req.ReplyTo != 0 {
+		r, err := a.store.Message(ctx, req.ReplyTo)
+		if err != nil || r.ConversationID != req.ConversationID {
+			return nil, parley.Errorf(parley.EINVALID, "reply_to is not a message of this conversation")
+		}
+	}
+	m := &parley.Message{
+		ConversationID: req.ConversationID, SenderID: c.UserID, SenderDeviceID: c.DeviceID, ClientMsgID: req.ClientMsgID,
+		Type: req.Type, Body: req.Body, MediaID: req.MediaID, ReplyTo: req.ReplyTo, CreatedAt: a.now.Now(),
+	}
+	got, created, err := a.store.AppendMessage(ctx, m, contentHash(&req))
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		a.fanOut(detach(ctx), ci, c, got)
+	}
+	return got, nil
+}
+
+// fanOut publishes a new log entry to every active member's devices except
+// the sending device, which has it in its acknowledgement, and the
+// sender's watermarks (sending reads everything before) to the members.
+func (a *App) fanOut(ctx context.Context, ci *convInfo, c parley.Caller, m *parley.Message) {
+	data, err := json.Marshal(m)
+	if err != nil {
+		a.logger.Error("encode message", "err", err)
+		return
+	}
+	users := ci.activeIDs()
+	a.publish(ctx, users, &parley.Event{Name: parley.EventMessage, ExceptDevice: c.DeviceID, ConversationID: m.ConversationID, Seq: m.Seq, Data: data})
+}
+
+// seqInRange checks a client-given seq against what the member may see.
+func seqInRange(seq int64) error {
+	if seq < 0 {
+		return parley.Errorf(parley.EINVALID, "seq must not be negative")
+	}
+	return nil
+}
+
+// MarkDelivered implements parley.MessageService.
+func (a *App) MarkDelivered(ctx context.Context, c parley.Caller, conversationID parley.ID, seq int64) error {
+	return a.mark(ctx, c, conversationID, seq, false)
+}
+
+// MarkRead implements parley.MessageService.
+func (a *App) MarkRead(ctx context.Context, c parley.Caller, conversationID parley.ID, seq int64) error {
+	return a.mark(ctx, c, conversationID, seq, true)
+}
+
+func (a *App) mark(ctx context.Context, c parley.Caller, id parley.ID, seq int64, read bool) error {
+	if err := seqInRange(seq); err != nil {
+		return err
+	}
+	ci, _, err := a.memberOf(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	// The log may have grown since the cache was filled; only a seq past
+	// the stored end is refused.
+	if seq > ci.conv.LastSeq {
+		conv, err := a.store.Conversation(ctx, id)
+		if err != nil {
+			return err
+		}
+		if seq > conv.LastSeq {
+			return parley.Errorf(parley.EINVALID, "seq %d is past the end of the conversation (%d)", seq, conv.LastSeq)
+		}
+	}
+	if err := a.store.RaiseDeviceCursor(ctx, c.DeviceID, id, seq); err != nil {
+		return err
+	}
+	var r parley.Receipt
+	var changed bool
+	if read {
+		r, changed, err = a.store.RaiseWatermarks(ctx, id, c.UserID, 0, seq)
+	} else {
+		r, changed, err = a.store.RaiseWatermarks(ctx, id, c.UserID, seq, 0)
+	}
+	if err != nil || !changed {
+		return err
+	}
+	data, _ := json.Marshal(r)
+	a.publish(detach(ctx), ci.activeIDs(), &parley.Event{Name: parley.EventReceipt, ConversationID: id, Data: data})
+	return nil
+}
+
+// Recall implements parley.MessageService.
+func (a *App) Recall(ctx context.Context, c parley.Caller, conversationID, messageID parley.ID) (*parley.Message, error) {
+	ci, _, err := a.activeMemberOf(ctx, c, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	orig, err := a.store.Message(ctx, messageID)
+	if err != nil || orig.ConversationID != conversationID {
+		return nil, parley.Errorf(parley.ENOTFOUND, "message not found")
+	}
+	if orig.SenderID != c.UserID {
+		return nil, parley.Errorf(parley.EFORBIDDEN, "only the sender may recall a message")
+	}
+	if orig.Type == parley.RecallEntry {
+		return nil, parley.Errorf(parley.EINVALID, "a recall cannot be recalled")
+	}
+	if orig.RecalledAt != nil {
+		return orig, nil
+	}
+	now := a.now.Now()
+	if now.Sub(orig.CreatedAt) > a.cfg.RecallWindow {
+		return nil, parley.Errorf(parley.EFORBIDDEN, "messages can be recalled only within %s of sending", a.cfg.RecallWindow)
+	}
+	entry := &parley.Message{ConversationID: conversationID, SenderID: c.UserID, SenderDeviceID: c.DeviceID, Type: parley.RecallEntry, RecallOf: orig.ID, CreatedAt: now}
+	got, err := a.store.RecallMessage(ctx, entry)
+	if parley.ErrorCode(err) == parley.ECONFLICT {
+		return a.store.Message(ctx, messageID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	pctx := detach(ctx)
+	// The entry keeps the log dense for every device, the sender's included.
+	a.fanOut(pctx, ci, parley.Caller{UserID: c.UserID}, entry)
+	data, _ := json.Marshal(struct {
+		ConversationID parley.ID `json:"conversation_id"`
+		MessageID      parley.ID `json:"message_id"`
+		Seq            int64     `json:"seq"`
+	}{conversationID, got.ID, got.Seq})
+	a.publish(pctx, ci.activeIDs(), &parley.Event{Name: parley.EventRecall, ConversationID: conversationID, Data: data})
+	return got, nil
+}
+
+// Typing implements parley.MessageService.
+func (a *App) Typing(ctx context.Context, c parley.Caller, conversationID parley.ID) error {
+	ci, _, err := a.activeMemberOf(ctx, c, conversationID)
+	if err != nil {
+		return err
+	}
+	if ci.blocked {
+		return nil
+	}
+	others := make([]parley.ID, 0, len(ci.members))
+	for _, u := range ci.activeIDs() {
+		if u != c.UserID {
+			others = append(others, u)
+		}
+	}
+	data, _ := json.Marshal(struct {
+		ConversationID parley.ID `json:"conversation_id"`
+		UserID         parley.ID `json:"user_id"`
+	}{conversationID, c.UserID})
+	a.publish(ctx, others, &parley.Event{Name: parley.EventTyping, ConversationID: conversationID, Data: data})
+	return nil
+}
+
+// syncPage is how many messages Sync reads per query.
+const syncPage = 200
+
+// Sync implements parley.MessageService.
+func (a *App) Sync(ctx context.Context, c parley.Caller, cursors map[parley.ID]int64, emit parley.Emit) error {
+	if cursors == nil {
+		var err error
+		if cursors, err = a.store.DeviceCursors(ctx, c.DeviceID); err != nil {
+			return err
+		}
+	}
+	ucs, err := a.store.UserConversations(ctx, c.UserID, parley.ConversationFilter{IncludeLeft: true, IncludeHidden: true})
+	if err != nil {
+		return err
+	}
+	for _, uc := range ucs {
+		conv, self := uc.Conversation, uc.Self
+		floor, ceiling := self.Floor(), self.Ceiling(conv.LastSeq)
+		from := max(cursors[conv.ID], floor)
+		changed := ceiling > from
+		for from < ceiling {
+			ms, err := a.store.Messages(ctx, conv.ID, parley.MessageFilter{Floor: floor, Ceiling: ceiling, Ascending: true, AfterSeq: from, Limit: syncPage})
+			if err != nil {
+				return err
+			}
+			if len(ms) == 0 {
+				break
+			}
+			for _, m := range ms {
+				if err := emit(parley.EventMessage, m); err != nil {
+					return err
+				}
+			}
+			from = ms[len(ms)-1].Seq
+		}
+		// Receipts: the peer's in a direct conversation, every member's in a
+		// group that changed since the device's cursor.
+		if conv.Type == parley.Direct || changed {
+			ms, err := a.store.Members(ctx, conv.ID)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				if m.UserID == c.UserID || !m.Active() {
+					continue
+				}
+				r := parley.Receipt{ConversationID: conv.ID, UserID: m.UserID, DeliveredSeq: m.DeliveredSeq, ReadSeq: m.ReadSeq}
+				if err := emit(parley.EventReceipt, r); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

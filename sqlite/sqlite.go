@@ -1,0 +1,249 @@
+// Package sqlite implements parley.Store on an embedded SQLite database,
+// Parley's default: one file in the data directory, nothing to install.
+//
+// Durability: WAL with synchronous=FULL, so an acknowledged write survives
+// power loss. Throughput: every write goes through one writer goroutine
+// that groups whatever requests are waiting into one transaction and one
+// fsync (group commit), so durability does not cap sends at the disk's
+// fsync rate. Reads use a separate pool of read-only connections, which WAL
+// lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Config configures a DB.
+type Config struct {
+	// Path is the database file.
+	Path string
+	// Migrate applies pending migrations to a database that already has a
+	// schema. A new, empty database is always migrated.
+	Migrate bool
+	// MaxBatch bounds how many write requests share one transaction.
+	MaxBatch int
+	// Readers is the size of the read connection pool.
+	Readers int
+	Logger  *slog.Logger
+}
+
+// DB is a parley.Store on SQLite.
+type DB struct {
+	cfg    Config
+	read   *sql.DB
+	wdb    *sql.DB
+	w      *writer
+	logger *slog.Logger
+}
+
+var _ parley.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database at cfg.Path, checks or
+// applies its migrations, and starts the writer. It returns an error if the
+// schema is behind and cfg.Migrate is false, or newer than this binary.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1024
+	}
+	if cfg.Readers <= 0 {
+		cfg.Readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	db := &DB{cfg: cfg, logger: cfg.Logger}
+	var err error
+	db.wdb, err = sql.Open("sqlite", dsn(cfg.Path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", cfg.Path, err)
+	}
+	db.wdb.SetMaxOpenConns(1)
+	db.wdb.SetMaxIdleConns(1)
+	db.wdb.SetConnMaxLifetime(0)
+	if err := db.migrate(ctx); err != nil {
+		db.wdb.Close()
+		return nil, err
+	}
+	db.read, err = sql.Open("sqlite", dsn(cfg.Path, true))
+	if err != nil {
+		db.wdb.Close()
+		return nil, fmt.Errorf("open sqlite readers %s: %w", cfg.Path, err)
+	}
+	db.read.SetMaxOpenConns(cfg.Readers)
+	db.read.SetMaxIdleConns(cfg.Readers)
+	db.w, err = newWriter(ctx, db)
+	if err != nil {
+		db.read.Close()
+		db.wdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "cache_size(-65536)")
+	// Statement journals (for multi-row statements) stay in memory rather
+	// than in temp files written with a syscall per page.
+	q.Add("_pragma", "temp_store(MEMORY)")
+	q.Add("_txlock", "immediate")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Close stops the writer after it committed every request it accepted, and
+// closes the database.
+func (db *DB) Close() error {
+	var errs []error
+	if db.w != nil {
+		errs = append(errs, db.w.close())
+	}
+	if db.read != nil {
+		errs = append(errs, db.read.Close())
+	}
+	if db.wdb != nil {
+		errs = append(errs, db.wdb.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return parley.WrapError(parley.EUNAVAILABLE, "database unavailable", err)
+	}
+	if db.w.closed() {
+		return parley.Errorf(parley.EUNAVAILABLE, "database is closed")
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with its number", n)
+		}
+		b, err := migrationFS.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// SchemaVersion returns the newest migration this binary knows.
+func SchemaVersion() int {
+	ms, _ := migrations()
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	current := 0
+	if err := db.wdb.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	latest := 0
+	if len(ms) > 0 {
+		latest = ms[len(ms)-1].version
+	}
+	switch {
+	case current > latest:
+		return fmt.Errorf("database schema version %d is newer than this binary's %d", current, latest)
+	case current == latest:
+		return nil
+	case current > 0 && !db.cfg.Migrate:
+		return fmt.Errorf("database schema version %d is behind %d: run `parley migrate` or start with --migrate", current, latest)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		if err := db.apply(ctx, m); err != nil {
+			return err
+		}
+		db.logger.Info("applied migration", "store", "sqlite", "version", m.version, "name", m.name)
+	}
+	return nil
+}
+
+func (db *DB) apply(ctx context.Context, m migration) error {
+	tx, err := db.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("record migration %s: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migration %s: %w", m.name, err)
+	}
+	return nil
+}
+
+// Times are stored as Unix microseconds.
+func ts(t time.Time) int64 { return t.UnixMicro() }
+
+func fromTS(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func fromNullTS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromTS(v.Int64)
+	return &t
+}

@@ -1,0 +1,358 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley"
+)
+
+// writer owns the only write connection and runs group commit: it takes
+// every request waiting in its queue, runs them in one transaction, commits
+// once (one fsync), and only then reports success to each of them.
+//
+// A request's function returns a *parley.Error only before it has written
+// anything (a validation or not-found answer); that request alone fails. Any
+// other error aborts the whole batch: every request in it gets the error
+// and nothing of the batch is kept. Requests are idempotent where it
+// matters (sends dedup on client_msg_id), so callers may retry.
+//
+// Appends are not written one statement each: the batch assigns ids and
+// seqs in memory and writes all new log entries, conversation counters and
+// sender watermarks with a few multi-row statements at the end, which is
+// what lets one SQLite connection keep up with tens of thousands of sends
+// a second.
+type writer struct {
+	db    *DB
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+	ch    chan *op
+	done  chan struct{}
+
+	mu       sync.RWMutex
+	isClosed bool
+
+	// lastSeq caches conversations' last seq and maxID the highest message
+	// id. Only the writer changes them, so they are exact; both are dropped
+	// when a batch fails.
+	lastSeq map[parley.ID]int64
+	maxID   int64
+}
+
+type op struct {
+	fn func(b *batch) error
+	// dedup, when set, is looked up for the whole batch in one query
+	// before any fn runs.
+	dedup *dedupKey
+	err   chan error
+}
+
+type dedupKey struct {
+	device parley.ID
+	cmid   string
+}
+
+type dedupEntry struct {
+	msg  *parley.Message
+	hash []byte
+}
+
+// batch is the transaction a group of requests shares, with the writes it
+// defers to the end.
+type batch struct {
+	w       *writer
+	dedup   map[dedupKey]dedupEntry
+	pending []dedupEntry // new log entries not yet inserted
+	touched map[parley.ID]convTouch
+	raised  map[memberKey]watermarks
+}
+
+type convTouch struct {
+	seq int64
+	at  time.Time
+}
+
+type memberKey struct{ conv, user parley.ID }
+
+type watermarks struct{ delivered, read int64 }
+
+const (
+	maxCachedConversations = 200_000
+	queueLen               = 8192
+	rowsPerInsert          = 64
+)
+
+func newWriter(ctx context.Context, db *DB) (*writer, error) {
+	conn, err := db.wdb.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite writer connection: %w", err)
+	}
+	w := &writer{
+		db:      db,
+		conn:    conn,
+		stmts:   make(map[string]*sql.Stmt),
+		ch:      make(chan *op, queueLen),
+		done:    make(chan struct{}),
+		lastSeq: make(map[parley.ID]int64),
+		maxID:   -1,
+	}
+	go w.loop()
+	return w, nil
+}
+
+var errClosed = parley.Errorf(parley.EUNAVAILABLE, "store is closed")
+
+// do runs fn in the next batch and waits until that batch committed.
+func (w *writer) do(ctx context.Context, fn func(b *batch) error) error {
+	return w.submit(ctx, &op{fn: fn, err: make(chan error, 1)})
+}
+
+func (w *writer) submit(ctx context.Context, o *op) error {
+	w.mu.RLock()
+	if w.isClosed {
+		w.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case w.ch <- o:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return parley.WrapError(parley.EUNAVAILABLE, "store is busy", ctx.Err())
+	}
+	w.mu.RUnlock()
+	select {
+	case err := <-o.err:
+		return err
+	case <-ctx.Done():
+		// The request may still commit; callers retry idempotently.
+		return parley.WrapError(parley.EUNAVAILABLE, "store did not answer in time", ctx.Err())
+	}
+}
+
+func (w *writer) closed() bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.isClosed
+}
+
+func (w *writer) close() error {
+	w.mu.Lock()
+	if w.isClosed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.isClosed = true
+	close(w.ch)
+	w.mu.Unlock()
+	<-w.done
+	for _, s := range w.stmts {
+		s.Close()
+	}
+	return w.conn.Close()
+}
+
+func (w *writer) loop() {
+	defer close(w.done)
+	ops := make([]*op, 0, w.db.cfg.MaxBatch)
+	for o := range w.ch {
+		ops = append(ops[:0], o)
+	fill:
+		for len(ops) < w.db.cfg.MaxBatch {
+			select {
+			case o, ok := <-w.ch:
+				if !ok {
+					break fill
+				}
+				ops = append(ops, o)
+			default:
+				break fill
+			}
+		}
+		w.run(ops)
+	}
+}
+
+func (w *writer) run(ops []*op) {
+	ctx := context.Background()
+	results := make([]error, len(ops))
+	fail := func(err error) {
+		w.exec(ctx, "ROLLBACK")
+		clear(w.lastSeq)
+		w.maxID = -1
+		w.db.logger.Error("sqlite batch failed", "requests", len(ops), "err", err)
+		for _, o := range ops {
+			o.err <- err
+		}
+	}
+	if _, err := w.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+		fail(fmt.Errorf("begin: %w", err))
+		return
+	}
+	b := &batch{w: w, dedup: make(map[dedupKey]dedupEntry), touched: make(map[parley.ID]convTouch), raised: make(map[memberKey]watermarks)}
+	if err := b.prefetch(ops); err != nil {
+		fail(err)
+		return
+	}
+	for i, o := range ops {
+		err := o.fn(b)
+		var pe *parley.Error
+		if err != nil && !errors.As(err, &pe) {
+			fail(err)
+			return
+		}
+		results[i] = err
+	}
+	if err := b.flush(ctx); err != nil {
+		fail(err)
+		return
+	}
+	if _, err := w.exec(ctx, "COMMIT"); err != nil {
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	if len(w.lastSeq) > maxCachedConversations {
+		clear(w.lastSeq)
+	}
+	for i, o := range ops {
+		o.err <- results[i]
+	}
+}
+
+func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := w.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := w.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = s
+	return s, nil
+}
+
+func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, err := w.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+// exec runs a statement in the batch's transaction.
+func (b *batch) exec(query string, args ...any) (sql.Result, error) {
+	return b.w.exec(context.Background(), query, args...)
+}
+
+// queryRow runs a one-row query in the batch's transaction.
+func (b *batch) queryRow(query string, args ...any) *sql.Row {
+	s, err := b.w.stmt(context.Background(), query)
+	if err != nil {
+		// Let the Row carry the preparation error.
+		return b.w.conn.QueryRowContext(context.Background(), query, args...)
+	}
+	return s.QueryRowContext(context.Background(), args...)
+}
+
+func (b *batch) query(query string, args ...any) (*sql.Rows, error) {
+	s, err := b.w.stmt(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(context.Background(), args...)
+}
+
+// lastSeq returns the conversation's last seq as of this batch, or
+// ENOTFOUND.
+func (b *batch) lastSeq(conv parley.ID) (int64, error) {
+	if v, ok := b.w.lastSeq[conv]; ok {
+		return v, nil
+	}
+	var v int64
+	err := b.queryRow(`SELECT last_seq FROM conversations WHERE id = ?`, int64(conv)).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, parley.Errorf(parley.ENOTFOUND, "conversation not found")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read last seq of %d: %w", conv, err)
+	}
+	b.w.lastSeq[conv] = v
+	return v, nil
+}
+
+// nextID returns the id for a new log entry.
+func (b *batch) nextID() (int64, error) {
+	if b.w.maxID < 0 {
+		if err := b.queryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&b.w.maxID); err != nil {
+			return 0, fmt.Errorf("read max message id: %w", err)
+		}
+	}
+	b.w.maxID++
+	return b.w.maxID, nil
+}
+
+// useSeq records that seq was taken at time at.
+func (b *batch) useSeq(conv parley.ID, seq int64, at time.Time) {
+	b.w.lastSeq[conv] = seq
+	t := b.touched[conv]
+	t.seq = seq
+	if at.After(t.at) {
+		t.at = at
+	}
+	b.touched[conv] = t
+}
+
+// raise defers raising a member's watermarks to the end of the batch.
+func (b *batch) raise(conv, user parley.ID, delivered, read int64) {
+	k := memberKey{conv, user}
+	m := b.raised[k]
+	m.delivered = max(m.delivered, delivered, read)
+	m.read = max(m.read, read)
+	b.raised[k] = m
+}
+
+// flush writes everything the batch deferred.
+func (b *batch) flush(ctx context.Context) error {
+	if err := b.insertPending(); err != nil {
+		return err
+	}
+	if len(b.touched) > 0 {
+		args := make([]any, 0, 3*len(b.touched))
+		for id, t := range b.touched {
+			args = append(args, int64(id), t.seq, ts(t.at))
+		}
+		if err := b.execRows(`UPDATE conversations SET last_seq = v.column2, last_activity_at = max(last_activity_at, v.column3)
+			FROM (VALUES %s) AS v WHERE conversations.id = v.column1`, "(?,?,?)", 3, args); err != nil {
+			return fmt.Errorf("update conversations: %w", err)
+		}
+	}
+	if len(b.raised) > 0 {
+		args := make([]any, 0, 4*len(b.raised))
+		for k, m := range b.raised {
+			args = append(args, int64(k.conv), int64(k.user), m.delivered, m.read)
+		}
+		if err := b.execRows(`UPDATE members SET delivered_seq = max(delivered_seq, v.column3), read_seq = max(read_seq, v.column4)
+			FROM (VALUES %s) AS v WHERE members.conversation_id = v.column1 AND members.user_id = v.column2`, "(?,?,?,?)", 4, args); err != nil {
+			return fmt.Errorf("raise watermarks: %w", err)
+		}
+	}
+	return nil
+}
+
+// execRows runs a statement whose %s is a list of row tuples, in chunks of
+// rowsPerInsert rows; args holds width values per row.
+func (b *batch) execRows(format, tuple string, width int, args []any) error {
+	for start := 0; start < len(args); start += rowsPerInsert * width {
+		chunk := args[start:min(start+rowsPerInsert*width, len(args))]
+		n := len(chunk) / width
+		q := fmt.Sprintf(format, strings.TrimSuffix(strings.Repeat(tuple+",", n), ","))
+		if _, err := b.exec(q, chunk...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
