@@ -66,10 +66,14 @@ type CreateConversationRequest struct {
 	Title     string `json:"title"`
 }
 
-// HistoryQuery pages through a conversation's log by seq.
+// HistoryQuery pages through a conversation's log by seq: with AfterSeq
+// (Ascending set, so that after_seq=0 reads from the start) the oldest
+// Limit entries after it, otherwise the newest Limit entries, below
+// BeforeSeq when set.
 type HistoryQuery struct {
 	BeforeSeq int64
 	AfterSeq  int64
+	Ascending bool
 	Limit     int
 }
 
@@ -134,8 +138,8 @@ type ConversationService interface {
 // MessageService is the delivery pipeline.
 type MessageService interface {
 	// Send stores a message durably, then fans it out. A retry with the same
-	// client_msg_id returns the original message.
-	Send(ctx context.Context, c Caller, req SendRequest) (*Message, error)
+	// client_msg_id returns the original message with created=false.
+	Send(ctx context.Context, c Caller, req SendRequest) (msg *Message, created bool, err error)
 	// MarkDelivered records that the caller's device has the log up to seq.
 	MarkDelivered(ctx context.Context, c Caller, conversationID ID, seq int64) error
 	// MarkRead records that the caller read the log up to seq.
@@ -173,4 +177,11 @@ type FriendService interface {
 type ConnectionService interface {
 	Connected(ctx context.Context, c Caller) error
 	Disconnected(ctx context.Context, c Caller) error
+}
+
+// PresenceService answers who is online.
+type PresenceService interface {
+	// Presence returns the status of each user asked for; users the caller
+	// may not see (not a friend or direct peer) are reported offline.
+	Presence(ctx context.Context, c Caller, userIDs []ID) ([]PresenceStatus, error)
 }

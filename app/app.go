@@ -60,6 +60,7 @@ var (
 	_ parley.MessageService      = (*App)(nil)
 	_ parley.FriendService       = (*App)(nil)
 	_ parley.ConnectionService   = (*App)(nil)
+	_ parley.PresenceService     = (*App)(nil)
 )
 
 // Deps are the ports the app runs on.

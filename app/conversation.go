@@ -209,7 +209,7 @@ func (a *App) History(ctx context.Context, c parley.Caller, id parley.ID, q parl
 	if ceiling <= floor {
 		return []*parley.Message{}, nil
 	}
-	ms, err := a.store.Messages(ctx, id, parley.MessageFilter{Floor: floor, Ceiling: ceiling, AfterSeq: q.AfterSeq, BeforeSeq: q.BeforeSeq, Limit: q.Limit})
+	ms, err := a.store.Messages(ctx, id, parley.MessageFilter{Floor: floor, Ceiling: ceiling, AfterSeq: q.AfterSeq, BeforeSeq: q.BeforeSeq, Ascending: q.Ascending, Limit: q.Limit})
 	if ms == nil && err == nil {
 		ms = []*parley.Message{}
 	}

@@ -27,21 +27,21 @@ func contentHash(r *parley.SendRequest) []byte {
 // Send implements parley.MessageService: validate, authorise, store
 // durably (the store returns only after the commit), then fan out. The
 // returned message is the acknowledgement.
-func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest) (*parley.Message, error) {
+func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest) (*parley.Message, bool, error) {
 	if err := req.Validate(a.cfg.MaxBodyBytes); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ci, _, err := a.activeMemberOf(ctx, c, req.ConversationID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if ci.blocked {
-		return nil, parley.Errorf(parley.EFORBIDDEN, "messages between you and this user are blocked")
+		return nil, false, parley.Errorf(parley.EFORBIDDEN, "messages between you and this user are blocked")
 	}
 	if req.ReplyTo != 0 {
 		r, err := a.store.Message(ctx, req.ReplyTo)
 		if err != nil || r.ConversationID != req.ConversationID {
-			return nil, parley.Errorf(parley.EINVALID, "reply_to is not a message of this conversation")
+			return nil, false, parley.Errorf(parley.EINVALID, "reply_to is not a message of this conversation")
 		}
 	}
 	m := &parley.Message{
@@ -50,12 +50,12 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest)
 	}
 	got, created, err := a.store.AppendMessage(ctx, m, contentHash(&req))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if created {
 		a.fanOut(detach(ctx), ci, c, got)
 	}
-	return got, nil
+	return got, created, nil
 }
 
 // fanOut publishes a new log entry to every active member's devices except

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley"
+)
+
+// Config is everything a node can be told. Each field has a flag and a
+// PARLEY_* environment variable (the flag name upper-cased, '-' as '_');
+// a flag on the command line wins over the environment.
+type Config struct {
+	Addr            string
+	DataDir         string
+	Migrate         bool
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+
+	MaxBodyBytes int
+	MemberCap    int
+	RecallWindow time.Duration
+
+	// argon2id cost; defaults are the OWASP minimum.
+	Argon2MemoryKiB uint
+	Argon2Time      uint
+}
+
+// DefaultConfig returns the defaults: a complete server on :8080 keeping
+// its data in ./parley-data.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            ":8080",
+		DataDir:         "./parley-data",
+		ShutdownTimeout: 15 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		MaxBodyBytes:    parley.DefaultMaxBodyBytes,
+		MemberCap:       parley.DefaultMemberCap,
+		RecallWindow:    time.Hour,
+		Argon2MemoryKiB: 19 * 1024,
+		Argon2Time:      2,
+	}
+}
+
+// flagSet declares the flags of a subcommand bound to cfg.
+func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (HTTP API, realtime endpoint, web client)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded database and media")
+	fs.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply pending database migrations at start (a new database is always migrated)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful shutdown waits for requests to finish")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	fs.IntVar(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest message body in bytes")
+	fs.IntVar(&cfg.MemberCap, "member-cap", cfg.MemberCap, "most members a group may have")
+	fs.DurationVar(&cfg.RecallWindow, "recall-window", cfg.RecallWindow, "how long after sending a message may be recalled")
+	fs.UintVar(&cfg.Argon2MemoryKiB, "argon2-memory-kib", cfg.Argon2MemoryKiB, "Argon2id memory cost for new password hashes, KiB (OWASP minimum 19456)")
+	fs.UintVar(&cfg.Argon2Time, "argon2-time", cfg.Argon2Time, "Argon2id time cost for new password hashes (OWASP minimum 2)")
+	fs.Usage = func() { usage(fs, name) }
+	return fs
+}
+
+func usage(fs *flag.FlagSet, name string) {
+	out := fs.Output()
+	fmt.Fprintf(out, "Usage: parley %s [flags]\n\n", name)
+	switch name {
+	case "serve":
+		fmt.Fprintln(out, "Runs the Parley chat server (the default command). With no flags it serves on :8080")
+		fmt.Fprintln(out, "and keeps its data in ./parley-data (SQLite, in-process bus): nothing else to install.")
+	case "migrate":
+		fmt.Fprintln(out, "Applies the database migrations this binary knows, then exits.")
+	}
+	fmt.Fprintln(out, "\nOther commands: serve, migrate, version.\n\nFlags (each also read from the environment variable shown):")
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	for _, n := range names {
+		f := fs.Lookup(n)
+		fmt.Fprintf(out, "  --%s (%s)\n      %s (default %q)\n", n, envName(n), f.Usage, f.DefValue)
+	}
+}
+
+func envName(flagName string) string {
+	return "PARLEY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parse applies environment variables, then the command line, to cfg.
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// Validate checks values that flags cannot.
+func (c *Config) Validate() error {
+	switch {
+	case c.MaxBodyBytes < 1 || c.MaxBodyBytes > 16<<20:
+		return fmt.Errorf("--max-body-bytes must be 1 to %d", 16<<20)
+	case c.MemberCap < 2:
+		return fmt.Errorf("--member-cap must be at least 2")
+	case c.RecallWindow < 0:
+		return fmt.Errorf("--recall-window must not be negative")
+	case c.Argon2MemoryKiB < 8 || c.Argon2Time < 1:
+		return fmt.Errorf("--argon2-memory-kib must be at least 8 and --argon2-time at least 1")
+	case c.DataDir == "":
+		return fmt.Errorf("--data-dir is required")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json")
+	}
+	if _, err := logLevel(c.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+func logLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level must be debug, info, warn or error")
+	}
+	return l, nil
+}
+
+func (c *Config) logger(w io.Writer) *slog.Logger {
+	l, _ := logLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: l}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func (c *Config) sqlitePath() string { return filepath.Join(c.DataDir, "parley.db") }
+
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	return nil
+}

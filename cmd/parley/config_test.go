@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfig(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	t.Run("Defaults", func(t *testing.T) {
+		m := NewMain()
+		if err := m.ParseFlags("serve", nil, env(nil)); err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.Addr != ":8080" || m.Config.DataDir != "./parley-data" || m.Config.MaxBodyBytes != 64<<10 || m.Config.MemberCap != 1024 || m.Config.RecallWindow != time.Hour {
+			t.Fatalf("defaults = %+v", m.Config)
+		}
+		if m.Config.Argon2MemoryKiB < 19*1024 || m.Config.Argon2Time < 2 {
+			t.Fatalf("password hashing below the OWASP minimum: %+v", m.Config)
+		}
+	})
+	t.Run("EnvironmentThenFlags", func(t *testing.T) {
+		m := NewMain()
+		err := m.ParseFlags("serve", []string{"--addr", "127.0.0.1:9000"}, env(map[string]string{
+			"PARLEY_ADDR": ":7000", "PARLEY_DATA_DIR": "/tmp/x", "PARLEY_RECALL_WINDOW": "5m", "PARLEY_MIGRATE": "true",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.Addr != "127.0.0.1:9000" || m.Config.DataDir != "/tmp/x" || m.Config.RecallWindow != 5*time.Minute || !m.Config.Migrate {
+			t.Fatalf("config = %+v", m.Config)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"ErrBadEnv", nil, map[string]string{"PARLEY_MEMBER_CAP": "many"}, "PARLEY_MEMBER_CAP"},
+		{"ErrBadFlag", []string{"--member-cap", "x"}, nil, "member-cap"},
+		{"ErrUnknownFlag", []string{"--nope"}, nil, "nope"},
+		{"ErrMemberCap", []string{"--member-cap", "1"}, nil, "--member-cap"},
+		{"ErrBodyLimit", []string{"--max-body-bytes", "0"}, nil, "--max-body-bytes"},
+		{"ErrLogLevel", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"ErrExtraArgument", []string{"extra"}, nil, "extra"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewMain()
+			m.Stderr = &bytes.Buffer{}
+			err := m.ParseFlags("serve", tc.args, env(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("Help", func(t *testing.T) {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"--help"}, env(nil), &out, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"--addr", "PARLEY_ADDR", "--data-dir", "PARLEY_DATA_DIR", "migrate"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("help lacks %q:\n%s", want, out.String())
+			}
+		}
+	})
+	t.Run("ErrUnknownCommand", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"frobnicate"}, env(nil), &out, &out)
+		if err == nil || !strings.Contains(err.Error(), "frobnicate") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrPortTaken", func(t *testing.T) {
+		first := MustRunMain(t, testConfig(t))
+		cfg := testConfig(t)
+		cfg.Addr = first.Addr()
+		m := NewMain()
+		m.Config, m.Stderr = cfg, &bytes.Buffer{}
+		err := m.Run(context.Background())
+		m.Close()
+		if err == nil || !strings.Contains(err.Error(), "listen") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// TestMigrate checks that migrate prepares a database and that serve then
+// finds it current.
+func TestMigrate(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "--data-dir", dir}, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out.String())
+	}
+	cfg := testConfig(t)
+	cfg.DataDir = dir
+	MustRunMain(t, cfg)
+}
+
+// TestGracefulShutdown closes a node while a slow request is in flight:
+// the request completes and Close returns without error.
+func TestGracefulShutdown(t *testing.T) {
+	m := MustRunMain(t, testConfig(t))
+	c := newClient(t, m.Addr())
+	alice, _ := c.mustSignUp("alice")
+	_, bs := c.mustSignUp("bob")
+	var conv conversation
+	alice.do("POST", "/v1/conversation", map[string]any{"member_ids": []string{bs.User.ID}}, &conv)
+	done := make(chan int, 20)
+	for i := 0; i < 20; i++ {
+		go func(i int) {
+			s, _, err := alice.try("POST", "/v1/conversation/"+conv.ID+"/messages", []byte(`{"client_msg_id":"g`+string(rune('a'+i))+`","body":"bye"}`))
+			if err != nil {
+				s = -1
+			}
+			done <- s
+		}(i)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if err := m.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	for i := 0; i < 20; i++ {
+		if s := <-done; s != 201 && s != -1 {
+			t.Errorf("request during shutdown answered %d", s)
+		}
+	}
+}

@@ -1,0 +1,26 @@
+// Command parley runs the Parley chat server.
+//
+//	parley [serve] [flags]   run the server (the default)
+//	parley migrate [flags]   apply database migrations and exit
+//	parley version           print the version
+//
+// Every flag can also be set with a PARLEY_* environment variable; run
+// `parley --help` for the list.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, os.Args[1:], os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "parley:", err)
+		os.Exit(1)
+	}
+}

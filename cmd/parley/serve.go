@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/app"
+	"github.com/parleyhq/parley/argon2id"
+	"github.com/parleyhq/parley/httpapi"
+	"github.com/parleyhq/parley/inmem"
+	"github.com/parleyhq/parley/sqlite"
+)
+
+// Main is one Parley node: the program, testable as a value. ParseFlags
+// reads its configuration, Run opens everything and starts serving (it
+// listens before it returns, so a bad address fails at once), Close shuts
+// down gracefully.
+type Main struct {
+	Config Config
+	Stdout io.Writer
+	Stderr io.Writer
+	Logger *slog.Logger
+	// Getenv is used by ParseFlags; nil means os.Getenv.
+	Getenv func(string) string
+
+	ln       net.Listener
+	server   *http.Server
+	serveErr chan error
+	store    parley.Store
+	bus      parley.Bus
+	app      *app.App
+	closers  []func() error
+	once     sync.Once
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{Config: DefaultConfig(), Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+// ParseFlags reads the subcommand's flags and environment into m.Config.
+func (m *Main) ParseFlags(cmd string, args []string, getenv func(string) string) error {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	fs := flagSet(cmd, &m.Config, m.Stderr)
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	return m.Config.Validate()
+}
+
+// Addr returns the address the node listens on (useful with ":0").
+func (m *Main) Addr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// RunMigrate applies migrations and returns.
+func (m *Main) RunMigrate(ctx context.Context) error {
+	if m.Logger == nil {
+		m.Logger = m.Config.logger(m.Stderr)
+	}
+	m.Config.Migrate = true
+	store, err := m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	m.Logger.Info("database is up to date")
+	return store.Close()
+}
+
+// Run opens the store and bus, builds the app and the handlers, listens
+// and starts serving in the background.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if m.Logger == nil {
+		m.Logger = m.Config.logger(m.Stderr)
+	}
+	cfg := m.Config
+	if m.store, err = m.openStore(ctx); err != nil {
+		return err
+	}
+	m.closers = append(m.closers, m.store.Close)
+	if m.bus, err = m.openBus(ctx); err != nil {
+		return err
+	}
+	m.closers = append(m.closers, m.bus.Close)
+	m.app, err = app.New(ctx, app.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		MemberCap:    cfg.MemberCap,
+		RecallWindow: cfg.RecallWindow,
+	}, app.Deps{
+		Store:    m.store,
+		Bus:      m.bus,
+		Presence: inmem.NewPresence(),
+		Hasher:   argon2id.New(argon2id.Params{MemoryKiB: uint32(cfg.Argon2MemoryKiB), Time: uint32(cfg.Argon2Time), Threads: 1}),
+		Logger:   m.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("start app: %w", err)
+	}
+	m.closers = append(m.closers, m.app.Close)
+
+	api := httpapi.New(httpapi.Services{
+		Accounts: m.app, Conversations: m.app, Messages: m.app, Friends: m.app, Presence: m.app,
+		Ready: m.store.Ping,
+	}, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes}, m.Logger)
+
+	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	m.server = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	m.serveErr = make(chan error, 1)
+	go func() { m.serveErr <- m.server.Serve(m.ln) }()
+	m.Logger.Info("parley is serving", "addr", m.Addr(), "data_dir", cfg.DataDir, "store", "sqlite", "bus", "inmem")
+	return nil
+}
+
+func (m *Main) openStore(ctx context.Context) (parley.Store, error) {
+	if err := ensureDir(m.Config.DataDir); err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: m.Config.sqlitePath(), Migrate: m.Config.Migrate, Logger: m.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return db, nil
+}
+
+func (m *Main) openBus(ctx context.Context) (parley.Bus, error) {
+	return inmem.NewBus(), nil
+}
+
+// Close stops accepting requests, waits up to the shutdown timeout for
+// those in flight, then closes the app, the bus and the store (which
+// commits its pending writes). It is safe to call more than once.
+func (m *Main) Close() error {
+	var errs []error
+	m.once.Do(func() {
+		if m.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+			if err := m.server.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("shutdown: %w", err))
+				m.server.Close()
+			}
+			cancel()
+			if err := <-m.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, err)
+			}
+		}
+		for i := len(m.closers) - 1; i >= 0; i-- {
+			if err := m.closers[i](); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	})
+	return errors.Join(errs...)
+}

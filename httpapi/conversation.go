@@ -1,0 +1,332 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/parleyhq/parley"
+)
+
+type conversationList struct {
+	Conversations []*parley.ConversationView `json:"conversations"`
+	PageSize      int                        `json:"page_size"`
+	PageNumber    int                        `json:"page_number"`
+}
+
+func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	size, err := queryInt(r, "page_size", 20)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	page, err := queryInt(r, "page_number", 1)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if size == 0 || size > 100 {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "page_size must be 1 to 100"))
+		return
+	}
+	if page == 0 || page > 1_000_000 {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "page_number starts at 1"))
+		return
+	}
+	vs, err := h.svc.Conversations.Conversations(r.Context(), c, int(page), int(size))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if vs == nil {
+		vs = []*parley.ConversationView{}
+	}
+	writeJSON(w, http.StatusOK, conversationList{vs, int(size), int(page)})
+}
+
+func (h *Handler) conversation(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	v, err := h.svc.Conversations.Conversation(r.Context(), c, id)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (h *Handler) renameConversation(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var req struct {
+		Title *string `json:"title"`
+	}
+	if err := decode(w, r, h.cfg.MaxJSONBytes, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if req.Title == nil {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "title is required"))
+		return
+	}
+	v, err := h.svc.Conversations.Rename(r.Context(), c, id, *req.Title)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (h *Handler) details(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var q parley.HistoryQuery
+	if q.BeforeSeq, err = queryInt(r, "before_seq", 0); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if q.AfterSeq, err = queryInt(r, "after_seq", 0); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	q.Ascending = r.URL.Query().Has("after_seq")
+	limit, err := queryInt(r, "limit", parley.DefaultHistoryLimit)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if limit == 0 || limit > parley.MaxHistoryLimit {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "limit must be 1 to %d", parley.MaxHistoryLimit))
+		return
+	}
+	q.Limit = int(limit)
+	ms, err := h.svc.Conversations.History(r.Context(), c, id, q)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"conversation_id": id, "messages": ms})
+}
+
+func (h *Handler) removeConversation(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	raw := r.URL.Query().Get("id")
+	if raw == "" {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "id is required"))
+		return
+	}
+	id, err := parley.ParseID(raw)
+	if err != nil {
+		h.writeError(w, r, parley.Errorf(parley.ENOTFOUND, "conversation not found"))
+		return
+	}
+	if err := h.svc.Conversations.RemoveConversation(r.Context(), c, id); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) createConversation(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	var req parley.CreateConversationRequest
+	if err := decode(w, r, h.cfg.MaxJSONBytes, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	v, created, err := h.svc.Conversations.CreateConversation(r.Context(), c, req)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, v)
+}
+
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var req parley.SendRequest
+	if err := decode(w, r, int64(h.cfg.MaxBodyBytes)+h.cfg.MaxJSONBytes, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	req.ConversationID = id
+	m, created, err := h.svc.Messages.Send(r.Context(), c, req)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, m)
+}
+
+func (h *Handler) recall(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	mid, err := pathID(r, "mid")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	m, err := h.svc.Messages.Recall(r.Context(), c, id, mid)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+type seqBody struct {
+	Seq *int64 `json:"seq"`
+}
+
+func (h *Handler) delivered(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	h.mark(w, r, c, h.svc.Messages.MarkDelivered)
+}
+
+func (h *Handler) read(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	h.mark(w, r, c, h.svc.Messages.MarkRead)
+}
+
+func (h *Handler) mark(w http.ResponseWriter, r *http.Request, c parley.Caller, fn func(ctx context.Context, c parley.Caller, id parley.ID, seq int64) error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var body seqBody
+	if err := decode(w, r, h.cfg.MaxJSONBytes, &body); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if body.Seq == nil {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "seq is required"))
+		return
+	}
+	if err := fn(r.Context(), c, id, *body.Seq); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) receipts(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	rs, err := h.svc.Conversations.Receipts(r.Context(), c, id)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"receipts": rs})
+}
+
+func (h *Handler) mute(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var body struct {
+		Muted *bool `json:"muted"`
+	}
+	if err := decode(w, r, h.cfg.MaxJSONBytes, &body); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if body.Muted == nil {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "muted is required"))
+		return
+	}
+	if err := h.svc.Conversations.SetMuted(r.Context(), c, id, *body.Muted); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) addMembers(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var body struct {
+		UserIDs []parley.ID `json:"user_ids"`
+	}
+	if err := decode(w, r, h.cfg.MaxJSONBytes, &body); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	v, err := h.svc.Conversations.AddMembers(r.Context(), c, id, body.UserIDs)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	uid, err := pathID(r, "uid")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.svc.Conversations.RemoveMember(r.Context(), c, id, uid); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) setRole(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	uid, err := pathID(r, "uid")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var body struct {
+		Role parley.Role `json:"role"`
+	}
+	if err := decode(w, r, h.cfg.MaxJSONBytes, &body); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.svc.Conversations.SetRole(r.Context(), c, id, uid, body.Role); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,245 @@
+// Package httpapi serves Parley's HTTP JSON API (DESIGN §4): one route
+// table, bearer-token authentication, body limits, and one table from
+// error codes to statuses. It holds no business rules; it calls the
+// services of package parley.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley"
+)
+
+// Services are what the API calls.
+type Services struct {
+	Accounts      parley.AccountService
+	Conversations parley.ConversationService
+	Messages      parley.MessageService
+	Friends       parley.FriendService
+	Presence      parley.PresenceService
+	// Ready reports whether the node can serve (for /readyz).
+	Ready func(ctx context.Context) error
+}
+
+// Config holds the API's limits.
+type Config struct {
+	// MaxBodyBytes bounds a message body; request bodies that carry one
+	// may be this much larger than MaxJSONBytes.
+	MaxBodyBytes int
+	// MaxJSONBytes bounds every other JSON request body.
+	MaxJSONBytes int64
+}
+
+// Handler is the API's http.Handler.
+type Handler struct {
+	svc    Services
+	cfg    Config
+	logger *slog.Logger
+	mux    *http.ServeMux
+}
+
+type ctxKey struct{}
+
+// New returns the API handler.
+func New(svc Services, cfg Config, logger *slog.Logger) *Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = parley.DefaultMaxBodyBytes
+	}
+	if cfg.MaxJSONBytes <= 0 {
+		cfg.MaxJSONBytes = 64 << 10
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{svc: svc, cfg: cfg, logger: logger, mux: http.NewServeMux()}
+	h.routes()
+	return h
+}
+
+// routes is the one route table.
+func (h *Handler) routes() {
+	pub := func(pattern string, fn http.HandlerFunc) { h.mux.HandleFunc(pattern, fn) }
+	auth := func(pattern string, fn func(http.ResponseWriter, *http.Request, parley.Caller)) {
+		h.mux.HandleFunc(pattern, h.authenticated(fn))
+	}
+	pub("GET /healthz", h.healthz)
+	pub("GET /readyz", h.readyz)
+
+	pub("POST /v1/users", h.register)
+	pub("POST /v1/sessions", h.login)
+	auth("DELETE /v1/sessions/current", h.logout)
+	auth("GET /v1/me", h.me)
+	auth("PATCH /v1/me", h.updateMe)
+	auth("GET /v1/users", h.searchUsers)
+	auth("GET /v1/users/{id}", h.user)
+	auth("GET /v1/presence", h.presence)
+
+	auth("GET /v1/conversation", h.listConversations)
+	auth("POST /v1/conversation", h.createConversation)
+	auth("DELETE /v1/conversation", h.removeConversation)
+	auth("GET /v1/conversation/{id}", h.conversation)
+	auth("PATCH /v1/conversation/{id}", h.renameConversation)
+	auth("GET /v1/conversation/{id}/details", h.details)
+	auth("POST /v1/conversation/{id}/messages", h.send)
+	auth("DELETE /v1/conversation/{id}/messages/{mid}", h.recall)
+	auth("POST /v1/conversation/{id}/delivered", h.delivered)
+	auth("POST /v1/conversation/{id}/read", h.read)
+	auth("GET /v1/conversation/{id}/receipts", h.receipts)
+	auth("PUT /v1/conversation/{id}/mute", h.mute)
+	auth("POST /v1/conversation/{id}/members", h.addMembers)
+	auth("DELETE /v1/conversation/{id}/members/{uid}", h.removeMember)
+	auth("PATCH /v1/conversation/{id}/members/{uid}", h.setRole)
+
+	auth("GET /v1/friends", h.friends)
+	auth("POST /v1/friends", h.requestFriend)
+	auth("POST /v1/friends/{uid}/accept", h.acceptFriend)
+	auth("DELETE /v1/friends/{uid}", h.removeFriend)
+	auth("POST /v1/friends/{uid}/block", h.block)
+	auth("DELETE /v1/friends/{uid}/block", h.unblock)
+	auth("GET /v1/blocks", h.blocks)
+
+	pub("/v1/", h.unmatched)
+}
+
+// unmatched answers a /v1/ request no route took: 405 with Allow when the
+// path exists for other methods, 404 otherwise.
+func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if method == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = method
+		if _, pattern := h.mux.Handler(probe); pattern != "/v1/" && pattern != "" {
+			allow = append(allow, method)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		var body errorBody
+		body.Error.Code, body.Error.Message = parley.EINVALID, "method not allowed"
+		writeJSON(w, http.StatusMethodNotAllowed, body)
+		return
+	}
+	h.writeError(w, r, parley.Errorf(parley.ENOTFOUND, "no such endpoint"))
+}
+
+// Handle lets other packages' handlers share the API's mux (the realtime
+// endpoint, the web client, metrics).
+func (h *Handler) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, h: h, r: r}
+	h.mux.ServeHTTP(sw, r)
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		h.logger.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+	}
+}
+
+// statusWriter records the status and turns the mux's plain-text 405
+// answers into the API's JSON errors.
+type statusWriter struct {
+	http.ResponseWriter
+	h       *Handler
+	r       *http.Request
+	status  int
+	swallow bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status != 0 {
+		return
+	}
+	s.status = code
+	if code == http.StatusMethodNotAllowed && strings.HasPrefix(s.Header().Get("Content-Type"), "text/plain") {
+		s.swallow = true
+		s.Header().Del("X-Content-Type-Options")
+		var body errorBody
+		body.Error.Code, body.Error.Message = parley.EINVALID, "method not allowed"
+		writeJSON(s.ResponseWriter, code, body)
+		return
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	if s.swallow {
+		return len(b), nil
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController access to the connection (the
+// realtime endpoint hijacks it for WebSocket and flushes polling answers).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush lets long-polling answers be flushed through the wrapper.
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// authenticated resolves the bearer token to a caller, and refuses a uid
+// query parameter that names someone else.
+func (h *Handler) authenticated(fn func(http.ResponseWriter, *http.Request, parley.Caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := bearer(r)
+		if !ok {
+			h.writeError(w, r, parley.Errorf(parley.EUNAUTHORIZED, "an Authorization: Bearer token is required"))
+			return
+		}
+		c, err := h.svc.Accounts.Authenticate(r.Context(), tok)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if uid := r.URL.Query().Get("uid"); uid != "" && uid != c.UserID.String() {
+			h.writeError(w, r, parley.Errorf(parley.EFORBIDDEN, "uid must be your own user id"))
+			return
+		}
+		fn(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)), c)
+	}
+}
+
+func bearer(r *http.Request) (string, bool) {
+	v := r.Header.Get("Authorization")
+	const p = "Bearer "
+	if len(v) <= len(p) || !strings.EqualFold(v[:len(p)], p) {
+		return "", false
+	}
+	return strings.TrimSpace(v[len(p):]), true
+}
+
+// CallerFrom returns the caller an authenticated request carries.
+func CallerFrom(ctx context.Context) (parley.Caller, bool) {
+	c, ok := ctx.Value(ctxKey{}).(parley.Caller)
+	return c, ok
+}
+
+func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	if h.svc.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := h.svc.Ready(ctx); err != nil {
+			h.logger.Warn("not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
