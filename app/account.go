@@ -49,6 +49,9 @@ func (a *App) Login(ctx context.Context, req parley.LoginRequest) (*parley.Sessi
 	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > parley.MaxDeviceNameLen {
 		return nil, parley.Errorf(parley.EINVALID, "device_name must be at most %d characters", parley.MaxDeviceNameLen)
 	}
+	if !a.logins.allow(parley.NormalizeHandle(req.Handle)) {
+		return nil, parley.Errorf(parley.ETOOMANY, "too many login attempts; try again later")
+	}
 	u, hash, err := a.store.UserCredentials(ctx, req.Handle)
 	if parley.ErrorCode(err) == parley.ENOTFOUND {
 		a.hasher.Verify(req.Password, a.dummyHash)

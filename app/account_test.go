@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app"
@@ -114,4 +115,34 @@ func TestProfile(t *testing.T) {
 		_, err := e.app.User(ctx, u.c, 424242)
 		wantCode(t, err, parley.ENOTFOUND)
 	})
+}
+
+func TestRateLimits(t *testing.T) {
+	e := MustApp(t, app.Config{SendRate: app.Rate{PerSecond: 1, Burst: 3}, LoginRate: app.Rate{PerSecond: 0.01, Burst: 2}})
+	ctx := context.Background()
+	a, b := e.MustUser(t), e.MustUser(t)
+	conv := e.MustDirect(t, a, b)
+	send := func(cmid string) error {
+		_, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: cmid, Body: "x"})
+		return err
+	}
+	for i := 0; i < 3; i++ {
+		if err := send(string(rune('a' + i))); err != nil {
+			t.Fatalf("send %d within burst: %v", i, err)
+		}
+	}
+	wantCode(t, send("d"), parley.ETOOMANY)
+	if err := e.app.MarkRead(ctx, b.c, conv, 1); err != nil {
+		t.Fatalf("receipts are not sends: %v", err)
+	}
+	e.clock.add(2 * time.Second)
+	if err := send("e"); err != nil {
+		t.Fatalf("after refill: %v", err)
+	}
+	// Logins: the burst is per handle, and one was used by MustUser.
+	if _, err := e.app.Login(ctx, parley.LoginRequest{Handle: a.Handle, Password: "wrong-password"}); parley.ErrorCode(err) != parley.EUNAUTHORIZED {
+		t.Fatalf("second login = %v", err)
+	}
+	_, err := e.app.Login(ctx, parley.LoginRequest{Handle: a.Handle, Password: "password-" + a.Handle})
+	wantCode(t, err, parley.ETOOMANY)
 }

@@ -25,6 +25,12 @@ type Config struct {
 	// of a conversation when another node changed it and the bus lost the
 	// invalidation.
 	MembershipTTL time.Duration
+	// SendRate limits each user's sends (all devices, per node); over it,
+	// sends fail with too_many.
+	SendRate Rate
+	// LoginRate limits login attempts per handle (per node), against
+	// password guessing.
+	LoginRate Rate
 }
 
 // DefaultConfig returns the documented defaults.
@@ -34,6 +40,8 @@ func DefaultConfig() Config {
 		MemberCap:     parley.DefaultMemberCap,
 		RecallWindow:  time.Hour,
 		MembershipTTL: 5 * time.Second,
+		SendRate:      Rate{PerSecond: 50, Burst: 200},
+		LoginRate:     Rate{PerSecond: 0.2, Burst: 10},
 	}
 }
 
@@ -48,6 +56,8 @@ type App struct {
 	logger   *slog.Logger
 
 	members *memberCache
+	sends   *limiter
+	logins  *limiter
 	sysSub  parley.Subscription
 	// dummyHash is verified against when a login names an unknown handle,
 	// so the answer takes as long as for a wrong password.
@@ -97,6 +107,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	}
 	a := &App{cfg: cfg, store: d.Store, bus: d.Bus, presence: d.Presence, hasher: d.Hasher, now: d.Clock, logger: d.Logger}
 	a.members = newMemberCache(cfg.MembershipTTL, a.now)
+	a.sends = newLimiter(cfg.SendRate, a.now)
+	a.logins = newLimiter(cfg.LoginRate, a.now)
 	h, err := a.hasher.Hash("parley-dummy-password")
 	if err != nil {
 		return nil, err

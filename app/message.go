@@ -31,6 +31,9 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest)
 	if err := req.Validate(a.cfg.MaxBodyBytes); err != nil {
 		return nil, false, err
 	}
+	if !a.sends.allow(c.UserID.String()) {
+		return nil, false, parley.Errorf(parley.ETOOMANY, "sending too fast; slow down")
+	}
 	ci, _, err := a.activeMemberOf(ctx, c, req.ConversationID)
 	if err != nil {
 		return nil, false, err

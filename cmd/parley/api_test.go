@@ -312,3 +312,23 @@ func TestAPI(t *testing.T) {
 	})
 	_ = http.StatusOK
 }
+
+// TestRateLimit checks that the default limits answer 429 too_many.
+func TestRateLimit(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SendRate, cfg.SendBurst = 1, 5
+	m := MustRunMain(t, cfg)
+	anon := newClient(t, m.Addr())
+	alice, _ := anon.mustSignUp("alice")
+	_, bs := anon.mustSignUp("bob")
+	var conv conversation
+	alice.do("POST", "/v1/conversation", map[string]any{"member_ids": []string{bs.User.ID}}, &conv)
+	codes := map[int]int{}
+	for i := 0; i < 8; i++ {
+		s, _ := alice.raw("POST", "/v1/conversation/"+conv.ID+"/messages", []byte(fmt.Sprintf(`{"client_msg_id":"r%d","body":"x"}`, i)))
+		codes[s]++
+	}
+	if codes[201] != 5 || codes[429] != 3 {
+		t.Fatalf("statuses = %v, want 5 created and 3 too_many", codes)
+	}
+}

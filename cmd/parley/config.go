@@ -30,6 +30,11 @@ type Config struct {
 	MemberCap    int
 	RecallWindow time.Duration
 
+	SendRate   float64
+	SendBurst  int
+	LoginRate  float64
+	LoginBurst int
+
 	// argon2id cost; defaults are the OWASP minimum.
 	Argon2MemoryKiB uint
 	Argon2Time      uint
@@ -47,6 +52,10 @@ func DefaultConfig() Config {
 		MaxBodyBytes:    parley.DefaultMaxBodyBytes,
 		MemberCap:       parley.DefaultMemberCap,
 		RecallWindow:    time.Hour,
+		SendRate:        50,
+		SendBurst:       200,
+		LoginRate:       0.2,
+		LoginBurst:      10,
 		Argon2MemoryKiB: 19 * 1024,
 		Argon2Time:      2,
 	}
@@ -65,6 +74,10 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest message body in bytes")
 	fs.IntVar(&cfg.MemberCap, "member-cap", cfg.MemberCap, "most members a group may have")
 	fs.DurationVar(&cfg.RecallWindow, "recall-window", cfg.RecallWindow, "how long after sending a message may be recalled")
+	fs.Float64Var(&cfg.SendRate, "send-rate", cfg.SendRate, "messages per second each user may send on a node, refilled continuously (0: no limit)")
+	fs.IntVar(&cfg.SendBurst, "send-burst", cfg.SendBurst, "messages a user may send at once before --send-rate applies")
+	fs.Float64Var(&cfg.LoginRate, "login-rate", cfg.LoginRate, "login attempts per second per handle on a node (0: no limit)")
+	fs.IntVar(&cfg.LoginBurst, "login-burst", cfg.LoginBurst, "login attempts per handle at once before --login-rate applies")
 	fs.UintVar(&cfg.Argon2MemoryKiB, "argon2-memory-kib", cfg.Argon2MemoryKiB, "Argon2id memory cost for new password hashes, KiB (OWASP minimum 19456)")
 	fs.UintVar(&cfg.Argon2Time, "argon2-time", cfg.Argon2Time, "Argon2id time cost for new password hashes (OWASP minimum 2)")
 	fs.Usage = func() { usage(fs, name) }
@@ -128,6 +141,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--recall-window must not be negative")
 	case c.Argon2MemoryKiB < 8 || c.Argon2Time < 1:
 		return fmt.Errorf("--argon2-memory-kib must be at least 8 and --argon2-time at least 1")
+	case c.SendRate < 0 || c.SendBurst < 0 || c.LoginRate < 0 || c.LoginBurst < 0:
+		return fmt.Errorf("rate limits must not be negative")
 	case c.DataDir == "":
 		return fmt.Errorf("--data-dir is required")
 	}

@@ -25,7 +25,7 @@ var servingRE = regexp.MustCompile(`parley is serving"? addr=(\S+)`)
 func startChild(tb testing.TB, dataDir string) *child {
 	tb.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
-		"--argon2-memory-kib", "64", "--argon2-time", "1")
+		"--argon2-memory-kib", "64", "--argon2-time", "1", "--send-rate", "0", "--login-rate", "0")
 	cmd.Env = append(os.Environ(), "PARLEY_TEST_CHILD=serve")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -100,6 +100,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MemberCap:    cfg.MemberCap,
 		RecallWindow: cfg.RecallWindow,
+		SendRate:     app.Rate{PerSecond: cfg.SendRate, Burst: cfg.SendBurst},
+		LoginRate:    app.Rate{PerSecond: cfg.LoginRate, Burst: cfg.LoginBurst},
 	}, app.Deps{
 		Store:    m.store,
 		Bus:      m.bus,
