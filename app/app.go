@@ -8,6 +8,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley"
@@ -55,6 +56,7 @@ type App struct {
 	now      parley.Clock
 	logger   *slog.Logger
 
+	stats   Stats
 	members *memberCache
 	sends   *limiter
 	logins  *limiter
@@ -129,6 +131,17 @@ func (a *App) Close() error {
 	return nil
 }
 
+// Stats are the app's running counts, exported as metrics.
+type Stats struct {
+	MessagesStored  atomic.Uint64 // new log entries (sends and recalls)
+	SendsDuplicated atomic.Uint64 // retries answered with the original
+	EventsPublished atomic.Uint64 // bus publishes
+	PublishErrors   atomic.Uint64 // bus publishes that failed
+}
+
+// Stats returns the app's counts.
+func (a *App) Stats() *Stats { return &a.stats }
+
 // Config returns the app's configuration.
 func (a *App) Config() Config { return a.cfg }
 
@@ -156,10 +169,12 @@ func (a *App) publish(ctx context.Context, users []parley.ID, e *parley.Event) {
 	payload := parley.AppendEvent(make([]byte, 0, 64+len(e.Data)), e)
 	for _, u := range users {
 		if err := a.bus.Publish(ctx, parley.UserTopic(u), payload); err != nil {
+			a.stats.PublishErrors.Add(1)
 			a.logger.Warn("publish event", "event", e.Name, "user", u, "err", err)
 			return
 		}
 	}
+	a.stats.EventsPublished.Add(uint64(len(users)))
 }
 
 // detach returns a context that keeps ctx's values but not its

@@ -56,7 +56,10 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest)
 		return nil, false, err
 	}
 	if created {
+		a.stats.MessagesStored.Add(1)
 		a.fanOut(detach(ctx), ci, c, got)
+	} else {
+		a.stats.SendsDuplicated.Add(1)
 	}
 	return got, created, nil
 }
@@ -160,6 +163,7 @@ func (a *App) Recall(ctx context.Context, c parley.Caller, conversationID, messa
 	if err != nil {
 		return nil, err
 	}
+	a.stats.MessagesStored.Add(1)
 	pctx := detach(ctx)
 	// The entry keeps the log dense for every device, the sender's included.
 	a.fanOut(pctx, ci, parley.Caller{UserID: c.UserID}, entry)

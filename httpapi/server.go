@@ -32,6 +32,9 @@ type Config struct {
 	MaxBodyBytes int
 	// MaxJSONBytes bounds every other JSON request body.
 	MaxJSONBytes int64
+	// OnRequest, when set, is told of every finished request with the
+	// route pattern that served it (for metrics).
+	OnRequest func(method, route string, status int, d time.Duration)
 }
 
 // Handler is the API's http.Handler.
@@ -138,8 +141,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, h: h, r: r}
 	h.mux.ServeHTTP(sw, r)
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	d := time.Since(start)
+	if h.cfg.OnRequest != nil {
+		h.cfg.OnRequest(r.Method, r.Pattern, sw.status, d)
+	}
 	if strings.HasPrefix(r.URL.Path, "/v1/") {
-		h.logger.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+		h.logger.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", d)
 	}
 }
 

@@ -46,6 +46,10 @@ func TestAPI(t *testing.T) {
 		defer bind(t, anon, alice, bob, carol)()
 		anon.want("GET", "/healthz", nil, 200, "")
 		anon.want("GET", "/readyz", nil, 200, "")
+		s, body := anon.raw("GET", "/metrics", nil)
+		if s != 200 || !strings.Contains(string(body), `parley_http_requests_total{method="POST",route="POST /v1/users",status="201"} 3`) {
+			t.Fatalf("metrics = %d\n%s", s, body)
+		}
 	})
 	t.Run("Accounts", func(t *testing.T) {
 		defer bind(t, anon, alice, bob, carol)()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/argon2id"
 	"github.com/parleyhq/parley/httpapi"
 	"github.com/parleyhq/parley/inmem"
+	"github.com/parleyhq/parley/internal/metrics"
 	"github.com/parleyhq/parley/sqlite"
 )
 
@@ -29,6 +31,8 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Logger *slog.Logger
+	// Metrics is the node's registry, served at /metrics.
+	Metrics *metrics.Registry
 	// Getenv is used by ParseFlags; nil means os.Getenv.
 	Getenv func(string) string
 
@@ -114,10 +118,24 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.closers = append(m.closers, m.app.Close)
 
+	m.Metrics = metrics.NewRegistry()
+	requests := m.Metrics.CounterVec("parley_http_requests_total", "HTTP requests by method, route and status.", "method", "route", "status")
+	st := m.app.Stats()
+	m.Metrics.CounterFunc("parley_messages_stored_total", "New log entries stored (sends and recalls).", st.MessagesStored.Load)
+	m.Metrics.CounterFunc("parley_sends_deduplicated_total", "Send retries answered with the original message.", st.SendsDuplicated.Load)
+	m.Metrics.CounterFunc("parley_bus_events_published_total", "Events published on the bus, one per recipient user.", st.EventsPublished.Load)
+	m.Metrics.CounterFunc("parley_bus_publish_errors_total", "Bus publishes that failed (delivery falls back to sync).", st.PublishErrors.Load)
+
 	api := httpapi.New(httpapi.Services{
 		Accounts: m.app, Conversations: m.app, Messages: m.app, Friends: m.app, Presence: m.app,
 		Ready: m.store.Ping,
-	}, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes}, m.Logger)
+	}, httpapi.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		OnRequest: func(method, route string, status int, _ time.Duration) {
+			requests.Add(1, method, route, strconv.Itoa(status))
+		},
+	}, m.Logger)
+	api.Handle("GET /metrics", m.Metrics)
 
 	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
