@@ -14,8 +14,10 @@ type Bus interface {
 	Publish(ctx context.Context, topic string, payload []byte) error
 	// Subscribe calls fn with each payload published to topic after the
 	// subscription is in place, in publish order. fn runs on the bus's
-	// delivery goroutine and must not block. Several subscriptions to one
-	// topic are independent.
+	// delivery goroutine (in-process: under the topic's lock) and must not
+	// block or call back into the bus; it may keep the payload but must not
+	// modify it. A payload published just before Subscribe returned may
+	// still arrive. Several subscriptions to one topic are independent.
 	Subscribe(ctx context.Context, topic string, fn func(payload []byte)) (Subscription, error)
 	// Close stops delivery and releases the bus's connections.
 	Close() error
@@ -41,11 +43,13 @@ type PresenceStatus struct {
 // Presence counts live connections per user across all nodes.
 type Presence interface {
 	// Connect records one more live connection of the user and reports
-	// whether the user came online with it (it had none on any node).
+	// whether the user came online with it (it had none on any node). Even
+	// when it returns an error the connection counts: call Disconnect for it.
 	Connect(ctx context.Context, userID ID) (cameOnline bool, err error)
 	// Disconnect records one connection fewer at time t and reports whether
 	// the user went offline with it (none left on any node).
 	Disconnect(ctx context.Context, userID ID, t time.Time) (wentOffline bool, err error)
-	// Status returns the status of each user asked for.
+	// Status returns the status of each user asked for, in order; an online
+	// user has no LastSeen.
 	Status(ctx context.Context, userIDs []ID) ([]PresenceStatus, error)
 }
