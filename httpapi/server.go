@@ -5,8 +5,10 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -192,6 +194,18 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 // Unwrap gives http.ResponseController access to the connection (the
 // realtime endpoint hijacks it for WebSocket and flushes polling answers).
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Hijack hands the connection to the realtime endpoint's WebSocket.
+func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := s.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	if s.status == 0 {
+		s.status = http.StatusSwitchingProtocols
+	}
+	return hj.Hijack()
+}
 
 // Flush lets long-polling answers be flushed through the wrapper.
 func (s *statusWriter) Flush() {

@@ -30,6 +30,13 @@ type Config struct {
 	MemberCap    int
 	RecallWindow time.Duration
 
+	AllowedOrigins string
+	PingInterval   time.Duration
+	PingTimeout    time.Duration
+	MaxPayload     int
+
+	EventRate  float64
+	EventBurst int
 	SendRate   float64
 	SendBurst  int
 	LoginRate  float64
@@ -52,6 +59,11 @@ func DefaultConfig() Config {
 		MaxBodyBytes:    parley.DefaultMaxBodyBytes,
 		MemberCap:       parley.DefaultMemberCap,
 		RecallWindow:    time.Hour,
+		PingInterval:    25 * time.Second,
+		PingTimeout:     20 * time.Second,
+		MaxPayload:      1_000_000,
+		EventRate:       100,
+		EventBurst:      300,
 		SendRate:        50,
 		SendBurst:       200,
 		LoginRate:       0.2,
@@ -74,6 +86,12 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest message body in bytes")
 	fs.IntVar(&cfg.MemberCap, "member-cap", cfg.MemberCap, "most members a group may have")
 	fs.DurationVar(&cfg.RecallWindow, "recall-window", cfg.RecallWindow, "how long after sending a message may be recalled")
+	fs.StringVar(&cfg.AllowedOrigins, "allowed-origins", cfg.AllowedOrigins, "comma-separated origins (scheme://host[:port]) whose web pages may use the realtime endpoint, or * for any; the server's own origin is always allowed")
+	fs.DurationVar(&cfg.PingInterval, "ping-interval", cfg.PingInterval, "time between realtime heartbeats")
+	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", cfg.PingTimeout, "how long a realtime client has to answer a heartbeat")
+	fs.IntVar(&cfg.MaxPayload, "max-payload", cfg.MaxPayload, "largest realtime packet (WebSocket message or polling body) a client may send, bytes")
+	fs.Float64Var(&cfg.EventRate, "event-rate", cfg.EventRate, "realtime events per second one connection may send (0: no limit)")
+	fs.IntVar(&cfg.EventBurst, "event-burst", cfg.EventBurst, "realtime events one connection may send at once before --event-rate applies")
 	fs.Float64Var(&cfg.SendRate, "send-rate", cfg.SendRate, "messages per second each user may send on a node, refilled continuously (0: no limit)")
 	fs.IntVar(&cfg.SendBurst, "send-burst", cfg.SendBurst, "messages a user may send at once before --send-rate applies")
 	fs.Float64Var(&cfg.LoginRate, "login-rate", cfg.LoginRate, "login attempts per second per handle on a node (0: no limit)")
@@ -141,7 +159,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--recall-window must not be negative")
 	case c.Argon2MemoryKiB < 8 || c.Argon2Time < 1:
 		return fmt.Errorf("--argon2-memory-kib must be at least 8 and --argon2-time at least 1")
-	case c.SendRate < 0 || c.SendBurst < 0 || c.LoginRate < 0 || c.LoginBurst < 0:
+	case c.PingInterval < time.Second || c.PingTimeout < time.Second:
+		return fmt.Errorf("--ping-interval and --ping-timeout must be at least 1s")
+	case c.MaxPayload < 1024:
+		return fmt.Errorf("--max-payload must be at least 1024")
+	case c.MaxPayload < c.MaxBodyBytes+1024:
+		return fmt.Errorf("--max-payload must exceed --max-body-bytes by at least 1024")
+	case c.EventRate < 0 || c.EventBurst < 0 || c.SendRate < 0 || c.SendBurst < 0 || c.LoginRate < 0 || c.LoginBurst < 0:
 		return fmt.Errorf("rate limits must not be negative")
 	case c.DataDir == "":
 		return fmt.Errorf("--data-dir is required")
@@ -179,4 +203,21 @@ func ensureDir(dir string) error {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	return nil
+}
+
+// allowOrigin returns the realtime endpoint's Origin check: the listed
+// origins (or any, with *) besides the server's own, which the engine
+// always accepts.
+func (c *Config) allowOrigin() func(string) bool {
+	list := strings.Split(c.AllowedOrigins, ",")
+	allowed := map[string]bool{}
+	for _, o := range list {
+		if o = strings.TrimSpace(o); o != "" {
+			allowed[strings.TrimSuffix(o, "/")] = true
+		}
+	}
+	if allowed["*"] {
+		return func(string) bool { return true }
+	}
+	return func(origin string) bool { return allowed[origin] }
 }

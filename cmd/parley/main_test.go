@@ -35,7 +35,7 @@ func testConfig(tb testing.TB) Config {
 	cfg.DataDir = tb.TempDir()
 	cfg.Argon2MemoryKiB, cfg.Argon2Time = 64, 1
 	cfg.LogLevel = "warn"
-	cfg.SendRate, cfg.LoginRate = 0, 0 // tests send in bursts; TestRateLimit checks the limits
+	cfg.SendRate, cfg.LoginRate, cfg.EventRate = 0, 0, 0 // tests send in bursts; TestRateLimit checks the limits
 	return cfg
 }
 

@@ -16,9 +16,11 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app"
 	"github.com/parleyhq/parley/argon2id"
+	"github.com/parleyhq/parley/engineio"
 	"github.com/parleyhq/parley/httpapi"
 	"github.com/parleyhq/parley/inmem"
 	"github.com/parleyhq/parley/internal/metrics"
+	"github.com/parleyhq/parley/realtime"
 	"github.com/parleyhq/parley/sqlite"
 )
 
@@ -42,6 +44,7 @@ type Main struct {
 	store    parley.Store
 	bus      parley.Bus
 	app      *app.App
+	gateway  *realtime.Gateway
 	closers  []func() error
 	once     sync.Once
 }
@@ -137,6 +140,30 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}, m.Logger)
 	api.Handle("GET /metrics", m.Metrics)
 
+	m.gateway, err = realtime.New(realtime.Config{
+		Engine: engineio.Config{
+			PingInterval: cfg.PingInterval,
+			PingTimeout:  cfg.PingTimeout,
+			MaxPayload:   cfg.MaxPayload,
+			AllowOrigin:  cfg.allowOrigin(),
+			Logger:       m.Logger,
+		},
+		EventRate: realtime.Rate{PerSecond: cfg.EventRate, Burst: cfg.EventBurst},
+		Logger:    m.Logger,
+	}, realtime.Services{Accounts: m.app, Conversations: m.app, Messages: m.app, Connections: m.app}, m.bus)
+	if err != nil {
+		return fmt.Errorf("start realtime gateway: %w", err)
+	}
+	api.Handle("/socket.io/", m.gateway.Handler())
+	gs := m.gateway.Stats()
+	m.Metrics.GaugeFunc("parley_realtime_connections", "Realtime sockets connected to this node.", func() float64 { return float64(gs.Connections.Load()) })
+	m.Metrics.CounterFunc("parley_realtime_connects_total", "Realtime connects accepted.", gs.Connects.Load)
+	m.Metrics.CounterFunc("parley_realtime_refused_total", "Realtime connects refused (missing or bad token).", gs.Refused.Load)
+	m.Metrics.CounterFunc("parley_realtime_events_total", "Client events handled.", gs.Events.Load)
+	m.Metrics.CounterFunc("parley_realtime_emitted_total", "Events emitted to sockets.", gs.Emitted.Load)
+	m.Metrics.CounterFunc("parley_realtime_gap_fills_total", "Message gaps filled from the store.", gs.GapFills.Load)
+	m.Metrics.CounterFunc("parley_realtime_slow_consumers_total", "Sockets dropped for not reading fast enough.", gs.SlowConsumers.Load)
+
 	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
@@ -174,6 +201,13 @@ func (m *Main) openBus(ctx context.Context) (parley.Bus, error) {
 func (m *Main) Close() error {
 	var errs []error
 	m.once.Do(func() {
+		// Sockets first: their long-polls would hold the HTTP shutdown, and
+		// they reconnect (possibly to another node) as soon as they close.
+		if m.gateway != nil {
+			if err := m.gateway.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if m.server != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 			if err := m.server.Shutdown(ctx); err != nil {

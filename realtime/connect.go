@@ -1,0 +1,69 @@
+package realtime
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/socketio"
+)
+
+// errUnauthorized is the connect_error every refused token gets.
+var errUnauthorized = &socketio.ConnectError{Message: parley.EUNAUTHORIZED}
+
+// onConnect authenticates the socket with the token of its auth payload
+// ({token}), registers it for its user's events and tells presence.
+func (g *Gateway) onConnect(s *socketio.Socket, auth json.RawMessage) error {
+	if g.closed.Load() {
+		return &socketio.ConnectError{Message: parley.EUNAVAILABLE}
+	}
+	var a struct {
+		Token string `json:"token"`
+	}
+	if len(auth) == 0 || json.Unmarshal(auth, &a) != nil || a.Token == "" {
+		g.stats.Refused.Add(1)
+		return errUnauthorized
+	}
+	ctx, cancel := g.callContext()
+	defer cancel()
+	caller, err := g.svc.Accounts.Authenticate(ctx, a.Token)
+	if err != nil {
+		g.stats.Refused.Add(1)
+		if parley.ErrorCode(err) == parley.EUNAUTHORIZED {
+			return errUnauthorized
+		}
+		g.logger.Warn("authenticate socket", "err", err)
+		return &socketio.ConnectError{Message: parley.EUNAVAILABLE}
+	}
+	now := time.Now()
+	c := &conn{g: g, s: s, caller: caller, token: a.Token, authAt: now, refill: now, tokens: float64(g.cfg.EventRate.Burst)}
+	s.SetData(c)
+	if err := g.users.add(ctx, c); err != nil {
+		g.logger.Warn("subscribe user topic", "user", caller.UserID, "err", err)
+		return &socketio.ConnectError{Message: parley.EUNAVAILABLE}
+	}
+	if err := g.svc.Connections.Connected(ctx, caller); err != nil {
+		g.logger.Warn("presence connect", "user", caller.UserID, "err", err)
+	}
+	g.stats.Connects.Add(1)
+	g.stats.Connections.Add(1)
+	return nil
+}
+
+func (g *Gateway) onDisconnect(s *socketio.Socket, reason socketio.Reason) {
+	c := connOf(s)
+	if c == nil {
+		return
+	}
+	c.close()
+	g.users.remove(c)
+	g.stats.Connections.Add(-1)
+	if reason == socketio.ReasonSlowConsumer {
+		g.stats.SlowConsumers.Add(1)
+	}
+	ctx, cancel := g.callContext()
+	defer cancel()
+	if err := g.svc.Connections.Disconnected(ctx, c.caller); err != nil {
+		g.logger.Warn("presence disconnect", "user", c.caller.UserID, "err", err)
+	}
+}

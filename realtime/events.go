@@ -1,0 +1,234 @@
+package realtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/socketio"
+)
+
+// EventError is emitted to a client whose event failed and that asked for
+// no ack: {event, code, message}.
+const EventError = "error"
+
+// reauthEvery is how often a long-lived socket's session is checked again,
+// so a revocation whose bus notice was lost still takes effect.
+const reauthEvery = 5 * time.Minute
+
+type handlerFunc func(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error)
+
+func (g *Gateway) routes(nsp *socketio.Namespace) {
+	nsp.On("send", g.handle("send", g.send))
+	nsp.On("delivered", g.handle("delivered", g.delivered))
+	nsp.On("read", g.handle("read", g.read))
+	nsp.On("recall", g.handle("recall", g.recall))
+	nsp.On("typing", g.handle("typing", g.typing))
+	nsp.On("sync", g.handle("sync", g.sync))
+	nsp.On("conversation:create", g.handle("conversation:create", g.createConversation))
+}
+
+// handle wraps an event handler with the connection checks every event
+// gets (rate, session still valid) and turns its result into the ack.
+func (g *Gateway) handle(name string, fn handlerFunc) socketio.EventHandler {
+	return func(s *socketio.Socket, ev socketio.Event) {
+		c := connOf(s)
+		if c == nil {
+			return
+		}
+		g.stats.Events.Add(1)
+		now := time.Now()
+		var res json.RawMessage
+		var err error
+		ctx, cancel := g.callContext()
+		defer cancel()
+		switch {
+		case !c.allow(now):
+			err = parley.Errorf(parley.ETOOMANY, "too many events; slow down")
+		case now.Sub(c.authAt) > reauthEvery && !g.reauth(ctx, c, now):
+			return
+		default:
+			var arg json.RawMessage
+			if len(ev.Args) > 0 {
+				arg = ev.Args[0]
+			}
+			res, err = fn(ctx, c, arg)
+		}
+		if parley.ErrorCode(err) == parley.EINTERNAL {
+			g.logger.Error("realtime event failed", "event", name, "user", c.caller.UserID, "err", err)
+		}
+		switch {
+		case ev.Ack != nil && err != nil:
+			ev.Ack(errorAck(err))
+		case ev.Ack != nil:
+			ev.Ack(res)
+		case err != nil:
+			b, _ := json.Marshal(struct {
+				Event   string `json:"event"`
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			}{name, parley.ErrorCode(err), parley.ErrorMessage(err)})
+			c.emitRaw(EventError, b)
+		}
+	}
+}
+
+// reauth checks the socket's session again; a revoked one is disconnected.
+func (g *Gateway) reauth(ctx context.Context, c *conn, now time.Time) bool {
+	caller, err := g.svc.Accounts.Authenticate(ctx, c.token)
+	if err == nil && caller == c.caller {
+		c.authAt = now
+		return true
+	}
+	if parley.ErrorCode(err) == parley.EUNAUTHORIZED {
+		go c.s.Disconnect()
+		return false
+	}
+	return true // the store is down: keep serving, check again later
+}
+
+// decodeArg decodes an event's payload, which must be one JSON object.
+func decodeArg(arg json.RawMessage, v any) error {
+	arg = bytes.TrimSpace(arg)
+	if len(arg) == 0 || arg[0] != '{' {
+		return parley.Errorf(parley.EINVALID, "the event's payload must be a JSON object")
+	}
+	if err := json.Unmarshal(arg, v); err != nil {
+		return parley.Errorf(parley.EINVALID, "malformed payload: %v", err)
+	}
+	return nil
+}
+
+func okWith(key string, v any) (json.RawMessage, error) {
+	b, err := json.Marshal(map[string]any{"ok": true, key: v})
+	return b, err
+}
+
+func (g *Gateway) send(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	var req parley.SendRequest
+	if err := decodeArg(arg, &req); err != nil {
+		return nil, err
+	}
+	m, _, err := g.svc.Messages.Send(ctx, c.caller, req)
+	if err != nil {
+		return nil, err
+	}
+	c.acked(m)
+	return okWith("message", m)
+}
+
+type seqArg struct {
+	ConversationID parley.ID `json:"conversation_id"`
+	Seq            *int64    `json:"seq"`
+}
+
+func (a *seqArg) validate() error {
+	if a.ConversationID <= 0 || a.Seq == nil {
+		return parley.Errorf(parley.EINVALID, "conversation_id and seq are required")
+	}
+	return nil
+}
+
+func (g *Gateway) delivered(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	var a seqArg
+	if err := decodeArg(arg, &a); err != nil {
+		return nil, err
+	}
+	if err := a.validate(); err != nil {
+		return nil, err
+	}
+	return okAck, g.svc.Messages.MarkDelivered(ctx, c.caller, a.ConversationID, *a.Seq)
+}
+
+func (g *Gateway) read(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	var a seqArg
+	if err := decodeArg(arg, &a); err != nil {
+		return nil, err
+	}
+	if err := a.validate(); err != nil {
+		return nil, err
+	}
+	return okAck, g.svc.Messages.MarkRead(ctx, c.caller, a.ConversationID, *a.Seq)
+}
+
+func (g *Gateway) recall(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	var a struct {
+		ConversationID parley.ID `json:"conversation_id"`
+		MessageID      parley.ID `json:"message_id"`
+	}
+	if err := decodeArg(arg, &a); err != nil {
+		return nil, err
+	}
+	if a.ConversationID <= 0 || a.MessageID <= 0 {
+		return nil, parley.Errorf(parley.EINVALID, "conversation_id and message_id are required")
+	}
+	m, err := g.svc.Messages.Recall(ctx, c.caller, a.ConversationID, a.MessageID)
+	if err != nil {
+		return nil, err
+	}
+	return okWith("message", m)
+}
+
+func (g *Gateway) typing(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	var a struct {
+		ConversationID parley.ID `json:"conversation_id"`
+	}
+	if err := decodeArg(arg, &a); err != nil {
+		return nil, err
+	}
+	if a.ConversationID <= 0 {
+		return nil, parley.Errorf(parley.EINVALID, "conversation_id is required")
+	}
+	return okAck, g.svc.Messages.Typing(ctx, c.caller, a.ConversationID)
+}
+
+func (g *Gateway) createConversation(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	var req parley.CreateConversationRequest
+	if err := decodeArg(arg, &req); err != nil {
+		return nil, err
+	}
+	v, created, err := g.svc.Conversations.CreateConversation(ctx, c.caller, req)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"ok": true, "conversation": v, "created": created})
+}
+
+// sync replays what the device missed. Live message events that arrive
+// meanwhile are held and delivered, in order and without duplicates, after
+// the replay; then the ack says the device is caught up.
+func (g *Gateway) sync(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	var a struct {
+		Cursors map[parley.ID]int64 `json:"cursors"`
+	}
+	if len(bytes.TrimSpace(arg)) > 0 && !bytes.Equal(bytes.TrimSpace(arg), []byte("null")) {
+		if err := decodeArg(arg, &a); err != nil {
+			return nil, err
+		}
+	}
+	if len(a.Cursors) > 10_000 {
+		return nil, parley.Errorf(parley.ETOOMANY, "at most 10000 cursors")
+	}
+	c.mu.Lock()
+	c.syncing = true
+	c.mu.Unlock()
+	err := g.svc.Messages.Sync(ctx, c.caller, a.Cursors, func(name string, data any) error {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return err
+		}
+		if m, ok := data.(*parley.Message); ok {
+			c.replayed(m.ConversationID, m.Seq, b)
+		} else {
+			c.emitRaw(name, b)
+		}
+		return c.pace(ctx)
+	})
+	c.endSync()
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(`{"ok":true,"caught_up":true}`), nil
+}

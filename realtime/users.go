@@ -1,0 +1,162 @@
+package realtime
+
+import (
+	"context"
+	"sync"
+
+	"github.com/parleyhq/parley"
+)
+
+// userTable holds this node's connections by user. A user's bus topic is
+// subscribed while the user has at least one connection here, so a node
+// receives only the events of its own users.
+type userTable struct {
+	g      *Gateway
+	shards [64]userShard
+}
+
+type userShard struct {
+	mu sync.Mutex
+	m  map[parley.ID]*userEntry
+}
+
+type userEntry struct {
+	id    parley.ID
+	mu    sync.Mutex
+	conns []*conn
+	sub   parley.Subscription
+}
+
+func newUserTable(g *Gateway) *userTable {
+	t := &userTable{g: g}
+	for i := range t.shards {
+		t.shards[i].m = make(map[parley.ID]*userEntry)
+	}
+	return t
+}
+
+func (t *userTable) shard(id parley.ID) *userShard {
+	return &t.shards[uint64(id)%uint64(len(t.shards))]
+}
+
+// add registers c and subscribes its user's topic if c is the first.
+func (t *userTable) add(ctx context.Context, c *conn) error {
+	sh := t.shard(c.caller.UserID)
+	sh.mu.Lock()
+	e := sh.m[c.caller.UserID]
+	if e == nil {
+		e = &userEntry{id: c.caller.UserID}
+		sh.m[e.id] = e
+	}
+	e.mu.Lock()
+	e.conns = append(e.conns, c)
+	first := e.sub == nil
+	e.mu.Unlock()
+	sh.mu.Unlock()
+	if !first {
+		return nil
+	}
+	sub, err := t.g.bus.Subscribe(ctx, parley.UserTopic(e.id), e.onEvent)
+	if err != nil {
+		t.remove(c)
+		return err
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sub != nil || len(e.conns) == 0 {
+		// Raced with another first connection, or every connection already
+		// left: keep one subscription only.
+		sub.Close()
+		return nil
+	}
+	e.sub = sub
+	return nil
+}
+
+// remove unregisters c and ends the subscription with the user's last
+// connection.
+func (t *userTable) remove(c *conn) {
+	sh := t.shard(c.caller.UserID)
+	sh.mu.Lock()
+	e := sh.m[c.caller.UserID]
+	if e == nil {
+		sh.mu.Unlock()
+		return
+	}
+	e.mu.Lock()
+	for i, x := range e.conns {
+		if x == c {
+			e.conns[i] = e.conns[len(e.conns)-1]
+			e.conns[len(e.conns)-1] = nil
+			e.conns = e.conns[:len(e.conns)-1]
+			break
+		}
+	}
+	var sub parley.Subscription
+	if len(e.conns) == 0 {
+		sub, e.sub = e.sub, nil
+		delete(sh.m, e.id)
+	}
+	e.mu.Unlock()
+	sh.mu.Unlock()
+	if sub != nil {
+		sub.Close()
+	}
+}
+
+// onEvent runs on the bus's delivery goroutine: it decodes the event once
+// and hands it to each of the user's sockets without blocking.
+func (e *userEntry) onEvent(payload []byte) {
+	ev, err := parley.DecodeEvent(payload)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	conns := append([]*conn(nil), e.conns...)
+	e.mu.Unlock()
+	for _, c := range conns {
+		if ev.DeviceID != 0 && c.caller.DeviceID != ev.DeviceID {
+			continue
+		}
+		if ev.ExceptDevice != 0 && c.caller.DeviceID == ev.ExceptDevice {
+			continue
+		}
+		c.onBusEvent(&ev)
+	}
+}
+
+func (t *userTable) each(fn func(c *conn)) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		var all []*conn
+		for _, e := range sh.m {
+			e.mu.Lock()
+			all = append(all, e.conns...)
+			e.mu.Unlock()
+		}
+		sh.mu.Unlock()
+		for _, c := range all {
+			fn(c)
+		}
+	}
+}
+
+func (t *userTable) closeAll() {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for id, e := range sh.m {
+			e.mu.Lock()
+			if e.sub != nil {
+				e.sub.Close()
+				e.sub = nil
+			}
+			e.mu.Unlock()
+			delete(sh.m, id)
+		}
+		sh.mu.Unlock()
+	}
+}
