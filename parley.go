@@ -29,13 +29,14 @@ func (id ID) String() string { return strconv.FormatInt(int64(id), 10) }
 // object keys.
 func (id ID) MarshalText() ([]byte, error) { return strconv.AppendInt(nil, int64(id), 10), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler. Zero (no id) is
+// accepted; negative and malformed values are not.
 func (id *ID) UnmarshalText(b []byte) error {
-	v, err := ParseID(string(b))
-	if err != nil {
-		return err
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || v < 0 {
+		return Errorf(EINVALID, "invalid id %q", b)
 	}
-	*id = v
+	*id = ID(v)
 	return nil
 }
 

@@ -16,7 +16,7 @@ import (
 // holds no maps, buffers or timers.
 type conn struct {
 	g      *Gateway
-	s      *socketio.Socket
+	s      socket
 	caller parley.Caller
 	token  string
 	authAt time.Time
@@ -40,8 +40,10 @@ type stream struct {
 	// base is the first seq this socket emitted when it took the stream up
 	// mid-way (not by sync): the socket is known to have base..last only.
 	base int64
-	held  map[int64][]byte // seq → encoded message that arrived early; nil: already had it (own send)
-	timer *time.Timer
+	// replayLow is the lowest seq the running sync replayed (0: none).
+	replayLow int64
+	held      map[int64][]byte // seq → encoded message that arrived early; nil: already had it (own send)
+	timer     *time.Timer
 }
 
 type heldEvent struct {
@@ -49,6 +51,19 @@ type heldEvent struct {
 	seq  int64
 	data []byte // nil: silent (the socket's own send, acknowledged already)
 }
+
+// socket is what a conn needs of its Socket.IO socket (a test double in the
+// package's tests).
+type socket interface {
+	EmitRaw(event string, data []byte) error
+	Disconnect()
+	CloseWith(reason engineio.Reason)
+}
+
+// sioSocket adapts *socketio.Socket.
+type sioSocket struct{ *socketio.Socket }
+
+func (s sioSocket) CloseWith(r engineio.Reason) { s.Session().CloseWith(r) }
 
 func connOf(s *socketio.Socket) *conn {
 	c, _ := s.Data().(*conn)
@@ -79,7 +94,7 @@ func (c *conn) emitRaw(name string, data []byte) {
 // dropSlow closes the connection as a slow consumer: the client reconnects
 // and resyncs.
 func (c *conn) dropSlow() {
-	go c.s.Session().CloseWith(engineio.ReasonSlowConsumer)
+	go c.s.CloseWith(engineio.ReasonSlowConsumer)
 }
 
 // onBusEvent runs on the bus delivery goroutine and must not block.
@@ -118,6 +133,11 @@ func (c *conn) acked(m *parley.Message) {
 	}
 	if c.syncing {
 		c.pending = append(c.pending, heldEvent{m.ConversationID, m.Seq, nil})
+		return
+	}
+	if st := c.streams[m.ConversationID]; st == nil || !st.known {
+		// Taking the stream up at one's own message could skip an earlier
+		// message still on its way; leave the start to the next event.
 		return
 	}
 	c.deliverLocked(m.ConversationID, m.Seq, nil)
@@ -281,9 +301,9 @@ func (c *conn) replayed(conv parley.ID, seq int64, data []byte) {
 	case seq > st.last:
 		st.last = seq
 	}
-	// Sync replays an ascending run from the client's cursor, so once it
-	// is through, the socket has everything from the lowest replayed seq.
-	st.base = min(st.base, seq)
+	if st.replayLow == 0 || seq < st.replayLow {
+		st.replayLow = seq
+	}
 	for s := range st.held {
 		if s <= st.last {
 			delete(st.held, s)
@@ -300,6 +320,14 @@ func (c *conn) endSync() {
 	c.pending = nil
 	if c.gone {
 		return
+	}
+	// Sync replays an ascending run from the client's cursor, so now that
+	// it is through, the socket has everything from the lowest replayed seq.
+	for _, st := range c.streams {
+		if st.replayLow > 0 {
+			st.base = min(st.base, st.replayLow)
+			st.replayLow = 0
+		}
 	}
 	for _, e := range pending {
 		c.deliverLocked(e.conv, e.seq, e.data)

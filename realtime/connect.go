@@ -36,7 +36,7 @@ func (g *Gateway) onConnect(s *socketio.Socket, auth json.RawMessage) error {
 		return &socketio.ConnectError{Message: parley.EUNAVAILABLE}
 	}
 	now := time.Now()
-	c := &conn{g: g, s: s, caller: caller, token: a.Token, authAt: now, refill: now, tokens: float64(g.cfg.EventRate.Burst)}
+	c := &conn{g: g, s: sioSocket{s}, caller: caller, token: a.Token, authAt: now, refill: now, tokens: float64(g.cfg.EventRate.Burst)}
 	s.SetData(c)
 	if err := g.users.add(ctx, c); err != nil {
 		g.logger.Warn("subscribe user topic", "user", caller.UserID, "err", err)

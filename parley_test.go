@@ -1,0 +1,69 @@
+package parley_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/parleyhq/parley"
+)
+
+func TestIDJSON(t *testing.T) {
+	b, _ := json.Marshal(struct {
+		ID parley.ID `json:"id"`
+	}{9007199254740993})
+	if string(b) != `{"id":"9007199254740993"}` {
+		t.Fatalf("marshal = %s", b)
+	}
+	for _, tc := range []struct {
+		in   string
+		want parley.ID
+		ok   bool
+	}{
+		{`"42"`, 42, true}, {`42`, 42, true}, {`"0"`, 0, true}, {`null`, 0, true},
+		{`"-1"`, 0, false}, {`"x"`, 0, false}, {`1.5`, 0, false}, {`"99999999999999999999"`, 0, false},
+	} {
+		var id parley.ID
+		err := json.Unmarshal([]byte(tc.in), &id)
+		if (err == nil) != tc.ok || id != tc.want {
+			t.Errorf("unmarshal %s = %d, %v", tc.in, id, err)
+		}
+	}
+	if _, err := parley.ParseID("0"); err == nil {
+		t.Error("ParseID accepts 0")
+	}
+	var m map[parley.ID]int64
+	if err := json.Unmarshal([]byte(`{"7": 3}`), &m); err != nil || m[7] != 3 {
+		t.Fatalf("map keys: %v %v", m, err)
+	}
+}
+
+func TestEventCodec(t *testing.T) {
+	e := parley.Event{Name: "message", DeviceID: 3, ExceptDevice: 4, ConversationID: 5, Seq: 6, Data: []byte(`{"a":"\u0000"}`)}
+	got, err := parley.DecodeEvent(parley.AppendEvent(nil, &e))
+	if err != nil || got.Name != e.Name || got.DeviceID != 3 || got.ExceptDevice != 4 || got.ConversationID != 5 || got.Seq != 6 || string(got.Data) != string(e.Data) {
+		t.Fatalf("round trip = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "message", "m\x001\x002\x003\x00", "m\x00x\x000\x000\x000\x00{}"} {
+		if _, err := parley.DecodeEvent([]byte(bad)); err == nil {
+			t.Errorf("DecodeEvent(%q) accepted", bad)
+		}
+	}
+}
+
+func TestErrorCodes(t *testing.T) {
+	err := parley.Errorf(parley.ENOTFOUND, "gone")
+	if parley.ErrorCode(err) != parley.ENOTFOUND || parley.ErrorMessage(err) != "gone" {
+		t.Fatal(err)
+	}
+	wrapped := parley.WrapError(parley.EUNAVAILABLE, "db down", err)
+	if parley.ErrorCode(wrapped) != parley.EUNAVAILABLE || !parley.IsRetryable(wrapped) {
+		t.Fatal(wrapped)
+	}
+	plain := json.Unmarshal([]byte("{"), new(int))
+	if parley.ErrorCode(plain) != parley.EINTERNAL || parley.ErrorMessage(plain) != "internal error" {
+		t.Fatal("internal errors must not leak details")
+	}
+	if parley.ErrorCode(nil) != "" {
+		t.Fatal("nil")
+	}
+}
