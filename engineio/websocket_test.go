@@ -1,0 +1,236 @@
+package engineio
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/engineio/wstest"
+)
+
+func TestWebSocketHandshake(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	_, hs := ts.MustWebSocket(t)
+	if len(hs.SID) != 20 || len(hs.Upgrades) != 0 || hs.PingInterval != 60000 {
+		t.Errorf("handshake = %+v", hs)
+	}
+	if got := ts.h.session(t).Transport(); got != "websocket" {
+		t.Errorf("transport = %q", got)
+	}
+}
+
+func TestWebSocketEcho(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(true))
+	c, _ := ts.MustWebSocket(t)
+	if err := c.WriteText("4hello"); err != nil {
+		t.Fatal(err)
+	}
+	if bin, data := mustRead(t, c); bin || data != "4hello" {
+		t.Errorf("echo = %v %q", bin, data)
+	}
+	if err := c.WriteBinary([]byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if bin, data := mustRead(t, c); !bin || !bytes.Equal([]byte(data), []byte{1, 2, 3}) {
+		t.Errorf("binary echo = %v %v", bin, []byte(data))
+	}
+}
+
+func TestWebSocketInvalidPacketCloses(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	c, _ := ts.MustWebSocket(t)
+	_ = c.WriteText("abc")
+	readUntilClosed(t, c)
+	if r := ts.h.waitClosed(t); r != ReasonParseError {
+		t.Errorf("reason %q", r)
+	}
+}
+
+func TestWebSocketMaxPayload(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute, MaxPayload: 100}, newRecorder(true))
+	c, _ := ts.MustWebSocket(t)
+	_ = c.WriteText("4" + strings.Repeat("x", 99))
+	if _, data := mustRead(t, c); len(data) != 100 {
+		t.Fatalf("echo of a message at the limit has %d bytes", len(data))
+	}
+	_ = c.WriteText("4" + strings.Repeat("x", 100))
+	readUntilClosed(t, c)
+	if c.CloseCode != 1009 {
+		t.Errorf("close code %d, want 1009", c.CloseCode)
+	}
+	ts.h.waitClosed(t)
+}
+
+func TestWebSocketClientClose(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	c, _ := ts.MustWebSocket(t)
+	_ = c.WriteText("1")
+	readUntilClosed(t, c)
+	if r := ts.h.waitClosed(t); r != ReasonTransportClose {
+		t.Errorf("reason %q", r)
+	}
+}
+
+func TestWebSocketServerClose(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	c, _ := ts.MustWebSocket(t)
+	ts.h.session(t).Close()
+	if _, data := mustRead(t, c); data != "1" {
+		t.Errorf("got %q, want close packet", data)
+	}
+	readUntilClosed(t, c)
+	if r := ts.h.waitClosed(t); r != ReasonForcedClose {
+		t.Errorf("reason %q", r)
+	}
+	if err := ts.h.session(t).Send([]byte("x")); err != ErrClosed {
+		t.Errorf("send after close = %v", err)
+	}
+}
+
+func TestWebSocketHeartbeat(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: 30 * time.Millisecond, PingTimeout: 500 * time.Millisecond}, newRecorder(false))
+	c, _ := ts.MustWebSocket(t)
+	for i := 0; i < 3; i++ {
+		if _, data := mustRead(t, c); data != "2" {
+			t.Fatalf("got %q, want ping", data)
+		}
+		_ = c.WriteText("3")
+	}
+	if _, data := mustRead(t, c); data != "2" {
+		t.Fatalf("got %q, want ping", data)
+	}
+	if r := ts.h.waitClosed(t); r != ReasonPingTimeout {
+		t.Errorf("reason %q", r)
+	}
+	readUntilClosed(t, c)
+}
+
+func TestWebSocketOrigin(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	d := wstest.Dialer{Header: map[string][]string{"Origin": {"http://evil.example"}}}
+	_, err := d.Dial(ts.wsURL + "&transport=websocket")
+	var he *wstest.ErrHandshake
+	if !errors.As(err, &he) || he.Status != 403 {
+		t.Errorf("dial with a refused origin: %v, want HTTP 403", err)
+	}
+	d.Header.Set("Origin", "http://allowed.example")
+	c, err := d.Dial(ts.wsURL + "&transport=websocket")
+	if err != nil {
+		t.Fatalf("dial with an allowed origin: %v", err)
+	}
+	c.Close()
+}
+
+func TestWebSocketSlowConsumer(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute, MaxWriteBuffer: 64 << 10}, newRecorder(false))
+	_, _ = ts.MustWebSocket(t) // never read from again
+	s := ts.h.session(t)
+	msg := bytes.Repeat([]byte("x"), 16<<10)
+	var err error
+	for i := 0; i < 10000 && err == nil; i++ {
+		err = s.Send(msg)
+	}
+	if err != ErrClosed {
+		t.Fatalf("send to a stuck client never failed: %v", err)
+	}
+	if r := ts.h.waitClosed(t); r != ReasonSlowConsumer {
+		t.Errorf("reason %q", r)
+	}
+}
+
+// upgradeTo opens the probe WebSocket of a polling session.
+func upgradeTo(t *testing.T, ts *testServer, sid string) *wstest.Conn {
+	t.Helper()
+	c, err := wstest.Dial(ts.wsURL + "&transport=websocket&sid=" + sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestUpgrade(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(true))
+	sidURL, hs := ts.MustPollingSession(t)
+	s := ts.h.session(t)
+
+	// A GET is pending when the probe starts, as with a real client.
+	pending := make(chan string, 1)
+	go func() {
+		_, body, _ := do(t, "GET", sidURL, "")
+		pending <- body
+	}()
+	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.poll != nil && s.poll.getActive })
+
+	c := upgradeTo(t, ts, hs.SID)
+	_ = c.WriteText("2probe")
+	if _, data := mustRead(t, c); data != "3probe" {
+		t.Fatalf("probe answer %q", data)
+	}
+	if b := <-pending; b != "6" {
+		t.Errorf("pending GET = %q, want noop", b)
+	}
+	// Sent during the upgrade: held, then flushed over the WebSocket.
+	_ = s.Send([]byte("during"))
+	_ = c.WriteText("5")
+	if _, data := mustRead(t, c); data != "4during" {
+		t.Errorf("first frame after upgrade = %q", data)
+	}
+	if got := s.Transport(); got != "websocket" {
+		t.Errorf("transport = %q", got)
+	}
+	_ = c.WriteText("4hello")
+	if _, data := mustRead(t, c); data != "4hello" {
+		t.Errorf("echo = %q", data)
+	}
+	if code, body, _ := do(t, "GET", sidURL, ""); code != 400 || body != `{"code":3,"message":"Bad request"}` {
+		t.Errorf("GET after upgrade = %d %s", code, body)
+	}
+	if code, _, _ := do(t, "POST", sidURL, "4x"); code != 400 {
+		t.Errorf("POST after upgrade = %d", code)
+	}
+	second := upgradeTo(t, ts, hs.SID)
+	readUntilClosed(t, second)
+	_ = c.WriteText("4still")
+	if _, data := mustRead(t, c); data != "4still" {
+		t.Errorf("echo after second websocket = %q", data)
+	}
+}
+
+func TestUpgradeBadProbeKeepsPolling(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(true))
+	sidURL, hs := ts.MustPollingSession(t)
+	c := upgradeTo(t, ts, hs.SID)
+	_ = c.WriteText("4nonsense")
+	readUntilClosed(t, c)
+	if code, body, _ := do(t, "POST", sidURL, "4poll"); code != 200 || body != "ok" {
+		t.Fatalf("POST after failed upgrade = %d %q", code, body)
+	}
+	if _, body, _ := do(t, "GET", sidURL, ""); body != "4poll" {
+		t.Errorf("GET after failed upgrade = %q", body)
+	}
+}
+
+func TestUpgradeTimeout(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute, UpgradeTimeout: 50 * time.Millisecond}, newRecorder(true))
+	sidURL, hs := ts.MustPollingSession(t)
+	c := upgradeTo(t, ts, hs.SID)
+	_ = c.WriteText("2probe")
+	mustRead(t, c)
+	readUntilClosed(t, c)
+	if code, _, _ := do(t, "POST", sidURL, "4poll"); code != 200 {
+		t.Errorf("POST after upgrade timeout = %d", code)
+	}
+}
+
+func TestServerCloseEndsSessions(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	c, _ := ts.MustWebSocket(t)
+	ts.Close()
+	if r := ts.h.waitClosed(t); r != ReasonServerShutdown {
+		t.Errorf("reason %q", r)
+	}
+	readUntilClosed(t, c)
+}

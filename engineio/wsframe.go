@@ -1,0 +1,247 @@
+package engineio
+
+import (
+	"encoding/binary"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/lesismal/nbio"
+)
+
+// nbioWS is one server-side WebSocket on nbio: RFC 6455 framing for what
+// Engine.IO needs (no extensions, no subprotocols). Inbound bytes are parsed
+// on the poller goroutine; state survives between reads only while a frame
+// or a fragmented message is incomplete.
+type nbioWS struct {
+	wsTransport // one allocation for the protocol and the framing state
+	nbc         *nbio.Conn
+	maxPayload  int
+	ready       atomic.Bool
+
+	// Owned by the poller goroutine.
+	failed bool
+	in     *wsInput // nil between complete messages
+}
+
+// wsInput is what an incomplete read leaves behind.
+type wsInput struct {
+	partial []byte // an incomplete frame
+	frag    []byte // a fragmented message being assembled
+	fragOp  byte
+}
+
+// WebSocket opcodes and close codes.
+const (
+	opContinuation = 0x0
+	opText         = 0x1
+	opBinary       = 0x2
+	opClose        = 0x8
+	opPing         = 0x9
+	opPong         = 0xa
+
+	closeProtocolError = 1002
+	closeInvalidData   = 1007
+	closeTooBig        = 1009
+)
+
+var errFrame = errors.New("engineio: websocket protocol error")
+
+func (w *nbioWS) onData(data []byte) {
+	if w.failed {
+		return
+	}
+	in := w.in
+	if in != nil && len(in.partial) > 0 {
+		in.partial = append(in.partial, data...)
+		data = in.partial
+	}
+	for len(data) > 0 {
+		n, code := w.parseFrame(data)
+		if code != 0 {
+			w.fail(code)
+			return
+		}
+		if n == 0 {
+			break
+		}
+		data = data[n:]
+	}
+	if w.failed {
+		return
+	}
+	if len(data) == 0 {
+		if w.in != nil {
+			w.in.partial = nil
+			if w.in.frag == nil {
+				w.in = nil
+			}
+		}
+		return
+	}
+	// Keep the incomplete frame; copy, since data is the poller's buffer
+	// (or the old partial buffer, which append may reuse).
+	if w.in == nil {
+		w.in = &wsInput{}
+	}
+	w.in.partial = append([]byte(nil), data...)
+}
+
+// parseFrame handles the frame at the start of b. It returns how many bytes
+// it used (0 when the frame is incomplete) or a close code on error.
+func (w *nbioWS) parseFrame(b []byte) (int, int) {
+	if len(b) < 2 {
+		return 0, 0
+	}
+	fin, rsv, op := b[0]&0x80 != 0, b[0]&0x70, b[0]&0x0f
+	masked, n := b[1]&0x80 != 0, uint64(b[1]&0x7f)
+	if rsv != 0 || !masked {
+		return 0, closeProtocolError
+	}
+	h := 2
+	switch n {
+	case 126:
+		if len(b) < 4 {
+			return 0, 0
+		}
+		n, h = uint64(binary.BigEndian.Uint16(b[2:])), 4
+	case 127:
+		if len(b) < 10 {
+			return 0, 0
+		}
+		n, h = binary.BigEndian.Uint64(b[2:]), 10
+	}
+	control := op&0x8 != 0
+	if control && (n > 125 || !fin) {
+		return 0, closeProtocolError
+	}
+	var frag []byte
+	if w.in != nil {
+		frag = w.in.frag
+	}
+	if !control && n+uint64(len(frag)) > uint64(w.maxPayload) {
+		return 0, closeTooBig
+	}
+	if len(b) < h+4 || uint64(len(b)-h-4) < n {
+		return 0, 0
+	}
+	mask := b[h : h+4]
+	payload := make([]byte, n)
+	for i, c := range b[h+4 : h+4+int(n)] {
+		payload[i] = c ^ mask[i&3]
+	}
+	used := h + 4 + int(n)
+
+	switch op {
+	case opPing:
+		_ = w.write(opPong, 0, false, payload)
+	case opPong:
+	case opClose:
+		code := closeNormal
+		if len(payload) >= 2 {
+			code = int(binary.BigEndian.Uint16(payload))
+		}
+		w.failed = true
+		w.close(code)
+	case opText, opBinary:
+		if frag != nil {
+			return 0, closeProtocolError
+		}
+		if !fin {
+			if w.in == nil {
+				w.in = &wsInput{}
+			}
+			w.in.frag, w.in.fragOp = payload, op
+			return used, 0
+		}
+		return used, w.deliver(op, payload)
+	case opContinuation:
+		if frag == nil {
+			return 0, closeProtocolError
+		}
+		w.in.frag = append(frag, payload...)
+		if fin {
+			msg := w.in.frag
+			w.in.frag = nil
+			return used, w.deliver(w.in.fragOp, msg)
+		}
+	default:
+		return 0, closeProtocolError
+	}
+	return used, 0
+}
+
+func (w *nbioWS) deliver(op byte, msg []byte) int {
+	if op == opText && !utf8.Valid(msg) {
+		return closeInvalidData
+	}
+	if w.probing() {
+		// The upgrade dance runs on the poller: it never blocks, and
+		// answering "2probe" without a goroutine hop keeps the probe reply
+		// ahead of anything the client does next on other connections.
+		w.onFrame(op == opBinary, msg)
+		return 0
+	}
+	w.nbc.Execute(func() { w.onFrame(op == opBinary, msg) })
+	return 0
+}
+
+func (w *nbioWS) fail(code int) {
+	w.failed = true
+	w.in = nil
+	w.close(code)
+}
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// write sends one frame; prefix, when set, goes before data in the payload
+// (the Engine.IO packet type), so a packet needs no concatenation.
+func (w *nbioWS) write(op, prefix byte, hasPrefix bool, data []byte) error {
+	n := len(data)
+	if hasPrefix {
+		n++
+	}
+	bp := framePool.Get().(*[]byte)
+	b := appendFrameHeader((*bp)[:0], op, n)
+	if hasPrefix {
+		b = append(b, prefix)
+	}
+	b = append(b, data...)
+	// nbio writes what the kernel takes and copies only the rest.
+	_, err := w.nbc.Write(b)
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		framePool.Put(bp)
+	}
+	if errors.Is(err, nbio.ErrOverflow) {
+		return errSlowConsumer
+	}
+	return err
+}
+
+func (w *nbioWS) writePacket(typ byte, bin bool, data []byte) error {
+	if bin {
+		return w.write(opBinary, 0, false, data)
+	}
+	return w.write(opText, typ, true, data)
+}
+
+func (w *nbioWS) close(code int) {
+	var p [2]byte
+	binary.BigEndian.PutUint16(p[:], uint16(code))
+	_ = w.write(opClose, 0, false, p[:])
+	_ = w.nbc.Close()
+}
+
+func appendFrameHeader(b []byte, op byte, n int) []byte {
+	b = append(b, 0x80|op)
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
+	}
+}
