@@ -1,0 +1,198 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/internal/testenv"
+	"github.com/parleyhq/parley/postgres"
+	"github.com/parleyhq/parley/storetest"
+)
+
+// planNode is one node of EXPLAIN (FORMAT JSON) output.
+type planNode struct {
+	NodeType     string     `json:"Node Type"`
+	RelationName string     `json:"Relation Name"`
+	IndexName    string     `json:"Index Name"`
+	Plans        []planNode `json:"Plans"`
+}
+
+func (n planNode) walk(fn func(planNode)) {
+	fn(n)
+	for _, c := range n.Plans {
+		c.walk(fn)
+	}
+}
+
+func explain(t *testing.T, conn *pgx.Conn, sql string, args ...any) planNode {
+	t.Helper()
+	var out []struct{ Plan planNode }
+	var raw []byte
+	if err := conn.QueryRow(context.Background(), "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&raw); err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || len(out) != 1 {
+		t.Fatalf("explain output %s: %v", raw, err)
+	}
+	return out[0].Plan
+}
+
+// wantIndexScans fails unless the plan reads the log only through its
+// primary key; ordered also requires the rows to come in index order, with
+// no sort. The planner rightly reads the empty partitions with a scan of
+// their no pages.
+func wantIndexScans(t *testing.T, plan planNode, ordered bool, emptyPartitions []string) {
+	t.Helper()
+	var scans int
+	fail := func(format string, args ...any) {
+		t.Helper()
+		b, _ := json.Marshal(plan)
+		t.Fatalf(format+"\nplan: %s", append(args, b)...)
+	}
+	plan.walk(func(n planNode) {
+		switch {
+		case n.NodeType == "Index Scan" || n.NodeType == "Index Only Scan" || n.NodeType == "Bitmap Index Scan":
+			if strings.HasPrefix(n.IndexName, "messages_p") && strings.HasSuffix(n.IndexName, "_pkey") {
+				scans++
+			}
+			if ordered && n.NodeType == "Bitmap Index Scan" {
+				fail("the log is read through a bitmap, not in index order")
+			}
+		case strings.HasPrefix(n.RelationName, "messages") && n.NodeType != "Bitmap Heap Scan" && !slices.Contains(emptyPartitions, n.RelationName):
+			fail("the log is read with %s on %s", n.NodeType, n.RelationName)
+		case n.NodeType == "Sort" && ordered && readsLog(n):
+			fail("log rows are sorted, not read in index order")
+		}
+	})
+	if scans == 0 {
+		fail("no scan of the log's primary key")
+	}
+}
+
+func readsLog(n planNode) bool {
+	found := false
+	n.walk(func(c planNode) { found = found || strings.HasPrefix(c.RelationName, "messages") })
+	return found
+}
+
+// partitionsRead returns the log partitions a plan reads.
+func partitionsRead(plan planNode) []string {
+	var out []string
+	plan.walk(func(n planNode) {
+		name := n.RelationName
+		if name == "" && strings.HasSuffix(n.IndexName, "_pkey") {
+			name = strings.TrimSuffix(n.IndexName, "_pkey")
+		}
+		if strings.HasPrefix(name, "messages_p") && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	})
+	return out
+}
+
+// TestReadPlans checks, on a log of 120,000 entries over daily
+// partitions, that a history page is an index range scan of the primary
+// key in each partition it reads, merged in seq order (custom and generic
+// plans alike); that the recent and the older half of a page read disjoint
+// partitions; and that the conversation list finds each newest entry
+// through the same index.
+func TestReadPlans(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.MustPostgres(t).DSN()
+	now := time.Date(2027, 3, 10, 15, 0, 0, 0, time.UTC)
+	db := MustOpenConfig(t, postgres.Config{DSN: dsn, Now: func() time.Time { return now }})
+	// An old entry makes older partitions.
+	u, v := storetest.MustUser(t, db), storetest.MustUser(t, db)
+	old := textMessage(storetest.MustConversation(t, db, parley.Direct, u, v), u, storetest.MustDevice(t, db, u), "old")
+	old.CreatedAt = time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)
+	if _, _, err := db.AppendMessage(ctx, old, hashOf("old")); err != nil {
+		t.Fatal(err)
+	}
+	conn := MustConnect(t, dsn)
+	for _, sql := range []string{
+		// Conversations 10001 to 11000 with 100 entries, one an hour from the
+		// start of the day before now, and conversation 50000 with 20,000
+		// entries over the same days.
+		`INSERT INTO messages (conversation_id, seq, id, sender_id, sender_device_id, type, body, created_at)
+			SELECT 10000 + c, s, nextval('message_ids'), 1, 1, 'text', 'hello', '2027-03-09 00:00:00+00'::timestamptz + s * interval '1 hour'
+			FROM generate_series(1, 1000) c, generate_series(1, 100) s`,
+		`INSERT INTO messages (conversation_id, seq, id, sender_id, sender_device_id, type, body, created_at)
+			SELECT 50000, s, nextval('message_ids'), 1, 1, 'text', 'hello', '2027-03-09 00:00:00+00'::timestamptz + s * interval '18 seconds'
+			FROM generate_series(1, 20000) s`,
+		// 100 conversations of 100 entries in the old partition.
+		`INSERT INTO messages (conversation_id, seq, id, sender_id, sender_device_id, type, body, created_at)
+			SELECT 20000 + c, s, nextval('message_ids'), 1, 1, 'text', 'hello', '2027-02-01 00:00:00+00'::timestamptz + s * interval '1 minute'
+			FROM generate_series(1, 100) c, generate_series(1, 100) s`,
+		`INSERT INTO users (id, handle, handle_norm, password_hash, created_at) VALUES (100000, 'u100000', 'u100000', 'x', now())`,
+		`INSERT INTO conversations (id, type, created_by, created_at, last_seq, last_activity_at, last_message_at)
+			SELECT 10000 + c, 'group', 100000, now(), 100, now() - c * interval '1 minute', '2027-03-09 00:00:00+00'::timestamptz + 100 * interval '1 hour'
+			FROM generate_series(1, 1000) c`,
+		`INSERT INTO members (conversation_id, user_id, role, joined_seq, joined_at)
+			SELECT 10000 + c, 100000, 'member', 0, now() FROM generate_series(1, 1000, 10) c`,
+		`ANALYZE`,
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	rows, err := conn.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'messages'::regclass AND c.reltuples = 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, asc := range []bool{false, true} {
+		name := map[bool]string{false: "NewestPage", true: "OldestPage"}[asc]
+		t.Run(name+"Custom", func(t *testing.T) {
+			recent := postgres.PageSQL(asc, now, "recent")
+			wantIndexScans(t, explain(t, conn, recent, int64(50000), int64(0), int64(math.MaxInt64), 50), true, empty)
+			wantIndexScans(t, explain(t, conn, recent, int64(50000), int64(9000), int64(12000), 50), true, empty)
+			// A short conversation may be read through a bitmap and sorted:
+			// its whole log is fewer rows than index-order reading saves.
+			wantIndexScans(t, explain(t, conn, recent, int64(10500), int64(0), int64(math.MaxInt64), 50), false, empty)
+			older := postgres.PageSQL(asc, now, "older")
+			wantIndexScans(t, explain(t, conn, older, int64(50000), int64(0), int64(math.MaxInt64), 50), false, empty)
+		})
+		t.Run(name+"Generic", func(t *testing.T) {
+			for i, part := range []string{"recent", "older", "all"} {
+				stmt := fmt.Sprintf("page_%s_%d", strings.ToLower(name), i)
+				for _, sql := range []string{
+					`SET plan_cache_mode = force_generic_plan`,
+					`PREPARE ` + stmt + `(bigint, bigint, bigint, bigint) AS ` + postgres.PageSQL(asc, now, part),
+				} {
+					if _, err := conn.Exec(ctx, sql); err != nil {
+						t.Fatal(err)
+					}
+				}
+				plan := explain(t, conn, `EXECUTE `+stmt+`(50000, 0, 9223372036854775807, 50)`)
+				conn.Exec(ctx, `RESET plan_cache_mode`)
+				wantIndexScans(t, plan, part != "older", empty)
+				// The recent partitions: recentDays up to now's day, and the next.
+				for _, p := range partitionsRead(plan) {
+					if isRecent := p >= "messages_p20270304" && p < "messages_p20270312"; part != "all" && isRecent != (part == "recent") {
+						t.Fatalf("the %s part of a page reads %s", part, p)
+					}
+				}
+			}
+		})
+	}
+	t.Run("ConversationList", func(t *testing.T) {
+		wantIndexScans(t, explain(t, conn, postgres.UserConversationsSQL, int64(100000), false, false, 20, 0), true, empty)
+		wantIndexScans(t, explain(t, conn, postgres.UserConversationsSQL, int64(100000), true, true, nil, 0), true, empty)
+		list, err := db.UserConversations(ctx, 100000, parley.ConversationFilter{Limit: 5})
+		if err != nil || len(list) != 5 || list[0].LatestMessage == nil || list[0].LatestMessage.Seq != 100 {
+			t.Fatalf("conversation list = %v, %v", list, err)
+		}
+	})
+}

@@ -1,0 +1,33 @@
+package postgres
+
+import (
+	"context"
+	"time"
+)
+
+// OpenWithMigration opens the store as a binary whose newest migration is
+// one more than this one's, with the given SQL.
+func OpenWithMigration(ctx context.Context, cfg Config, sql string) (*DB, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	ms = append(ms, migration{version: SchemaVersion() + 1, name: "9999_test.sql", sql: sql})
+	return open(ctx, cfg, ms)
+}
+
+// PageSQL is the query of a page of the log in the recent partitions as of
+// now, in the others, or in all.
+func PageSQL(ascending bool, now time.Time, part string) string {
+	recent, older := windows(now)
+	switch part {
+	case "recent":
+		return pageSQL(ascending, recent)
+	case "older":
+		return pageSQL(ascending, older)
+	}
+	return pageSQL(ascending, "")
+}
+
+// UserConversationsSQL is the query of a member's conversation list.
+const UserConversationsSQL = userConversationsSQL

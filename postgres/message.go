@@ -1,0 +1,312 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/parleyhq/parley"
+)
+
+const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, created_at, recalled_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanMessage scans messageCols, then any extra columns into extra.
+func scanMessage(s scanner, extra ...any) (*parley.Message, error) {
+	var m parley.Message
+	var id, conv, sender, device int64
+	var cmid *string
+	var media, reply, recallOf *int64
+	dest := []any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &m.CreatedAt, &m.RecalledAt}
+	if err := s.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	m.ID, m.ConversationID, m.SenderID, m.SenderDeviceID = parley.ID(id), parley.ID(conv), parley.ID(sender), parley.ID(device)
+	m.ClientMsgID = deref(cmid)
+	m.MediaID, m.ReplyTo, m.RecallOf = parley.ID(deref(media)), parley.ID(deref(reply)), parley.ID(deref(recallOf))
+	m.CreatedAt, m.RecalledAt = utc(m.CreatedAt), utcPtr(m.RecalledAt)
+	return &m, nil
+}
+
+// checkMessage refuses, before a send joins a group, what PostgreSQL would
+// refuse for the whole group: text with NUL characters and times outside
+// the years partitions are named for. A message without a creation time is
+// created now.
+func (db *DB) checkMessage(m *parley.Message) error {
+	if strings.IndexByte(m.Body, 0) >= 0 || strings.IndexByte(m.ClientMsgID, 0) >= 0 {
+		return parley.Errorf(parley.EINVALID, "text may not contain NUL characters")
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = db.now()
+	}
+	m.CreatedAt = micro(m.CreatedAt)
+	if y := m.CreatedAt.Year(); y < 1 || y > 9999 {
+		return parley.Errorf(parley.EINVALID, "created_at is out of range")
+	}
+	return nil
+}
+
+// AppendMessage implements parley.MessageStore. The send joins the next
+// group commit; see group for how the seq is assigned.
+func (db *DB) AppendMessage(ctx context.Context, m *parley.Message, contentHash []byte) (*parley.Message, bool, error) {
+	if err := db.checkMessage(m); err != nil {
+		return nil, false, err
+	}
+	o := newOp(opAppend)
+	o.msg, o.hash = *m, contentHash
+	if err := db.w.submit(ctx, o); err != nil {
+		return nil, false, err
+	}
+	if o.prior != nil {
+		return o.prior, false, nil
+	}
+	m.ID, m.Seq = o.id, o.newSeq
+	return m, true, nil
+}
+
+// Message implements parley.MessageStore.
+func (db *DB) Message(ctx context.Context, id parley.ID) (*parley.Message, error) {
+	m, err := scanMessage(db.pool.QueryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1`, int64(id)))
+	if err != nil {
+		return nil, db.notFound("read message", err, "message not found")
+	}
+	return m, nil
+}
+
+// recentDays is how many days of partitions a page is first looked for in.
+// A page that only needs the newest partitions (opening an active
+// conversation, syncing a device that was offline for a while) then costs
+// a few index scans instead of one per day of the retention window.
+const recentDays = 7
+
+// Messages implements parley.MessageStore. A page is a range scan of the
+// (conversation_id, seq, …) primary key in each daily partition, merged in
+// seq order; its cost grows with the number of partitions read. So the
+// newest page and pages after a cursor are read from the recent partitions
+// first. That answer is the page when it provably is: its seqs are
+// contiguous and reach the page's ends (the requested bound, the
+// conversation's last seq read by the same statement, or the page size).
+// Otherwise the same page is read from the other partitions and the two
+// are merged: the page of a union is the page of the union of the two
+// pages. Pages before a seq (scrolling back) read every partition at once.
+func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.MessageFilter) ([]*parley.Message, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = parley.DefaultHistoryLimit
+	}
+	lo := max(f.Floor, f.AfterSeq)
+	hi := int64(math.MaxInt64)
+	if f.Ceiling > 0 {
+		hi = f.Ceiling
+	}
+	if f.BeforeSeq > 0 {
+		hi = min(hi, f.BeforeSeq-1)
+	}
+	if hi <= lo {
+		return nil, nil
+	}
+	ascending := f.AfterSeq > 0 || f.Ascending
+	if f.BeforeSeq > 0 {
+		// Scrolling back: the recent partitions seldom hold the page.
+		ms, _, err := db.page(ctx, pageSQL(ascending, ""), conversationID, lo, hi, limit, ascending)
+		return ms, err
+	}
+	recentOnly, olderOnly := windows(db.now())
+	recent, exact, err := db.page(ctx, pageSQL(ascending, recentOnly), conversationID, lo, hi, limit, ascending)
+	if err != nil || exact {
+		return recent, err
+	}
+	older, _, err := db.page(ctx, pageSQL(ascending, olderOnly), conversationID, lo, hi, limit, ascending)
+	if err != nil {
+		return nil, err
+	}
+	ms := append(older, recent...)
+	slices.SortFunc(ms, func(a, b *parley.Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	if len(ms) > limit {
+		if ascending {
+			ms = ms[:limit]
+		} else {
+			ms = ms[len(ms)-limit:]
+		}
+	}
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	return ms, nil
+}
+
+// page runs a page query and returns its entries in ascending seq order;
+// exact reports whether they are provably the page of the whole log.
+func (db *DB) page(ctx context.Context, sql string, conv parley.ID, lo, hi int64, limit int, ascending bool) (ms []*parley.Message, exact bool, err error) {
+	rows, err := db.pool.Query(ctx, sql, int64(conv), lo, hi, limit)
+	if err != nil {
+		return nil, false, db.err("read messages", err)
+	}
+	var last int64
+	ms, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*parley.Message, error) { return scanMessage(r, &last) })
+	if err != nil {
+		return nil, false, db.err("read messages", err)
+	}
+	if len(ms) == 0 {
+		return nil, false, nil
+	}
+	if !ascending {
+		slices.Reverse(ms)
+	}
+	for i := 1; i < len(ms); i++ {
+		if ms[i].Seq != ms[i-1].Seq+1 {
+			return ms, false, nil
+		}
+	}
+	first, end, top := ms[0].Seq, ms[len(ms)-1].Seq, min(hi, last)
+	if ascending {
+		return ms, first == lo+1 && (len(ms) == limit || end == top), nil
+	}
+	return ms, end == top && (len(ms) == limit || first == lo+1), nil
+}
+
+// windows returns the conditions that select the recent partitions (the
+// recentDays up to now's day, and the next day) and all the others. They
+// are written into the statement, not passed as parameters, so the planner
+// leaves the other partitions out of the plan; the text changes once a day.
+func windows(now time.Time) (recent, older string) {
+	const layout = "2006-01-02 15:04:05+00" // day.start() is in UTC
+	today := dayOf(now)
+	since, until := (today - (recentDays - 1)).start().Format(layout), (today + 2).start().Format(layout)
+	return `created_at >= '` + since + `' AND created_at < '` + until + `'`,
+		`(created_at < '` + since + `' OR created_at >= '` + until + `')`
+}
+
+// pageSQL returns the query of a page of the log in the partitions that
+// window selects (all when empty): $1 conversation, $2 < seq <= $3, $4 rows
+// from the low or the high end; the conversation's last seq is the last
+// column.
+func pageSQL(ascending bool, window string) string {
+	order := "DESC"
+	if ascending {
+		order = "ASC"
+	}
+	if window != "" {
+		window = " AND " + window
+	}
+	return `SELECT ` + messageCols + `, (SELECT last_seq FROM conversations WHERE id = $1) FROM messages
+		WHERE conversation_id = $1 AND seq > $2 AND seq <= $3` + window + `
+		ORDER BY seq ` + order + ` LIMIT $4`
+}
+
+// RecallMessage implements parley.MessageStore. It runs in its own
+// transaction, taking the conversation's lock like a group does, because
+// recalls are rare and must not slow the groups down.
+func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley.Message, error) {
+	entry.ClientMsgID = ""
+	if err := db.checkMessage(entry); err != nil {
+		return nil, err
+	}
+	if err := db.parts.ensure(ctx, entry.CreatedAt); err != nil {
+		return nil, db.err("recall message", err)
+	}
+	var orig *parley.Message
+	var id, seq int64
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var last int64
+		err := tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR NO KEY UPDATE`, int64(entry.ConversationID)).Scan(&last)
+		if err != nil {
+			return notFound("recall message", err, "message not found")
+		}
+		// Lock order as in a group: conversation, then member.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 FOR NO KEY UPDATE`,
+			int64(entry.ConversationID), int64(entry.SenderID)); err != nil {
+			return err
+		}
+		orig, err = scanMessage(tx.QueryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1 AND conversation_id = $2 FOR UPDATE`,
+			int64(entry.RecallOf), int64(entry.ConversationID)))
+		if err != nil {
+			return notFound("recall message", err, "message not found")
+		}
+		if orig.RecalledAt != nil {
+			return parley.Errorf(parley.ECONFLICT, "message was already recalled")
+		}
+		if _, err := tx.Exec(ctx, `UPDATE messages SET body = '', media_id = NULL, recalled_at = $4
+			WHERE conversation_id = $1 AND seq = $2 AND created_at = $3`,
+			int64(orig.ConversationID), orig.Seq, orig.CreatedAt, entry.CreatedAt); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT nextval('message_ids')`).Scan(&id); err != nil {
+			return err
+		}
+		seq = last + 1
+		if _, err := tx.Exec(ctx, `INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, type, body, recall_of, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8)`,
+			id, int64(entry.ConversationID), seq, int64(entry.SenderID), int64(entry.SenderDeviceID), string(entry.Type), int64(entry.RecallOf), entry.CreatedAt); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE conversations SET last_seq = $2, last_activity_at = greatest(last_activity_at, $3), last_message_at = $3 WHERE id = $1`,
+			int64(entry.ConversationID), seq, entry.CreatedAt); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE members SET delivered_seq = greatest(delivered_seq, $3), read_seq = greatest(read_seq, $3)
+			WHERE conversation_id = $1 AND user_id = $2`, int64(entry.ConversationID), int64(entry.SenderID), seq)
+		return err
+	})
+	if err != nil {
+		return nil, db.err("recall message", err)
+	}
+	entry.ID, entry.Seq = parley.ID(id), seq
+	at := entry.CreatedAt
+	orig.Body, orig.MediaID, orig.RecalledAt = "", 0, &at
+	return orig, nil
+}
+
+// DeleteMessagesBefore implements parley.MessageStore. Partitions whose
+// whole day is before t are detached and dropped; in the partition that
+// straddles t the older rows are deleted; then the idempotency records of
+// that age are deleted in batches. One node runs it at a time.
+func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, error) {
+	t = micro(t)
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return 0, db.err("delete old messages", err)
+	}
+	defer conn.Release()
+	var total int64
+	err = withLock(ctx, conn, retentionLockSpace, 0, func() error {
+		days, err := partitionDays(ctx, conn)
+		if err != nil {
+			return err
+		}
+		for _, d := range days {
+			if (d + 1).start().After(t) {
+				break
+			}
+			n, err := db.parts.drop(ctx, conn, d)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		tag, err := conn.Exec(ctx, `DELETE FROM messages WHERE created_at < $1`, t)
+		if err != nil {
+			return err
+		}
+		total += tag.RowsAffected()
+		for {
+			tag, err := conn.Exec(ctx, `DELETE FROM message_dedup WHERE ctid = ANY(ARRAY(
+				SELECT ctid FROM message_dedup WHERE created_at < $1 LIMIT 10000))`, t)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		return total, db.err("delete old messages", err)
+	}
+	return total, nil
+}
