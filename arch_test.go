@@ -34,14 +34,15 @@ var allowed = map[string][]string{
 	"socketio":                   {"engineio"},
 	"realtime":                   {"", "engineio", "socketio"},
 	"web":                        {},
-	"client":                     {"", "engineio", "socketio"},
+	"client":                     {""},
+	"client/clienttest":          {},
+	"internal/loadgen":           {"", "client"},
 	"internal/imaging":           {""},
 	"internal/testenv":           {},
 	"internal/jstest":            {},
 	"internal/metrics":           {},
 	"internal/conformance":       {"engineio", "socketio"},
-	"internal/membench":          {"engineio", "socketio"},
-	"socketio/internal/membench": {"engineio", "socketio"},
+	"socketio/internal/membench": {"engineio", "socketio", "engineio/wstest"},
 	"cmd/parley":                 nil, // the wiring: anything
 }
 

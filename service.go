@@ -148,6 +148,9 @@ type MessageService interface {
 	Recall(ctx context.Context, c Caller, conversationID, messageID ID) (*Message, error)
 	// Typing tells the other members the caller is typing.
 	Typing(ctx context.Context, c Caller, conversationID ID) error
+	// Cursor returns the caller's device cursor in a conversation: the seq
+	// up to which the device said it has the log (0 when it never did).
+	Cursor(ctx context.Context, c Caller, conversationID ID) (int64, error)
 	// Sync emits, in seq order per conversation, every message after the
 	// device's cursors (the given ones, or the stored ones when nil), then
 	// the current receipts of those conversations.

@@ -199,6 +199,15 @@ func (a *App) Typing(ctx context.Context, c parley.Caller, conversationID parley
 	return nil
 }
 
+// Cursor implements parley.MessageService.
+func (a *App) Cursor(ctx context.Context, c parley.Caller, conversationID parley.ID) (int64, error) {
+	cur, err := a.store.DeviceCursors(ctx, c.DeviceID)
+	if err != nil {
+		return 0, err
+	}
+	return cur[conversationID], nil
+}
+
 // syncPage is how many messages Sync reads per query.
 const syncPage = 200
 

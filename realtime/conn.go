@@ -42,6 +42,9 @@ type stream struct {
 	base int64
 	// replayLow is the lowest seq the running sync replayed (0: none).
 	replayLow int64
+	// initing is set while the device's cursor is being read to start the
+	// stream; messages are held meanwhile.
+	initing bool
 	held      map[int64][]byte // seq → encoded message that arrived early; nil: already had it (own send)
 	timer     *time.Timer
 }
@@ -157,13 +160,24 @@ func (c *conn) stream(conv parley.ID) *stream {
 
 // deliverLocked emits a message in seq order: a duplicate is dropped, the
 // next one is emitted (with any held ones that now follow), and one that
-// comes early is held until the gap fills or GapWait passes.
+// comes early is held until the gap fills or GapWait passes. A
+// conversation's first message on a socket is held while the device's
+// cursor is read, so the stream starts where the device is, not at
+// whichever message happened to be published first.
 func (c *conn) deliverLocked(conv parley.ID, seq int64, data []byte) {
 	st := c.stream(conv)
 	if !st.known {
-		// The socket never synced this conversation: take the stream from
-		// here.
-		st.known, st.last, st.base = true, seq-1, seq
+		if data == nil {
+			return // the socket's own send; the stream starts with the next message
+		}
+		if !c.holdLocked(st, seq, data) {
+			return
+		}
+		if !st.initing {
+			st.initing = true
+			go c.initStream(conv)
+		}
+		return
 	}
 	switch {
 	case seq <= st.last:
@@ -175,15 +189,8 @@ func (c *conn) deliverLocked(conv parley.ID, seq int64, data []byte) {
 		st.last = seq
 		c.drainLocked(st)
 	default:
-		if st.held == nil {
-			st.held = make(map[int64][]byte)
-		}
-		if len(st.held) >= c.g.cfg.MaxHeld {
-			c.dropSlow()
+		if !c.holdLocked(st, seq, data) {
 			return
-		}
-		if _, dup := st.held[seq]; !dup || data != nil {
-			st.held[seq] = data
 		}
 		if st.timer == nil {
 			st.timer = time.AfterFunc(c.g.cfg.GapWait, func() { c.fillGap(conv) })
@@ -191,8 +198,59 @@ func (c *conn) deliverLocked(conv parley.ID, seq int64, data []byte) {
 	}
 }
 
+// holdLocked keeps an early message; over MaxHeld the socket is dropped.
+func (c *conn) holdLocked(st *stream, seq int64, data []byte) bool {
+	if st.held == nil {
+		st.held = make(map[int64][]byte)
+	}
+	if len(st.held) >= c.g.cfg.MaxHeld {
+		c.dropSlow()
+		return false
+	}
+	if _, dup := st.held[seq]; !dup || data != nil {
+		st.held[seq] = data
+	}
+	return true
+}
+
+// maxBackfill bounds how far behind its cursor a device may be for the
+// stream to fetch the difference on its own; further behind, the stream
+// starts at the live message and the device catches up with sync.
+const maxBackfill = parley.MaxHistoryLimit
+
+// initStream starts a conversation's stream at the device's cursor.
+func (c *conn) initStream(conv parley.ID) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.CallTimeout)
+	cur, err := c.g.svc.Messages.Cursor(ctx, c.caller, conv)
+	cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.streams[conv]
+	if c.gone || st == nil {
+		return
+	}
+	st.initing = false
+	if !st.known && len(st.held) > 0 {
+		low := firstHeld(st.held)
+		if err != nil || cur >= low || low-cur-1 > maxBackfill {
+			cur = low - 1
+		}
+		st.known, st.last, st.base = true, cur, cur+1
+	}
+	c.drainLocked(st)
+	if len(st.held) > 0 && st.timer == nil {
+		// Everything below a published seq is committed: fetch the hole now.
+		st.timer = time.AfterFunc(0, func() { c.fillGap(conv) })
+	}
+}
+
 // drainLocked emits the held messages that now follow in order.
 func (c *conn) drainLocked(st *stream) {
+	for seq := range st.held {
+		if seq <= st.last {
+			delete(st.held, seq) // sync or a gap fill brought it already
+		}
+	}
 	for len(st.held) > 0 {
 		data, ok := st.held[st.last+1]
 		if !ok {
@@ -216,7 +274,7 @@ func (c *conn) drainLocked(st *stream) {
 func (c *conn) fillGap(conv parley.ID) {
 	c.mu.Lock()
 	st := c.streams[conv]
-	if c.gone || st == nil || len(st.held) == 0 {
+	if c.gone || st == nil || !st.known || len(st.held) == 0 {
 		if st != nil {
 			st.timer = nil
 		}
@@ -246,14 +304,17 @@ func (c *conn) fillGap(conv parley.ID) {
 		if m.Seq != st.last+1 {
 			continue
 		}
-		if data, err := json.Marshal(m); err == nil {
+		// This device's own sends reached it in their acks.
+		own := m.SenderDeviceID == c.caller.DeviceID && m.Type != parley.RecallEntry
+		if data, err := json.Marshal(m); err == nil && !own {
 			c.emitRaw(parley.EventMessage, data)
 		}
 		st.last = m.Seq
 	}
 	if len(ms) == 0 && st.last == from {
-		// Nothing to fetch for the hole: move past it.
-		st.last = to - 1
+		// Nothing to fetch for the hole: move past it. The socket has only
+		// what follows.
+		st.last, st.base = to-1, to
 	}
 	c.drainLocked(st)
 	if len(st.held) > 0 && st.timer == nil {

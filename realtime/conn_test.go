@@ -35,12 +35,15 @@ func (r *recorder) got() string {
 	return fmt.Sprint(r.seqs)
 }
 
-// store answers History from a fixed log and counts the calls.
+// store answers History from a fixed log, and Cursor with a fixed device
+// cursor, and counts the calls.
 type store struct {
 	parley.ConversationService
-	mu    sync.Mutex
-	log   map[int64]bool
-	calls []parley.HistoryQuery
+	parley.MessageService
+	cursor int64
+	mu     sync.Mutex
+	log    map[int64]bool
+	calls  []parley.HistoryQuery
 }
 
 func (s *store) History(_ context.Context, _ parley.Caller, conv parley.ID, q parley.HistoryQuery) ([]*parley.Message, error) {
@@ -56,6 +59,10 @@ func (s *store) History(_ context.Context, _ parley.Caller, conv parley.ID, q pa
 	return out, nil
 }
 
+func (s *store) Cursor(context.Context, parley.Caller, parley.ID) (int64, error) {
+	return s.cursor, nil
+}
+
 const conv = parley.ID(7)
 
 func newTestConn(t *testing.T, log ...int64) (*conn, *recorder, *store) {
@@ -63,7 +70,7 @@ func newTestConn(t *testing.T, log ...int64) (*conn, *recorder, *store) {
 	for _, s := range log {
 		st.log[s] = true
 	}
-	g := &Gateway{cfg: Config{GapWait: 20 * time.Millisecond, MaxHeld: 8}.withDefaults(), svc: Services{Conversations: st}}
+	g := &Gateway{cfg: Config{GapWait: 20 * time.Millisecond, MaxHeld: 8}.withDefaults(), svc: Services{Conversations: st, Messages: st}}
 	g.logger = g.cfg.Logger
 	r := &recorder{}
 	c := &conn{g: g, s: r, caller: parley.Caller{UserID: 1, DeviceID: 1}}
@@ -129,9 +136,30 @@ func TestStreamOrder(t *testing.T) {
 	t.Run("OwnSendIsNotEmittedAgain", func(t *testing.T) {
 		c, r, _ := newTestConn(t)
 		deliver(c, 1)
+		waitGot(t, r, "[1]")
 		c.acked(&parley.Message{ConversationID: conv, Seq: 3})
-		deliver(c, 2, 3, 4)
+		deliver(c, 2, 4)
 		waitGot(t, r, "[1 2 4]")
+	})
+	t.Run("StreamStartsAtDeviceCursor", func(t *testing.T) {
+		c, r, st := newTestConn(t, 5, 6, 7, 8)
+		st.cursor = 5
+		deliver(c, 8)
+		waitGot(t, r, "[6 7 8]")
+	})
+	t.Run("FirstArrivalOutOfOrder", func(t *testing.T) {
+		c, r, _ := newTestConn(t)
+		deliver(c, 3, 1, 2)
+		waitGot(t, r, "[1 2 3]")
+	})
+	t.Run("FarBehindCursorStartsAtLiveMessage", func(t *testing.T) {
+		c, r, st := newTestConn(t)
+		st.cursor = 0
+		deliver(c, 1000, 1001)
+		waitGot(t, r, "[1000 1001]")
+		if len(st.calls) != 0 {
+			t.Fatalf("fetched a backlog beyond maxBackfill: %+v", st.calls)
+		}
 	})
 	t.Run("OwnSendFirstDoesNotSkipEarlierMessages", func(t *testing.T) {
 		c, r, _ := newTestConn(t, 1, 2)
@@ -155,6 +183,7 @@ func TestStreamOrder(t *testing.T) {
 	t.Run("SecondSyncSkipsWhatTheSocketHas", func(t *testing.T) {
 		c, r, _ := newTestConn(t)
 		deliver(c, 10, 11) // taken up mid-way: the socket has 10..11
+		waitGot(t, r, "[10 11]")
 		c.mu.Lock()
 		c.syncing = true
 		c.mu.Unlock()
@@ -168,6 +197,7 @@ func TestStreamOrder(t *testing.T) {
 	t.Run("TooManyHeldDropsSlowConsumer", func(t *testing.T) {
 		c, r, _ := newTestConn(t)
 		deliver(c, 1)
+		waitGot(t, r, "[1]")
 		for s := int64(3); s < 3+9; s++ {
 			deliver(c, s)
 		}

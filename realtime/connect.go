@@ -50,20 +50,28 @@ func (g *Gateway) onConnect(s *socketio.Socket, auth json.RawMessage) error {
 	return nil
 }
 
+// onDisconnect may run inside a bus delivery (an emit that found the
+// connection gone closes it on the spot), where the bus must not be called
+// back; so the unsubscribe and the presence update run on their own
+// goroutine, which Close waits for.
 func (g *Gateway) onDisconnect(s *socketio.Socket, reason socketio.Reason) {
 	c := connOf(s)
 	if c == nil {
 		return
 	}
 	c.close()
-	g.users.remove(c)
 	g.stats.Connections.Add(-1)
 	if reason == socketio.ReasonSlowConsumer {
 		g.stats.SlowConsumers.Add(1)
 	}
-	ctx, cancel := g.callContext()
-	defer cancel()
-	if err := g.svc.Connections.Disconnected(ctx, c.caller); err != nil {
-		g.logger.Warn("presence disconnect", "user", c.caller.UserID, "err", err)
-	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.users.remove(c)
+		ctx, cancel := g.callContext()
+		defer cancel()
+		if err := g.svc.Connections.Disconnected(ctx, c.caller); err != nil {
+			g.logger.Warn("presence disconnect", "user", c.caller.UserID, "err", err)
+		}
+	}()
 }

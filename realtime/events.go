@@ -28,6 +28,15 @@ func (g *Gateway) routes(nsp *socketio.Namespace) {
 	nsp.On("typing", g.handle("typing", g.typing))
 	nsp.On("sync", g.handle("sync", g.sync))
 	nsp.On("conversation:create", g.handle("conversation:create", g.createConversation))
+	nsp.OnUnknown = func(s *socketio.Socket, ev socketio.Event) {
+		name := ev.Name
+		if len(name) > 64 {
+			name = name[:64]
+		}
+		g.handle(name, func(context.Context, *conn, json.RawMessage) (json.RawMessage, error) {
+			return nil, parley.Errorf(parley.EINVALID, "unknown event %q", name)
+		})(s, ev)
+	}
 }
 
 // handle wraps an event handler with the connection checks every event
@@ -213,6 +222,14 @@ func (g *Gateway) sync(ctx context.Context, c *conn, arg json.RawMessage) (json.
 	}
 	c.mu.Lock()
 	c.syncing = true
+	// The client says it has each conversation up to its cursor: the
+	// streams start there (a conversation with nothing new is replayed
+	// nothing, but its next live message must not reach back further).
+	for conv, cur := range a.Cursors {
+		if st := c.stream(conv); !st.known && cur >= 0 {
+			st.known, st.last, st.base = true, cur, 1
+		}
+	}
 	c.mu.Unlock()
 	err := g.svc.Messages.Sync(ctx, c.caller, a.Cursors, func(name string, data any) error {
 		b, err := json.Marshal(data)

@@ -34,6 +34,7 @@ type Config struct {
 	PingInterval   time.Duration
 	PingTimeout    time.Duration
 	MaxPayload     int
+	SocketBuffer   int
 
 	EventRate  float64
 	EventBurst int
@@ -62,6 +63,7 @@ func DefaultConfig() Config {
 		PingInterval:    25 * time.Second,
 		PingTimeout:     20 * time.Second,
 		MaxPayload:      1_000_000,
+		SocketBuffer:    4 << 20,
 		EventRate:       100,
 		EventBurst:      300,
 		SendRate:        50,
@@ -90,6 +92,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", cfg.PingInterval, "time between realtime heartbeats")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", cfg.PingTimeout, "how long a realtime client has to answer a heartbeat")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", cfg.MaxPayload, "largest realtime packet (WebSocket message or polling body) a client may send, bytes")
+	fs.IntVar(&cfg.SocketBuffer, "socket-buffer", cfg.SocketBuffer, "bytes a realtime connection may have waiting to be sent; a client that falls further behind is dropped as a slow consumer and resyncs")
 	fs.Float64Var(&cfg.EventRate, "event-rate", cfg.EventRate, "realtime events per second one connection may send (0: no limit)")
 	fs.IntVar(&cfg.EventBurst, "event-burst", cfg.EventBurst, "realtime events one connection may send at once before --event-rate applies")
 	fs.Float64Var(&cfg.SendRate, "send-rate", cfg.SendRate, "messages per second each user may send on a node, refilled continuously (0: no limit)")
@@ -161,6 +164,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--argon2-memory-kib must be at least 8 and --argon2-time at least 1")
 	case c.PingInterval < time.Second || c.PingTimeout < time.Second:
 		return fmt.Errorf("--ping-interval and --ping-timeout must be at least 1s")
+	case c.SocketBuffer < 4096:
+		return fmt.Errorf("--socket-buffer must be at least 4096")
 	case c.MaxPayload < 1024:
 		return fmt.Errorf("--max-payload must be at least 1024")
 	case c.MaxPayload < c.MaxBodyBytes+1024:

@@ -122,7 +122,7 @@ func TestRealtimeChat(t *testing.T) {
 			if res.Recall.Seq != 20 || res.LastBob.Type != "recall" || res.LastBob.Seq != 21 {
 				t.Errorf("recall = %+v, entry %+v", res.Recall, res.LastBob)
 			}
-			if got := strings.Join(res.Errors, ","); got != "not_found,invalid,invalid,invalid" {
+			if got := strings.Join(res.Errors, ","); got != "not_found,invalid,invalid,invalid,invalid" {
 				t.Errorf("error acks = %s", got)
 			}
 			if res.Transport != "websocket" {

@@ -142,11 +142,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	m.gateway, err = realtime.New(realtime.Config{
 		Engine: engineio.Config{
-			PingInterval: cfg.PingInterval,
-			PingTimeout:  cfg.PingTimeout,
-			MaxPayload:   cfg.MaxPayload,
-			AllowOrigin:  cfg.allowOrigin(),
-			Logger:       m.Logger,
+			PingInterval:   cfg.PingInterval,
+			PingTimeout:    cfg.PingTimeout,
+			MaxPayload:     cfg.MaxPayload,
+			MaxWriteBuffer: cfg.SocketBuffer,
+			AllowOrigin:    cfg.allowOrigin(),
+			Logger:         m.Logger,
 		},
 		EventRate: realtime.Rate{PerSecond: cfg.EventRate, Burst: cfg.EventBurst},
 		Logger:    m.Logger,

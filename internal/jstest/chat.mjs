@@ -101,12 +101,17 @@ const scenarios = {
     const rc = await ack(a1, "recall", { conversation_id: conv, message_id: (a2.got.message || [])[19].id });
     check(rc.ok && rc.message.recalled_at, "recall ack: " + JSON.stringify(rc));
     await until(() => (b.got.recall || []).length === 1 && (b.got.message || []).length === 21, "recall reached bob");
+    await until(() => (a1.got.message || []).length === 1, "the recall entry reached the sending device");
     step("recall");
 
     const notMember = await ack(a1, "send", { conversation_id: carolConv, client_msg_id: "x", type: "text", body: "hi" });
     const invalid = await ack(a1, "send", { conversation_id: conv, type: "text", body: "no id" });
     const notObject = await ack(a1, "read", "nope");
     const badSeq = await ack(a1, "read", { conversation_id: conv, seq: 9999 });
+    const unknown = await ack(a1, "frobnicate", { x: 1 });
+    a1.emit("send", { conversation_id: carolConv, client_msg_id: "y", type: "text", body: "no ack" });
+    await until(() => (a1.got.error || []).length === 1, "error event for a failed event without ack");
+    check(a1.got.error[0].event === "send" && a1.got.error[0].code === "not_found", "error event: " + JSON.stringify(a1.got.error[0]));
     step("error acks");
 
     done({
@@ -116,7 +121,7 @@ const scenarios = {
       alice1Messages: (a1.got.message || []).length,
       recall: b.got.recall[0],
       lastBob: b.got.message[20],
-      errors: [notMember, invalid, notObject, badSeq].map((r) => (r.ok ? "ok" : r.error.code)),
+      errors: [notMember, invalid, notObject, badSeq, unknown].map((r) => (r.ok ? "ok" : r.error.code)),
       transport: a1.io.engine.transport.name,
     });
   },
@@ -192,7 +197,8 @@ const scenarios = {
     }));
     step("all sends acked");
     const total = per * socks.length;
-    await until(() => views.every((v) => v.size >= total), "every device has every message");
+    await until(() => views.every((v) => v.size >= total), () => "every device has every message: " + JSON.stringify(views.map((v) => v.size)) +
+      " missing on first short device: " + JSON.stringify(((v) => { const m = []; for (let s = 1; s <= total; s++) if (!v.has(s)) m.push(s); return m.slice(0, 20); })(views.find((v) => v.size < total) || new Map())));
     const ref = JSON.stringify([...views[0].entries()].sort((a, b) => a[0] - b[0]));
     done({ total, sizes: views.map((v) => v.size), same: views.every((v) => JSON.stringify([...v.entries()].sort((a, b) => a[0] - b[0])) === ref),
       dense: [...views[0].keys()].sort((a, b) => a - b).every((s, i) => s === i + 1) });
