@@ -32,6 +32,8 @@ type Config struct {
 	// LoginRate limits login attempts per handle (per node), against
 	// password guessing.
 	LoginRate Rate
+	// Retention is how long messages are kept; zero keeps them forever.
+	Retention time.Duration
 }
 
 // DefaultConfig returns the documented defaults.

@@ -263,3 +263,33 @@ func TestSync(t *testing.T) {
 		}
 	})
 }
+
+func TestRetention(t *testing.T) {
+	e := MustApp(t, app.Config{Retention: 30 * 24 * time.Hour})
+	ctx := context.Background()
+	a, b := e.MustUser(t), e.MustUser(t)
+	conv := e.MustDirect(t, a, b)
+	e.MustSend(t, a, conv, "old")
+	e.clock.add(20 * 24 * time.Hour)
+	e.MustSend(t, a, conv, "newer")
+	if n, err := e.app.Prune(ctx); err != nil || n != 0 {
+		t.Fatalf("Prune at day 20 = %d, %v", n, err)
+	}
+	e.clock.add(11 * 24 * time.Hour) // day 31: the first message is over 30 days old
+	n, err := e.app.Prune(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("Prune at day 31 = %d, %v", n, err)
+	}
+	ms, _ := e.app.History(ctx, b.c, conv, parley.HistoryQuery{})
+	if len(ms) != 1 || ms[0].Body != "newer" || ms[0].Seq != 2 {
+		t.Fatalf("history after retention = %+v", ms)
+	}
+	// The log keeps counting: the next message is seq 3.
+	if m := e.MustSend(t, a, conv, "after"); m.Seq != 3 {
+		t.Fatalf("seq after retention = %d", m.Seq)
+	}
+	off := MustApp(t, app.Config{})
+	if n, err := off.app.Prune(ctx); n != 0 || err != nil {
+		t.Fatalf("Prune without retention = %d, %v", n, err)
+	}
+}

@@ -22,6 +22,18 @@ type Config struct {
 	Addr            string
 	DataDir         string
 	Migrate         bool
+
+	Store         string // sqlite or postgres
+	PostgresDSN   string
+	Bus           string // inmem or redis
+	RedisAddrs    string
+	RedisCluster  bool
+	RedisUsername string
+	RedisPassword string
+
+	Retention         time.Duration
+	RetentionInterval time.Duration
+
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
@@ -52,8 +64,12 @@ type Config struct {
 // its data in ./parley-data.
 func DefaultConfig() Config {
 	return Config{
-		Addr:            ":8080",
-		DataDir:         "./parley-data",
+		Addr:              ":8080",
+		DataDir:           "./parley-data",
+		Store:             "sqlite",
+		Bus:               "inmem",
+		Retention:         30 * 24 * time.Hour,
+		RetentionInterval: time.Hour,
 		ShutdownTimeout: 15 * time.Second,
 		LogLevel:        "info",
 		LogFormat:       "text",
@@ -82,6 +98,15 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (HTTP API, realtime endpoint, web client)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded database and media")
 	fs.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply pending database migrations at start (a new database is always migrated)")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "where messages and users live: sqlite (embedded, in --data-dir) or postgres (shared by every node; needs --postgres-dsn)")
+	fs.StringVar(&cfg.PostgresDSN, "postgres-dsn", cfg.PostgresDSN, "PostgreSQL connection string (postgres://user:pass@host:5432/db?sslmode=… or key=value form)")
+	fs.StringVar(&cfg.Bus, "bus", cfg.Bus, "how nodes pass events: inmem (one node) or redis (many nodes; needs --redis-addrs)")
+	fs.StringVar(&cfg.RedisAddrs, "redis-addrs", cfg.RedisAddrs, "comma-separated Redis host:port addresses (with --redis-cluster: seed nodes of the cluster)")
+	fs.BoolVar(&cfg.RedisCluster, "redis-cluster", cfg.RedisCluster, "use Redis Cluster with sharded Pub/Sub (SPUBLISH/SSUBSCRIBE, Redis 7 or later)")
+	fs.StringVar(&cfg.RedisUsername, "redis-username", cfg.RedisUsername, "Redis ACL user name")
+	fs.StringVar(&cfg.RedisPassword, "redis-password", cfg.RedisPassword, "Redis password")
+	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long messages are kept (0: forever)")
+	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", cfg.RetentionInterval, "how often old messages are removed")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful shutdown waits for requests to finish")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
@@ -175,6 +200,27 @@ func (c *Config) Validate() error {
 	case c.DataDir == "":
 		return fmt.Errorf("--data-dir is required")
 	}
+	switch c.Store {
+	case "sqlite":
+	case "postgres":
+		if c.PostgresDSN == "" {
+			return fmt.Errorf("--store postgres needs --postgres-dsn")
+		}
+	default:
+		return fmt.Errorf("--store must be sqlite or postgres")
+	}
+	switch c.Bus {
+	case "inmem":
+	case "redis":
+		if len(c.redisAddrs()) == 0 {
+			return fmt.Errorf("--bus redis needs --redis-addrs")
+		}
+	default:
+		return fmt.Errorf("--bus must be inmem or redis")
+	}
+	if c.Retention < 0 || (c.Retention > 0 && c.RetentionInterval < time.Second) {
+		return fmt.Errorf("--retention must not be negative, and --retention-interval must be at least 1s")
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json")
 	}
@@ -225,4 +271,14 @@ func (c *Config) allowOrigin() func(string) bool {
 		return func(string) bool { return true }
 	}
 	return func(origin string) bool { return allowed[origin] }
+}
+
+func (c *Config) redisAddrs() []string {
+	var out []string
+	for _, a := range strings.Split(c.RedisAddrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }

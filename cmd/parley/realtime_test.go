@@ -78,20 +78,30 @@ func login(t *testing.T, anon *client, handle string) string {
 }
 
 func TestRealtimeChat(t *testing.T) {
-	for _, mode := range []string{"default", "websocket"} {
+	for _, mode := range []string{"default", "websocket", "polling"} {
 		t.Run(mode, func(t *testing.T) {
 			m := MustRunMain(t, testConfig(t))
-			anon := newClient(t, m.Addr())
-			alice, as := anon.mustSignUp("alice")
-			_, bs := anon.mustSignUp("bob")
-			carol, _ := anon.mustSignUp("carol")
-			_, ds := anon.mustSignUp("dave")
+			runChat(t, m.Addr(), mode)
+		})
+	}
+}
+
+// runChat runs the chat scenario of the official client against addr (a
+// node, or a load balancer in front of several).
+func runChat(t *testing.T, addr, mode string) {
+	{
+		{
+			anon := newClient(t, addr)
+			alice, as := anon.mustSignUp("alice_" + mode)
+			_, bs := anon.mustSignUp("bob_" + mode)
+			carol, _ := anon.mustSignUp("carol_" + mode)
+			_, ds := anon.mustSignUp("dave_" + mode)
 			setup := map[string]any{
-				"alice1": alice.token, "alice2": login(t, anon, "alice"), "bob": "",
+				"alice1": alice.token, "alice2": login(t, anon, "alice_"+mode), "bob": "",
 				"conv": directConversation(t, alice, bs.User.ID), "carolConv": directConversation(t, carol, ds.User.ID),
 				"aliceID": as.User.ID, "bobID": bs.User.ID,
 			}
-			setup["bob"] = login(t, anon, "bob")
+			setup["bob"] = login(t, anon, "bob_"+mode)
 			var res struct {
 				Acks           []int64  `json:"acks"`
 				Bob            []int64  `json:"bob"`
@@ -105,7 +115,7 @@ func TestRealtimeChat(t *testing.T) {
 				} `json:"recall"`
 				LastBob message `json:"lastBob"`
 			}
-			jsClient(t, m.Addr(), "chat", mode, setup, &res)
+			jsClient(t, addr, "chat", mode, setup, &res)
 			want := fmt.Sprint(seqRange(1, 20))
 			if fmt.Sprint(res.Acks) != want {
 				t.Errorf("ack seqs = %v, want %s", res.Acks, want)
@@ -125,10 +135,14 @@ func TestRealtimeChat(t *testing.T) {
 			if got := strings.Join(res.Errors, ","); got != "not_found,invalid,invalid,invalid,invalid" {
 				t.Errorf("error acks = %s", got)
 			}
-			if res.Transport != "websocket" {
-				t.Errorf("transport = %s", res.Transport)
+			wantTransport := "websocket"
+			if mode == "polling" {
+				wantTransport = "polling"
 			}
-		})
+			if res.Transport != wantTransport {
+				t.Errorf("transport = %s, want %s", res.Transport, wantTransport)
+			}
+		}
 	}
 }
 

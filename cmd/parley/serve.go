@@ -20,7 +20,9 @@ import (
 	"github.com/parleyhq/parley/httpapi"
 	"github.com/parleyhq/parley/inmem"
 	"github.com/parleyhq/parley/internal/metrics"
+	"github.com/parleyhq/parley/postgres"
 	"github.com/parleyhq/parley/realtime"
+	"github.com/parleyhq/parley/redis"
 	"github.com/parleyhq/parley/sqlite"
 )
 
@@ -99,11 +101,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.closers = append(m.closers, m.store.Close)
-	if m.bus, err = m.openBus(ctx); err != nil {
+	presence, err := m.openBus(ctx)
+	if err != nil {
 		return err
 	}
-	m.closers = append(m.closers, m.bus.Close)
 	m.app, err = app.New(ctx, app.Config{
+		Retention:    cfg.Retention,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MemberCap:    cfg.MemberCap,
 		RecallWindow: cfg.RecallWindow,
@@ -112,7 +115,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}, app.Deps{
 		Store:    m.store,
 		Bus:      m.bus,
-		Presence: inmem.NewPresence(),
+		Presence: presence,
 		Hasher:   argon2id.New(argon2id.Params{MemoryKiB: uint32(cfg.Argon2MemoryKiB), Time: uint32(cfg.Argon2Time), Threads: 1}),
 		Logger:   m.Logger,
 	})
@@ -177,7 +180,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.server.Serve(m.ln) }()
-	m.Logger.Info("parley is serving", "addr", m.Addr(), "data_dir", cfg.DataDir, "store", "sqlite", "bus", "inmem")
+	if cfg.Retention > 0 {
+		rctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			m.app.RunRetention(rctx, cfg.RetentionInterval)
+		}()
+		m.closers = append(m.closers, func() error { stop(); <-done; return nil })
+	}
+	m.Logger.Info("parley is serving", "addr", m.Addr(), "data_dir", cfg.DataDir, "store", cfg.Store, "bus", cfg.Bus)
 	return nil
 }
 
@@ -185,15 +197,54 @@ func (m *Main) openStore(ctx context.Context) (parley.Store, error) {
 	if err := ensureDir(m.Config.DataDir); err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: m.Config.sqlitePath(), Migrate: m.Config.Migrate, Logger: m.Logger})
+	var db parley.Store
+	var err error
+	switch m.Config.Store {
+	case "postgres":
+		db, err = postgres.Open(ctx, postgres.Config{DSN: m.Config.PostgresDSN, Migrate: m.Config.Migrate, Logger: m.Logger})
+	default:
+		db, err = sqlite.Open(ctx, sqlite.Config{Path: m.Config.sqlitePath(), Migrate: m.Config.Migrate, Logger: m.Logger})
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open %s store: %w", m.Config.Store, err)
 	}
 	return db, nil
 }
 
-func (m *Main) openBus(ctx context.Context) (parley.Bus, error) {
-	return inmem.NewBus(), nil
+// openBus opens the bus (m.bus) and the presence registry that goes with
+// it, registering both for Close.
+func (m *Main) openBus(ctx context.Context) (parley.Presence, error) {
+	if m.Config.Bus != "redis" {
+		m.bus = inmem.NewBus()
+		m.closers = append(m.closers, m.bus.Close)
+		return inmem.NewPresence(), nil
+	}
+	rc := redis.Config{
+		Addrs:    m.Config.redisAddrs(),
+		Cluster:  m.Config.RedisCluster,
+		Username: m.Config.RedisUsername,
+		Password: m.Config.RedisPassword,
+		Logger:   m.Logger,
+		// Events published while the bus was down are lost: every socket
+		// of this node is told to sync.
+		OnReconnect: func() {
+			if g := m.gateway; g != nil {
+				g.Resync()
+			}
+		},
+	}
+	bus, err := redis.NewBus(ctx, rc)
+	if err != nil {
+		return nil, fmt.Errorf("open redis bus: %w", err)
+	}
+	m.bus = bus
+	m.closers = append(m.closers, bus.Close)
+	presence, err := redis.NewPresence(ctx, rc)
+	if err != nil {
+		return nil, fmt.Errorf("open redis presence: %w", err)
+	}
+	m.closers = append(m.closers, presence.Close)
+	return presence, nil
 }
 
 // Close stops accepting requests, waits up to the shutdown timeout for

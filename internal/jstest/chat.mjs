@@ -1,6 +1,6 @@
 // Chat scenarios with the official socket.io-client against a whole Parley
 // node, driven by cmd/parley/realtime_test.go. Usage:
-//   node chat.mjs <scenario> <server URL> <default|websocket>
+//   node chat.mjs <scenario> <server URL> <default|websocket|polling>
 // The Go test prepares users and conversations over HTTP and passes them in
 // the PARLEY_SETUP environment variable (JSON). The script prints "ok ..."
 // per step and, last, "RESULT <json>" for the Go test to check; it exits
@@ -9,7 +9,7 @@ import { io } from "socket.io-client";
 
 const [scenario, url, mode] = process.argv.slice(2);
 const setup = JSON.parse(process.env.PARLEY_SETUP || "{}");
-const transports = { default: undefined, websocket: ["websocket"] }[mode];
+const transports = { default: undefined, websocket: ["websocket"], polling: ["polling"] }[mode];
 const deadline = setTimeout(() => fail("timed out"), 60000);
 
 function fail(msg) {
@@ -32,7 +32,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // connect opens a socket for a token and resolves once connected; the
 // socket collects every event by name in s.got.
 function connect(token, extra = {}) {
-  const opts = { auth: { token }, reconnectionDelay: 100, reconnectionDelayMax: 300, ...extra };
+  // withCredentials keeps cookies, as a browser does: a load balancer's
+  // stickiness cookie keeps a polling session on its node.
+  const opts = { auth: { token }, reconnectionDelay: 100, reconnectionDelayMax: 300, withCredentials: true, ...extra };
   if (transports) opts.transports = transports;
   const s = io(url, opts);
   s.got = {};
@@ -123,6 +125,7 @@ const scenarios = {
       lastBob: b.got.message[20],
       errors: [notMember, invalid, notObject, badSeq, unknown].map((r) => (r.ok ? "ok" : r.error.code)),
       transport: a1.io.engine.transport.name,
+      nodes: [a1, a2, b].map((s) => s.io.engine.transport.name),
     });
   },
 
@@ -230,7 +233,7 @@ const scenarios = {
 
 const fn = scenarios[scenario];
 if (!fn || !url || (mode !== "default" && !transports)) {
-  console.error("usage: node chat.mjs <" + Object.keys(scenarios).join("|") + "> <url> <default|websocket>");
+  console.error("usage: node chat.mjs <" + Object.keys(scenarios).join("|") + "> <url> <default|websocket|polling>");
   process.exit(2);
 }
 fn().catch((e) => fail(e && e.stack ? e.stack : String(e)));
