@@ -45,8 +45,8 @@ type stream struct {
 	// initing is set while the device's cursor is being read to start the
 	// stream; messages are held meanwhile.
 	initing bool
-	held      map[int64][]byte // seq → encoded message that arrived early; nil: already had it (own send)
-	timer     *time.Timer
+	held    map[int64][]byte // seq → encoded message that arrived early; nil: already had it (own send)
+	timer   *time.Timer
 }
 
 type heldEvent struct {

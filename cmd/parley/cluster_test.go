@@ -28,9 +28,9 @@ func clusterConfig(t *testing.T, pg *testenv.Postgres, rd *testenv.Redis) Config
 // conversation, what it has: seq → message id, from events, sync and the
 // acks of its own sends.
 type device struct {
-	t      *testing.T
-	name   string
-	user   parley.ID
+	t       *testing.T
+	name    string
+	user    parley.ID
 	http    *parleyclient.Client
 	sock    *parleyclient.Socket
 	synced  atomic.Int64

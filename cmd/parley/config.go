@@ -19,9 +19,9 @@ import (
 // PARLEY_* environment variable (the flag name upper-cased, '-' as '_');
 // a flag on the command line wins over the environment.
 type Config struct {
-	Addr            string
-	DataDir         string
-	Migrate         bool
+	Addr    string
+	DataDir string
+	Migrate bool
 
 	Store         string // sqlite or postgres
 	PostgresDSN   string
@@ -70,24 +70,24 @@ func DefaultConfig() Config {
 		Bus:               "inmem",
 		Retention:         30 * 24 * time.Hour,
 		RetentionInterval: time.Hour,
-		ShutdownTimeout: 15 * time.Second,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		MaxBodyBytes:    parley.DefaultMaxBodyBytes,
-		MemberCap:       parley.DefaultMemberCap,
-		RecallWindow:    time.Hour,
-		PingInterval:    25 * time.Second,
-		PingTimeout:     20 * time.Second,
-		MaxPayload:      1_000_000,
-		SocketBuffer:    4 << 20,
-		EventRate:       100,
-		EventBurst:      300,
-		SendRate:        50,
-		SendBurst:       200,
-		LoginRate:       0.2,
-		LoginBurst:      10,
-		Argon2MemoryKiB: 19 * 1024,
-		Argon2Time:      2,
+		ShutdownTimeout:   15 * time.Second,
+		LogLevel:          "info",
+		LogFormat:         "text",
+		MaxBodyBytes:      parley.DefaultMaxBodyBytes,
+		MemberCap:         parley.DefaultMemberCap,
+		RecallWindow:      time.Hour,
+		PingInterval:      25 * time.Second,
+		PingTimeout:       20 * time.Second,
+		MaxPayload:        1_000_000,
+		SocketBuffer:      4 << 20,
+		EventRate:         100,
+		EventBurst:        300,
+		SendRate:          50,
+		SendBurst:         200,
+		LoginRate:         0.2,
+		LoginBurst:        10,
+		Argon2MemoryKiB:   19 * 1024,
+		Argon2Time:        2,
 	}
 }
 

@@ -73,13 +73,13 @@ func TestRealtimeMalformedPackets(t *testing.T) {
 	conv := directConversation(t, alice, bs.User.ID)
 	healthy := dialClient(t, m.Addr(), alice.token)
 	for i, bad := range []string{
-		`42[`,                     // truncated JSON
-		`42{"a":1}`,               // event payload not an array
-		`42["connect"]`,           // reserved event name
-		`2x["send"]`,              // non-numeric ack id
-		`9`,                       // unknown packet type
+		`42[`,           // truncated JSON
+		`42{"a":1}`,     // event payload not an array
+		`42["connect"]`, // reserved event name
+		`2x["send"]`,    // non-numeric ack id
+		`9`,             // unknown packet type
 		`4` + strings.Repeat("[", 100) + strings.Repeat("]", 100), // nesting too deep
-		`451-["send",{"_placeholder":true,"num":0}]4`, // text where an attachment must come
+		`451-["send",{"_placeholder":true,"num":0}]4`,             // text where an attachment must come
 	} {
 		t.Run(bad[:min(len(bad), 12)], func(t *testing.T) {
 			ws := rawSocket(t, m.Addr(), alice.token)
