@@ -309,7 +309,7 @@ func (a *App) announce(ctx context.Context, id parley.ID, extra []parley.ID) {
 		a.logger.Warn("announce conversation", "conversation", id, "err", err)
 		return
 	}
-	for _, u := range append(ci.activeIDs(), extra...) {
+	for _, u := range append(slices.Clone(ci.activeIDs()), extra...) {
 		v, err := a.Conversation(ctx, parley.Caller{UserID: u}, id)
 		if err != nil {
 			continue

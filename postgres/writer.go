@@ -94,6 +94,9 @@ func (w *writer) submit(ctx context.Context, o *op) error {
 		return parley.WrapError(parley.EUNAVAILABLE, "store is busy", ctx.Err())
 	}
 	w.mu.RUnlock()
+	// Groups take requests in queue order and lock their conversations one
+	// group after the other, so this request's seq order is fixed now.
+	parley.Queued(ctx)
 	select {
 	case err := <-o.done:
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/parleyhq/parley"
@@ -21,7 +22,7 @@ const reauthEvery = 5 * time.Minute
 type handlerFunc func(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error)
 
 func (g *Gateway) routes(nsp *socketio.Namespace) {
-	nsp.On("send", g.handle("send", g.send))
+	nsp.On("send", g.handleSend)
 	nsp.On("delivered", g.handle("delivered", g.delivered))
 	nsp.On("read", g.handle("read", g.read))
 	nsp.On("recall", g.handle("recall", g.recall))
@@ -47,41 +48,84 @@ func (g *Gateway) handle(name string, fn handlerFunc) socketio.EventHandler {
 		if c == nil {
 			return
 		}
-		g.stats.Events.Add(1)
-		now := time.Now()
-		var res json.RawMessage
-		var err error
 		ctx, cancel := g.callContext()
 		defer cancel()
-		switch {
-		case !c.allow(now):
-			err = parley.Errorf(parley.ETOOMANY, "too many events; slow down")
-		case now.Sub(c.authAt) > reauthEvery && !g.reauth(ctx, c, now):
+		if !g.admit(ctx, c, name, ev) {
 			return
-		default:
-			var arg json.RawMessage
-			if len(ev.Args) > 0 {
-				arg = ev.Args[0]
-			}
-			res, err = fn(ctx, c, arg)
 		}
-		if parley.ErrorCode(err) == parley.EINTERNAL {
-			g.logger.Error("realtime event failed", "event", name, "user", c.caller.UserID, "err", err)
-		}
-		switch {
-		case ev.Ack != nil && err != nil:
-			ev.Ack(errorAck(err))
-		case ev.Ack != nil:
-			ev.Ack(res)
-		case err != nil:
-			b, _ := json.Marshal(struct {
-				Event   string `json:"event"`
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			}{name, parley.ErrorCode(err), parley.ErrorMessage(err)})
-			c.emitRaw(EventError, b)
-		}
+		res, err := fn(ctx, c, firstArg(ev))
+		g.answer(c, name, ev, res, err)
 	}
+}
+
+// admit applies the checks every event gets; when it refuses, the client
+// was answered already.
+func (g *Gateway) admit(ctx context.Context, c *conn, name string, ev socketio.Event) bool {
+	g.stats.Events.Add(1)
+	now := time.Now()
+	if !c.allow(now) {
+		g.answer(c, name, ev, nil, parley.Errorf(parley.ETOOMANY, "too many events; slow down"))
+		return false
+	}
+	return now.Sub(c.authAt) <= reauthEvery || g.reauth(ctx, c, now)
+}
+
+func firstArg(ev socketio.Event) json.RawMessage {
+	if len(ev.Args) > 0 {
+		return ev.Args[0]
+	}
+	return nil
+}
+
+// answer acks the event, or emits an error event when the client asked
+// for no ack and the event failed.
+func (g *Gateway) answer(c *conn, name string, ev socketio.Event, res json.RawMessage, err error) {
+	if parley.ErrorCode(err) == parley.EINTERNAL {
+		g.logger.Error("realtime event failed", "event", name, "user", c.caller.UserID, "err", err)
+	}
+	switch {
+	case ev.Ack != nil && err != nil:
+		ev.Ack(errorAck(err))
+	case ev.Ack != nil:
+		ev.Ack(res)
+	case err != nil:
+		b, _ := json.Marshal(struct {
+			Event   string `json:"event"`
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}{name, parley.ErrorCode(err), parley.ErrorMessage(err)})
+		c.emitRaw(EventError, b)
+	}
+}
+
+// handleSend pipelines one connection's sends: the next event is taken as
+// soon as this send has its place in the store's order of writes, not
+// after it committed, so a client with several sends in flight keeps the
+// store's batches full while its messages keep the order it sent them in.
+// The ack goes out when the send committed.
+func (g *Gateway) handleSend(s *socketio.Socket, ev socketio.Event) {
+	c := connOf(s)
+	if c == nil {
+		return
+	}
+	ctx, cancel := g.callContext()
+	if !g.admit(ctx, c, "send", ev) {
+		cancel()
+		return
+	}
+	queued := make(chan struct{})
+	var once sync.Once
+	signal := func() { once.Do(func() { close(queued) }) }
+	ctx = parley.WithQueued(ctx, signal)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		defer cancel()
+		defer signal()
+		res, err := g.send(ctx, c, firstArg(ev))
+		g.answer(c, "send", ev, res, err)
+	}()
+	<-queued
 }
 
 // reauth checks the socket's session again; a revoked one is disconnected.

@@ -125,6 +125,7 @@ func (w *writer) submit(ctx context.Context, o *op) error {
 		return parley.WrapError(parley.EUNAVAILABLE, "store is busy", ctx.Err())
 	}
 	w.mu.RUnlock()
+	parley.Queued(ctx) // the queue is FIFO: this request's place is fixed
 	select {
 	case err := <-o.err:
 		return err

@@ -2,6 +2,7 @@
 //
 //	parley [serve] [flags]   run the server (the default)
 //	parley migrate [flags]   apply database migrations and exit
+//	parley bench [flags]     load a running server end to end and report
 //	parley version           print the version
 //
 // Every flag can also be set with a PARLEY_* environment variable; run

@@ -31,9 +31,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg := DefaultConfig()
 		flagSet("serve", &cfg, stdout).Usage()
 		return nil
+	case "bench":
+		return runBench(ctx, args, getenv, stdout, stderr)
 	case "serve", "migrate":
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, migrate, version)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, migrate, bench, version)", cmd)
 	}
 	m := NewMain()
 	m.Stdout, m.Stderr = stdout, stderr

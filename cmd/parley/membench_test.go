@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/engineio/wstest"
+)
+
+// BenchmarkIdleConnections measures the server memory held per idle,
+// authenticated realtime connection of the whole Parley node (gateway,
+// per-user bus subscription, presence, Socket.IO and Engine.IO session,
+// epoll WebSocket): a node runs in a child process on SQLite, N distinct
+// users each open one WebSocket connection and join "/" with their token,
+// then idle; the node's resident set size is read from /proc. It reports
+// RSS ÷ connections (the DESIGN §6 measure) and the growth of RSS from
+// before the connections ÷ connections. PARLEY_BENCH_CONNS sets N
+// (default 19,000; this process's open-file limit is 20,000).
+//
+//	go test ./cmd/parley -run '^$' -bench IdleConnections -benchtime 1x
+func BenchmarkIdleConnections(b *testing.B) {
+	n := 19000
+	if v := os.Getenv("PARLEY_BENCH_CONNS"); v != "" {
+		n = atoi(b, v)
+	}
+	srv := startChild(b, b.TempDir())
+	base := newClient(b, srv.addr)
+	tokens := make([]string, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				c, _ := base.mustSignUp(fmt.Sprintf("idle%05d", i))
+				tokens[i] = c.token
+			}
+		}()
+	}
+	wg.Wait()
+	runtime.GC()
+	time.Sleep(2 * time.Second)
+	before := rssKB(b, srv.cmd.Process.Pid)
+	_, m0 := base.raw("GET", "/metrics", nil)
+	for _, line := range strings.Split(string(m0), "\n") {
+		if strings.HasPrefix(line, "go_memstats_heap_alloc_bytes ") {
+			b.Log("before: ", line)
+		}
+	}
+	b.ResetTimer()
+	conns := make([]*wstest.Conn, n)
+	next.Store(0)
+	var failed atomic.Int64
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				// Several source addresses, so no one address runs out of
+				// ephemeral ports.
+				d := wstest.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%4))}}
+				ws, err := d.Dial("ws://" + srv.addr + "/socket.io/?EIO=4&transport=websocket")
+				if err == nil {
+					ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+					_, _, err = ws.Read() // open packet
+				}
+				if err == nil {
+					err = ws.WriteText(`40{"token":"` + tokens[i] + `"}`)
+				}
+				if err == nil {
+					var ok []byte
+					_, ok, err = ws.Read()
+					if err == nil && !strings.HasPrefix(string(ok), "40{") {
+						err = fmt.Errorf("connect answer %q", ok)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				conns[i] = ws
+			}
+		}()
+	}
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d connections failed", f, n)
+	}
+	b.Cleanup(func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
+	time.Sleep(10 * time.Second) // idle (below the 25 s ping interval)
+	after := rssKB(b, srv.cmd.Process.Pid)
+	_, metrics := base.raw("GET", "/metrics", nil)
+	for _, line := range strings.Split(string(metrics), "\n") {
+		if strings.HasPrefix(line, "go_memstats_heap_alloc_bytes ") || strings.HasPrefix(line, "go_goroutines ") {
+			b.Log(line)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(after)*1024/float64(n), "B/conn")
+	b.ReportMetric(float64(after-before)*1024/float64(n), "B/conn-added")
+	b.Logf("%d connections: node RSS %d MiB before, %d MiB after", n, before/1024, after/1024)
+}
+
+// rssKB reads a process's resident set size.
+func rssKB(tb testing.TB, pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return n
+		}
+	}
+	tb.Fatal("no VmRSS")
+	return 0
+}
