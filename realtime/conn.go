@@ -61,12 +61,14 @@ type socket interface {
 	EmitRaw(event string, data []byte) error
 	Disconnect()
 	CloseWith(reason engineio.Reason)
+	Transport() string
 }
 
 // sioSocket adapts *socketio.Socket.
 type sioSocket struct{ *socketio.Socket }
 
 func (s sioSocket) CloseWith(r engineio.Reason) { s.Session().CloseWith(r) }
+func (s sioSocket) Transport() string           { return s.Session().Transport() }
 
 func connOf(s *socketio.Socket) *conn {
 	c, _ := s.Data().(*conn)
@@ -393,10 +395,4 @@ func (c *conn) endSync() {
 	for _, e := range pending {
 		c.deliverLocked(e.conv, e.seq, e.data)
 	}
-}
-
-// pace keeps a long replay from overflowing the socket's bounded queue: it
-// waits while the connection has much unsent.
-func (c *conn) pace(ctx context.Context) error {
-	return nil
 }

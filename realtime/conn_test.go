@@ -28,6 +28,7 @@ func (r *recorder) EmitRaw(event string, data []byte) error {
 	return nil
 }
 func (r *recorder) Disconnect()                      {}
+func (r *recorder) Transport() string                { return "websocket" }
 func (r *recorder) CloseWith(reason engineio.Reason) { r.mu.Lock(); r.closed = reason; r.mu.Unlock() }
 func (r *recorder) got() string {
 	r.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
@@ -275,21 +276,45 @@ func (g *Gateway) sync(ctx context.Context, c *conn, arg json.RawMessage) (json.
 		}
 	}
 	c.mu.Unlock()
+	limit := syncLimit
+	if c.s.Transport() != "websocket" {
+		limit = syncLimitPolling
+	}
+	replayed := 0
 	err := g.svc.Messages.Sync(ctx, c.caller, a.Cursors, func(name string, data any) error {
 		b, err := json.Marshal(data)
 		if err != nil {
 			return err
 		}
 		if m, ok := data.(*parley.Message); ok {
+			if replayed >= limit {
+				return errSyncMore
+			}
+			replayed++
 			c.replayed(m.ConversationID, m.Seq, b)
 		} else {
 			c.emitRaw(name, b)
 		}
-		return c.pace(ctx)
+		return nil
 	})
 	c.endSync()
+	if errors.Is(err, errSyncMore) {
+		// The rest would overflow the connection's bounded queue: the
+		// client calls sync again from where this replay stopped.
+		return json.RawMessage(`{"ok":true,"caught_up":false}`), nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	return json.RawMessage(`{"ok":true,"caught_up":true}`), nil
 }
+
+// A sync replays at most this many messages per call, so the replay fits
+// the connection's bounded outbound queue (a polling session queues
+// packets until the client polls them).
+const (
+	syncLimit        = 5000
+	syncLimitPolling = 500
+)
+
+var errSyncMore = errors.New("realtime: more to replay")

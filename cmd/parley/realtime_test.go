@@ -227,3 +227,33 @@ func TestRealtimeBadInput(t *testing.T) {
 		t.Error("another client could not send after the bad one was dropped")
 	}
 }
+
+// TestRealtimeBigSync: a backlog of 1,200 messages replays in several sync
+// calls on a polling connection (bounded queue), in one on WebSocket.
+func TestRealtimeBigSync(t *testing.T) {
+	m := MustRunMain(t, testConfig(t))
+	anon := newClient(t, m.Addr())
+	alice, _ := anon.mustSignUp("alice")
+	_, bs := anon.mustSignUp("bob")
+	conv := directConversation(t, alice, bs.User.ID)
+	for i := 0; i < 1200; i++ {
+		if s, b := alice.raw("POST", "/v1/conversation/"+conv+"/messages", []byte(fmt.Sprintf(`{"client_msg_id":"b%d","body":"backlog"}`, i))); s != 201 {
+			t.Fatalf("send %d: %d %s", i, s, b)
+		}
+	}
+	for _, tc := range []struct {
+		mode      string
+		wantCalls int
+	}{{"polling", 3}, {"websocket", 1}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			var res struct {
+				Calls, Count int
+				InOrder      bool
+			}
+			jsClient(t, m.Addr(), "bigsync", tc.mode, map[string]any{"bob": login(t, anon, "bob"), "conv": conv}, &res)
+			if res.Count != 1200 || !res.InOrder || res.Calls != tc.wantCalls {
+				t.Fatalf("bigsync = %+v, want 1200 in order in %d calls", res, tc.wantCalls)
+			}
+		})
+	}
+}

@@ -207,6 +207,25 @@ const scenarios = {
       dense: [...views[0].keys()].sort((a, b) => a - b).every((s, i) => s === i + 1) });
   },
 
+  // A backlog bigger than one sync replays: the client syncs until caught up.
+  async bigsync() {
+    const { bob, conv } = setup;
+    const b = await connect(bob);
+    const seen = [];
+    b.on("message", (m) => seen.push(m.seq));
+    let cursor = 0, calls = 0;
+    for (;;) {
+      const r = await ack(b, "sync", { cursors: { [conv]: cursor } }, 30000);
+      check(r.ok, "sync: " + JSON.stringify(r));
+      calls++;
+      await sleep(50);
+      cursor = seen.length ? seen[seen.length - 1] : 0;
+      if (r.caught_up) break;
+      check(calls < 20, "too many sync calls");
+    }
+    done({ calls, count: seen.length, inOrder: seen.every((s, i) => s === i + 1) });
+  },
+
   // Refused connections; an oversized packet closes only that session.
   async badinput() {
     const { alice, bob, conv } = setup;
