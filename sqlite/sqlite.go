@@ -104,7 +104,13 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	q.Add("_pragma", "cache_size(-65536)")
+	// The writer keeps a large page cache (it touches index pages all over
+	// the file); each reader a smaller one, leaving the rest to the OS.
+	if readOnly {
+		q.Add("_pragma", "cache_size(-16384)")
+	} else {
+		q.Add("_pragma", "cache_size(-65536)")
+	}
 	// Statement journals (for multi-row statements) stay in memory rather
 	// than in temp files written with a syscall per page.
 	q.Add("_pragma", "temp_store(MEMORY)")
