@@ -15,6 +15,8 @@ type Store interface {
 	MessageStore
 	ReceiptStore
 	FriendStore
+	MediaStore
+	PushStore
 
 	// Ping returns nil when the store can serve requests, and EUNAVAILABLE
 	// otherwise.

@@ -27,6 +27,9 @@ type User struct {
 	ProfilePic  string    `json:"profile_pic"`
 	Bio         string    `json:"bio"`
 	CreatedAt   time.Time `json:"created_at"`
+	// PushPreviews is the user's setting: whether its push notifications
+	// show a preview of the message. Only the user itself sees it.
+	PushPreviews bool `json:"-"`
 }
 
 // Name returns the display name, or the handle when there is none.
@@ -75,6 +78,8 @@ type UserUpdate struct {
 	DisplayName *string `json:"display_name"`
 	ProfilePic  *string `json:"profile_pic"`
 	Bio         *string `json:"bio"`
+	// PushPreviews turns message previews in push notifications on or off.
+	PushPreviews *bool `json:"push_previews"`
 }
 
 // Validate returns EINVALID when a field is over its limit or not valid text.
@@ -112,7 +117,8 @@ func validateText(name string, v *string, max int) error {
 
 // UserStore persists users.
 type UserStore interface {
-	// CreateUser inserts u, setting u.ID. u.CreatedAt is kept as given.
+	// CreateUser inserts u, setting u.ID. u.CreatedAt and u.PushPreviews
+	// are kept as given.
 	// Returns ECONFLICT if the handle is taken (compared without case).
 	CreateUser(ctx context.Context, u *User, passwordHash string) error
 	// User returns the user with the id, or ENOTFOUND.

@@ -28,7 +28,7 @@ func (a *App) Register(ctx context.Context, req parley.RegisterRequest) (*parley
 	if err != nil {
 		return nil, err
 	}
-	u := &parley.User{Handle: req.Handle, DisplayName: name, CreatedAt: a.now.Now()}
+	u := &parley.User{Handle: req.Handle, DisplayName: name, CreatedAt: a.now.Now(), PushPreviews: true}
 	if err := a.store.CreateUser(ctx, u, hash); err != nil {
 		return nil, err
 	}

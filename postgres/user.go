@@ -8,12 +8,12 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-const userCols = `id, handle, display_name, profile_pic, bio, created_at`
+const userCols = `id, handle, display_name, profile_pic, bio, created_at, push_previews`
 
 func scanUser(s scanner, extra ...any) (*parley.User, error) {
 	var u parley.User
 	var id int64
-	if err := s.Scan(append([]any{&id, &u.Handle, &u.DisplayName, &u.ProfilePic, &u.Bio, &u.CreatedAt}, extra...)...); err != nil {
+	if err := s.Scan(append([]any{&id, &u.Handle, &u.DisplayName, &u.ProfilePic, &u.Bio, &u.CreatedAt, &u.PushPreviews}, extra...)...); err != nil {
 		return nil, err
 	}
 	u.ID, u.CreatedAt = parley.ID(id), utc(u.CreatedAt)
@@ -28,9 +28,9 @@ func collectUsers(rows pgx.Rows) ([]*parley.User, error) {
 func (db *DB) CreateUser(ctx context.Context, u *parley.User, passwordHash string) error {
 	u.CreatedAt = micro(u.CreatedAt)
 	var id int64
-	err := db.pool.QueryRow(ctx, `INSERT INTO users (handle, handle_norm, display_name, profile_pic, bio, password_hash, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		u.Handle, parley.NormalizeHandle(u.Handle), u.DisplayName, u.ProfilePic, u.Bio, passwordHash, u.CreatedAt).Scan(&id)
+	err := db.pool.QueryRow(ctx, `INSERT INTO users (handle, handle_norm, display_name, profile_pic, bio, password_hash, created_at, push_previews)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		u.Handle, parley.NormalizeHandle(u.Handle), u.DisplayName, u.ProfilePic, u.Bio, passwordHash, u.CreatedAt, u.PushPreviews).Scan(&id)
 	if sqlState(err) == sqlUniqueViolation {
 		return parley.Errorf(parley.ECONFLICT, "handle %q is taken", u.Handle)
 	}
@@ -105,8 +105,9 @@ func likePrefix(p string) string {
 // UpdateUser implements parley.UserStore.
 func (db *DB) UpdateUser(ctx context.Context, id parley.ID, upd parley.UserUpdate) (*parley.User, error) {
 	u, err := scanUser(db.pool.QueryRow(ctx, `UPDATE users SET
-			display_name = coalesce($2, display_name), profile_pic = coalesce($3, profile_pic), bio = coalesce($4, bio)
-		WHERE id = $1 RETURNING `+userCols, int64(id), upd.DisplayName, upd.ProfilePic, upd.Bio))
+			display_name = coalesce($2, display_name), profile_pic = coalesce($3, profile_pic), bio = coalesce($4, bio),
+			push_previews = coalesce($5, push_previews)
+		WHERE id = $1 RETURNING `+userCols, int64(id), upd.DisplayName, upd.ProfilePic, upd.Bio, upd.PushPreviews))
 	if err != nil {
 		return nil, db.notFound("update user", err, "user not found")
 	}

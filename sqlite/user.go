@@ -8,14 +8,14 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-const userCols = `id, handle, display_name, profile_pic, bio, created_at`
+const userCols = `id, handle, display_name, profile_pic, bio, created_at, push_previews`
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanUser(s scanner) (*parley.User, error) {
+func scanUser(s scanner, extra ...any) (*parley.User, error) {
 	var u parley.User
 	var id, created int64
-	if err := s.Scan(&id, &u.Handle, &u.DisplayName, &u.ProfilePic, &u.Bio, &created); err != nil {
+	if err := s.Scan(append([]any{&id, &u.Handle, &u.DisplayName, &u.ProfilePic, &u.Bio, &created, &u.PushPreviews}, extra...)...); err != nil {
 		return nil, err
 	}
 	u.ID, u.CreatedAt = parley.ID(id), fromTS(created)
@@ -34,9 +34,9 @@ func (db *DB) CreateUser(ctx context.Context, u *parley.User, passwordHash strin
 			return parley.Errorf(parley.ECONFLICT, "handle %q is taken", u.Handle)
 		}
 		var id int64
-		err = b.queryRow(`INSERT INTO users (handle, handle_norm, display_name, profile_pic, bio, password_hash, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			u.Handle, parley.NormalizeHandle(u.Handle), u.DisplayName, u.ProfilePic, u.Bio, passwordHash, ts(u.CreatedAt)).Scan(&id)
+		err = b.queryRow(`INSERT INTO users (handle, handle_norm, display_name, profile_pic, bio, password_hash, created_at, push_previews)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			u.Handle, parley.NormalizeHandle(u.Handle), u.DisplayName, u.ProfilePic, u.Bio, passwordHash, ts(u.CreatedAt), u.PushPreviews).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert user: %w", err)
 		}
@@ -92,15 +92,12 @@ func placeholders(n int) string {
 // UserCredentials implements parley.UserStore.
 func (db *DB) UserCredentials(ctx context.Context, handle string) (*parley.User, string, error) {
 	var hash string
-	var u parley.User
-	var id, created int64
-	err := db.read.QueryRowContext(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE handle_norm = ?`,
-		parley.NormalizeHandle(handle)).Scan(&id, &u.Handle, &u.DisplayName, &u.ProfilePic, &u.Bio, &created, &hash)
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE handle_norm = ?`,
+		parley.NormalizeHandle(handle)), &hash)
 	if err != nil {
 		return nil, "", notFound(err, "user not found")
 	}
-	u.ID, u.CreatedAt = parley.ID(id), fromTS(created)
-	return &u, hash, nil
+	return u, hash, nil
 }
 
 // SearchUsers implements parley.UserStore.
@@ -145,6 +142,11 @@ func (db *DB) UpdateUser(ctx context.Context, id parley.ID, upd parley.UserUpdat
 		}
 		if upd.Bio != nil {
 			if _, err := b.exec(`UPDATE users SET bio = ? WHERE id = ?`, *upd.Bio, int64(id)); err != nil {
+				return err
+			}
+		}
+		if upd.PushPreviews != nil {
+			if _, err := b.exec(`UPDATE users SET push_previews = ? WHERE id = ?`, *upd.PushPreviews, int64(id)); err != nil {
 				return err
 			}
 		}

@@ -29,6 +29,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Receipts", func(t *testing.T) { testReceipts(t, open) })
 	t.Run("Friends", func(t *testing.T) { testFriends(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
+	t.Run("Media", func(t *testing.T) { testMedia(t, open) })
+	t.Run("Push", func(t *testing.T) { testPush(t, open) })
 }
 
 var epoch = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
