@@ -98,7 +98,7 @@ func TestRealtimeMalformedPackets(t *testing.T) {
 	}
 }
 
-func mustID(t *testing.T, s string) parley.ID {
+func mustID(t testing.TB, s string) parley.ID {
 	id, err := parley.ParseID(s)
 	if err != nil {
 		t.Fatal(err)
