@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/argon2id"
 	"github.com/parleyhq/parley/inmem"
 	"github.com/parleyhq/parley/sqlite"
+	"go.uber.org/goleak"
 )
 
 // clock is a settable test clock.
@@ -163,3 +164,5 @@ func wantCode(tb testing.TB, err error, code string) {
 		tb.Fatalf("error code = %q (%v), want %q", got, err, code)
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
