@@ -410,28 +410,40 @@ func TestClusterChat(t *testing.T) {
 	})
 }
 
-// TestClusterRedisRestart restarts Redis mid-traffic: sends keep being
-// stored and acknowledged, the nodes resubscribe by themselves and tell
-// their clients to sync, and nothing acknowledged is lost.
-func TestClusterRedisRestart(t *testing.T) {
-	pg, rd := testenv.MustPostgres(t), testenv.MustRedis(t)
+// outageScenario runs three in-process nodes and 8 devices exchanging
+// messages, calls outage a third of the way through, and checks nothing
+// acknowledged was lost and every device caught up.
+func outageScenario(t *testing.T, pg *testenv.Postgres, rd *testenv.Redis, outage func()) *scenario {
 	var nodes []*Main
 	for i := 0; i < 3; i++ {
 		nodes = append(nodes, MustRunMain(t, clusterConfig(t, pg, rd)))
 	}
 	urls := urlsOf(nodes)
 	sc := newScenario(t, urls[0], urls, 8)
-	sc.traffic(60, func() {
+	sc.traffic(60, outage)
+	sc.verify()
+	return sc
+}
+
+func (sc *scenario) total(count func(d *device) int64) int64 {
+	var n int64
+	for _, d := range sc.devices {
+		n += count(d)
+	}
+	return n
+}
+
+// TestClusterRedisRestart restarts Redis mid-traffic: sends keep being
+// stored and acknowledged, the nodes resubscribe by themselves and tell
+// their clients to sync, and nothing acknowledged is lost.
+func TestClusterRedisRestart(t *testing.T) {
+	pg, rd := testenv.MustPostgres(t), testenv.MustRedis(t)
+	sc := outageScenario(t, pg, rd, func() {
 		rd.Stop()
 		time.Sleep(500 * time.Millisecond)
 		rd.Restart()
 	})
-	sc.verify()
-	resynced := int64(0)
-	for _, d := range sc.devices {
-		resynced += d.synced.Load()
-	}
-	if resynced == 0 {
+	if sc.total(func(d *device) int64 { return d.synced.Load() }) == 0 {
 		t.Error("no device was told to resync after the bus came back")
 	}
 }
@@ -441,22 +453,12 @@ func TestClusterRedisRestart(t *testing.T) {
 // by themselves, and nothing acknowledged is lost.
 func TestClusterPostgresRestart(t *testing.T) {
 	pg, rd := testenv.MustPostgresServer(t), testenv.MustRedis(t)
-	var nodes []*Main
-	for i := 0; i < 3; i++ {
-		nodes = append(nodes, MustRunMain(t, clusterConfig(t, pg, rd)))
-	}
-	urls := urlsOf(nodes)
-	sc := newScenario(t, urls[0], urls, 8)
-	sc.traffic(60, func() {
+	sc := outageScenario(t, pg, rd, func() {
 		pg.Stop()
 		time.Sleep(500 * time.Millisecond)
 		pg.Restart()
 	})
-	sc.verify()
-	retried := int64(0)
-	for _, d := range sc.devices {
-		retried += d.retries.Load()
-	}
+	retried := sc.total(func(d *device) int64 { return d.retries.Load() })
 	if retried == 0 {
 		t.Error("no send failed while PostgreSQL was down: the outage missed the traffic")
 	}
@@ -485,10 +487,7 @@ func TestClusterKillNode(t *testing.T) {
 		t.Logf("killed node %s", nodes[0].addr)
 	})
 	sc.verify()
-	reconnected := int64(0)
-	for _, d := range sc.devices {
-		reconnected += d.sock.Reconnects()
-	}
+	reconnected := sc.total(func(d *device) int64 { return d.sock.Reconnects() })
 	if reconnected == 0 {
 		t.Error("no client had to reconnect: the killed node served nobody")
 	}
