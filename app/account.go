@@ -110,6 +110,11 @@ func (a *App) Authenticate(ctx context.Context, token string) (parley.Caller, er
 
 // Logout implements parley.AccountService.
 func (a *App) Logout(ctx context.Context, c parley.Caller) error {
+	// A logged-out device must get no more notifications: its addresses go
+	// first, so a failure leaves the session to log out again.
+	if err := a.store.DeleteDevicePushRegistrations(ctx, c.DeviceID); err != nil {
+		return err
+	}
 	if err := a.store.RevokeDevice(ctx, c.DeviceID, a.now.Now()); err != nil {
 		return err
 	}

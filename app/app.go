@@ -8,10 +8,13 @@ package app
 import (
 	"context"
 	"log/slog"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/internal/imaging"
 )
 
 // Config holds the app's rules and limits.
@@ -34,6 +37,24 @@ type Config struct {
 	LoginRate Rate
 	// Retention is how long messages are kept; zero keeps them forever.
 	Retention time.Duration
+
+	// MaxUploadBytes bounds an upload.
+	MaxUploadBytes int64
+	// TempDir holds uploads while they are checked; "" means the system's.
+	TempDir string
+	// ThumbnailSide is the longest side of a thumbnail.
+	ThumbnailSide int
+	// MediaGrace is how long media that no message carries is kept: time
+	// for its uploader to send it. Media of recalled messages goes at once.
+	MediaGrace time.Duration
+
+	// PushDelay is how long a recipient device has to acknowledge a
+	// message (`delivered`) before it is sent a push notification.
+	PushDelay time.Duration
+	// MaxPendingPushes bounds the push checks waiting for their delay.
+	MaxPendingPushes int
+	// PushWorkers is how many push checks run at once.
+	PushWorkers int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -45,6 +66,13 @@ func DefaultConfig() Config {
 		MembershipTTL: 5 * time.Second,
 		SendRate:      Rate{PerSecond: 50, Burst: 200},
 		LoginRate:     Rate{PerSecond: 0.2, Burst: 10},
+
+		MaxUploadBytes:   parley.DefaultMaxUploadBytes,
+		ThumbnailSide:    imaging.DefaultThumbnailSide,
+		MediaGrace:       24 * time.Hour,
+		PushDelay:        3 * time.Second,
+		MaxPendingPushes: 100_000,
+		PushWorkers:      4,
 	}
 }
 
@@ -63,6 +91,18 @@ type App struct {
 	sends   *limiter
 	logins  *limiter
 	sysSub  parley.Subscription
+
+	blobs     parley.BlobStore
+	pushQueue parley.PushQueue
+	push      *pushScheduler // nil without a push queue
+	// thumbs bounds the thumbnails made at once: each decodes a whole image.
+	thumbs chan struct{}
+	// released queues media of recalled messages for the janitor.
+	released    chan parley.ID
+	janitorDone chan struct{}
+	closeMu     sync.RWMutex
+	closed      bool
+
 	// dummyHash is verified against when a login names an unknown handle,
 	// so the answer takes as long as for a wrong password.
 	dummyHash string
@@ -75,6 +115,8 @@ var (
 	_ parley.FriendService       = (*App)(nil)
 	_ parley.ConnectionService   = (*App)(nil)
 	_ parley.PresenceService     = (*App)(nil)
+	_ parley.MediaService        = (*App)(nil)
+	_ parley.PushService         = (*App)(nil)
 )
 
 // Deps are the ports the app runs on.
@@ -85,6 +127,11 @@ type Deps struct {
 	Hasher   parley.PasswordHasher
 	Clock    parley.Clock
 	Logger   *slog.Logger
+	// Blobs keeps media bytes; without it uploads are refused.
+	Blobs parley.BlobStore
+	// Push sends push notifications; without it none are sent and
+	// registrations are refused.
+	Push parley.PushQueue
 }
 
 // sysTopic carries cache invalidations between nodes.
@@ -106,10 +153,29 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	if cfg.MembershipTTL <= 0 {
 		cfg.MembershipTTL = def.MembershipTTL
 	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = def.MaxUploadBytes
+	}
+	if cfg.ThumbnailSide <= 0 {
+		cfg.ThumbnailSide = def.ThumbnailSide
+	}
+	if cfg.MediaGrace <= 0 {
+		cfg.MediaGrace = def.MediaGrace
+	}
+	if cfg.PushDelay <= 0 {
+		cfg.PushDelay = def.PushDelay
+	}
+	if cfg.MaxPendingPushes <= 0 {
+		cfg.MaxPendingPushes = def.MaxPendingPushes
+	}
+	if cfg.PushWorkers <= 0 {
+		cfg.PushWorkers = def.PushWorkers
+	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &App{cfg: cfg, store: d.Store, bus: d.Bus, presence: d.Presence, hasher: d.Hasher, now: d.Clock, logger: d.Logger}
+	a := &App{cfg: cfg, store: d.Store, bus: d.Bus, presence: d.Presence, hasher: d.Hasher, now: d.Clock, logger: d.Logger,
+		blobs: d.Blobs, pushQueue: d.Push}
 	a.members = newMemberCache(cfg.MembershipTTL, a.now)
 	a.sends = newLimiter(cfg.SendRate, a.now)
 	a.logins = newLimiter(cfg.LoginRate, a.now)
@@ -122,11 +188,32 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.thumbs = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+	a.released = make(chan parley.ID, 1024)
+	a.janitorDone = make(chan struct{})
+	go a.janitor()
+	if a.pushQueue != nil {
+		a.push = newPushScheduler(a, a.pushQueue)
+	}
 	return a, nil
 }
 
-// Close releases the app's bus subscription.
+// Close releases the app's bus subscription and stops its background
+// work: pending push checks are dropped, media releases already queued
+// are finished.
 func (a *App) Close() error {
+	a.closeMu.Lock()
+	if a.closed {
+		a.closeMu.Unlock()
+		return nil
+	}
+	a.closed = true
+	close(a.released)
+	a.closeMu.Unlock()
+	<-a.janitorDone
+	if a.push != nil {
+		a.push.close()
+	}
 	if a.sysSub != nil {
 		return a.sysSub.Close()
 	}
@@ -139,6 +226,12 @@ type Stats struct {
 	SendsDuplicated atomic.Uint64 // retries answered with the original
 	EventsPublished atomic.Uint64 // bus publishes
 	PublishErrors   atomic.Uint64 // bus publishes that failed
+
+	PushChecks               atomic.Uint64 // bursts whose recipients were checked for pushes
+	PushesQueued             atomic.Uint64 // notifications handed to the push channels
+	PushesDropped            atomic.Uint64 // checks or notifications dropped: too many pending, or a full queue
+	PushRegistrationsRemoved atomic.Uint64 // registrations deleted because their channel reported them gone
+	BlobsDeleted             atomic.Uint64 // media blobs deleted once no media used them
 }
 
 // Stats returns the app's counts.

@@ -42,6 +42,13 @@ type env struct {
 // production default is argon2id.OWASP.
 func MustApp(tb testing.TB, cfg app.Config) *env {
 	tb.Helper()
+	return MustAppWith(tb, cfg, app.Deps{})
+}
+
+// MustAppWith is MustApp with the optional ports of deps (blob store, push
+// queue) wired in.
+func MustAppWith(tb testing.TB, cfg app.Config, deps app.Deps) *env {
+	tb.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(tb.TempDir(), "parley.db")})
 	if err != nil {
@@ -50,8 +57,9 @@ func MustApp(tb testing.TB, cfg app.Config) *env {
 	tb.Cleanup(func() { db.Close() })
 	clk := &clock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
 	bus := inmem.NewBus()
-	a, err := app.New(ctx, cfg, app.Deps{Store: db, Bus: bus, Presence: inmem.NewPresence(),
-		Hasher: argon2id.New(argon2id.Params{MemoryKiB: 64, Time: 1, Threads: 1}), Clock: clk.now})
+	deps.Store, deps.Bus, deps.Presence, deps.Clock = db, bus, inmem.NewPresence(), clk.now
+	deps.Hasher = argon2id.New(argon2id.Params{MemoryKiB: 64, Time: 1, Threads: 1})
+	a, err := app.New(ctx, cfg, deps)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -151,6 +151,13 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 	for _, u := range users {
 		byID[u.ID] = u
 	}
+	latest := make([]*parley.Message, len(ucs))
+	for i, uc := range ucs {
+		latest[i] = uc.LatestMessage
+	}
+	if err := a.attachMedia(ctx, latest); err != nil {
+		return nil, err
+	}
 	out := make([]*parley.ConversationView, 0, len(ucs))
 	for i, uc := range ucs {
 		conv, self := uc.Conversation, uc.Self
@@ -210,10 +217,13 @@ func (a *App) History(ctx context.Context, c parley.Caller, id parley.ID, q parl
 		return []*parley.Message{}, nil
 	}
 	ms, err := a.store.Messages(ctx, id, parley.MessageFilter{Floor: floor, Ceiling: ceiling, AfterSeq: q.AfterSeq, BeforeSeq: q.BeforeSeq, Ascending: q.Ascending, Limit: q.Limit})
-	if ms == nil && err == nil {
+	if err != nil {
+		return nil, err
+	}
+	if ms == nil {
 		ms = []*parley.Message{}
 	}
-	return ms, err
+	return ms, a.attachMedia(ctx, ms)
 }
 
 func validateTitle(title string) (string, error) {

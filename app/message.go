@@ -47,6 +47,12 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest)
 			return nil, false, parley.Errorf(parley.EINVALID, "reply_to is not a message of this conversation")
 		}
 	}
+	var media *parley.Media
+	if req.MediaID != 0 {
+		if media, err = a.sendableMedia(ctx, c, &req); err != nil {
+			return nil, false, err
+		}
+	}
 	m := &parley.Message{
 		ConversationID: req.ConversationID, SenderID: c.UserID, SenderDeviceID: c.DeviceID, ClientMsgID: req.ClientMsgID,
 		Type: req.Type, Body: req.Body, MediaID: req.MediaID, ReplyTo: req.ReplyTo, CreatedAt: a.now.Now(),
@@ -55,9 +61,15 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest)
 	if err != nil {
 		return nil, false, err
 	}
+	if media != nil && got.MediaID == media.ID {
+		got.Media = media
+	} else if err := a.attachMedia(ctx, []*parley.Message{got}); err != nil {
+		return nil, false, err
+	}
 	if created {
 		a.stats.MessagesStored.Add(1)
 		a.fanOut(detach(ctx), ci, c, got)
+		a.pushAfterSend(ci, c.UserID, got)
 	} else {
 		a.stats.SendsDuplicated.Add(1)
 	}
@@ -164,6 +176,9 @@ func (a *App) Recall(ctx context.Context, c parley.Caller, conversationID, messa
 		return nil, err
 	}
 	a.stats.MessagesStored.Add(1)
+	if orig.MediaID != 0 {
+		a.release(orig.MediaID)
+	}
 	pctx := detach(ctx)
 	// The entry keeps the log dense for every device, the sender's included.
 	a.fanOut(pctx, ci, parley.Caller{UserID: c.UserID}, entry)
@@ -235,6 +250,9 @@ func (a *App) Sync(ctx context.Context, c parley.Caller, cursors map[parley.ID]i
 			}
 			if len(ms) == 0 {
 				break
+			}
+			if err := a.attachMedia(ctx, ms); err != nil {
+				return err
 			}
 			for _, m := range ms {
 				if err := emit(parley.EventMessage, m); err != nil {
