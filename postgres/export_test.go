@@ -2,17 +2,18 @@ package postgres
 
 import (
 	"context"
+	"github.com/parleyhq/parley/internal/migrations"
 	"time"
 )
 
 // OpenWithMigration opens the store as a binary whose newest migration is
 // one more than this one's, with the given SQL.
 func OpenWithMigration(ctx context.Context, cfg Config, sql string) (*DB, error) {
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		return nil, err
 	}
-	ms = append(ms, migration{version: SchemaVersion() + 1, name: "9999_test.sql", sql: sql})
+	ms = append(ms, migrations.Migration{Version: SchemaVersion() + 1, Name: "9999_test.sql", SQL: sql})
 	return open(ctx, cfg, ms)
 }
 

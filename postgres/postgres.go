@@ -40,6 +40,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/internal/migrations"
 )
 
 // Config configures a DB.
@@ -89,14 +90,14 @@ var _ parley.Store = (*DB)(nil)
 // error if the schema is behind and cfg.Migrate is false, or newer than
 // this binary; EUNAVAILABLE if the database cannot be reached.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		return nil, err
 	}
 	return open(ctx, cfg, ms)
 }
 
-func open(ctx context.Context, cfg Config, ms []migration) (*DB, error) {
+func open(ctx context.Context, cfg Config, ms []migrations.Migration) (*DB, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

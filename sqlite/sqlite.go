@@ -15,16 +15,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"runtime"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/internal/migrations"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -148,41 +145,14 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its number", n)
-		}
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
+func loadMigrations() ([]migrations.Migration, error) {
+	return migrations.Load(migrationFS, "migrations")
 }
 
 // SchemaVersion returns the newest migration this binary knows.
 func SchemaVersion() int {
-	ms, _ := migrations()
-	if len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
+	ms, _ := loadMigrations()
+	return migrations.Latest(ms)
 }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -194,49 +164,38 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err := db.wdb.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		return err
 	}
-	latest := 0
-	if len(ms) > 0 {
-		latest = ms[len(ms)-1].version
+	pending, err := migrations.Pending(ms, current, db.cfg.Migrate)
+	if err != nil {
+		return err
 	}
-	switch {
-	case current > latest:
-		return fmt.Errorf("database schema version %d is newer than this binary's %d", current, latest)
-	case current == latest:
-		return nil
-	case current > 0 && !db.cfg.Migrate:
-		return fmt.Errorf("database schema version %d is behind %d: run `parley migrate` or start with --migrate", current, latest)
-	}
-	for _, m := range ms {
-		if m.version <= current {
-			continue
-		}
+	for _, m := range pending {
 		if err := db.apply(ctx, m); err != nil {
 			return err
 		}
-		db.logger.Info("applied migration", "store", "sqlite", "version", m.version, "name", m.name)
+		db.logger.Info("applied migration", "store", "sqlite", "version", m.Version, "name", m.Name)
 	}
 	return nil
 }
 
-func (db *DB) apply(ctx context.Context, m migration) error {
+func (db *DB) apply(ctx context.Context, m migrations.Migration) error {
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
+		return fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, time.Now().UnixMicro()); err != nil {
-		return fmt.Errorf("record migration %s: %w", m.name, err)
+		m.Version, m.Name, time.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("record migration %s: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit migration %s: %w", m.name, err)
+		return fmt.Errorf("commit migration %s: %w", m.Name, err)
 	}
 	return nil
 }
