@@ -164,3 +164,35 @@ func slowConsumers(t *testing.T, m *Main) int {
 	t.Fatal("no slow consumer metric")
 	return 0
 }
+
+// TestRealtimeHTTPSendReachesSockets: a message sent over the HTTP API
+// goes through the same pipeline and reaches the members' sockets live.
+func TestRealtimeHTTPSendReachesSockets(t *testing.T) {
+	m := MustRunMain(t, testConfig(t))
+	anon := newClient(t, m.Addr())
+	alice, _ := anon.mustSignUp("alice")
+	_, bs := anon.mustSignUp("bob")
+	conv := directConversation(t, alice, bs.User.ID)
+	bob := dialClient(t, m.Addr(), login(t, anon, "bob"))
+	other := dialClient(t, m.Addr(), login(t, anon, "alice")) // alice's other device
+	if s, b := alice.raw("POST", "/v1/conversation/"+conv+"/messages", []byte(`{"client_msg_id":"h1","body":"over http"}`)); s != 201 {
+		t.Fatalf("send: %d %s", s, b)
+	}
+	for _, s := range []*parleyclient.Socket{bob, other} {
+		for got := false; !got; {
+			select {
+			case ev := <-s.Events():
+				if ev.Name != parley.EventMessage {
+					continue // presence and the like
+				}
+				msg, ok := ev.Data.(*parley.Message)
+				if !ok || msg.Body != "over http" || msg.Seq != 1 {
+					t.Fatalf("message event %+v", ev.Data)
+				}
+				got = true
+			case <-time.After(10 * time.Second):
+				t.Fatal("no message event")
+			}
+		}
+	}
+}
