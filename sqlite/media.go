@@ -41,11 +41,14 @@ func int64s(ids []parley.ID) []int64 {
 
 // CreateMedia implements parley.MediaStore.
 func (db *DB) CreateMedia(ctx context.Context, m, thumb *parley.Media) error {
-	return db.w.do(ctx, func(b *batch) error {
-		keys := []string{m.BlobKey}
-		if thumb != nil {
-			keys = append(keys, thumb.BlobKey)
-		}
+	keys := []string{m.BlobKey}
+	if thumb != nil {
+		keys = append(keys, thumb.BlobKey)
+	}
+	// The ids are handed over only once the batch committed: a caller that
+	// gave up waiting may no longer be reading m.
+	var ids [2]int64
+	err := db.w.do(ctx, func(b *batch) error {
 		var claimed int
 		if err := b.queryRow(`SELECT count(*) FROM blob_claims WHERE blob_key IN (SELECT value FROM json_each(?))`, jsonList(keys)).Scan(&claimed); err != nil {
 			return fmt.Errorf("check blob claims: %w", err)
@@ -53,32 +56,36 @@ func (db *DB) CreateMedia(ctx context.Context, m, thumb *parley.Media) error {
 		if claimed > 0 {
 			return parley.Errorf(parley.ECONFLICT, "blob key is being deleted")
 		}
-		insert := func(x *parley.Media, of parley.ID) error {
+		insert := func(x *parley.Media, of int64) (int64, error) {
 			var id int64
 			err := b.queryRow(`INSERT INTO media (owner_id, sha256, size, content_type, filename, width, height, thumbnail_of, blob_key, created_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-				int64(x.OwnerID), x.SHA256, x.Size, x.ContentType, x.Filename, x.Width, x.Height, nullID(of), x.BlobKey, ts(x.CreatedAt)).Scan(&id)
+				int64(x.OwnerID), x.SHA256, x.Size, x.ContentType, x.Filename, x.Width, x.Height, nullID(parley.ID(of)), x.BlobKey, ts(x.CreatedAt)).Scan(&id)
 			if err != nil {
-				return fmt.Errorf("insert media: %w", err)
+				return 0, fmt.Errorf("insert media: %w", err)
 			}
-			x.ID, x.ThumbnailOf = parley.ID(id), of
-			return nil
+			return id, nil
 		}
-		if err := insert(m, 0); err != nil {
+		var err error
+		if ids[0], err = insert(m, 0); err != nil || thumb == nil {
 			return err
 		}
-		if thumb == nil {
-			return nil
-		}
-		if err := insert(thumb, m.ID); err != nil {
+		if ids[1], err = insert(thumb, ids[0]); err != nil {
 			return err
 		}
-		if _, err := b.exec(`UPDATE media SET thumbnail_id = ? WHERE id = ?`, int64(thumb.ID), int64(m.ID)); err != nil {
+		if _, err := b.exec(`UPDATE media SET thumbnail_id = ? WHERE id = ?`, ids[1], ids[0]); err != nil {
 			return fmt.Errorf("link thumbnail: %w", err)
 		}
-		m.ThumbnailID = thumb.ID
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	m.ID = parley.ID(ids[0])
+	if thumb != nil {
+		thumb.ID, thumb.ThumbnailOf, m.ThumbnailID = parley.ID(ids[1]), m.ID, parley.ID(ids[1])
+	}
+	return nil
 }
 
 // Media implements parley.MediaStore.
@@ -254,7 +261,12 @@ func (db *DB) DeleteUnreferencedMedia(ctx context.Context, c parley.MediaCollect
 				return err
 			})
 	})
-	return out, err
+	if err != nil {
+		// The batch may still run after a caller that gave up: its
+		// results are not to be read then.
+		return parley.MediaCollected{}, err
+	}
+	return out, nil
 }
 
 // ReleaseBlobKeys implements parley.MediaStore.

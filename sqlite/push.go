@@ -24,6 +24,7 @@ func scanPushRegistration(s scanner) (*parley.PushRegistration, error) {
 // SavePushRegistration implements parley.PushStore.
 func (db *DB) SavePushRegistration(ctx context.Context, reg *parley.PushRegistration) (bool, error) {
 	var created bool
+	var saved parley.ID
 	err := db.w.do(ctx, func(b *batch) error {
 		var n int
 		if err := b.queryRow(`SELECT count(*) FROM devices WHERE id = ? AND user_id = ? AND revoked_at IS NULL`,
@@ -44,7 +45,7 @@ func (db *DB) SavePushRegistration(ctx context.Context, reg *parley.PushRegistra
 			if err != nil {
 				return fmt.Errorf("insert push registration: %w", err)
 			}
-			reg.ID, created = parley.ID(id), true
+			saved, created = parley.ID(id), true
 		case err != nil:
 			return fmt.Errorf("find push registration: %w", err)
 		default:
@@ -52,11 +53,15 @@ func (db *DB) SavePushRegistration(ctx context.Context, reg *parley.PushRegistra
 				int64(reg.UserID), int64(reg.DeviceID), reg.P256dh, reg.Auth, ts(reg.CreatedAt), old); err != nil {
 				return fmt.Errorf("replace push registration: %w", err)
 			}
-			reg.ID, created = parley.ID(old), false
+			saved, created = parley.ID(old), false
 		}
 		return nil
 	})
-	return created, err
+	if err != nil {
+		return false, err // the batch may still run: its results are not to be read
+	}
+	reg.ID = saved
+	return created, nil
 }
 
 // PushRegistrations implements parley.PushStore.
