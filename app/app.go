@@ -227,7 +227,7 @@ type Stats struct {
 	EventsPublished atomic.Uint64 // bus publishes
 	PublishErrors   atomic.Uint64 // bus publishes that failed
 
-	PushChecks               atomic.Uint64 // bursts whose recipients were checked for pushes
+	PushChecks               atomic.Uint64 // bursts whose recipients were checked for pushes (counted when decided)
 	PushesQueued             atomic.Uint64 // notifications handed to the push channels
 	PushesDropped            atomic.Uint64 // checks or notifications dropped: too many pending, or a full queue
 	PushRegistrationsRemoved atomic.Uint64 // registrations deleted because their channel reported them gone

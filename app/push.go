@@ -12,8 +12,8 @@ import (
 
 // Push decisions.
 //
-// A stored message schedules, for each other active member that has not
-// muted the conversation, a check PushDelay later. Checks are kept per
+// A stored message schedules, for each other active member, a check
+// PushDelay later. Checks are kept per
 // (member, conversation): a message arriving while one is pending joins
 // it, so a burst of messages makes one check and at most one push per
 // device, collapsed per conversation by the channel. When the check runs
@@ -215,7 +215,7 @@ func (p *pushScheduler) runDue() {
 // check decides the pushes of one burst and queues them.
 func (p *pushScheduler) check(ctx context.Context, e *pendingPush) {
 	a := p.a
-	a.stats.PushChecks.Add(1)
+	defer a.stats.PushChecks.Add(1) // counted once decided
 	fail := func(err error) {
 		if ctx.Err() == nil {
 			a.logger.Warn("push check", "user", e.key.user, "conversation", e.key.conv, "err", err)
@@ -338,17 +338,17 @@ func preview(body string) string {
 }
 
 // pushAfterSend schedules the checks of a newly stored message: for every
-// active member but the sender that has not muted the conversation (as
-// far as the cache knows; the check reads it again).
+// active member but the sender. Whether a member muted the conversation
+// is left to the check, which reads it from the store: the cached
+// membership may be older than a mute.
 func (a *App) pushAfterSend(ci *convInfo, sender parley.ID, m *parley.Message) {
 	if a.push == nil {
 		return
 	}
 	users := make([]parley.ID, 0, len(ci.members))
-	for i := range ci.members {
-		x := &ci.members[i]
-		if x.Active() && !x.Muted && x.UserID != sender {
-			users = append(users, x.UserID)
+	for _, u := range ci.activeIDs() {
+		if u != sender {
+			users = append(users, u)
 		}
 	}
 	a.push.schedule(m.ConversationID, m.Seq, users)
