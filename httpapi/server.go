@@ -23,6 +23,12 @@ type Services struct {
 	Messages      parley.MessageService
 	Friends       parley.FriendService
 	Presence      parley.PresenceService
+	// Media serves uploads and downloads; without it those endpoints are
+	// not found.
+	Media parley.MediaService
+	// Push manages push registrations; without it those endpoints are not
+	// found.
+	Push parley.PushService
 	// Ready reports whether the node can serve (for /readyz).
 	Ready func(ctx context.Context) error
 }
@@ -34,6 +40,12 @@ type Config struct {
 	MaxBodyBytes int
 	// MaxJSONBytes bounds every other JSON request body.
 	MaxJSONBytes int64
+	// MaxUploadBytes bounds a media upload: a request that says it is
+	// larger is refused before it is read.
+	MaxUploadBytes int64
+	// VAPIDPublicKey is the server's Web Push public key, served to
+	// browsers; empty when Web Push is not configured.
+	VAPIDPublicKey string
 	// OnRequest, when set, is told of every finished request with the
 	// route pattern that served it (for metrics).
 	OnRequest func(method, route string, status int, d time.Duration)
@@ -56,6 +68,9 @@ func New(svc Services, cfg Config, logger *slog.Logger) *Handler {
 	}
 	if cfg.MaxJSONBytes <= 0 {
 		cfg.MaxJSONBytes = 64 << 10
+	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = parley.DefaultMaxUploadBytes
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -106,6 +121,17 @@ func (h *Handler) routes() {
 	auth("POST /v1/friends/{uid}/block", h.block)
 	auth("DELETE /v1/friends/{uid}/block", h.unblock)
 	auth("GET /v1/blocks", h.blocks)
+
+	auth("POST /v1/media", h.upload)
+	auth("GET /v1/media/{id}", h.media)
+	auth("GET /v1/media/{id}/thumbnail", h.thumbnail)
+
+	pub("GET /v1/push/vapid-public-key", h.vapidPublicKey)
+	auth("POST /v1/push/subscriptions", h.subscribeWebPush)
+	auth("DELETE /v1/push/subscriptions", h.unsubscribeWebPush)
+	auth("GET /v1/push/registrations", h.pushRegistrations)
+	auth("POST /v1/push/registrations", h.registerPush)
+	auth("DELETE /v1/push/registrations", h.unregisterPush)
 
 	pub("/v1/", h.unmatched)
 }

@@ -43,13 +43,20 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, c parley.Caller
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// meView is the caller's own user: the profile and the caller's settings,
+// which nobody else sees.
+type meView struct {
+	*parley.User
+	PushPreviews bool `json:"push_previews"`
+}
+
 func (h *Handler) me(w http.ResponseWriter, r *http.Request, c parley.Caller) {
 	u, err := h.svc.Accounts.User(r.Context(), c, c.UserID)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, u)
+	writeJSON(w, http.StatusOK, meView{u, u.PushPreviews})
 }
 
 func (h *Handler) updateMe(w http.ResponseWriter, r *http.Request, c parley.Caller) {
@@ -63,7 +70,7 @@ func (h *Handler) updateMe(w http.ResponseWriter, r *http.Request, c parley.Call
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, u)
+	writeJSON(w, http.StatusOK, meView{u, u.PushPreviews})
 }
 
 func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request, c parley.Caller) {

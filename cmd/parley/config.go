@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/push"
 )
 
 // Config is everything a node can be told. Each field has a flag and a
@@ -58,6 +60,34 @@ type Config struct {
 	// argon2id cost; defaults are the OWASP minimum.
 	Argon2MemoryKiB uint
 	Argon2Time      uint
+
+	// Media: kept on disk under DataDir/media, or in an S3-compatible
+	// bucket when S3Endpoint is set.
+	MaxUploadBytes int64
+	MediaGrace     time.Duration
+	S3Endpoint     string
+	S3Bucket       string
+	S3Region       string
+	S3AccessKey    string
+	S3SecretKey    string
+	S3PathStyle    bool
+	S3Prefix       string
+
+	// Push notifications: each channel is on when it is configured.
+	PushDelay             time.Duration
+	WebPushSubject        string
+	WebPushKeyFile        string
+	WebPushHosts          string
+	APNsKeyFile           string
+	APNsKeyID             string
+	APNsTeamID            string
+	APNsTopic             string
+	APNsEnv               string
+	APNsURL               string
+	FCMCredentialsFile    string
+	FCMURL                string
+	PushWebhookURL        string
+	PushWebhookSecretFile string
 }
 
 // DefaultConfig returns the defaults: a complete server on :8080 keeping
@@ -88,6 +118,11 @@ func DefaultConfig() Config {
 		LoginBurst:        10,
 		Argon2MemoryKiB:   19 * 1024,
 		Argon2Time:        2,
+		MaxUploadBytes:    parley.DefaultMaxUploadBytes,
+		MediaGrace:        24 * time.Hour,
+		S3Region:          "us-east-1",
+		PushDelay:         3 * time.Second,
+		APNsEnv:           "production",
 	}
 }
 
@@ -126,6 +161,29 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.LoginBurst, "login-burst", cfg.LoginBurst, "login attempts per handle at once before --login-rate applies")
 	fs.UintVar(&cfg.Argon2MemoryKiB, "argon2-memory-kib", cfg.Argon2MemoryKiB, "Argon2id memory cost for new password hashes, KiB (OWASP minimum 19456)")
 	fs.UintVar(&cfg.Argon2Time, "argon2-time", cfg.Argon2Time, "Argon2id time cost for new password hashes (OWASP minimum 2)")
+	fs.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", cfg.MaxUploadBytes, "largest media upload in bytes; a larger one is refused with 413 too_large")
+	fs.DurationVar(&cfg.MediaGrace, "media-grace", cfg.MediaGrace, "how long an upload no message carries is kept (time for its uploader to send it); media of recalled and expired messages goes after it too")
+	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", cfg.S3Endpoint, "keep media in an S3-compatible bucket at this base URL (https://s3.eu-west-1.amazonaws.com, http://127.0.0.1:9000) instead of on disk in --data-dir")
+	fs.StringVar(&cfg.S3Bucket, "s3-bucket", cfg.S3Bucket, "bucket for media (it must exist)")
+	fs.StringVar(&cfg.S3Region, "s3-region", cfg.S3Region, "region requests to the S3 service are signed for")
+	fs.StringVar(&cfg.S3AccessKey, "s3-access-key", cfg.S3AccessKey, "S3 access key id")
+	fs.StringVar(&cfg.S3SecretKey, "s3-secret-key", cfg.S3SecretKey, "S3 secret access key (prefer the environment variable)")
+	fs.BoolVar(&cfg.S3PathStyle, "s3-path-style", cfg.S3PathStyle, "address objects as endpoint/bucket/key (MinIO, Ceph and most self-hosted services) rather than bucket.host/key")
+	fs.StringVar(&cfg.S3Prefix, "s3-prefix", cfg.S3Prefix, "folder inside the bucket for media (parley/media)")
+	fs.DurationVar(&cfg.PushDelay, "push-delay", cfg.PushDelay, "how long a device has to acknowledge a message (delivered) before it gets a push notification")
+	fs.StringVar(&cfg.WebPushSubject, "webpush-subject", cfg.WebPushSubject, "turns Web Push on: the contact push services see in every push, a mailto: or https: URL")
+	fs.StringVar(&cfg.WebPushKeyFile, "webpush-key-file", cfg.WebPushKeyFile, "the VAPID private key (PEM, or base64url as web-push tools print it); created on first start if missing; default <data-dir>/"+push.DefaultVAPIDKeyFile+"; every node must use the same")
+	fs.StringVar(&cfg.WebPushHosts, "webpush-hosts", cfg.WebPushHosts, "comma-separated push service hosts that Web Push subscriptions may name besides the major browsers' (a self-hosted autopush)")
+	fs.StringVar(&cfg.APNsKeyFile, "apns-key-file", cfg.APNsKeyFile, "turns APNs on: the .p8 token signing key from the Apple Developer account")
+	fs.StringVar(&cfg.APNsKeyID, "apns-key-id", cfg.APNsKeyID, "the 10-character id of the APNs signing key")
+	fs.StringVar(&cfg.APNsTeamID, "apns-team-id", cfg.APNsTeamID, "the Apple Developer team id")
+	fs.StringVar(&cfg.APNsTopic, "apns-topic", cfg.APNsTopic, "the iOS app's bundle id")
+	fs.StringVar(&cfg.APNsEnv, "apns-env", cfg.APNsEnv, "APNs servers: production or sandbox (development builds)")
+	fs.StringVar(&cfg.APNsURL, "apns-url", cfg.APNsURL, "APNs base URL, overriding --apns-env (a relay)")
+	fs.StringVar(&cfg.FCMCredentialsFile, "fcm-credentials-file", cfg.FCMCredentialsFile, "turns FCM on: the Firebase project's service-account JSON key file")
+	fs.StringVar(&cfg.FCMURL, "fcm-url", cfg.FCMURL, "FCM HTTP v1 base URL (default https://fcm.googleapis.com)")
+	fs.StringVar(&cfg.PushWebhookURL, "push-webhook-url", cfg.PushWebhookURL, "turns the webhook channel on: the custom gateway's URL, which gets signed JSON POSTs")
+	fs.StringVar(&cfg.PushWebhookSecretFile, "push-webhook-secret-file", cfg.PushWebhookSecretFile, "file holding the webhook's shared HMAC secret (at least 32 bytes)")
 	fs.Usage = func() { usage(fs, name) }
 	return fs
 }
@@ -221,6 +279,12 @@ func (c *Config) Validate() error {
 	if c.Retention < 0 || (c.Retention > 0 && c.RetentionInterval < time.Second) {
 		return fmt.Errorf("--retention must not be negative, and --retention-interval must be at least 1s")
 	}
+	if err := c.validateMedia(); err != nil {
+		return err
+	}
+	if err := c.validatePush(); err != nil {
+		return err
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json")
 	}
@@ -278,6 +342,64 @@ func (c *Config) redisAddrs() []string {
 	for _, a := range strings.Split(c.RedisAddrs, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (c *Config) validateMedia() error {
+	switch {
+	case c.MaxUploadBytes < 1:
+		return fmt.Errorf("--max-upload-bytes must be at least 1")
+	case c.MediaGrace < time.Minute:
+		return fmt.Errorf("--media-grace must be at least 1m")
+	}
+	if c.S3Endpoint == "" {
+		return nil
+	}
+	if c.S3Bucket == "" || c.S3AccessKey == "" || c.S3SecretKey == "" {
+		return fmt.Errorf("--s3-endpoint needs --s3-bucket, --s3-access-key and --s3-secret-key")
+	}
+	return nil
+}
+
+func (c *Config) validatePush() error {
+	if c.PushDelay < 10*time.Millisecond || c.PushDelay > time.Hour {
+		return fmt.Errorf("--push-delay must be 10ms to 1h")
+	}
+	apns := []string{c.APNsKeyFile, c.APNsKeyID, c.APNsTeamID, c.APNsTopic}
+	if slices.ContainsFunc(apns, func(s string) bool { return s != "" }) && slices.Contains(apns, "") {
+		return fmt.Errorf("APNs needs --apns-key-file, --apns-key-id, --apns-team-id and --apns-topic together")
+	}
+	if c.APNsEnv != "production" && c.APNsEnv != "sandbox" {
+		return fmt.Errorf("--apns-env must be production or sandbox")
+	}
+	if (c.PushWebhookURL == "") != (c.PushWebhookSecretFile == "") {
+		return fmt.Errorf("--push-webhook-url and --push-webhook-secret-file go together")
+	}
+	if c.WebPushSubject != "" && !strings.HasPrefix(c.WebPushSubject, "mailto:") && !strings.HasPrefix(c.WebPushSubject, "https://") {
+		return fmt.Errorf("--webpush-subject must be a mailto: or https: URL")
+	}
+	return nil
+}
+
+// vapidKeyFile returns where the Web Push key is kept.
+func (c *Config) vapidKeyFile() string {
+	if c.WebPushKeyFile != "" {
+		return c.WebPushKeyFile
+	}
+	return filepath.Join(c.DataDir, push.DefaultVAPIDKeyFile)
+}
+
+func (c *Config) mediaDir() string  { return filepath.Join(c.DataDir, "media") }
+func (c *Config) uploadDir() string { return filepath.Join(c.DataDir, "uploads") }
+
+// list splits a comma-separated flag value.
+func list(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
 		}
 	}
 	return out

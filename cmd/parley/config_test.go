@@ -47,6 +47,13 @@ func TestConfig(t *testing.T) {
 		{"ErrBodyLimit", []string{"--max-body-bytes", "0"}, nil, "--max-body-bytes"},
 		{"ErrLogLevel", []string{"--log-level", "loud"}, nil, "--log-level"},
 		{"ErrExtraArgument", []string{"extra"}, nil, "extra"},
+		{"ErrUploadLimit", []string{"--max-upload-bytes", "0"}, nil, "--max-upload-bytes"},
+		{"ErrS3Incomplete", []string{"--s3-endpoint", "http://127.0.0.1:9000"}, nil, "--s3-bucket"},
+		{"ErrAPNsIncomplete", []string{"--apns-key-file", "AuthKey.p8", "--apns-key-id", "K"}, nil, "--apns-team-id"},
+		{"ErrAPNsEnv", []string{"--apns-env", "staging"}, nil, "--apns-env"},
+		{"ErrWebhookWithoutSecret", []string{"--push-webhook-url", "https://gw.example/push"}, nil, "--push-webhook-secret-file"},
+		{"ErrWebPushSubject", []string{"--webpush-subject", "ops@example.com"}, nil, "--webpush-subject"},
+		{"ErrPushDelay", []string{"--push-delay", "0s"}, nil, "--push-delay"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMain()
@@ -57,6 +64,33 @@ func TestConfig(t *testing.T) {
 			}
 		})
 	}
+	t.Run("MediaAndPushFromEnvironment", func(t *testing.T) {
+		m := NewMain()
+		err := m.ParseFlags("serve", nil, env(map[string]string{
+			"PARLEY_S3_ENDPOINT": "https://s3.eu-west-1.amazonaws.com", "PARLEY_S3_BUCKET": "media", "PARLEY_S3_ACCESS_KEY": "AK",
+			"PARLEY_S3_SECRET_KEY": "SK", "PARLEY_S3_PATH_STYLE": "true", "PARLEY_MAX_UPLOAD_BYTES": "1048576",
+			"PARLEY_WEBPUSH_SUBJECT": "mailto:ops@example.com", "PARLEY_PUSH_DELAY": "5s",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := m.Config
+		if c.S3Bucket != "media" || !c.S3PathStyle || c.S3SecretKey != "SK" || c.MaxUploadBytes != 1<<20 || c.PushDelay != 5*time.Second ||
+			c.WebPushSubject != "mailto:ops@example.com" || c.vapidKeyFile() != "parley-data/vapid_private_key.pem" {
+			t.Fatalf("config = %+v", c)
+		}
+	})
+	t.Run("ErrUnreadablePushKey", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.APNsKeyFile, cfg.APNsKeyID, cfg.APNsTeamID, cfg.APNsTopic = "/nonexistent/AuthKey.p8", "K", "T", "chat.parley"
+		m := NewMain()
+		m.Config, m.Stderr = cfg, &bytes.Buffer{}
+		err := m.Run(context.Background())
+		m.Close()
+		if err == nil || !strings.Contains(err.Error(), "apns") {
+			t.Fatalf("Run = %v, want an APNs key error", err)
+		}
+	})
 	t.Run("Help", func(t *testing.T) {
 		var out bytes.Buffer
 		if err := run(context.Background(), []string{"--help"}, env(nil), &out, &out); err != nil {

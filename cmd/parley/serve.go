@@ -39,6 +39,9 @@ type Main struct {
 	Metrics *metrics.Registry
 	// Getenv is used by ParseFlags; nil means os.Getenv.
 	Getenv func(string) string
+	// PushClient, when set, sends every push notification: tests set it to
+	// trust their loopback push services.
+	PushClient *http.Client
 
 	ln       net.Listener
 	server   *http.Server
@@ -47,6 +50,7 @@ type Main struct {
 	bus      parley.Bus
 	app      *app.App
 	gateway  *realtime.Gateway
+	push     *pushQueue // nil when no push channel is configured
 	closers  []func() error
 	once     sync.Once
 }
@@ -105,19 +109,43 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	blobs, err := m.openBlobs()
+	if err != nil {
+		return fmt.Errorf("open media store: %w", err)
+	}
+	pushQ, vapidPublic, err := m.openPush(func(ctx context.Context, reg *parley.PushRegistration) { m.app.PushGone(ctx, reg) })
+	if err != nil {
+		return fmt.Errorf("start push notifications: %w", err)
+	}
+	var pq parley.PushQueue
+	if pushQ != nil {
+		pq, m.push = pushQ, pushQ
+		// Closed after the app, which queues pushes until it closes.
+		m.closers = append(m.closers, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+			defer cancel()
+			return pushQ.Close(ctx)
+		})
+	}
 	m.app, err = app.New(ctx, app.Config{
-		Retention:    cfg.Retention,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		MemberCap:    cfg.MemberCap,
-		RecallWindow: cfg.RecallWindow,
-		SendRate:     app.Rate{PerSecond: cfg.SendRate, Burst: cfg.SendBurst},
-		LoginRate:    app.Rate{PerSecond: cfg.LoginRate, Burst: cfg.LoginBurst},
+		Retention:      cfg.Retention,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MemberCap:      cfg.MemberCap,
+		RecallWindow:   cfg.RecallWindow,
+		SendRate:       app.Rate{PerSecond: cfg.SendRate, Burst: cfg.SendBurst},
+		LoginRate:      app.Rate{PerSecond: cfg.LoginRate, Burst: cfg.LoginBurst},
+		MaxUploadBytes: cfg.MaxUploadBytes,
+		TempDir:        cfg.uploadDir(),
+		MediaGrace:     cfg.MediaGrace,
+		PushDelay:      cfg.PushDelay,
 	}, app.Deps{
 		Store:    m.store,
 		Bus:      m.bus,
 		Presence: presence,
 		Hasher:   argon2id.New(argon2id.Params{MemoryKiB: uint32(cfg.Argon2MemoryKiB), Time: uint32(cfg.Argon2Time), Threads: 1}),
 		Logger:   m.Logger,
+		Blobs:    blobs,
+		Push:     pq,
 	})
 	if err != nil {
 		return fmt.Errorf("start app: %w", err)
@@ -131,12 +159,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Metrics.CounterFunc("parley_sends_deduplicated_total", "Send retries answered with the original message.", st.SendsDuplicated.Load)
 	m.Metrics.CounterFunc("parley_bus_events_published_total", "Events published on the bus, one per recipient user.", st.EventsPublished.Load)
 	m.Metrics.CounterFunc("parley_bus_publish_errors_total", "Bus publishes that failed (delivery falls back to sync).", st.PublishErrors.Load)
+	m.Metrics.CounterFunc("parley_media_blobs_deleted_total", "Media blobs deleted once no media used them.", st.BlobsDeleted.Load)
+	m.pushMetrics(pushQ)
 
 	api := httpapi.New(httpapi.Services{
 		Accounts: m.app, Conversations: m.app, Messages: m.app, Friends: m.app, Presence: m.app,
+		Media: m.app, Push: m.app,
 		Ready: m.store.Ping,
 	}, httpapi.Config{
-		MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MaxUploadBytes: cfg.MaxUploadBytes,
+		VAPIDPublicKey: vapidPublic,
 		OnRequest: func(method, route string, status int, _ time.Duration) {
 			requests.Add(1, method, route, strconv.Itoa(status))
 		},
@@ -181,16 +214,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.server.Serve(m.ln) }()
 	if cfg.Retention > 0 {
-		rctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			m.app.RunRetention(rctx, cfg.RetentionInterval)
-		}()
-		m.closers = append(m.closers, func() error { stop(); <-done; return nil })
+		m.background(func(ctx context.Context) { m.app.RunRetention(ctx, cfg.RetentionInterval) })
 	}
+	m.background(func(ctx context.Context) { m.app.RunMediaCollection(ctx, cfg.RetentionInterval) })
 	m.Logger.Info("parley is serving", "addr", m.Addr(), "data_dir", cfg.DataDir, "store", cfg.Store, "bus", cfg.Bus)
 	return nil
+}
+
+// background runs fn until Close, which cancels its context and waits
+// for it.
+func (m *Main) background(fn func(ctx context.Context)) {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(ctx)
+	}()
+	m.closers = append(m.closers, func() error { stop(); <-done; return nil })
 }
 
 func (m *Main) openStore(ctx context.Context) (parley.Store, error) {

@@ -221,3 +221,30 @@ func formatFloat(f float64) string {
 	}
 	return fmt.Sprintf("%g", f)
 }
+
+// counterVecFunc is a labelled counter family read at scrape time.
+type counterVecFunc struct {
+	name, help string
+	labels     []string
+	fn         func(emit func(v uint64, values ...string))
+}
+
+// CounterVecFunc registers a labelled counter family whose values are read
+// at scrape time: fn calls emit once per series, with the label values in
+// declaration order. It is for packages that keep their own counts per
+// label (a push dispatcher's per-channel statistics).
+func (r *Registry) CounterVecFunc(name, help string, labels []string, fn func(emit func(v uint64, values ...string))) {
+	r.add(&counterVecFunc{name: name, help: help, labels: labels, fn: fn})
+}
+
+func (c *counterVecFunc) write(w io.Writer) {
+	header(w, c.name, c.help, "counter")
+	var lines []string
+	c.fn(func(v uint64, values ...string) {
+		lines = append(lines, fmt.Sprintf("%s{%s} %d\n", c.name, labelString(c.labels, values), v))
+	})
+	sort.Strings(lines)
+	for _, l := range lines {
+		io.WriteString(w, l)
+	}
+}

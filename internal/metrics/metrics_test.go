@@ -17,10 +17,15 @@ func TestText(t *testing.T) {
 	v.Add(1, "/v1/me", "200")
 	v.Add(2, "/v1/me", "200")
 	v.Add(1, `we"ird`, "500")
+	r.CounterVecFunc("parley_sent_total", "Sent.", []string{"channel"}, func(emit func(uint64, ...string)) {
+		emit(7, "webpush")
+		emit(2, "apns")
+	})
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	out := w.Body.String()
 	for _, want := range []string{
+		"# TYPE parley_sent_total counter\nparley_sent_total{channel=\"apns\"} 2\nparley_sent_total{channel=\"webpush\"} 7\n",
 		"# TYPE parley_things_total counter\nparley_things_total 3\n",
 		"# TYPE parley_open gauge\nparley_open 3\n",
 		`parley_requests_total{route="/v1/me",code="200"} 3`,

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/blob"
+)
+
+// openBlobs opens the media blob store: an S3-compatible bucket when one
+// is configured, else a directory of the data dir. It also empties the
+// directory uploads are checked in, of what a crash left there.
+func (m *Main) openBlobs() (parley.BlobStore, error) {
+	cfg := m.Config
+	if err := os.RemoveAll(cfg.uploadDir()); err != nil {
+		return nil, fmt.Errorf("clear upload directory: %w", err)
+	}
+	if err := os.MkdirAll(cfg.uploadDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("create upload directory: %w", err)
+	}
+	if cfg.S3Endpoint == "" {
+		return blob.NewDisk(cfg.mediaDir())
+	}
+	s, err := blob.NewS3(blob.S3Config{
+		Endpoint:  cfg.S3Endpoint,
+		PathStyle: cfg.S3PathStyle,
+		Region:    cfg.S3Region,
+		Bucket:    cfg.S3Bucket,
+		AccessKey: cfg.S3AccessKey,
+		SecretKey: cfg.S3SecretKey,
+		Prefix:    cfg.S3Prefix,
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.closers = append(m.closers, s.Close)
+	return s, nil
+}
