@@ -100,6 +100,9 @@ type App struct {
 	// released queues media of recalled messages for the janitor.
 	released    chan parley.ID
 	janitorDone chan struct{}
+	// stopJanitor ends the janitor's store and blob calls at Close; what
+	// it did not release the collection by age gets to later.
+	stopJanitor context.CancelFunc
 	closeMu     sync.RWMutex
 	closed      bool
 
@@ -191,7 +194,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	a.thumbs = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	a.released = make(chan parley.ID, 1024)
 	a.janitorDone = make(chan struct{})
-	go a.janitor()
+	jctx, stop := context.WithCancel(context.Background())
+	a.stopJanitor = stop
+	go a.janitor(jctx)
 	if a.pushQueue != nil {
 		a.push = newPushScheduler(a, a.pushQueue)
 	}
@@ -199,8 +204,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 }
 
 // Close releases the app's bus subscription and stops its background
-// work: pending push checks are dropped, media releases already queued
-// are finished.
+// work: pending push checks and media releases are dropped (the
+// collection by age releases that media later).
 func (a *App) Close() error {
 	a.closeMu.Lock()
 	if a.closed {
@@ -210,6 +215,7 @@ func (a *App) Close() error {
 	a.closed = true
 	close(a.released)
 	a.closeMu.Unlock()
+	a.stopJanitor()
 	<-a.janitorDone
 	if a.push != nil {
 		a.push.close()

@@ -354,10 +354,15 @@ func (a *App) RunMediaCollection(ctx context.Context, interval time.Duration) {
 
 // janitor releases the media of recalled messages in the background, so a
 // recall does not wait for the blob store.
-func (a *App) janitor() {
+func (a *App) janitor(ctx context.Context) {
 	defer close(a.janitorDone)
 	for id := range a.released {
-		a.releaseMedia(context.Background(), []parley.ID{id})
+		if ctx.Err() != nil {
+			continue // closing: drain without work
+		}
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		a.releaseMedia(rctx, []parley.ID{id})
+		cancel()
 	}
 }
 
