@@ -11,8 +11,10 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -417,4 +419,41 @@ func TestMediaRelease(t *testing.T) {
 		}
 		e.wantReadable(t, b, again.ID, data)
 	})
+}
+
+// BenchmarkUploadPhoto uploads a 12-megapixel JPEG: spooling, hashing,
+// header check, decoding for the thumbnail, and storing both on disk.
+//
+//	go test ./app -run '^$' -bench Upload -benchtime 20x
+func BenchmarkUploadPhoto(b *testing.B) {
+	e := mustMediaApp(b, app.Config{})
+	u := e.MustUser(b)
+	m := image.NewRGBA(image.Rect(0, 0, 4000, 3000))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(i * 7 / 5)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, m, &jpeg.Options{Quality: 85}); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for range b.N {
+		e.MustUpload(b, u, data, "photo.jpg")
+	}
+}
+
+// BenchmarkUploadFile uploads 16 MiB that is not an image.
+func BenchmarkUploadFile(b *testing.B) {
+	e := mustMediaApp(b, app.Config{})
+	u := e.MustUser(b)
+	data := make([]byte, 16<<20)
+	r := rand.NewChaCha8([32]byte{1})
+	r.Read(data)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for range b.N {
+		e.MustUpload(b, u, data, "")
+	}
 }

@@ -477,3 +477,31 @@ func TestPushRegistrations(t *testing.T) {
 		wantCode(t, err, parley.EINVALID)
 	})
 }
+
+// BenchmarkPushCheck measures one push check of a recipient that has a
+// push registration and whose device acknowledged the message: the
+// common case of a user with the app open. The sends are not timed.
+//
+//	go test ./app -run '^$' -bench PushCheck
+func BenchmarkPushCheck(b *testing.B) {
+	e := mustPushApp(b, app.Config{SendRate: app.Rate{}})
+	ctx := context.Background()
+	a, r := e.MustUser(b), e.MustUser(b)
+	conv := e.MustDirect(b, a, r)
+	e.MustRegister(b, r.c, "https://push.example/r")
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		m := e.MustSend(b, a, conv, "hi")
+		if err := e.app.MarkDelivered(ctx, r.c, conv, m.Seq); err != nil {
+			b.Fatal(err)
+		}
+		e.clock.add(pushDelay)
+		b.StartTimer()
+		e.app.RunDuePushes()
+	}
+	b.StopTimer()
+	if got := e.q.take(); len(got) != 0 {
+		b.Fatalf("pushed %d", len(got))
+	}
+}

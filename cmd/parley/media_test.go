@@ -11,7 +11,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
-	_ "image/jpeg" // thumbnails are decoded to check them
+	"image/jpeg"
 	"image/png"
 	"io"
 	"mime/multipart"
@@ -203,6 +203,26 @@ func testMediaEndToEnd(t *testing.T, cfg Config, stored func(key string) bool) {
 		file = alice.mustUpload(big, "random.bin")
 		if file.ContentType != "application/octet-stream" || file.ThumbnailID != "" || file.Width != 0 {
 			t.Fatalf("upload = %+v", file)
+		}
+	})
+	t.Run("JPEGThumbnail", func(t *testing.T) {
+		defer bind(t, alice)()
+		m := image.NewRGBA(image.Rect(0, 0, 1200, 900))
+		for i := range m.Pix {
+			m.Pix[i] = uint8(i)
+		}
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, m, nil); err != nil {
+			t.Fatal(err)
+		}
+		up := alice.mustUpload(b.Bytes(), "photo")
+		if up.ContentType != "image/jpeg" || up.Width != 1200 || up.Height != 900 || up.ThumbnailID == "" {
+			t.Fatalf("upload = %+v", up)
+		}
+		_, th := alice.mustDownload("/v1/media/" + up.ID + "/thumbnail")
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(th))
+		if err != nil || format != "jpeg" || cfg.Width != 320 || cfg.Height != 240 {
+			t.Fatalf("thumbnail = %s %+v %v", format, cfg, err)
 		}
 	})
 	t.Run("Multipart", func(t *testing.T) {

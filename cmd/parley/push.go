@@ -133,7 +133,7 @@ func (m *Main) pushMetrics(q *pushQueue) {
 	st := m.app.Stats()
 	m.Metrics.CounterFunc("parley_push_checks_total", "Message bursts whose recipients were checked for push notifications.", st.PushChecks.Load)
 	m.Metrics.CounterFunc("parley_push_queued_total", "Push notifications handed to the channels.", st.PushesQueued.Load)
-	m.Metrics.CounterFunc("parley_push_skipped_total", "Push checks or notifications dropped before a channel: too many pending, or a full queue.", st.PushesDropped.Load)
+	m.Metrics.CounterFunc("parley_push_overflow_total", "Push checks or notifications dropped before reaching a channel: too many checks pending, or a channel queue full.", st.PushesDropped.Load)
 	if q == nil {
 		return
 	}

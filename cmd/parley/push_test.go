@@ -33,6 +33,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	parleyclient "github.com/parleyhq/parley/client"
+	"github.com/parleyhq/parley/internal/loadgen"
 	"github.com/parleyhq/parley/push"
 )
 
@@ -722,4 +723,52 @@ func TestPushPreviewSetting(t *testing.T) {
 	if err := json.Unmarshal(r.body, &p); err != nil || p.Notification.Preview != "" || p.Notification.SenderName != "alice" || bytes.Contains(r.body, []byte("a secret")) {
 		t.Fatalf("payload %s", r.body)
 	}
+}
+
+// BenchmarkEndToEndWithPush is BenchmarkEndToEnd's SQLite run with a push
+// channel configured, so every message schedules and runs push checks
+// (the load's users register no address, so a check is one read): compare
+// its msgs/s with BenchmarkEndToEnd/sqlite of the same run.
+// PARLEY_BENCH_PUSH_DELAY sets --push-delay (default 3s).
+//
+//	go test ./cmd/parley -run '^$' -bench 'EndToEnd' -benchtime 1x
+func BenchmarkEndToEndWithPush(b *testing.B) {
+	pairs, dur, delay := 100, 10*time.Second, 3*time.Second
+	if v := os.Getenv("PARLEY_BENCH_PAIRS"); v != "" {
+		pairs = atoi(b, v)
+	}
+	for name, dst := range map[string]*time.Duration{"PARLEY_BENCH_DURATION": &dur, "PARLEY_BENCH_PUSH_DELAY": &delay} {
+		if v := os.Getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			*dst = d
+		}
+	}
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	b.Cleanup(sink.Close)
+	cfg := testConfig(b)
+	cfg.LogLevel = "error"
+	cfg.PushDelay = delay
+	cfg.PushWebhookURL, cfg.PushWebhookSecretFile = sink.URL, writeFile(b, "secret", []byte("0123456789abcdef0123456789abcdef"))
+	m := MustRunMain(b, cfg)
+	b.ResetTimer()
+	var last loadgen.Result
+	for i := 0; i < b.N; i++ {
+		res, err := loadgen.Run(context.Background(), loadgen.Config{
+			URL: "http://" + m.Addr(), Pairs: pairs, Duration: dur, WarmUp: 2 * time.Second, InFlight: 8, HandlePrefix: "bpush",
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := res.Check(); err != nil {
+			b.Fatal(err)
+		}
+		last = res
+	}
+	b.ReportMetric(last.DeliveryRate, "msgs/s")
+	b.ReportMetric(last.AckLatency.P99, "ack-p99-ms")
+	b.ReportMetric(last.DeliveryLatency.P99, "delivery-p99-ms")
+	b.ReportMetric(float64(m.app.Stats().PushChecks.Load()), "push-checks")
 }
