@@ -24,6 +24,8 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/parleyhq/parley/internal/testenv"
 )
 
 // mediaJSON is the answer of an upload and the media of a message.
@@ -142,9 +144,11 @@ func TestMediaOnDisk(t *testing.T) {
 	})
 }
 
-// TestMediaOnS3 runs the same walk with media in a bucket of an
-// S3-compatible service started by the test.
+// TestMediaOnS3 runs the same walk as a node of a cluster would: media in
+// a bucket of an S3-compatible service started by the test, metadata in
+// PostgreSQL.
 func TestMediaOnS3(t *testing.T) {
+	pg := testenv.MustPostgres(t)
 	backend := s3mem.New()
 	if err := backend.CreateBucket("parley-media"); err != nil {
 		t.Fatal(err)
@@ -155,6 +159,7 @@ func TestMediaOnS3(t *testing.T) {
 	cfg.MaxUploadBytes = 1 << 20
 	cfg.S3Endpoint, cfg.S3Bucket, cfg.S3PathStyle, cfg.S3Prefix = srv.URL, "parley-media", true, "node/media"
 	cfg.S3AccessKey, cfg.S3SecretKey = "parley", "parley-secret"
+	cfg.Store, cfg.PostgresDSN = "postgres", pg.DSN()
 	objects := func() int {
 		list, err := backend.ListBucket("parley-media", nil, gofakes3.ListBucketPage{})
 		if err != nil {
