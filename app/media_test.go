@@ -346,8 +346,13 @@ func TestMediaRelease(t *testing.T) {
 		}
 		e.waitGone(t, a, m.ID)
 		e.wantHidden(t, b, m.ID)
-		if e.blobExists(t, pic) {
-			t.Fatal("the recalled image's blob is still stored")
+		// The row goes first, then the blob.
+		deadline := time.Now().Add(10 * time.Second)
+		for e.blobExists(t, pic) {
+			if time.Now().After(deadline) {
+				t.Fatal("the recalled image's blob is still stored")
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	})
 	t.Run("UnsentAfterGrace", func(t *testing.T) {
