@@ -172,7 +172,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.S3Prefix, "s3-prefix", cfg.S3Prefix, "folder inside the bucket for media (parley/media)")
 	fs.DurationVar(&cfg.PushDelay, "push-delay", cfg.PushDelay, "how long a device has to acknowledge a message (delivered) before it gets a push notification")
 	fs.StringVar(&cfg.WebPushSubject, "webpush-subject", cfg.WebPushSubject, "turns Web Push on: the contact push services see in every push, a mailto: or https: URL")
-	fs.StringVar(&cfg.WebPushKeyFile, "webpush-key-file", cfg.WebPushKeyFile, "the VAPID private key (PEM, or base64url as web-push tools print it); created on first start if missing; default <data-dir>/"+push.DefaultVAPIDKeyFile+"; every node must use the same")
+	fs.StringVar(&cfg.WebPushKeyFile, "webpush-key-file", cfg.WebPushKeyFile, "the VAPID private key (PEM, or base64url as web-push tools print it); created on first start if missing; empty means <data-dir>/"+push.DefaultVAPIDKeyFile+"; every node must use the same key")
 	fs.StringVar(&cfg.WebPushHosts, "webpush-hosts", cfg.WebPushHosts, "comma-separated push service hosts that Web Push subscriptions may name besides the major browsers' (a self-hosted autopush)")
 	fs.StringVar(&cfg.APNsKeyFile, "apns-key-file", cfg.APNsKeyFile, "turns APNs on: the .p8 token signing key from the Apple Developer account")
 	fs.StringVar(&cfg.APNsKeyID, "apns-key-id", cfg.APNsKeyID, "the 10-character id of the APNs signing key")
@@ -181,7 +181,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.APNsEnv, "apns-env", cfg.APNsEnv, "APNs servers: production or sandbox (development builds)")
 	fs.StringVar(&cfg.APNsURL, "apns-url", cfg.APNsURL, "APNs base URL, overriding --apns-env (a relay)")
 	fs.StringVar(&cfg.FCMCredentialsFile, "fcm-credentials-file", cfg.FCMCredentialsFile, "turns FCM on: the Firebase project's service-account JSON key file")
-	fs.StringVar(&cfg.FCMURL, "fcm-url", cfg.FCMURL, "FCM HTTP v1 base URL (default https://fcm.googleapis.com)")
+	fs.StringVar(&cfg.FCMURL, "fcm-url", cfg.FCMURL, "FCM HTTP v1 base URL; empty means https://fcm.googleapis.com")
 	fs.StringVar(&cfg.PushWebhookURL, "push-webhook-url", cfg.PushWebhookURL, "turns the webhook channel on: the custom gateway's URL, which gets signed JSON POSTs")
 	fs.StringVar(&cfg.PushWebhookSecretFile, "push-webhook-secret-file", cfg.PushWebhookSecretFile, "file holding the webhook's shared HMAC secret (at least 32 bytes)")
 	fs.Usage = func() { usage(fs, name) }
