@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley"
@@ -50,7 +51,20 @@ type op struct {
 	// before any fn runs.
 	dedup *dedupKey
 	err   chan error
+	// state is opQueued until either the writer takes the request
+	// (opTaken) or its caller gives up waiting first (opAbandoned): an
+	// abandoned request never runs, so its function never writes into a
+	// caller that has returned.
+	state atomic.Int32
 }
+
+const (
+	opQueued int32 = iota
+	opTaken
+	opAbandoned
+)
+
+var errAbandoned = parley.Errorf(parley.EUNAVAILABLE, "store did not answer in time")
 
 type dedupKey struct {
 	device parley.ID
@@ -130,8 +144,13 @@ func (w *writer) submit(ctx context.Context, o *op) error {
 	case err := <-o.err:
 		return err
 	case <-ctx.Done():
-		// The request may still commit; callers retry idempotently.
-		return parley.WrapError(parley.EUNAVAILABLE, "store did not answer in time", ctx.Err())
+		if o.state.CompareAndSwap(opQueued, opAbandoned) {
+			// It will never run, so nothing was stored.
+			return parley.WrapError(parley.EUNAVAILABLE, "store did not answer in time", ctx.Err())
+		}
+		// The writer has it: its batch ends within moments, and the
+		// caller must not read results the function is still writing.
+		return <-o.err
 	}
 }
 
@@ -200,6 +219,10 @@ func (w *writer) run(ops []*op) {
 		return
 	}
 	for i, o := range ops {
+		if !o.state.CompareAndSwap(opQueued, opTaken) {
+			results[i] = errAbandoned
+			continue
+		}
 		err := o.fn(b)
 		var pe *parley.Error
 		if err != nil && !errors.As(err, &pe) {
