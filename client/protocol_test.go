@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -85,6 +86,37 @@ func TestProtocol(t *testing.T) {
 		if !errors.Is(s.Err(), ErrServerDisconnect) || s.Reconnects() != 0 {
 			t.Fatalf("Err = %v, reconnects %d", s.Err(), s.Reconnects())
 		}
+	})
+	t.Run("PendingAcksFailOnClose", func(t *testing.T) {
+		url := scripted(t, func(ctx context.Context, ws *websocket.Conn) {
+			handshake(ctx, t, ws, "25000")
+			for {
+				if _, _, err := ws.Read(ctx); err != nil {
+					return // the event is never answered
+				}
+			}
+		})
+		s, err := Dial(context.Background(), SocketConfig{URL: url, Token: "tok"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		if err := s.EmitAsync("anything", nil, 0, func(_ json.RawMessage, err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, ErrClosed) {
+			t.Fatalf("pending ack: %v, want ErrClosed", err)
+		}
+		if err := s.Emit("typing", nil); !errors.Is(err, ErrClosed) {
+			t.Fatalf("emit after close: %v", err)
+		}
+		if _, ok := <-s.Events(); ok {
+			t.Fatal("events channel still open")
+		}
+		s.Close() // twice is fine
 	})
 	t.Run("ErrPingTimeout", func(t *testing.T) {
 		url := scripted(t, func(ctx context.Context, ws *websocket.Conn) {

@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/client"
-	"go.uber.org/goleak"
 )
 
 func TestDialUnauthorized(t *testing.T) {
@@ -336,33 +334,6 @@ func TestAck(t *testing.T) {
 		if err != nil || !strings.Contains(string(raw), `"code":"invalid"`) {
 			t.Fatalf("ack = %s, %v", raw, err)
 		}
-	})
-	t.Run("ErrClosed", func(t *testing.T) {
-		u := MustUser(t, n)
-		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s, err := u.Dial(ctx, client.SocketConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		if err := s.EmitAsync("no-such-event", nil, 0, func(_ json.RawMessage, err error) { done <- err }); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; !errors.Is(err, client.ErrClosed) {
-			t.Fatalf("pending ack: %v, want ErrClosed", err)
-		}
-		if err := s.Emit("typing", nil); !errors.Is(err, client.ErrClosed) {
-			t.Fatalf("emit after close: %v", err)
-		}
-		if _, ok := <-s.Events(); ok {
-			t.Fatal("events channel still open")
-		}
-		s.Close() // twice is fine
 	})
 	t.Run("ErrorEvent", func(t *testing.T) {
 		u := MustUser(t, n)
