@@ -23,6 +23,9 @@ type sender struct {
 	from, to *endpoint
 	// window bounds the sends awaiting their ack.
 	window chan struct{}
+	// phase spreads the senders' schedules over one period, so a paced
+	// load arrives evenly rather than in bursts of every sender at once.
+	phase float64
 
 	mu   sync.Mutex
 	recs []record
@@ -91,7 +94,7 @@ func (s *sender) loop(stop <-chan struct{}) {
 		if rate > 0 {
 			// Catch-up pacing: the n-th send is due at n/rate; a sender
 			// that fell behind sends at once until it is back on schedule.
-			due := time.Duration(float64(n) / rate * float64(time.Second))
+			due := time.Duration((float64(n) + s.phase) / rate * float64(time.Second))
 			if d := due - s.r.since(); d > 0 {
 				pace.Reset(d)
 				select {

@@ -82,6 +82,9 @@ func (r *run) setup(ctx context.Context) error {
 			r.addSender(fmt.Sprintf("%s.%d.b.", runTag, i), p.b, p.a)
 		}
 	}
+	for i, s := range r.senders {
+		s.phase = float64(i) / float64(len(r.senders))
+	}
 	if err := parallel(ctx, len(r.sockets), cfg.SetupConcurrency, func(i int) error {
 		return r.sockets[i].connect(ctx)
 	}); err != nil {
