@@ -137,6 +137,13 @@ type Deps struct {
 	Push parley.PushQueue
 }
 
+// fallback sets *v to def when it is not positive (unset).
+func fallback[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
 // sysTopic carries cache invalidations between nodes.
 const sysTopic = "sys:members"
 
@@ -144,36 +151,16 @@ const sysTopic = "sys:members"
 // each other about membership changes. Close releases that subscription.
 func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	def := DefaultConfig()
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = def.MaxBodyBytes
-	}
-	if cfg.MemberCap <= 0 {
-		cfg.MemberCap = def.MemberCap
-	}
-	if cfg.RecallWindow <= 0 {
-		cfg.RecallWindow = def.RecallWindow
-	}
-	if cfg.MembershipTTL <= 0 {
-		cfg.MembershipTTL = def.MembershipTTL
-	}
-	if cfg.MaxUploadBytes <= 0 {
-		cfg.MaxUploadBytes = def.MaxUploadBytes
-	}
-	if cfg.ThumbnailSide <= 0 {
-		cfg.ThumbnailSide = def.ThumbnailSide
-	}
-	if cfg.MediaGrace <= 0 {
-		cfg.MediaGrace = def.MediaGrace
-	}
-	if cfg.PushDelay <= 0 {
-		cfg.PushDelay = def.PushDelay
-	}
-	if cfg.MaxPendingPushes <= 0 {
-		cfg.MaxPendingPushes = def.MaxPendingPushes
-	}
-	if cfg.PushWorkers <= 0 {
-		cfg.PushWorkers = def.PushWorkers
-	}
+	fallback(&cfg.MaxBodyBytes, def.MaxBodyBytes)
+	fallback(&cfg.MemberCap, def.MemberCap)
+	fallback(&cfg.RecallWindow, def.RecallWindow)
+	fallback(&cfg.MembershipTTL, def.MembershipTTL)
+	fallback(&cfg.MaxUploadBytes, def.MaxUploadBytes)
+	fallback(&cfg.ThumbnailSide, def.ThumbnailSide)
+	fallback(&cfg.MediaGrace, def.MediaGrace)
+	fallback(&cfg.PushDelay, def.PushDelay)
+	fallback(&cfg.MaxPendingPushes, def.MaxPendingPushes)
+	fallback(&cfg.PushWorkers, def.PushWorkers)
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
