@@ -192,3 +192,63 @@ func readUntilClosed(t testing.TB, c *wstest.Conn) {
 		}
 	}
 }
+
+// blockingCloser is a recorder whose Close waits for release.
+type blockingCloser struct {
+	*recorder
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *blockingCloser) Close(s *Session, reason Reason) {
+	close(h.entered)
+	<-h.release
+	h.recorder.Close(s, reason)
+}
+
+// A session its client closed may still be in the Handler's Close when the
+// server shuts down; Server.Close returns only once that Close returned, so
+// whatever the Handler started there is accounted for by then.
+func TestServerCloseWaitsForClosingHandlers(t *testing.T) {
+	h := &blockingCloser{recorder: newRecorder(false), entered: make(chan struct{}), release: make(chan struct{})}
+	srv, err := NewServer(Config{PingInterval: time.Minute}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/engine.io/", srv)
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+	c, err := wstest.Dial("ws" + strings.TrimPrefix(hs.URL, "http") + "/engine.io/?EIO=4&transport=websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRead(t, c) // open
+	h.session(t)
+	_ = c.WriteText("1")
+	readUntilClosed(t, c)
+	select {
+	case <-h.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close was not called")
+	}
+	done := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.Fatal("Server.Close returned while the Handler was still in Close")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(h.release)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Server.Close did not return after the Handler's Close did")
+	}
+	if r := h.waitClosed(t); r != ReasonTransportClose {
+		t.Errorf("reason %q", r)
+	}
+}

@@ -67,6 +67,10 @@ type Server struct {
 	sessions  map[sessionID]*Session
 	closing   bool
 	handshake sync.WaitGroup // handshakes and upgrades under way
+	// live counts registered sessions whose Handler has not yet returned
+	// from Close; a session closed by its client just before Close may
+	// still be in its Handler when Close closes the rest.
+	live      sync.WaitGroup
 	open      atomic.Int64
 	closeOnce sync.Once
 }
@@ -87,9 +91,10 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 	return srv, nil
 }
 
-// Close closes every session with ReasonServerShutdown and stops the server's
-// goroutines. The http.Server it is mounted on is the caller's to stop.
-// Calls after the first do nothing.
+// Close closes every session with ReasonServerShutdown, waits until the
+// Handler has returned from Close for every session it opened, whoever
+// closed it, and stops the server's goroutines. The http.Server it is
+// mounted on is the caller's to stop. Calls after the first do nothing.
 func (srv *Server) Close() error {
 	srv.closeOnce.Do(srv.shutdown)
 	return nil
@@ -107,6 +112,7 @@ func (srv *Server) shutdown() {
 	for _, s := range srv.sched.sessions() {
 		s.close(ReasonServerShutdown, false)
 	}
+	srv.live.Wait()
 	srv.sched.close()
 	if srv.ws != nil {
 		srv.ws.close()
@@ -181,6 +187,7 @@ func (srv *Server) register(s *Session, byID bool) {
 		srv.sessions[s.id] = s
 	}
 	srv.open.Add(1)
+	srv.live.Add(1)
 	s.mu.Lock()
 	s.registered = true
 	srv.sched.set(s, srv.cfg.PingInterval)

@@ -215,15 +215,23 @@ func (s *Session) close(reason Reason, clientClose bool) {
 	// from another goroutine, so a closer such as a fan-out writer never
 	// waits for a handler.
 	if s.recvMu.TryLock() {
-		s.srv.handler.Close(s, reason)
-		s.recvMu.Unlock()
+		s.notifyClosed(reason, registered)
 		return
 	}
 	go func() {
 		s.recvMu.Lock()
-		s.srv.handler.Close(s, reason)
-		s.recvMu.Unlock()
+		s.notifyClosed(reason, registered)
 	}()
+}
+
+// notifyClosed tells the Handler of the close; it runs holding recvMu, which
+// it releases.
+func (s *Session) notifyClosed(reason Reason, registered bool) {
+	s.srv.handler.Close(s, reason)
+	s.recvMu.Unlock()
+	if registered {
+		s.srv.live.Done()
+	}
 }
 
 // heartbeat runs when the session's deadline passes: send a ping, or give up
