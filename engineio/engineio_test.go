@@ -90,10 +90,16 @@ type testServer struct {
 
 func MustServer(t testing.TB, cfg Config, h *recorder) *testServer {
 	t.Helper()
+	return mustServerWith(t, cfg, h, h)
+}
+
+// mustServerWith serves handler, which reports its events to h.
+func mustServerWith(t testing.TB, cfg Config, handler Handler, h *recorder) *testServer {
+	t.Helper()
 	if cfg.AllowOrigin == nil {
 		cfg.AllowOrigin = func(o string) bool { return o == "http://allowed.example" }
 	}
-	srv, err := NewServer(cfg, h)
+	srv, err := NewServer(cfg, handler)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,19 +217,8 @@ func (h *blockingCloser) Close(s *Session, reason Reason) {
 // whatever the Handler started there is accounted for by then.
 func TestServerCloseWaitsForClosingHandlers(t *testing.T) {
 	h := &blockingCloser{recorder: newRecorder(false), entered: make(chan struct{}), release: make(chan struct{})}
-	srv, err := NewServer(Config{PingInterval: time.Minute}, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/engine.io/", srv)
-	hs := httptest.NewServer(mux)
-	defer hs.Close()
-	c, err := wstest.Dial("ws" + strings.TrimPrefix(hs.URL, "http") + "/engine.io/?EIO=4&transport=websocket")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustRead(t, c) // open
+	ts := mustServerWith(t, Config{PingInterval: time.Minute}, h, h.recorder)
+	c, _ := ts.MustWebSocket(t)
 	h.session(t)
 	_ = c.WriteText("1")
 	readUntilClosed(t, c)
@@ -234,7 +229,7 @@ func TestServerCloseWaitsForClosingHandlers(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() {
-		srv.Close()
+		ts.Close()
 		close(done)
 	}()
 	select {
