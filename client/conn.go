@@ -32,8 +32,9 @@ type conn struct {
 }
 
 type pendingAck struct {
-	cb    func(json.RawMessage, error)
-	timer *time.Timer // nil without a timeout
+	cb       func(json.RawMessage, error)
+	timer    *time.Timer // nil without a timeout
+	deadline time.Time   // zero without a timeout
 }
 
 // connect dials the server and runs the three handshakes: WebSocket,
@@ -129,8 +130,13 @@ func (c *conn) write(b []byte) error {
 	return c.ws.Write(context.Background(), websocket.MessageText, b)
 }
 
-// addAck registers a callback for ack id; false if the connection is gone.
-func (c *conn) addAck(id int64, a *pendingAck) bool {
+// addAck registers a callback for ack id, failed with ErrAckTimeout after
+// timeout when it is positive; false if the connection is gone.
+//
+// The timer starts under the lock that takeAck takes, so that it always
+// finds the ack registered, however short the timeout, and the reader,
+// which stops it, always sees it.
+func (c *conn) addAck(id int64, a *pendingAck, timeout time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gone {
@@ -138,6 +144,14 @@ func (c *conn) addAck(id int64, a *pendingAck) bool {
 	}
 	if c.acks == nil {
 		c.acks = make(map[int64]*pendingAck)
+	}
+	if timeout > 0 {
+		a.deadline = time.Now().Add(timeout)
+		a.timer = time.AfterFunc(timeout, func() {
+			if c.takeAck(id) != nil {
+				a.cb(nil, ErrAckTimeout)
+			}
+		})
 	}
 	c.acks[id] = a
 	return true
@@ -157,6 +171,11 @@ func (c *conn) resolve(id int64, raw json.RawMessage, err error) {
 	if a := c.takeAck(id); a != nil {
 		if a.timer != nil {
 			a.timer.Stop()
+			// An answer read after the deadline, before the timer's
+			// goroutine ran, came too late all the same.
+			if err == nil && time.Now().After(a.deadline) {
+				raw, err = nil, ErrAckTimeout
+			}
 		}
 		a.cb(raw, err)
 	}

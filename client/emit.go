@@ -67,19 +67,7 @@ func (s *Socket) emitAsync(event string, payload any, timeout time.Duration, cb 
 		return nil, 0, err
 	}
 	a := &pendingAck{cb: cb}
-	if timeout > 0 {
-		// Set before the ack is registered, so that the reader, which
-		// stops it, sees it.
-		a.timer = time.AfterFunc(timeout, func() {
-			if c.takeAck(id) != nil {
-				cb(nil, ErrAckTimeout)
-			}
-		})
-	}
-	if !c.addAck(id, a) {
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+	if !c.addAck(id, a, timeout) {
 		return nil, 0, ErrDisconnected
 	}
 	if err := c.write(b); err != nil {
