@@ -55,8 +55,15 @@ func handshake(ctx context.Context, t *testing.T, ws *websocket.Conn, pingMS str
 
 func TestProtocol(t *testing.T) {
 	t.Run("PingBinaryAndServerDisconnect", func(t *testing.T) {
+		idRead := make(chan struct{})
 		url := scripted(t, func(ctx context.Context, ws *websocket.Conn) {
 			handshake(ctx, t, ws, "25000")
+			// The disconnect below clears the id; the test reads it first.
+			select {
+			case <-idRead:
+			case <-ctx.Done():
+				return
+			}
 			write(ctx, t, ws, websocket.MessageText, "2")
 			expect(ctx, t, ws, "3")
 			// A binary event and its attachment, then an ordinary one.
@@ -74,6 +81,7 @@ func TestProtocol(t *testing.T) {
 		if s.ID() != "sock1" {
 			t.Errorf("socket id %q", s.ID())
 		}
+		close(idRead)
 		var got []Event
 		for ev := range s.Events() {
 			got = append(got, ev)
