@@ -91,8 +91,12 @@ type ackResult struct {
 // first argument. It gives up when ctx ends (or after the socket's
 // AckTimeout when ctx has no deadline) and when the connection drops.
 func (s *Socket) EmitWithAck(ctx context.Context, event string, payload any) (json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var timeout time.Duration
-	if _, ok := ctx.Deadline(); !ok {
+	deadline, hasDeadline := ctx.Deadline()
+	if !hasDeadline {
 		timeout = s.cfg.AckTimeout
 	}
 	ch := make(chan ackResult, 1)
@@ -104,6 +108,11 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, payload any) (js
 	}
 	select {
 	case r := <-ch:
+		if r.err == nil && hasDeadline && !time.Now().Before(deadline) {
+			// An answer read after the deadline, before the context's
+			// timer closed Done, came too late all the same.
+			return nil, context.DeadlineExceeded
+		}
 		return r.raw, r.err
 	case <-ctx.Done():
 		if a := c.takeAck(id); a != nil && a.timer != nil {
