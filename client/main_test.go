@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,6 +130,12 @@ func mustNode(tb testing.TB) *clienttest.Node {
 func mustNodeAt(tb testing.TB, bin, dir, addr string) *clienttest.Node {
 	tb.Helper()
 	n, err := clienttest.StartNode(bin, dir, "--addr", addr)
+	// A restart on the same address can find the port taken for a moment
+	// (by an outgoing connection's local port, say): try again.
+	for deadline := time.Now().Add(10 * time.Second); err != nil && strings.Contains(err.Error(), "address already in use") && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		n, err = clienttest.StartNode(bin, dir, "--addr", addr)
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -205,7 +205,7 @@ func TestPollingCORS(t *testing.T) {
 }
 
 func TestPollingHeartbeat(t *testing.T) {
-	ts := MustServer(t, Config{PingInterval: 50 * time.Millisecond, PingTimeout: 500 * time.Millisecond}, newRecorder(false))
+	ts := MustServer(t, Config{PingInterval: 50 * time.Millisecond, PingTimeout: 2 * time.Second}, newRecorder(false))
 	sid, _ := ts.MustPollingSession(t)
 	for i := 0; i < 3; i++ {
 		if _, body, _ := do(t, "GET", sid, ""); body != "2" {

@@ -84,10 +84,10 @@ func TestPresenceNodeCrash(t *testing.T) {
 	if st.LastSeen == nil || st.LastSeen.Before(before.Add(-time.Second)) {
 		t.Fatalf("after the node crashed: %+v, want last_seen about when its entry expired", st)
 	}
-	// v still has a connection on the survivor.
-	if st := waitStatus(t, survivor, v, func(parley.PresenceStatus) bool { return true }); !st.Online {
-		t.Fatalf("user with a connection on a live node: %+v, want online", st)
-	}
+	// v still has a connection on the survivor. (Waited for, not read
+	// once: a heartbeat the loaded machine delayed past the short test TTL
+	// lets the entry lapse until the next one writes it back.)
+	waitStatus(t, survivor, v, online)
 	// The crashed node's count no longer holds u online.
 	if came, err := survivor.Connect(ctx, u); err != nil || !came {
 		t.Fatalf("Connect after the crash: cameOnline %v, %v; want true", came, err)

@@ -302,7 +302,7 @@ type pushNode struct {
 	apnsTeam, apnsKeyID  string
 }
 
-const testPushDelay = 300 * time.Millisecond
+const testPushDelay = time.Second
 
 func mustPushNode(t *testing.T) *pushNode {
 	t.Helper()
@@ -423,6 +423,7 @@ func (n *pushNode) metric(t *testing.T, line string) bool {
 }
 
 func TestPushWebPush(t *testing.T) {
+	t.Parallel() // each waits out push delays on a node of its own
 	n := mustPushNode(t)
 	bob, _, conv := n.recipient(t, "bob")
 	br := newBrowser(t, n.webURL+"/sub/bob")
@@ -573,6 +574,7 @@ func connectAcking(t *testing.T, addr, token string) *parleyclient.Socket {
 }
 
 func TestPushAPNs(t *testing.T) {
+	t.Parallel() // each waits out push delays on a node of its own
 	n := mustPushNode(t)
 	carl, _, conv := n.recipient(t, "carl")
 	token := strings.Repeat("a1b2c3d4", 8)
@@ -625,6 +627,7 @@ func TestPushAPNs(t *testing.T) {
 }
 
 func TestPushFCM(t *testing.T) {
+	t.Parallel() // each waits out push delays on a node of its own
 	n := mustPushNode(t)
 	dora, _, conv := n.recipient(t, "dora")
 	const token = "fcm-registration-token-of-dora"
@@ -667,6 +670,7 @@ func TestPushFCM(t *testing.T) {
 }
 
 func TestPushWebhook(t *testing.T) {
+	t.Parallel() // each waits out push delays on a node of its own
 	n := mustPushNode(t)
 	eve, es, conv := n.recipient(t, "eve")
 	const token = "gateway-token-eve"
@@ -699,6 +703,7 @@ func TestPushWebhook(t *testing.T) {
 // TestPushPreviewSetting checks the setting on /v1/me and that a push then
 // carries no preview.
 func TestPushPreviewSetting(t *testing.T) {
+	t.Parallel() // each waits out push delays on a node of its own
 	n := mustPushNode(t)
 	fay, _, conv := n.recipient(t, "fay")
 	defer bind(t, fay)()

@@ -52,7 +52,7 @@ func MustHAProxy(tb testing.TB, configPath string, backends []string) *HAProxy {
 	if i != len(backends) {
 		tb.Fatalf("testenv: the haproxy config has %d servers, %d backends given", i, len(backends))
 	}
-	cfg = timingRE.ReplaceAllString(cfg, "inter 200ms fall 1 rise 1")
+	cfg = timingRE.ReplaceAllString(cfg, "inter 200ms fall 2 rise 1")
 	dir := tb.TempDir()
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {

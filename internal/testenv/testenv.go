@@ -230,4 +230,19 @@ func errAddrInUse(err error) bool {
 	return err != nil && strings.Contains(strings.ToLower(err.Error()), "address already in use")
 }
 
+// restartOnSamePort runs start, and runs it again while it fails because
+// another process took the port during the downtime (an outgoing
+// connection's local port, say), for up to startTimeout. Clients keep the
+// address, so a restart cannot move to a fresh port.
+func restartOnSamePort(start func() error) error {
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := start()
+		if !errAddrInUse(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 var errNotRunning = errors.New("testenv: server is not running")
