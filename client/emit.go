@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -94,10 +95,14 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, payload any) (js
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var timeout time.Duration
+	// A deadline of the context's is the ack's own, so that the ack table
+	// applies one rule: an answer read after it is too late.
+	timeout := s.cfg.AckTimeout
 	deadline, hasDeadline := ctx.Deadline()
-	if !hasDeadline {
-		timeout = s.cfg.AckTimeout
+	if hasDeadline {
+		if timeout = time.Until(deadline); timeout <= 0 {
+			return nil, context.DeadlineExceeded
+		}
 	}
 	ch := make(chan ackResult, 1)
 	c, id, err := s.emitAsync(event, payload, timeout, func(raw json.RawMessage, err error) {
@@ -108,9 +113,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, payload any) (js
 	}
 	select {
 	case r := <-ch:
-		if r.err == nil && hasDeadline && !time.Now().Before(deadline) {
-			// An answer read after the deadline, before the context's
-			// timer closed Done, came too late all the same.
+		if hasDeadline && errors.Is(r.err, ErrAckTimeout) {
 			return nil, context.DeadlineExceeded
 		}
 		return r.raw, r.err

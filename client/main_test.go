@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/client/clienttest"
+	"github.com/parleyhq/parley/internal/testenv"
 )
 
 // parleyBin is the parley command built once for the whole test binary.
@@ -129,13 +129,11 @@ func mustNode(tb testing.TB) *clienttest.Node {
 // crashed and came back.
 func mustNodeAt(tb testing.TB, bin, dir, addr string) *clienttest.Node {
 	tb.Helper()
-	n, err := clienttest.StartNode(bin, dir, "--addr", addr)
-	// A restart on the same address can find the port taken for a moment
-	// (by an outgoing connection's local port, say): try again.
-	for deadline := time.Now().Add(10 * time.Second); err != nil && strings.Contains(err.Error(), "address already in use") && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
+	var n *clienttest.Node
+	err := testenv.RestartOnSamePort(func() (err error) {
 		n, err = clienttest.StartNode(bin, dir, "--addr", addr)
-	}
+		return err
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}

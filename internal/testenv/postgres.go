@@ -122,7 +122,7 @@ func (p *Postgres) Restart() {
 	p.tb.Helper()
 	p.mustOwn("Restart")
 	p.srv.stop(syscall.SIGINT)
-	if err := restartOnSamePort(p.srv.start); err != nil {
+	if err := RestartOnSamePort(p.srv.start); err != nil {
 		p.tb.Fatalf("testenv: restart postgres on %s: %v", p.Addr(), err)
 	}
 }

@@ -70,7 +70,7 @@ func (r *Redis) Kill() { r.stop(syscall.SIGKILL) }
 func (r *Redis) Restart() {
 	r.tb.Helper()
 	r.stop(syscall.SIGTERM)
-	if err := restartOnSamePort(r.start); err != nil {
+	if err := RestartOnSamePort(r.start); err != nil {
 		r.tb.Fatalf("testenv: restart redis-server on %s: %v", r.Addr(), err)
 	}
 }

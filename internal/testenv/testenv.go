@@ -230,11 +230,11 @@ func errAddrInUse(err error) bool {
 	return err != nil && strings.Contains(strings.ToLower(err.Error()), "address already in use")
 }
 
-// restartOnSamePort runs start, and runs it again while it fails because
+// RestartOnSamePort runs start, and runs it again while it fails because
 // another process took the port during the downtime (an outgoing
 // connection's local port, say), for up to startTimeout. Clients keep the
 // address, so a restart cannot move to a fresh port.
-func restartOnSamePort(start func() error) error {
+func RestartOnSamePort(start func() error) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		err := start()
