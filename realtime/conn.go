@@ -231,6 +231,12 @@ func (c *conn) initStream(conv parley.ID) {
 	if c.gone || st == nil {
 		return
 	}
+	if parley.IsRetryable(err) && !st.known && len(st.held) > 0 {
+		// The store cannot say where the device is for now: keep holding
+		// (bounded by MaxHeld) and ask again after GapWait.
+		time.AfterFunc(c.g.cfg.GapWait, func() { c.initStream(conv) })
+		return
+	}
 	st.initing = false
 	if !st.known && len(st.held) > 0 {
 		low := firstHeld(st.held)
@@ -272,7 +278,8 @@ func (c *conn) drainLocked(st *stream) {
 
 // fillGap fetches the messages missing before the first held one from the
 // store. If the store has nothing to give for the hole (retention removed
-// it, or the member may not see it), the stream moves past it.
+// it, or the member may not see it), the stream moves past it; if the
+// store is unavailable for now, it tries again after GapWait.
 func (c *conn) fillGap(conv parley.ID) {
 	c.mu.Lock()
 	st := c.streams[conv]
@@ -313,9 +320,10 @@ func (c *conn) fillGap(conv parley.ID) {
 		}
 		st.last = m.Seq
 	}
-	if len(ms) == 0 && st.last == from {
+	if !parley.IsRetryable(err) && len(ms) == 0 && st.last == from {
 		// Nothing to fetch for the hole: move past it. The socket has only
-		// what follows.
+		// what follows. (A store that could not answer for now has said
+		// nothing of the hole: it is kept and fetched again below.)
 		st.last, st.base = to-1, to
 	}
 	c.drainLocked(st)

@@ -45,12 +45,21 @@ type store struct {
 	mu     sync.Mutex
 	log    map[int64]bool
 	calls  []parley.HistoryQuery
+	// fail is returned by the next failures History calls.
+	fail     error
+	failures int
+	// cursorFailures Cursor calls answer EUNAVAILABLE.
+	cursorFailures int
 }
 
 func (s *store) History(_ context.Context, _ parley.Caller, conv parley.ID, q parley.HistoryQuery) ([]*parley.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, q)
+	if s.failures > 0 {
+		s.failures--
+		return nil, s.fail
+	}
 	var out []*parley.Message
 	for seq := q.AfterSeq + 1; len(out) < q.Limit && seq <= q.AfterSeq+int64(q.Limit); seq++ {
 		if s.log[seq] {
@@ -67,6 +76,12 @@ func (s *store) historyCalls() []parley.HistoryQuery {
 }
 
 func (s *store) Cursor(context.Context, parley.Caller, parley.ID) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cursorFailures > 0 {
+		s.cursorFailures--
+		return 0, parley.Errorf(parley.EUNAVAILABLE, "database unavailable")
+	}
 	return s.cursor, nil
 }
 
@@ -147,6 +162,21 @@ func TestStreamOrder(t *testing.T) {
 		deliver(c, 1, 4, 5)
 		waitGot(t, r, "[1 4 5]")
 	})
+	t.Run("GapKeptWhileStoreUnavailable", func(t *testing.T) {
+		c, r, st := newTestConn(t, 1, 2, 3)
+		st.fail, st.failures = parley.Errorf(parley.EUNAVAILABLE, "database unavailable"), 2
+		deliver(c, 1, 3)
+		waitGot(t, r, "[1 2 3]")
+		if calls := st.historyCalls(); len(calls) != 3 {
+			t.Fatalf("history calls = %+v, want 2 failed and 1 answered", calls)
+		}
+	})
+	t.Run("GapSkippedOnPermanentError", func(t *testing.T) {
+		c, r, st := newTestConn(t, 1, 2, 3)
+		st.fail, st.failures = parley.Errorf(parley.EFORBIDDEN, "not a member"), 1
+		deliver(c, 1, 3)
+		waitGot(t, r, "[1 3]")
+	})
 	t.Run("OwnSendIsNotEmittedAgain", func(t *testing.T) {
 		c, r, _ := newTestConn(t)
 		waitLong(c)
@@ -159,6 +189,12 @@ func TestStreamOrder(t *testing.T) {
 	t.Run("StreamStartsAtDeviceCursor", func(t *testing.T) {
 		c, r, st := newTestConn(t, 5, 6, 7, 8)
 		st.cursor = 5
+		deliver(c, 8)
+		waitGot(t, r, "[6 7 8]")
+	})
+	t.Run("StreamStartWaitsForUnavailableStore", func(t *testing.T) {
+		c, r, st := newTestConn(t, 5, 6, 7, 8)
+		st.cursor, st.cursorFailures = 5, 2
 		deliver(c, 8)
 		waitGot(t, r, "[6 7 8]")
 	})
