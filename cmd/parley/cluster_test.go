@@ -69,15 +69,9 @@ func (d *device) connect(url string) {
 	defer cancel()
 	s, err := parleyclient.New(url, nil).WithToken(d.http.Token()).Dial(ctx, parleyclient.SocketConfig{
 		Reconnect: true, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
-		AckTimeout: 10 * time.Second,
-		Handler:    d.onEvent,
-		OnReconnect: func(s *parleyclient.Socket, resume map[parley.ID]int64) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := s.Sync(ctx, d.cursors()); err == nil {
-				d.synced.Add(1)
-			}
-		},
+		AckTimeout:  10 * time.Second,
+		Handler:     d.onEvent,
+		OnReconnect: func(s *parleyclient.Socket, resume map[parley.ID]int64) { d.sync(s) },
 	})
 	if err != nil {
 		d.t.Fatal(err)
@@ -86,16 +80,30 @@ func (d *device) connect(url string) {
 	d.t.Cleanup(func() { s.Close() })
 }
 
+// sync catches the device up from its cursors, trying again while the
+// server answers that it cannot for now (its store restarting), as a
+// real client does, until the socket is closed or 60 seconds pass.
+func (d *device) sync(s *parleyclient.Socket) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := s.Sync(ctx, d.cursors())
+		cancel()
+		if err == nil {
+			d.synced.Add(1)
+			return
+		}
+		if !parley.IsRetryable(err) || time.Now().After(deadline) {
+			return // a dropped socket syncs again when it reconnects
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (d *device) onEvent(ev parleyclient.Event) {
 	if ev.Name == parley.EventResync {
 		// The node's bus came back: events may have been lost.
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := d.sock.Sync(ctx, d.cursors()); err == nil {
-				d.synced.Add(1)
-			}
-		}()
+		go d.sync(d.sock)
 		return
 	}
 	switch v := ev.Data.(type) {
