@@ -3,6 +3,7 @@ package parley_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -19,8 +20,8 @@ var allowed = map[string][]string{
 	"":                           {},
 	"app":                        {"", "internal/imaging"},
 	"argon2id":                   {""},
-	"sqlite":                     {"", "internal/migrations"},
-	"postgres":                   {"", "internal/migrations"},
+	"sqlite":                     {"", "internal/migrations", "internal/writeq"},
+	"postgres":                   {"", "internal/migrations", "internal/writeq"},
 	"storetest":                  {""},
 	"inmem":                      {""},
 	"redis":                      {""},
@@ -41,6 +42,7 @@ var allowed = map[string][]string{
 	"internal/testenv":           {},
 	"internal/jstest":            {},
 	"internal/migrations":        {},
+	"internal/writeq":            {""},
 	"internal/metrics":           {},
 	"internal/conformance":       {"engineio", "socketio"},
 	"socketio/internal/membench": {"engineio", "socketio", "engineio/wstest"},
@@ -106,6 +108,24 @@ func TestDependencyRule(t *testing.T) {
 			if !okDep {
 				t.Errorf("package %q imports %q, which its rule does not allow", name, dep)
 			}
+		}
+	}
+}
+
+// TestReadmeLayout checks that the README's layout table names every
+// package, so a newcomer finds each one.
+func TestReadmeLayout(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range listPackages(t) {
+		name, _ := rel(p.ImportPath)
+		if name == "" {
+			continue
+		}
+		if !bytes.Contains(readme, []byte("| `"+name+"` |")) {
+			t.Errorf("package %q is missing from the README's layout table", name)
 		}
 	}
 }

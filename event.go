@@ -19,6 +19,9 @@ const (
 	// EventRevoke is bus-only: disconnect the sockets of Event.DeviceID
 	// (its session was revoked).
 	EventRevoke = "session:revoked"
+	// EventSyncPoint names the SyncPoint a sync emits before replaying a
+	// conversation; it never reaches a client.
+	EventSyncPoint = "sync:point"
 )
 
 // Event is what the app publishes on a user's bus topic: a realtime event

@@ -2,6 +2,7 @@ package parley
 
 import (
 	"context"
+	"math"
 	"time"
 	"unicode/utf8"
 )
@@ -115,6 +116,30 @@ type MessageFilter struct {
 	Limit     int
 }
 
+// Window is how a store reads f: the entries with lo < seq <= hi, the
+// first limit of them in ascending order when ascending is true, else the
+// last limit. When hi <= lo the window is empty and nothing need be read.
+func (f MessageFilter) Window() (lo, hi int64, limit int, ascending bool) {
+	limit = f.Limit
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	lo = max(f.Floor, f.AfterSeq)
+	hi = math.MaxInt64
+	if f.Ceiling > 0 {
+		hi = f.Ceiling
+	}
+	if f.BeforeSeq > 0 {
+		hi = min(hi, f.BeforeSeq-1)
+	}
+	return lo, hi, limit, f.AfterSeq > 0 || f.Ascending
+}
+
+// LogPosition marks what a store had committed at one moment, across all
+// conversations: LastSeqAt answers, for any conversation, where its log
+// stood then. It is opaque and only meaningful to the store that made it.
+type LogPosition string
+
 // MessageStore persists conversation logs.
 type MessageStore interface {
 	// AppendMessage stores m in its conversation's log with the next seq,
@@ -123,8 +148,16 @@ type MessageStore interface {
 	// only after the commit. When the sender's device already sent a
 	// message with m.ClientMsgID it stores nothing and returns that message
 	// with created=false if contentHash matches, ECONFLICT otherwise.
-	// Returns ENOTFOUND if the conversation does not exist.
-	AppendMessage(ctx context.Context, m *Message, contentHash []byte) (msg *Message, created bool, err error)
+	// Returns ENOTFOUND if the conversation does not exist, EUNAVAILABLE
+	// when the store cannot write now (the send may be retried).
+	//
+	// queued, when not nil, is called once, as soon as the request has
+	// taken its place in the store's order of writes (before the commit):
+	// appends queued one after the other get seqs in that order. A caller
+	// that must keep its sends in order (one connection's) submits the next
+	// one after queued ran, without waiting for the first to commit. It is
+	// called at the latest when AppendMessage returns.
+	AppendMessage(ctx context.Context, m *Message, contentHash []byte, queued func()) (msg *Message, created bool, err error)
 	// Message returns the log entry, or ENOTFOUND.
 	Message(ctx context.Context, id ID) (*Message, error)
 	// Messages returns the window of the conversation's log that f selects.
@@ -135,6 +168,15 @@ type MessageStore interface {
 	// transaction. Returns the updated original; ENOTFOUND if it does not
 	// exist, ECONFLICT if it was recalled already.
 	RecallMessage(ctx context.Context, entry *Message) (original *Message, err error)
+	// LogPosition returns a mark of everything committed when it is called.
+	// Returns EUNAVAILABLE when the store cannot answer now.
+	LogPosition(ctx context.Context) (LogPosition, error)
+	// LastSeqAt returns the highest seq of the conversation's log that was
+	// committed at pos (0 if none; entries removed since by retention may
+	// make it lower, never higher). Every entry with a higher seq was
+	// committed after pos was taken. Returns EUNAVAILABLE when the store
+	// cannot answer now, EINVALID for a pos it did not make.
+	LastSeqAt(ctx context.Context, conversationID ID, pos LogPosition) (int64, error)
 	// DeleteMessagesBefore removes log entries created before t and their
 	// idempotency records, and returns how many entries it removed.
 	DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, error)

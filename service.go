@@ -81,6 +81,26 @@ type HistoryQuery struct {
 // single connection.
 type Emit func(event string, data any) error
 
+// SyncQuery says where a sync starts in each conversation.
+type SyncQuery struct {
+	// Cursors holds, per conversation, the seq up to which the device has
+	// the log. Nil (and no Since): the device's stored cursors.
+	Cursors map[ID]int64
+	// Since, when set, is where the conversations Cursors does not name
+	// start: after the last seq committed at Since, as a realtime
+	// connection's stream does (MessageService.StreamStart).
+	Since LogPosition
+}
+
+// SyncPoint is what Sync emits, under the name EventSyncPoint, before it
+// replays a conversation: the device has that conversation's log up to
+// Seq, and the replay continues from there. It is for the realtime
+// gateway, which keeps the socket's stream in step; clients never see it.
+type SyncPoint struct {
+	ConversationID ID
+	Seq            int64
+}
+
 // AccountService manages users and sessions.
 type AccountService interface {
 	// Register creates a user. EINVALID for a bad handle or password,
@@ -139,7 +159,10 @@ type ConversationService interface {
 type MessageService interface {
 	// Send stores a message durably, then fans it out. A retry with the same
 	// client_msg_id returns the original message with created=false.
-	Send(ctx context.Context, c Caller, req SendRequest) (msg *Message, created bool, err error)
+	// queued, when not nil, is called once the send has its place in the
+	// store's order of writes (see MessageStore.AppendMessage), or when Send
+	// returns before that.
+	Send(ctx context.Context, c Caller, req SendRequest, queued func()) (msg *Message, created bool, err error)
 	// MarkDelivered records that the caller's device has the log up to seq.
 	MarkDelivered(ctx context.Context, c Caller, conversationID ID, seq int64) error
 	// MarkRead records that the caller read the log up to seq.
@@ -148,13 +171,18 @@ type MessageService interface {
 	Recall(ctx context.Context, c Caller, conversationID, messageID ID) (*Message, error)
 	// Typing tells the other members the caller is typing.
 	Typing(ctx context.Context, c Caller, conversationID ID) error
-	// Cursor returns the caller's device cursor in a conversation: the seq
-	// up to which the device said it has the log (0 when it never did).
-	Cursor(ctx context.Context, c Caller, conversationID ID) (int64, error)
-	// Sync emits, in seq order per conversation, every message after the
-	// device's cursors (the given ones, or the stored ones when nil), then
-	// the current receipts of those conversations.
-	Sync(ctx context.Context, c Caller, cursors map[ID]int64, emit Emit) error
+	// LogPosition marks everything committed now: a realtime connection
+	// takes it once it receives its user's events, and StreamStart then
+	// tells, per conversation, where the connection's live stream begins.
+	LogPosition(ctx context.Context) (LogPosition, error)
+	// StreamStart returns the highest seq of the conversation's log that
+	// was committed at pos: every later entry was committed after pos was
+	// taken. Returns EUNAVAILABLE when the store cannot answer now.
+	StreamStart(ctx context.Context, c Caller, conversationID ID, pos LogPosition) (int64, error)
+	// Sync emits, for each of the caller's conversations, a SyncPoint, then
+	// in seq order every message after where q says the device is, then
+	// the current receipts of the conversations that changed.
+	Sync(ctx context.Context, c Caller, q SyncQuery, emit Emit) error
 }
 
 // FriendService manages friendships and blocks.

@@ -123,7 +123,7 @@ func TestRateLimits(t *testing.T) {
 	a, b := e.MustUser(t), e.MustUser(t)
 	conv := e.MustDirect(t, a, b)
 	send := func(cmid string) error {
-		_, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: cmid, Body: "x"})
+		_, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: cmid, Body: "x"}, nil)
 		return err
 	}
 	for i := 0; i < 3; i++ {

@@ -120,7 +120,7 @@ func (e *env) MustGroup(tb testing.TB, owner *user, others ...*user) parley.ID {
 func (e *env) MustSend(tb testing.TB, u *user, conv parley.ID, body string) *parley.Message {
 	tb.Helper()
 	e.n++
-	m, _, err := e.app.Send(context.Background(), u.c, parley.SendRequest{ConversationID: conv, ClientMsgID: fmt.Sprint("c", e.n), Type: parley.TextMessage, Body: body})
+	m, _, err := e.app.Send(context.Background(), u.c, parley.SendRequest{ConversationID: conv, ClientMsgID: fmt.Sprint("c", e.n), Type: parley.TextMessage, Body: body}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

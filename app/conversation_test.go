@@ -147,7 +147,7 @@ func TestMembership(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.MustSend(t, owner, g, "after m1 left")
-		_, _, err := e.app.Send(ctx, m1.c, parley.SendRequest{ConversationID: g, ClientMsgID: "x", Body: "hi"})
+		_, _, err := e.app.Send(ctx, m1.c, parley.SendRequest{ConversationID: g, ClientMsgID: "x", Body: "hi"}, nil)
 		wantCode(t, err, parley.EFORBIDDEN)
 		ms, err := e.app.History(ctx, m1.c, g, parley.HistoryQuery{})
 		if err != nil || len(ms) != 2 || ms[1].Body != "after m2" {

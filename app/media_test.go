@@ -115,7 +115,7 @@ func (e *mediaEnv) wantHidden(tb testing.TB, u *user, id parley.ID) {
 
 func sendMedia(e *mediaEnv, u *user, conv parley.ID, typ parley.MessageType, m parley.ID) (*parley.Message, error) {
 	e.n++
-	msg, _, err := e.app.Send(context.Background(), u.c, parley.SendRequest{ConversationID: conv, ClientMsgID: fmt.Sprint("m", e.n), Type: typ, Body: "look", MediaID: m})
+	msg, _, err := e.app.Send(context.Background(), u.c, parley.SendRequest{ConversationID: conv, ClientMsgID: fmt.Sprint("m", e.n), Type: typ, Body: "look", MediaID: m}, nil)
 	return msg, err
 }
 
@@ -255,7 +255,7 @@ func TestMediaMessages(t *testing.T) {
 			t.Fatalf("conversation view = %+v, %v", v, err)
 		}
 		var synced []*parley.Message
-		err = e.app.Sync(ctx, b.c, map[parley.ID]int64{}, func(name string, data any) error {
+		err = e.app.Sync(ctx, b.c, parley.SyncQuery{Cursors: map[parley.ID]int64{}}, func(name string, data any) error {
 			if name == parley.EventMessage {
 				synced = append(synced, data.(*parley.Message))
 			}

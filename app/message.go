@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"sync"
 
 	"github.com/parleyhq/parley"
 )
@@ -27,7 +28,15 @@ func contentHash(r *parley.SendRequest) []byte {
 // Send implements parley.MessageService: validate, authorise, store
 // durably (the store returns only after the commit), then fan out. The
 // returned message is the acknowledgement.
-func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest) (*parley.Message, bool, error) {
+func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest, queued func()) (*parley.Message, bool, error) {
+	if queued != nil {
+		// Every path out of Send before the append has its place releases
+		// the caller too.
+		var once sync.Once
+		fn := queued
+		queued = func() { once.Do(fn) }
+		defer queued()
+	}
 	if err := req.Validate(a.cfg.MaxBodyBytes); err != nil {
 		return nil, false, err
 	}
@@ -43,6 +52,9 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest)
 	}
 	if req.ReplyTo != 0 {
 		r, err := a.store.Message(ctx, req.ReplyTo)
+		if err != nil && parley.ErrorCode(err) != parley.ENOTFOUND {
+			return nil, false, err // the store cannot say now: a retry may succeed
+		}
 		if err != nil || r.ConversationID != req.ConversationID {
 			return nil, false, parley.Errorf(parley.EINVALID, "reply_to is not a message of this conversation")
 		}
@@ -57,7 +69,7 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest)
 		ConversationID: req.ConversationID, SenderID: c.UserID, SenderDeviceID: c.DeviceID, ClientMsgID: req.ClientMsgID,
 		Type: req.Type, Body: req.Body, MediaID: req.MediaID, ReplyTo: req.ReplyTo, CreatedAt: a.now.Now(),
 	}
-	got, created, err := a.store.AppendMessage(ctx, m, contentHash(&req))
+	got, created, err := a.store.AppendMessage(ctx, m, contentHash(&req), queued)
 	if err != nil {
 		return nil, false, err
 	}
@@ -214,21 +226,25 @@ func (a *App) Typing(ctx context.Context, c parley.Caller, conversationID parley
 	return nil
 }
 
-// Cursor implements parley.MessageService.
-func (a *App) Cursor(ctx context.Context, c parley.Caller, conversationID parley.ID) (int64, error) {
-	cur, err := a.store.DeviceCursors(ctx, c.DeviceID)
-	if err != nil {
-		return 0, err
-	}
-	return cur[conversationID], nil
+// LogPosition implements parley.MessageService.
+func (a *App) LogPosition(ctx context.Context) (parley.LogPosition, error) {
+	return a.store.LogPosition(ctx)
+}
+
+// StreamStart implements parley.MessageService. Where a stream starts says
+// nothing of what the caller may see (reading the log does), so it needs
+// no membership check.
+func (a *App) StreamStart(ctx context.Context, c parley.Caller, conversationID parley.ID, pos parley.LogPosition) (int64, error) {
+	return a.store.LastSeqAt(ctx, conversationID, pos)
 }
 
 // syncPage is how many messages Sync reads per query.
 const syncPage = 200
 
 // Sync implements parley.MessageService.
-func (a *App) Sync(ctx context.Context, c parley.Caller, cursors map[parley.ID]int64, emit parley.Emit) error {
-	if cursors == nil {
+func (a *App) Sync(ctx context.Context, c parley.Caller, q parley.SyncQuery, emit parley.Emit) error {
+	cursors := q.Cursors
+	if cursors == nil && q.Since == "" {
 		var err error
 		if cursors, err = a.store.DeviceCursors(ctx, c.DeviceID); err != nil {
 			return err
@@ -238,10 +254,27 @@ func (a *App) Sync(ctx context.Context, c parley.Caller, cursors map[parley.ID]i
 	if err != nil {
 		return err
 	}
-	for _, uc := range ucs {
+	// Where each conversation starts is told first, for all of them, so a
+	// replay that stops early can say where every conversation stands.
+	froms := make([]int64, len(ucs))
+	for i, uc := range ucs {
+		conv, self := uc.Conversation, uc.Self
+		cur, ok := cursors[conv.ID]
+		if !ok && q.Since != "" {
+			var err error
+			if cur, err = a.store.LastSeqAt(ctx, conv.ID, q.Since); err != nil {
+				return err
+			}
+		}
+		froms[i] = max(cur, self.Floor())
+		if err := emit(parley.EventSyncPoint, parley.SyncPoint{ConversationID: conv.ID, Seq: froms[i]}); err != nil {
+			return err
+		}
+	}
+	for i, uc := range ucs {
 		conv, self := uc.Conversation, uc.Self
 		floor, ceiling := self.Floor(), self.Ceiling(conv.LastSeq)
-		from := max(cursors[conv.ID], floor)
+		from := froms[i]
 		changed := ceiling > from
 		for from < ceiling {
 			ms, err := a.store.Messages(ctx, conv.ID, parley.MessageFilter{Floor: floor, Ceiling: ceiling, Ascending: true, AfterSeq: from, Limit: syncPage})

@@ -18,7 +18,7 @@ func TestSend(t *testing.T) {
 	conv := e.MustDirect(t, a, b)
 	aOther := e.MustLogin(t, a.Handle) // a second device of a
 	evA, evB := e.Watch(t, a), e.Watch(t, b)
-	m, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "k1", Body: "hello"})
+	m, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "k1", Body: "hello"}, nil)
 	if err != nil || m.Seq != 1 || m.SenderID != a.ID || m.Type != parley.TextMessage {
 		t.Fatalf("Send = %+v, %v", m, err)
 	}
@@ -36,7 +36,7 @@ func TestSend(t *testing.T) {
 		_ = aOther
 	})
 	t.Run("RetryReturnsOriginal", func(t *testing.T) {
-		again, created, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "k1", Body: "hello"})
+		again, created, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "k1", Body: "hello"}, nil)
 		if err != nil || created || again.ID != m.ID || again.Seq != 1 {
 			t.Fatalf("retry = %+v, %v", again, err)
 		}
@@ -45,7 +45,7 @@ func TestSend(t *testing.T) {
 		}
 	})
 	t.Run("SameKeyOtherDevice", func(t *testing.T) {
-		m2, _, err := e.app.Send(ctx, aOther, parley.SendRequest{ConversationID: conv, ClientMsgID: "k1", Body: "hello"})
+		m2, _, err := e.app.Send(ctx, aOther, parley.SendRequest{ConversationID: conv, ClientMsgID: "k1", Body: "hello"}, nil)
 		if err != nil || m2.Seq != 2 {
 			t.Fatalf("other device = %+v, %v", m2, err)
 		}
@@ -69,12 +69,12 @@ func TestSend(t *testing.T) {
 		{"ErrReplyElsewhere", a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "rp", Body: "x", ReplyTo: 999999}, parley.EINVALID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := e.app.Send(ctx, tc.who, tc.req)
+			_, _, err := e.app.Send(ctx, tc.who, tc.req, nil)
 			wantCode(t, err, tc.code)
 		})
 	}
 	t.Run("Reply", func(t *testing.T) {
-		r, _, err := e.app.Send(ctx, b.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "rp2", Body: "re", ReplyTo: m.ID})
+		r, _, err := e.app.Send(ctx, b.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "rp2", Body: "re", ReplyTo: m.ID}, nil)
 		if err != nil || r.ReplyTo != m.ID {
 			t.Fatalf("reply = %+v, %v", r, err)
 		}
@@ -83,14 +83,14 @@ func TestSend(t *testing.T) {
 		if err := e.app.Block(ctx, b.c, a.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "blk", Body: "hi"})
+		_, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "blk", Body: "hi"}, nil)
 		wantCode(t, err, parley.EFORBIDDEN)
-		_, _, err = e.app.Send(ctx, b.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "blk2", Body: "hi"})
+		_, _, err = e.app.Send(ctx, b.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "blk2", Body: "hi"}, nil)
 		wantCode(t, err, parley.EFORBIDDEN)
 		if err := e.app.Unblock(ctx, b.c, a.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "blk3", Body: "hi"}); err != nil {
+		if _, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "blk3", Body: "hi"}, nil); err != nil {
 			t.Fatalf("after unblock: %v", err)
 		}
 	})
@@ -215,7 +215,7 @@ func TestSync(t *testing.T) {
 	}
 	run := func(cursors map[parley.ID]int64) []emitted {
 		var out []emitted
-		err := e.app.Sync(ctx, b.c, cursors, func(name string, data any) error {
+		err := e.app.Sync(ctx, b.c, parley.SyncQuery{Cursors: cursors}, func(name string, data any) error {
 			out = append(out, emitted{name, data})
 			return nil
 		})

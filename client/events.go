@@ -106,6 +106,8 @@ type ack struct {
 	Conversation *parley.ConversationView `json:"conversation"`
 	Created      bool                     `json:"created"`
 	CaughtUp     bool                     `json:"caught_up"`
+	// Cursors, on a sync that is not caught up, is where to sync from next.
+	Cursors map[parley.ID]int64 `json:"cursors"`
 }
 
 // decodeAck decodes an ack and turns {ok: false} into *parley.Error.
@@ -218,24 +220,31 @@ func (s *Socket) Typing(conversationID parley.ID) error {
 // after cursors (conversation → last seq held), or after the device's
 // stored cursors when cursors is nil, then the current receipts. The
 // replayed events reach the Handler (or Events) before Sync returns, which
-// it does once the server says the device is caught up.
+// it does once the server says the device is caught up. A backlog larger
+// than one replay takes several: Sync asks again from where the server
+// stopped until it is caught up.
 func (s *Socket) Sync(ctx context.Context, cursors map[parley.ID]int64) error {
-	// An empty map is sent as it is: it means "from the start", while no
-	// cursors mean the device's stored ones.
-	var arg any = struct{}{}
-	if cursors != nil {
-		arg = struct {
-			Cursors map[parley.ID]int64 `json:"cursors"`
-		}{cursors}
+	for {
+		// An empty map is sent as it is: it means "from the start", while
+		// no cursors mean the device's stored ones.
+		var arg any = struct{}{}
+		if cursors != nil {
+			arg = struct {
+				Cursors map[parley.ID]int64 `json:"cursors"`
+			}{cursors}
+		}
+		a, err := s.call(ctx, "sync", arg)
+		if err != nil {
+			return err
+		}
+		if a.CaughtUp {
+			return nil
+		}
+		if a.Cursors == nil {
+			return errors.New("client: sync ack neither caught up nor saying where to continue")
+		}
+		cursors = a.Cursors
 	}
-	a, err := s.call(ctx, "sync", arg)
-	if err != nil {
-		return err
-	}
-	if !a.CaughtUp {
-		return errors.New("client: sync ack without caught_up")
-	}
-	return nil
 }
 
 // CreateConversation opens the 1:1 conversation with one other member

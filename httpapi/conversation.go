@@ -164,7 +164,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, c parley.Caller) 
 		return
 	}
 	req.ConversationID = id
-	m, created, err := h.svc.Messages.Send(r.Context(), c, req)
+	m, created, err := h.svc.Messages.Send(r.Context(), c, req, nil)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

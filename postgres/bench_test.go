@@ -41,7 +41,7 @@ func benchHistory(b *testing.B, dsn string) {
 	for day := range 30 { // one message a day creates the partitions
 		m := textMessage(conv, u, d, fmt.Sprint("day-", day))
 		m.CreatedAt = start.Add(time.Duration(day) * 24 * time.Hour)
-		if _, _, err := db.AppendMessage(ctx, m, hashOf(m.ClientMsgID)); err != nil {
+		if _, _, err := db.AppendMessage(ctx, m, hashOf(m.ClientMsgID), nil); err != nil {
 			b.Fatal(err)
 		}
 	}

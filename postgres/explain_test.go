@@ -113,7 +113,7 @@ func TestReadPlans(t *testing.T) {
 	u, v := storetest.MustUser(t, db), storetest.MustUser(t, db)
 	old := textMessage(storetest.MustConversation(t, db, parley.Direct, u, v), u, storetest.MustDevice(t, db, u), "old")
 	old.CreatedAt = time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)
-	if _, _, err := db.AppendMessage(ctx, old, hashOf("old")); err != nil {
+	if _, _, err := db.AppendMessage(ctx, old, hashOf("old"), nil); err != nil {
 		t.Fatal(err)
 	}
 	conn := MustConnect(t, dsn)

@@ -3,7 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"math"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -53,13 +53,16 @@ func (db *DB) checkMessage(m *parley.Message) error {
 
 // AppendMessage implements parley.MessageStore. The send joins the next
 // group commit; see group for how the seq is assigned.
-func (db *DB) AppendMessage(ctx context.Context, m *parley.Message, contentHash []byte) (*parley.Message, bool, error) {
+func (db *DB) AppendMessage(ctx context.Context, m *parley.Message, contentHash []byte, queued func()) (*parley.Message, bool, error) {
 	if err := db.checkMessage(m); err != nil {
+		if queued != nil {
+			queued()
+		}
 		return nil, false, err
 	}
 	o := newOp(opAppend)
 	o.msg, o.hash = *m, contentHash
-	if err := db.w.submit(ctx, o); err != nil {
+	if err := db.w.submit(ctx, o, queued); err != nil {
 		return nil, false, err
 	}
 	if o.prior != nil {
@@ -76,6 +79,53 @@ func (db *DB) Message(ctx context.Context, id parley.ID) (*parley.Message, error
 		return nil, db.notFound("read message", err, "message not found")
 	}
 	return m, nil
+}
+
+// LogPosition implements parley.MessageStore: the snapshot of committed
+// transactions as this moment sees it.
+func (db *DB) LogPosition(ctx context.Context) (parley.LogPosition, error) {
+	var snap string
+	if err := db.pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap); err != nil {
+		return "", db.err("read log position", err)
+	}
+	return parley.LogPosition(snap), nil
+}
+
+// LastSeqAt implements parley.MessageStore. A conversation's sends lock its
+// row one transaction after the other, so its entries commit in seq order:
+// those visible in the snapshot pos are a prefix of its log, and the
+// entries the backward scan walks past are the few written since pos.
+func (db *DB) LastSeqAt(ctx context.Context, conversationID parley.ID, pos parley.LogPosition) (int64, error) {
+	if !validSnapshot(string(pos)) {
+		return 0, parley.Errorf(parley.EINVALID, "not a log position of this store")
+	}
+	var seq int64
+	err := db.pool.QueryRow(ctx, `SELECT seq FROM messages
+		WHERE conversation_id = $1 AND (written_by IS NULL OR pg_visible_in_snapshot(written_by, $2::pg_snapshot))
+		ORDER BY seq DESC LIMIT 1`, int64(conversationID), string(pos)).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, db.err("read log position of a conversation", err)
+	}
+	return seq, nil
+}
+
+// validSnapshot reports whether s has the text form of a pg_snapshot,
+// xmin:xmax:xip,… in digits, so a malformed one is refused before it
+// reaches the server.
+func validSnapshot(s string) bool {
+	parts := strings.SplitN(s, ":", 3)
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && r != ':' && r != ',' {
+			return false
+		}
+	}
+	return true
 }
 
 // recentDays is how many days of partitions a page is first looked for in.
@@ -95,22 +145,10 @@ const recentDays = 7
 // are merged: the page of a union is the page of the union of the two
 // pages. Pages before a seq (scrolling back) read every partition at once.
 func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.MessageFilter) ([]*parley.Message, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = parley.DefaultHistoryLimit
-	}
-	lo := max(f.Floor, f.AfterSeq)
-	hi := int64(math.MaxInt64)
-	if f.Ceiling > 0 {
-		hi = f.Ceiling
-	}
-	if f.BeforeSeq > 0 {
-		hi = min(hi, f.BeforeSeq-1)
-	}
+	lo, hi, limit, ascending := f.Window()
 	if hi <= lo {
 		return nil, nil
 	}
-	ascending := f.AfterSeq > 0 || f.Ascending
 	if f.BeforeSeq > 0 {
 		// Scrolling back: the recent partitions seldom hold the page.
 		ms, _, err := db.page(ctx, pageSQL(ascending, ""), conversationID, lo, hi, limit, ascending)

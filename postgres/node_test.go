@@ -51,7 +51,7 @@ func TestNodesShareConversations(t *testing.T) {
 					inner.Add(1)
 					go func() {
 						defer inner.Done()
-						m, _, err := nodes[(i+j+k)%2].AppendMessage(ctx, textMessage(g, users[i], devs[i], cmid), hashOf(cmid))
+						m, _, err := nodes[(i+j+k)%2].AppendMessage(ctx, textMessage(g, users[i], devs[i], cmid), hashOf(cmid), nil)
 						if err != nil {
 							t.Errorf("send %s: %v", cmid, err)
 							return
@@ -131,7 +131,7 @@ func TestNodesRaceOnClientMsgID(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _, errs[k] = nodes[k].AppendMessage(ctx, textMessage(convs[k], a, da, cmid), hashOf(cmid))
+				_, _, errs[k] = nodes[k].AppendMessage(ctx, textMessage(convs[k], a, da, cmid), hashOf(cmid), nil)
 			}()
 		}
 		wg.Wait()

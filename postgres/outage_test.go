@@ -45,7 +45,7 @@ func TestOutage(t *testing.T) {
 	conv := storetest.MustConversation(t, db, parley.Direct, a, b)
 	var acked []*parley.Message
 	for i := 1; i <= 3; i++ {
-		m, _, err := db.AppendMessage(ctx, textMessage(conv, a, da, fmt.Sprint("before-", i)), hashOf(fmt.Sprint(i)))
+		m, _, err := db.AppendMessage(ctx, textMessage(conv, a, da, fmt.Sprint("before-", i)), hashOf(fmt.Sprint(i)), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestOutage(t *testing.T) {
 	pg.Stop()
 	t.Run("ErrUnavailableWhileDown", func(t *testing.T) {
 		start := time.Now()
-		_, _, err := db.AppendMessage(ctx, textMessage(conv, a, da, "during"), hashOf("during"))
+		_, _, err := db.AppendMessage(ctx, textMessage(conv, a, da, "during"), hashOf("during"), nil)
 		wantCode(t, "AppendMessage", err, parley.EUNAVAILABLE)
 		if !parley.IsRetryable(err) {
 			t.Fatalf("outage error is not retryable: %v", err)
@@ -74,7 +74,7 @@ func TestOutage(t *testing.T) {
 	t.Run("RecoversByItself", func(t *testing.T) {
 		// The client retries the send that failed: it is stored once, with
 		// the next seq.
-		m, created, err := db.AppendMessage(ctx, textMessage(conv, a, da, "during"), hashOf("during"))
+		m, created, err := db.AppendMessage(ctx, textMessage(conv, a, da, "during"), hashOf("during"), nil)
 		if err != nil || !created || m.Seq != 4 {
 			t.Fatalf("send after restart = %+v created=%v err=%v, want seq 4", m, created, err)
 		}
@@ -132,7 +132,7 @@ func TestCrashUnderLoad(t *testing.T) {
 				conv := groups[j%convs]
 				// Like a client: retry the same send until it is acknowledged.
 				for {
-					m, _, err := db.AppendMessage(ctx, textMessage(conv, users[i], devs[i], cmid), hashOf(cmid))
+					m, _, err := db.AppendMessage(ctx, textMessage(conv, users[i], devs[i], cmid), hashOf(cmid), nil)
 					if err == nil {
 						mu.Lock()
 						acks[cmid] = ack{m.ID, m.Seq}

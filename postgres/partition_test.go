@@ -37,7 +37,7 @@ func TestPartitions(t *testing.T) {
 		t.Helper()
 		m := textMessage(conv, a, da, cmid)
 		m.CreatedAt = at
-		got, _, err := db.AppendMessage(ctx, m, hashOf(cmid))
+		got, _, err := db.AppendMessage(ctx, m, hashOf(cmid), nil)
 		if err != nil {
 			t.Fatalf("send at %v: %v", at, err)
 		}
@@ -105,13 +105,13 @@ func TestPartitions(t *testing.T) {
 	t.Run("ErrOutOfRange", func(t *testing.T) {
 		m := textMessage(conv, a, da, "far")
 		m.CreatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-		_, _, err := db.AppendMessage(ctx, m, hashOf("far"))
+		_, _, err := db.AppendMessage(ctx, m, hashOf("far"), nil)
 		wantCode(t, "AppendMessage", err, parley.EINVALID)
 	})
 	t.Run("ErrNULInText", func(t *testing.T) {
 		m := textMessage(conv, a, da, "nul")
 		m.Body = "a\x00b"
-		_, _, err := db.AppendMessage(ctx, m, hashOf("nul"))
+		_, _, err := db.AppendMessage(ctx, m, hashOf("nul"), nil)
 		wantCode(t, "AppendMessage", err, parley.EINVALID)
 	})
 }
@@ -138,7 +138,7 @@ func TestRecentPages(t *testing.T) {
 		}
 		m := textMessage(conv, a, da, fmt.Sprint("m", i))
 		m.CreatedAt = at
-		if _, _, err := db.AppendMessage(ctx, m, hashOf(m.ClientMsgID)); err != nil {
+		if _, _, err := db.AppendMessage(ctx, m, hashOf(m.ClientMsgID), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

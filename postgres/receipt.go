@@ -13,7 +13,7 @@ import (
 func (db *DB) RaiseWatermarks(ctx context.Context, conversationID, userID parley.ID, delivered, read int64) (parley.Receipt, bool, error) {
 	o := newOp(opWatermarks)
 	o.conv, o.user, o.delivered, o.read = conversationID, userID, delivered, read
-	if err := db.w.submit(ctx, o); err != nil {
+	if err := db.w.submit(ctx, o, nil); err != nil {
 		return parley.Receipt{ConversationID: conversationID, UserID: userID}, false, err
 	}
 	return o.receipt, o.changed, nil
@@ -24,7 +24,7 @@ func (db *DB) RaiseWatermarks(ctx context.Context, conversationID, userID parley
 func (db *DB) RaiseDeviceCursor(ctx context.Context, deviceID, conversationID parley.ID, seq int64) error {
 	o := newOp(opCursor)
 	o.device, o.conv, o.seq = deviceID, conversationID, seq
-	return db.w.submit(ctx, o)
+	return db.w.submit(ctx, o, nil)
 }
 
 // DeviceCursors implements parley.ReceiptStore.

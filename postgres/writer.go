@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/internal/writeq"
 )
 
 // writer runs group commit for the hot writes: sends, watermarks and
@@ -22,11 +23,8 @@ import (
 // too, never as success: the retry finds the send if it did commit.
 type writer struct {
 	db *DB
-	ch chan *op
+	q  *writeq.Queue[*op]
 	wg sync.WaitGroup
-
-	mu       sync.RWMutex
-	isClosed bool
 
 	// turn is held by the writer goroutine that is taking a group.
 	turn sync.Mutex
@@ -72,7 +70,7 @@ type op struct {
 func newOp(kind opKind) *op { return &op{kind: kind, done: make(chan error, 1)} }
 
 func newWriter(db *DB) *writer {
-	w := &writer{db: db, ch: make(chan *op, queueLen)}
+	w := &writer{db: db, q: writeq.New[*op](queueLen)}
 	for range db.cfg.Writers {
 		w.wg.Add(1)
 		go w.loop()
@@ -80,23 +78,14 @@ func newWriter(db *DB) *writer {
 	return w
 }
 
-// submit queues o and waits until its group committed or failed.
-func (w *writer) submit(ctx context.Context, o *op) error {
-	w.mu.RLock()
-	if w.isClosed {
-		w.mu.RUnlock()
-		return errClosed
+// submit queues o, calls queued once o has its place in the order of
+// writes, and waits until o's group committed or failed. Groups take
+// requests in queue order and lock their conversations one group after the
+// other, so requests queued one after the other get seqs in that order.
+func (w *writer) submit(ctx context.Context, o *op, queued func()) error {
+	if err := w.q.Put(ctx, o, queued); err != nil {
+		return err
 	}
-	select {
-	case w.ch <- o:
-	case <-ctx.Done():
-		w.mu.RUnlock()
-		return parley.WrapError(parley.EUNAVAILABLE, "store is busy", ctx.Err())
-	}
-	w.mu.RUnlock()
-	// Groups take requests in queue order and lock their conversations one
-	// group after the other, so this request's seq order is fixed now.
-	parley.Queued(ctx)
 	select {
 	case err := <-o.done:
 		if err != nil {
@@ -112,15 +101,9 @@ func (w *writer) submit(ctx context.Context, o *op) error {
 // close stops accepting requests and waits until every accepted one was
 // answered.
 func (w *writer) close() {
-	w.mu.Lock()
-	if w.isClosed {
-		w.mu.Unlock()
-		return
+	if w.q.Close() {
+		w.wg.Wait()
 	}
-	w.isClosed = true
-	close(w.ch)
-	w.mu.Unlock()
-	w.wg.Wait()
 }
 
 func (w *writer) loop() {
@@ -133,23 +116,10 @@ func (w *writer) loop() {
 		// waiting requests into many small groups, each paying the same
 		// statements and the same commit.
 		w.turn.Lock()
-		o, ok := <-w.ch
-		if !ok {
+		var ok bool
+		if ops, ok = w.q.Take(ops, w.db.cfg.MaxBatch); !ok {
 			w.turn.Unlock()
 			return
-		}
-		ops = append(ops[:0], o)
-	fill:
-		for len(ops) < w.db.cfg.MaxBatch {
-			select {
-			case o, ok := <-w.ch:
-				if !ok {
-					break fill
-				}
-				ops = append(ops, o)
-			default:
-				break fill
-			}
 		}
 		var once sync.Once
 		release := func() { once.Do(w.turn.Unlock) }

@@ -3,7 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"sort"
+	"math"
 	"sync"
 	"time"
 
@@ -14,45 +14,71 @@ import (
 
 // conn is one authenticated socket. It is kept small: an idle connection
 // holds no maps, buffers or timers.
+//
+// Its message stream, per conversation, emits every log entry committed
+// after the connection started receiving its user's events exactly once,
+// in seq order, whether or not the client ever syncs. pos, taken once the
+// user's bus topic was subscribed, fixes where that is: a conversation's
+// stream starts after the last seq committed at pos (StreamStart), so
+// entries that arrive out of order, late or not at all are recognised and
+// fetched from the store, and those committed before pos are left to sync.
 type conn struct {
 	g      *Gateway
 	s      socket
 	caller parley.Caller
 	token  string
 	authAt time.Time
+	pos    parley.LogPosition
 
 	// tokens and refill implement the per-connection event rate; only the
 	// client's handler goroutine (one at a time) touches them.
 	tokens float64
 	refill time.Time
 
+	// syncMu lets one replay (a client's sync, or a catch-up) run at a
+	// time.
+	syncMu sync.Mutex
+
 	mu      sync.Mutex
 	gone    bool
 	streams map[parley.ID]*stream // per conversation, created on first message
+	// ready is set once pos is known; until then, as during a sync,
+	// message events wait in pending.
+	ready   bool
 	syncing bool
-	pending []heldEvent // message events that arrived during sync
+	pending []heldEvent // message events that arrived before ready or during sync
+	// heldN and heldBytes count what the connection holds back, in
+	// pending and in its streams' held maps, against MaxHeld and
+	// MaxHeldBytes.
+	heldN, heldBytes int
 }
 
 // stream keeps one conversation's messages in seq order for a socket.
 type stream struct {
-	last  int64 // highest seq the socket has, in order
+	// last is the highest seq the socket has, in order; known is false
+	// until the stream's start is fixed.
+	last  int64
 	known bool
-	// base is the first seq this socket emitted when it took the stream up
-	// mid-way (not by sync): the socket is known to have base..last only.
+	// base is the lowest seq of the run base..last the socket emitted (or
+	// was told by the client it has): sync replays skip that run.
 	base int64
 	// replayLow is the lowest seq the running sync replayed (0: none).
 	replayLow int64
-	// initing is set while the device's cursor is being read to start the
-	// stream; messages are held meanwhile.
-	initing bool
-	held    map[int64][]byte // seq → encoded message that arrived early; nil: already had it (own send)
-	timer   *time.Timer
+	// starting is set while the stream's start is being read.
+	starting bool
+	held     map[int64][]byte // seq → encoded message that arrived early; nil: the socket's own send
+	timer    *time.Timer      // the next fill (or start) attempt
+	// retry is the wait before the next attempt after a store error.
+	retry time.Duration
 }
 
+// heldEvent is an event that waits while a sync runs: a message (name
+// empty), or another event emitted as it is.
 type heldEvent struct {
+	name string
 	conv parley.ID
 	seq  int64
-	data []byte // nil: silent (the socket's own send, acknowledged already)
+	data []byte // a message's nil: silent (the socket's own send, acknowledged already)
 }
 
 // socket is what a conn needs of its Socket.IO socket (a test double in the
@@ -114,15 +140,29 @@ func (c *conn) onBusEvent(e *parley.Event) {
 			return
 		}
 		data := append([]byte(nil), e.Data...)
-		if c.syncing {
-			if len(c.pending) >= c.g.cfg.MaxHeld {
-				c.dropSlow()
-				return
+		if c.syncing || !c.ready {
+			if c.budgetLocked(len(data)) {
+				c.pending = append(c.pending, heldEvent{conv: e.ConversationID, seq: e.Seq, data: data})
 			}
-			c.pending = append(c.pending, heldEvent{e.ConversationID, e.Seq, data})
 			return
 		}
 		c.deliverLocked(e.ConversationID, e.Seq, data)
+	case parley.EventReceipt:
+		// A sync emits the receipts it reads; one that changed meanwhile
+		// follows it, so a watermark never seems to go back.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.gone {
+			return
+		}
+		if c.syncing {
+			data := append([]byte(nil), e.Data...)
+			if c.budgetLocked(len(data)) {
+				c.pending = append(c.pending, heldEvent{name: e.Name, data: data})
+			}
+			return
+		}
+		c.emitRaw(e.Name, e.Data)
 	default:
 		c.emitRaw(e.Name, e.Data)
 	}
@@ -136,16 +176,31 @@ func (c *conn) acked(m *parley.Message) {
 	if c.gone {
 		return
 	}
-	if c.syncing {
-		c.pending = append(c.pending, heldEvent{m.ConversationID, m.Seq, nil})
-		return
-	}
-	if st := c.streams[m.ConversationID]; st == nil || !st.known {
-		// Taking the stream up at one's own message could skip an earlier
-		// message still on its way; leave the start to the next event.
+	if c.syncing || !c.ready {
+		if c.budgetLocked(0) {
+			c.pending = append(c.pending, heldEvent{conv: m.ConversationID, seq: m.Seq})
+		}
 		return
 	}
 	c.deliverLocked(m.ConversationID, m.Seq, nil)
+}
+
+// budgetLocked takes room for one more held message of n bytes, or drops
+// the connection as a slow consumer (it reconnects and syncs) when the
+// connection holds too much already.
+func (c *conn) budgetLocked(n int) bool {
+	if c.heldN >= c.g.cfg.MaxHeld || c.heldBytes+n > c.g.cfg.MaxHeldBytes {
+		c.dropSlow()
+		return false
+	}
+	c.heldN++
+	c.heldBytes += n
+	return true
+}
+
+func (c *conn) releaseLocked(n int) {
+	c.heldN--
+	c.heldBytes -= n
 }
 
 func (c *conn) stream(conv parley.ID) *stream {
@@ -163,21 +218,17 @@ func (c *conn) stream(conv parley.ID) *stream {
 // deliverLocked emits a message in seq order: a duplicate is dropped, the
 // next one is emitted (with any held ones that now follow), and one that
 // comes early is held until the gap fills or GapWait passes. A
-// conversation's first message on a socket is held while the device's
-// cursor is read, so the stream starts where the device is, not at
-// whichever message happened to be published first.
+// conversation's first message on a socket is held while the stream's
+// start is read.
 func (c *conn) deliverLocked(conv parley.ID, seq int64, data []byte) {
 	st := c.stream(conv)
 	if !st.known {
-		if data == nil {
-			return // the socket's own send; the stream starts with the next message
-		}
 		if !c.holdLocked(st, seq, data) {
 			return
 		}
-		if !st.initing {
-			st.initing = true
-			go c.initStream(conv)
+		if !st.starting {
+			st.starting = true
+			go c.startStream(conv)
 		}
 		return
 	}
@@ -195,68 +246,81 @@ func (c *conn) deliverLocked(conv parley.ID, seq int64, data []byte) {
 			return
 		}
 		if st.timer == nil {
-			st.timer = time.AfterFunc(c.g.cfg.GapWait, func() { c.fillGap(conv) })
+			c.armLocked(conv, st, c.g.cfg.GapWait)
 		}
 	}
 }
 
-// holdLocked keeps an early message; over MaxHeld the socket is dropped.
+// holdLocked keeps an early message within the connection's budget.
 func (c *conn) holdLocked(st *stream, seq int64, data []byte) bool {
 	if st.held == nil {
 		st.held = make(map[int64][]byte)
 	}
-	if len(st.held) >= c.g.cfg.MaxHeld {
-		c.dropSlow()
+	if _, dup := st.held[seq]; dup {
+		return true
+	}
+	if !c.budgetLocked(len(data)) {
 		return false
 	}
-	if _, dup := st.held[seq]; !dup || data != nil {
-		st.held[seq] = data
-	}
+	st.held[seq] = data
 	return true
 }
 
-// maxBackfill bounds how far behind its cursor a device may be for the
-// stream to fetch the difference on its own; further behind, the stream
-// starts at the live message and the device catches up with sync.
-const maxBackfill = parley.MaxHistoryLimit
+// armLocked schedules the stream's next fill (or start) after d.
+func (c *conn) armLocked(conv parley.ID, st *stream, d time.Duration) {
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+	st.timer = time.AfterFunc(d, func() { c.fillGap(conv) })
+}
 
-// initStream starts a conversation's stream at the device's cursor.
-func (c *conn) initStream(conv parley.ID) {
+// backoffLocked returns how long to wait before asking a store that
+// failed again: GapWait, doubling up to maxRetryWait.
+func (c *conn) backoffLocked(st *stream) time.Duration {
+	st.retry = min(max(st.retry*2, c.g.cfg.GapWait), maxRetryWait)
+	return st.retry
+}
+
+const maxRetryWait = 5 * time.Second
+
+// startStream fixes where a conversation's stream starts: after the last
+// seq committed at the connection's position. Held messages at or below
+// it were committed before and are the business of sync; a hole above it
+// is fetched from the store at once (everything below a published seq is
+// committed). A store that cannot answer now is asked again later, the
+// messages held meanwhile.
+func (c *conn) startStream(conv parley.ID) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.CallTimeout)
-	cur, err := c.g.svc.Messages.Cursor(ctx, c.caller, conv)
+	start, err := c.g.svc.Messages.StreamStart(ctx, c.caller, conv, c.pos)
 	cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.streams[conv]
-	if c.gone || st == nil {
+	if c.gone || st == nil || !st.starting {
 		return
 	}
-	if parley.IsRetryable(err) && !st.known && len(st.held) > 0 {
-		// The store cannot say where the device is for now: keep holding
-		// (bounded by MaxHeld) and ask again after GapWait.
-		time.AfterFunc(c.g.cfg.GapWait, func() { c.initStream(conv) })
+	if !st.known && err != nil {
+		c.g.logger.Warn("start message stream", "conversation", conv, "err", err)
+		st.timer = time.AfterFunc(c.backoffLocked(st), func() { c.startStream(conv) })
 		return
 	}
-	st.initing = false
-	if !st.known && len(st.held) > 0 {
-		low := firstHeld(st.held)
-		if err != nil || cur >= low || low-cur-1 > maxBackfill {
-			cur = low - 1
-		}
-		st.known, st.last, st.base = true, cur, cur+1
+	st.starting, st.retry = false, 0
+	if !st.known {
+		// (A sync may have taken the stream up meanwhile: it stands.)
+		st.known, st.last, st.base = true, start, start+1
 	}
 	c.drainLocked(st)
-	if len(st.held) > 0 && st.timer == nil {
-		// Everything below a published seq is committed: fetch the hole now.
-		st.timer = time.AfterFunc(0, func() { c.fillGap(conv) })
+	if len(st.held) > 0 {
+		c.armLocked(conv, st, 0)
 	}
 }
 
 // drainLocked emits the held messages that now follow in order.
 func (c *conn) drainLocked(st *stream) {
-	for seq := range st.held {
+	for seq, data := range st.held {
 		if seq <= st.last {
-			delete(st.held, seq) // sync or a gap fill brought it already
+			delete(st.held, seq) // before the start, or sync or a fill brought it
+			c.releaseLocked(len(data))
 		}
 	}
 	for len(st.held) > 0 {
@@ -265,6 +329,7 @@ func (c *conn) drainLocked(st *stream) {
 			return
 		}
 		delete(st.held, st.last+1)
+		c.releaseLocked(len(data))
 		if data != nil {
 			c.emitRaw(parley.EventMessage, data)
 		}
@@ -276,69 +341,111 @@ func (c *conn) drainLocked(st *stream) {
 	}
 }
 
-// fillGap fetches the messages missing before the first held one from the
-// store. If the store has nothing to give for the hole (retention removed
-// it, or the member may not see it), the stream moves past it; if the
-// store is unavailable for now, it tries again after GapWait.
+// fillGap fetches, a page at a time, the messages missing before the first
+// held one. What the store answers for the hole is the truth: an entry it
+// does not return there (removed by retention, or outside what the member
+// may see) is passed over. An error never is: the hole is kept and asked
+// for again after a back-off, unless the caller may no longer read the
+// conversation at all, which ends its stream.
 func (c *conn) fillGap(conv parley.ID) {
 	c.mu.Lock()
 	st := c.streams[conv]
-	if c.gone || st == nil || !st.known || len(st.held) == 0 {
-		if st != nil {
-			st.timer = nil
-		}
+	if c.gone || st == nil {
+		c.mu.Unlock()
+		return
+	}
+	st.timer = nil
+	if !st.known || len(st.held) == 0 {
 		c.mu.Unlock()
 		return
 	}
 	from, to := st.last, firstHeld(st.held)
 	c.mu.Unlock()
+	if to == from+1 {
+		c.mu.Lock()
+		c.drainLocked(st)
+		c.mu.Unlock()
+		return
+	}
 
 	c.g.stats.GapFills.Add(1)
+	limit := int(min(to-from-1, parley.MaxHistoryLimit))
 	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.CallTimeout)
 	ms, err := c.g.svc.Conversations.History(ctx, c.caller, conv, parley.HistoryQuery{
-		AfterSeq: from, Ascending: true, Limit: int(min(to-from-1, parley.MaxHistoryLimit)),
+		AfterSeq: from, Ascending: true, Limit: limit,
 	})
 	cancel()
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st.timer = nil
-	if c.gone {
+	if c.gone || c.streams[conv] != st || st.timer != nil {
 		return
 	}
 	if err != nil {
-		c.g.logger.Warn("fill message gap", "conversation", conv, "err", err)
+		switch parley.ErrorCode(err) {
+		case parley.ENOTFOUND, parley.EFORBIDDEN:
+			// The caller may not read this conversation any more.
+			c.dropStreamLocked(conv, st)
+		default:
+			c.g.logger.Warn("fill message gap", "conversation", conv, "err", err)
+			c.armLocked(conv, st, c.backoffLocked(st))
+		}
+		return
 	}
+	st.retry = 0
+	if st.last != from {
+		// Sync moved the stream meanwhile; look at the hole anew.
+		c.drainLocked(st)
+		if len(st.held) > 0 {
+			c.armLocked(conv, st, 0)
+		}
+		return
+	}
+	done := len(ms) < limit
 	for _, m := range ms {
-		if m.Seq != st.last+1 {
+		if m.Seq >= to {
+			done = true
+			break
+		}
+		if m.Seq <= st.last {
 			continue
 		}
 		// This device's own sends reached it in their acks.
 		own := m.SenderDeviceID == c.caller.DeviceID && m.Type != parley.RecallEntry
-		if data, err := json.Marshal(m); err == nil && !own {
-			c.emitRaw(parley.EventMessage, data)
+		if !own {
+			if data, err := json.Marshal(m); err == nil {
+				c.emitRaw(parley.EventMessage, data)
+			}
 		}
 		st.last = m.Seq
 	}
-	if !parley.IsRetryable(err) && len(ms) == 0 && st.last == from {
-		// Nothing to fetch for the hole: move past it. The socket has only
-		// what follows. (A store that could not answer for now has said
-		// nothing of the hole: it is kept and fetched again below.)
-		st.last, st.base = to-1, to
+	if done {
+		// Nothing else the caller may see lies in the hole.
+		st.last = max(st.last, to-1)
 	}
 	c.drainLocked(st)
-	if len(st.held) > 0 && st.timer == nil {
-		st.timer = time.AfterFunc(c.g.cfg.GapWait, func() { c.fillGap(conv) })
+	if len(st.held) > 0 {
+		c.armLocked(conv, st, 0) // the next page, or the next hole
 	}
 }
 
-func firstHeld(h map[int64][]byte) int64 {
-	keys := make([]int64, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
+// dropStreamLocked forgets a conversation's stream and what it held.
+func (c *conn) dropStreamLocked(conv parley.ID, st *stream) {
+	for _, data := range st.held {
+		c.releaseLocked(len(data))
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys[0]
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+	delete(c.streams, conv)
+}
+
+func firstHeld(h map[int64][]byte) int64 {
+	first := int64(math.MaxInt64)
+	for k := range h {
+		first = min(first, k)
+	}
+	return first
 }
 
 // close releases the connection's timers.
@@ -352,6 +459,39 @@ func (c *conn) close() {
 		}
 	}
 	c.streams, c.pending = nil, nil
+	c.heldN, c.heldBytes = 0, 0
+}
+
+// streamPlaces returns, per conversation whose stream's place is known,
+// the seq the socket has the log up to; ok is false once the connection
+// is gone.
+func (c *conn) streamPlaces() (places map[parley.ID]int64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone {
+		return nil, false
+	}
+	places = make(map[parley.ID]int64, len(c.streams))
+	for conv, st := range c.streams {
+		if st.known {
+			places[conv] = st.last
+		}
+	}
+	return places, true
+}
+
+// syncFrom takes up a conversation's stream where a sync starts replaying
+// it: the client has the log up to p.Seq. A stream already under way
+// keeps its place (the replay skips what it emitted).
+func (c *conn) syncFrom(p parley.SyncPoint) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone {
+		return
+	}
+	if st := c.stream(p.ConversationID); !st.known {
+		st.known, st.last, st.base = true, p.Seq, 1
+	}
 }
 
 // replayed emits a message that sync replays, and moves the stream to it.
@@ -375,10 +515,22 @@ func (c *conn) replayed(conv parley.ID, seq int64, data []byte) {
 	if st.replayLow == 0 || seq < st.replayLow {
 		st.replayLow = seq
 	}
-	for s := range st.held {
+	for s, d := range st.held {
 		if s <= st.last {
 			delete(st.held, s)
+			c.releaseLocked(len(d))
 		}
+	}
+}
+
+// setPosition records where the connection's streams start and delivers
+// the message events that arrived before it was known.
+func (c *conn) setPosition(pos parley.LogPosition) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pos, c.ready = pos, true
+	if !c.syncing {
+		c.deliverPendingLocked()
 	}
 }
 
@@ -387,10 +539,19 @@ func (c *conn) endSync() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.syncing = false
+	if c.ready {
+		c.deliverPendingLocked()
+	}
+}
+
+func (c *conn) deliverPendingLocked() {
 	pending := c.pending
 	c.pending = nil
 	if c.gone {
 		return
+	}
+	for _, e := range pending {
+		c.releaseLocked(len(e.data))
 	}
 	// Sync replays an ascending run from the client's cursor, so now that
 	// it is through, the socket has everything from the lowest replayed seq.
@@ -401,6 +562,10 @@ func (c *conn) endSync() {
 		}
 	}
 	for _, e := range pending {
+		if e.name != "" {
+			c.emitRaw(e.name, e.data)
+			continue
+		}
 		c.deliverLocked(e.conv, e.seq, e.data)
 	}
 }

@@ -3,7 +3,9 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,20 +38,21 @@ func (r *recorder) got() string {
 	return fmt.Sprint(r.seqs)
 }
 
-// store answers History from a fixed log, and Cursor with a fixed device
-// cursor, and counts the calls.
+// store answers History from a fixed log, and StreamStart with a fixed
+// start, and counts the calls.
 type store struct {
 	parley.ConversationService
 	parley.MessageService
-	cursor int64
-	mu     sync.Mutex
-	log    map[int64]bool
-	calls  []parley.HistoryQuery
+	start int64
+	mu    sync.Mutex
+	log   map[int64]bool
+	calls []parley.HistoryQuery
 	// fail is returned by the next failures History calls.
 	fail     error
 	failures int
-	// cursorFailures Cursor calls answer EUNAVAILABLE.
-	cursorFailures int
+	// startFailures StreamStart calls answer EUNAVAILABLE.
+	startFailures int
+	startCalls    int
 }
 
 func (s *store) History(_ context.Context, _ parley.Caller, conv parley.ID, q parley.HistoryQuery) ([]*parley.Message, error) {
@@ -75,15 +78,21 @@ func (s *store) historyCalls() []parley.HistoryQuery {
 	return append([]parley.HistoryQuery(nil), s.calls...)
 }
 
-func (s *store) Cursor(context.Context, parley.Caller, parley.ID) (int64, error) {
+func (s *store) StreamStart(_ context.Context, _ parley.Caller, _ parley.ID, pos parley.LogPosition) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cursorFailures > 0 {
-		s.cursorFailures--
+	s.startCalls++
+	if pos != testPosition {
+		return 0, parley.Errorf(parley.EINVALID, "not a log position of this store")
+	}
+	if s.startFailures > 0 {
+		s.startFailures--
 		return 0, parley.Errorf(parley.EUNAVAILABLE, "database unavailable")
 	}
-	return s.cursor, nil
+	return s.start, nil
 }
+
+const testPosition = parley.LogPosition("test-position")
 
 const conv = parley.ID(7)
 
@@ -96,8 +105,40 @@ func newTestConn(t *testing.T, log ...int64) (*conn, *recorder, *store) {
 	g.logger = g.cfg.Logger
 	r := &recorder{}
 	c := &conn{g: g, s: r, caller: parley.Caller{UserID: 1, DeviceID: 1}}
+	c.setPosition(testPosition)
 	t.Cleanup(c.close)
 	return c, r, st
+}
+
+// syncing makes c behave as during a sync's replay.
+func syncing(c *conn) {
+	c.mu.Lock()
+	c.syncing = true
+	c.mu.Unlock()
+}
+
+func replay(c *conn, seqs ...int64) {
+	for _, s := range seqs {
+		b, _ := json.Marshal(&parley.Message{ConversationID: conv, Seq: s})
+		c.replayed(conv, s, b)
+	}
+}
+
+func waitClosed(t *testing.T, r *recorder) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		closed := r.closed
+		r.mu.Unlock()
+		if closed == engineio.ReasonSlowConsumer {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not dropped; closed = %q", closed)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // waitLong makes a gap wait for a minute, for tests that fill it live:
@@ -140,7 +181,7 @@ func TestStreamOrder(t *testing.T) {
 	t.Run("EarlyMessageHeldUntilGapFills", func(t *testing.T) {
 		c, r, st := newTestConn(t)
 		waitLong(c)
-		deliver(c, 1) // the stream starts (a cursor read) before the gap
+		deliver(c, 1)
 		waitGot(t, r, "[1]")
 		deliver(c, 3, 4, 2)
 		waitGot(t, r, "[1 2 3 4]")
@@ -157,7 +198,23 @@ func TestStreamOrder(t *testing.T) {
 			t.Fatalf("history calls = %+v", calls)
 		}
 	})
-	t.Run("HoleTheStoreCannotFillIsSkipped", func(t *testing.T) {
+	t.Run("LargeHoleFetchedInPages", func(t *testing.T) {
+		var log []int64
+		for s := int64(1); s <= 450; s++ {
+			log = append(log, s)
+		}
+		c, r, st := newTestConn(t, log...)
+		deliver(c, 451)
+		want := fmt.Sprint(append(log, 451))
+		waitGot(t, r, want)
+		calls := st.historyCalls()
+		if len(calls) != 3 || calls[0].AfterSeq != 0 || calls[1].AfterSeq != 200 || calls[2].AfterSeq != 400 || calls[2].Limit != 50 {
+			t.Fatalf("history calls = %+v, want pages after 0, 200 and 400", calls)
+		}
+	})
+	t.Run("HoleTheStoreDoesNotShowIsPassedOver", func(t *testing.T) {
+		// Retention removed 2 and 3, or the member may not see them: the
+		// store's answer, not an error, says there is nothing there.
 		c, r, _ := newTestConn(t)
 		deliver(c, 1, 4, 5)
 		waitGot(t, r, "[1 4 5]")
@@ -171,11 +228,25 @@ func TestStreamOrder(t *testing.T) {
 			t.Fatalf("history calls = %+v, want 2 failed and 1 answered", calls)
 		}
 	})
-	t.Run("GapSkippedOnPermanentError", func(t *testing.T) {
+	t.Run("GapKeptOnInternalError", func(t *testing.T) {
+		// An error is never an empty answer, whatever its code.
 		c, r, st := newTestConn(t, 1, 2, 3)
-		st.fail, st.failures = parley.Errorf(parley.EFORBIDDEN, "not a member"), 1
+		st.fail, st.failures = errors.New("disk I/O error"), 2
 		deliver(c, 1, 3)
-		waitGot(t, r, "[1 3]")
+		waitGot(t, r, "[1 2 3]")
+	})
+	t.Run("StreamEndsWhenNoLongerAMember", func(t *testing.T) {
+		c, r, st := newTestConn(t, 1, 2, 3)
+		st.fail, st.failures = parley.Errorf(parley.ENOTFOUND, "conversation not found"), 1
+		deliver(c, 1, 3)
+		waitGot(t, r, "[1]")
+		c.mu.Lock()
+		_, ok := c.streams[conv]
+		n, held := c.heldN, c.heldBytes
+		c.mu.Unlock()
+		if ok || n != 0 || held != 0 {
+			t.Fatalf("stream kept (%v) with %d messages, %d bytes held", ok, n, held)
+		}
 	})
 	t.Run("OwnSendIsNotEmittedAgain", func(t *testing.T) {
 		c, r, _ := newTestConn(t)
@@ -186,17 +257,36 @@ func TestStreamOrder(t *testing.T) {
 		deliver(c, 2, 4)
 		waitGot(t, r, "[1 2 4]")
 	})
-	t.Run("StreamStartsAtDeviceCursor", func(t *testing.T) {
+	t.Run("StreamStartsAtPosition", func(t *testing.T) {
 		c, r, st := newTestConn(t, 5, 6, 7, 8)
-		st.cursor = 5
+		st.start = 5
 		deliver(c, 8)
 		waitGot(t, r, "[6 7 8]")
 	})
 	t.Run("StreamStartWaitsForUnavailableStore", func(t *testing.T) {
 		c, r, st := newTestConn(t, 5, 6, 7, 8)
-		st.cursor, st.cursorFailures = 5, 2
+		st.start, st.startFailures = 5, 2
 		deliver(c, 8)
 		waitGot(t, r, "[6 7 8]")
+	})
+	t.Run("CommittedBeforePositionLeftToSync", func(t *testing.T) {
+		c, r, st := newTestConn(t, 3, 4, 5, 6)
+		st.start = 5
+		deliver(c, 3, 4, 6)
+		waitGot(t, r, "[6]")
+	})
+	t.Run("LateFanOutOfEarlierCommitIsNotSkipped", func(t *testing.T) {
+		// The messages of one commit are published by their senders one by
+		// one: the first to arrive may be the last of the commit. The
+		// stream starts where the store stood when the socket subscribed,
+		// never at whichever message came first. (Whether 11…14 then come
+		// from the store or live, each is emitted once.)
+		c, r, st := newTestConn(t, 11, 12, 13, 14, 15)
+		waitLong(c)
+		st.start = 10
+		deliver(c, 15)
+		deliver(c, 13, 11, 14, 12)
+		waitGot(t, r, "[11 12 13 14 15]")
 	})
 	t.Run("FirstArrivalOutOfOrder", func(t *testing.T) {
 		// Everything below a published seq is committed, so the store has
@@ -205,45 +295,55 @@ func TestStreamOrder(t *testing.T) {
 		deliver(c, 3, 1, 2)
 		waitGot(t, r, "[1 2 3]")
 	})
-	t.Run("FarBehindCursorStartsAtLiveMessage", func(t *testing.T) {
-		c, r, st := newTestConn(t)
-		st.cursor = 0
-		deliver(c, 1000, 1001)
-		waitGot(t, r, "[1000 1001]")
-		if calls := st.historyCalls(); len(calls) != 0 {
-			t.Fatalf("fetched a backlog beyond maxBackfill: %+v", calls)
-		}
-	})
 	t.Run("OwnSendFirstDoesNotSkipEarlierMessages", func(t *testing.T) {
 		c, r, _ := newTestConn(t, 1, 2)
 		c.acked(&parley.Message{ConversationID: conv, Seq: 2})
 		deliver(c, 1, 3)
-		waitGot(t, r, "[1 2 3]") // 2 comes again from the store: a duplicate, never a loss
+		waitGot(t, r, "[1 3]")
+	})
+	t.Run("EventsBeforePositionWait", func(t *testing.T) {
+		_, _, st := newTestConn(t)
+		r := &recorder{}
+		c := &conn{g: &Gateway{cfg: Config{GapWait: time.Minute}.withDefaults(), svc: Services{Conversations: st, Messages: st}}, s: r}
+		c.g.logger = c.g.cfg.Logger
+		t.Cleanup(c.close)
+		deliver(c, 1, 2)
+		if got := r.got(); got != "[]" {
+			t.Fatalf("emitted %s before the stream's position was known", got)
+		}
+		c.setPosition(testPosition)
+		waitGot(t, r, "[1 2]")
 	})
 	t.Run("SyncThenHeldLiveEvents", func(t *testing.T) {
 		c, r, _ := newTestConn(t)
-		c.mu.Lock()
-		c.syncing = true
-		c.mu.Unlock()
+		syncing(c)
 		deliver(c, 4, 6) // live, during the replay
-		for _, s := range []int64{2, 3, 4, 5} {
-			b, _ := json.Marshal(&parley.Message{ConversationID: conv, Seq: s})
-			c.replayed(conv, s, b)
-		}
+		replay(c, 2, 3, 4, 5)
 		c.endSync()
 		waitGot(t, r, "[2 3 4 5 6]")
 	})
-	t.Run("SecondSyncSkipsWhatTheSocketHas", func(t *testing.T) {
-		c, r, _ := newTestConn(t)
-		deliver(c, 10, 11) // taken up mid-way: the socket has 10..11
-		waitGot(t, r, "[10 11]")
-		c.mu.Lock()
-		c.syncing = true
-		c.mu.Unlock()
-		for s := int64(8); s <= 12; s++ {
-			b, _ := json.Marshal(&parley.Message{ConversationID: conv, Seq: s})
-			c.replayed(conv, s, b)
+	t.Run("SyncPointStartsStream", func(t *testing.T) {
+		c, r, st := newTestConn(t, 6, 7)
+		st.start = 2
+		syncing(c)
+		c.syncFrom(parley.SyncPoint{ConversationID: conv, Seq: 5})
+		c.endSync()
+		deliver(c, 7)
+		waitGot(t, r, "[6 7]")
+		st.mu.Lock()
+		calls := st.startCalls
+		st.mu.Unlock()
+		if calls != 0 {
+			t.Fatalf("StreamStart called %d times for a stream sync took up", calls)
 		}
+	})
+	t.Run("SecondSyncSkipsWhatTheSocketHas", func(t *testing.T) {
+		c, r, st := newTestConn(t)
+		st.start = 9
+		deliver(c, 10, 11)
+		waitGot(t, r, "[10 11]")
+		syncing(c)
+		replay(c, 8, 9, 10, 11, 12)
 		c.endSync()
 		waitGot(t, r, "[10 11 8 9 12]")
 	})
@@ -255,18 +355,47 @@ func TestStreamOrder(t *testing.T) {
 		for s := int64(3); s < 3+9; s++ {
 			deliver(c, s)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			r.mu.Lock()
-			closed := r.closed
-			r.mu.Unlock()
-			if closed == engineio.ReasonSlowConsumer {
-				break
+		waitClosed(t, r)
+	})
+	t.Run("TooManyHeldBytesDropsSlowConsumer", func(t *testing.T) {
+		c, r, _ := newTestConn(t)
+		waitLong(c)
+		c.g.cfg.MaxHeldBytes = 200
+		deliver(c, 1)
+		waitGot(t, r, "[1]")
+		big := func(seq int64) *parley.Event {
+			b, _ := json.Marshal(&parley.Message{ConversationID: conv, Seq: seq, Body: strings.Repeat("x", 150)})
+			return &parley.Event{Name: parley.EventMessage, ConversationID: conv, Seq: seq, Data: b}
+		}
+		c.onBusEvent(big(3))
+		c.onBusEvent(big(4))
+		waitClosed(t, r)
+	})
+	t.Run("HeldBudgetReturnedOnDelivery", func(t *testing.T) {
+		c, r, _ := newTestConn(t)
+		waitLong(c)
+		deliver(c, 1)
+		waitGot(t, r, "[1]")
+		for round := range 5 {
+			base := int64(2 + 7*round)
+			for s := base + 6; s >= base; s-- { // 7 at a time, one under MaxHeld
+				deliver(c, s)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("not dropped; closed = %q", closed)
-			}
-			time.Sleep(5 * time.Millisecond)
+		}
+		waitGot(t, r, fmt.Sprint(seqRange(1, 36)))
+		c.mu.Lock()
+		n, b := c.heldN, c.heldBytes
+		c.mu.Unlock()
+		if n != 0 || b != 0 {
+			t.Fatalf("held after delivery: %d messages, %d bytes", n, b)
 		}
 	})
+}
+
+func seqRange(lo, hi int64) []int64 {
+	var out []int64
+	for s := lo; s <= hi; s++ {
+		out = append(out, s)
+	}
+	return out
 }

@@ -42,6 +42,16 @@ func (g *Gateway) onConnect(s *socketio.Socket, auth json.RawMessage) error {
 		g.logger.Warn("subscribe user topic", "user", caller.UserID, "err", err)
 		return &socketio.ConnectError{Message: parley.EUNAVAILABLE}
 	}
+	// The user's events reach c from here on: what is committed now is
+	// where its streams start (see conn).
+	pos, err := g.svc.Messages.LogPosition(ctx)
+	if err != nil {
+		g.users.remove(c)
+		c.close()
+		g.logger.Warn("read log position", "user", caller.UserID, "err", err)
+		return &socketio.ConnectError{Message: parley.EUNAVAILABLE}
+	}
+	c.setPosition(pos)
 	if err := g.svc.Connections.Connected(ctx, caller); err != nil {
 		g.logger.Warn("presence connect", "user", caller.UserID, "err", err)
 	}

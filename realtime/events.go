@@ -115,15 +115,11 @@ func (g *Gateway) handleSend(s *socketio.Socket, ev socketio.Event) {
 		return
 	}
 	queued := make(chan struct{})
-	var once sync.Once
-	signal := func() { once.Do(func() { close(queued) }) }
-	ctx = parley.WithQueued(ctx, signal)
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
 		defer cancel()
-		defer signal()
-		res, err := g.send(ctx, c, firstArg(ev))
+		res, err := g.send(ctx, c, firstArg(ev), func() { close(queued) })
 		g.answer(c, "send", ev, res, err)
 	}()
 	<-queued
@@ -160,12 +156,17 @@ func okWith(key string, v any) (json.RawMessage, error) {
 	return b, err
 }
 
-func (g *Gateway) send(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+// send runs one send; queued is called exactly once, as soon as the send
+// has its place in the store's order of writes or was refused.
+func (g *Gateway) send(ctx context.Context, c *conn, arg json.RawMessage, queued func()) (json.RawMessage, error) {
+	var once sync.Once
+	queued = func(fn func()) func() { return func() { once.Do(fn) } }(queued)
+	defer queued()
 	var req parley.SendRequest
 	if err := decodeArg(arg, &req); err != nil {
 		return nil, err
 	}
-	m, _, err := g.svc.Messages.Send(ctx, c.caller, req)
+	m, _, err := g.svc.Messages.Send(ctx, c.caller, req, queued)
 	if err != nil {
 		return nil, err
 	}
@@ -262,52 +263,105 @@ func (g *Gateway) sync(ctx context.Context, c *conn, arg json.RawMessage) (json.
 			return nil, err
 		}
 	}
-	if len(a.Cursors) > 10_000 {
-		return nil, parley.Errorf(parley.ETOOMANY, "at most 10000 cursors")
+	if len(a.Cursors) > maxSyncCursors {
+		return nil, parley.Errorf(parley.ETOOMANY, "at most %d cursors", maxSyncCursors)
 	}
+	places, err := g.replay(ctx, c, parley.SyncQuery{Cursors: a.Cursors})
+	if err != nil {
+		return nil, err
+	}
+	if places != nil {
+		// The rest would overflow the connection's bounded queue: the
+		// client calls sync again with these cursors, where this replay
+		// stopped in every conversation.
+		return json.Marshal(struct {
+			OK       bool                `json:"ok"`
+			CaughtUp bool                `json:"caught_up"`
+			Cursors  map[parley.ID]int64 `json:"cursors"`
+		}{true, false, places})
+	}
+	return json.RawMessage(`{"ok":true,"caught_up":true}`), nil
+}
+
+// replay runs one sync on c: the messages q says the device misses, in
+// order, then the receipts, while live events wait. One replay runs at a
+// time per connection. It stops early once it replayed what the
+// connection's outbound queue can take at once, and then returns where
+// the device stands in each of its conversations (nil: caught up).
+func (g *Gateway) replay(ctx context.Context, c *conn, q parley.SyncQuery) (places map[parley.ID]int64, err error) {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
 	c.mu.Lock()
 	c.syncing = true
-	// The client says it has each conversation up to its cursor: the
-	// streams start there (a conversation with nothing new is replayed
-	// nothing, but its next live message must not reach back further).
-	for conv, cur := range a.Cursors {
-		if st := c.stream(conv); !st.known && cur >= 0 {
-			st.known, st.last, st.base = true, cur, 1
-		}
-	}
 	c.mu.Unlock()
+	defer c.endSync()
 	limit := syncLimit
 	if c.s.Transport() != "websocket" {
 		limit = syncLimitPolling
 	}
-	replayed := 0
-	err := g.svc.Messages.Sync(ctx, c.caller, a.Cursors, func(name string, data any) error {
+	replayed, size := 0, 0
+	places = make(map[parley.ID]int64)
+	err = g.svc.Messages.Sync(ctx, c.caller, q, func(name string, data any) error {
+		if p, ok := data.(parley.SyncPoint); ok {
+			c.syncFrom(p)
+			places[p.ConversationID] = p.Seq
+			return nil
+		}
 		b, err := json.Marshal(data)
 		if err != nil {
 			return err
 		}
 		if m, ok := data.(*parley.Message); ok {
-			if replayed >= limit {
+			if replayed >= limit || size+len(b) > g.cfg.SyncBytes {
 				return errSyncMore
 			}
 			replayed++
+			size += len(b)
 			c.replayed(m.ConversationID, m.Seq, b)
+			places[m.ConversationID] = m.Seq
 		} else {
 			c.emitRaw(name, b)
 		}
 		return nil
 	})
-	c.endSync()
 	if errors.Is(err, errSyncMore) {
-		// The rest would overflow the connection's bounded queue: the
-		// client calls sync again from where this replay stopped.
-		return json.RawMessage(`{"ok":true,"caught_up":false}`), nil
+		return places, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return json.RawMessage(`{"ok":true,"caught_up":true}`), nil
+	return nil, err
 }
+
+// catchUp replays to c, without being asked, what its streams may have
+// missed while the bus was away: every conversation's log after what the
+// socket has (its stream's place, or where the stream starts by the
+// connection's position), a page at a time, until it is caught up.
+func (g *Gateway) catchUp(c *conn) {
+	cursors, ok := c.streamPlaces()
+	if !ok {
+		return
+	}
+	q := parley.SyncQuery{Cursors: cursors, Since: c.pos}
+	for range maxCatchUpRounds {
+		ctx, cancel := g.callContext()
+		places, err := g.replay(ctx, c, q)
+		cancel()
+		if err != nil {
+			// The client was told to sync as well; its sync covers this.
+			g.logger.Warn("catch up after a bus outage", "user", c.caller.UserID, "err", err)
+			return
+		}
+		if places == nil {
+			return
+		}
+		q = parley.SyncQuery{Cursors: places}
+	}
+}
+
+// maxCatchUpRounds bounds one catch-up; a client further behind than that
+// syncs by itself (it was sent resync).
+const maxCatchUpRounds = 8
+
+// maxSyncCursors bounds the cursors one sync may name.
+const maxSyncCursors = 10_000
 
 // A sync replays at most this many messages per call, so the replay fits
 // the connection's bounded outbound queue (a polling session queues

@@ -36,10 +36,17 @@ type Config struct {
 	// GapWait is how long a socket holds a message that arrived ahead of
 	// its predecessor before fetching the missing ones from the store.
 	GapWait time.Duration
-	// MaxHeld bounds the messages one socket holds back while waiting for a
-	// gap to fill or for sync to finish; over it the socket is dropped
+	// MaxHeld and MaxHeldBytes bound the messages (and their bytes) one
+	// socket holds back while waiting for a gap to fill, for its stream's
+	// start, or for sync to finish; over either the socket is dropped
 	// (slow consumer) and resyncs on reconnect.
-	MaxHeld int
+	MaxHeld      int
+	MaxHeldBytes int
+	// SyncBytes bounds the messages one sync replays, in bytes: the rest
+	// waits for the client's next sync (caught_up false), so a replay
+	// stays well inside the socket's outbound buffer. Default: half of
+	// Engine.MaxWriteBuffer.
+	SyncBytes int
 	// CallTimeout bounds one event's call into the app.
 	CallTimeout time.Duration
 	Logger      *slog.Logger
@@ -57,6 +64,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxHeld <= 0 {
 		c.MaxHeld = 2048
+	}
+	if c.MaxHeldBytes <= 0 {
+		c.MaxHeldBytes = 1 << 20
+	}
+	if c.SyncBytes <= 0 {
+		c.SyncBytes = max(c.Engine.MaxWriteBuffer, 0) / 2
+		if c.SyncBytes == 0 {
+			c.SyncBytes = 2 << 20
+		}
 	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 30 * time.Second
@@ -126,11 +142,45 @@ func (g *Gateway) Close() error {
 	return err
 }
 
-// Resync tells every connected socket to run sync: events may have been
-// lost (the bus reconnected). It is safe to call from any goroutine.
+// Resync is for after the bus lost events (it reconnected): every
+// connected socket is told to run sync, and meanwhile the gateway itself
+// replays to each what its streams missed, so a client that never syncs
+// misses nothing either. It returns at once and is safe to call from any
+// goroutine; the catch-ups run a few at a time.
 func (g *Gateway) Resync() {
-	g.users.each(func(c *conn) { c.emitRaw(parley.EventResync, []byte("{}")) })
+	var conns []*conn
+	g.users.each(func(c *conn) {
+		c.emitRaw(parley.EventResync, []byte("{}"))
+		conns = append(conns, c)
+	})
+	if g.closed.Load() || len(conns) == 0 {
+		return
+	}
+	work := make(chan *conn)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		defer close(work)
+		for _, c := range conns {
+			if g.closed.Load() {
+				return
+			}
+			work <- c
+		}
+	}()
+	for range min(catchUpWorkers, len(conns)) {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			for c := range work {
+				g.catchUp(c)
+			}
+		}()
+	}
 }
+
+// catchUpWorkers bounds the catch-ups that run at once after a bus outage.
+const catchUpWorkers = 8
 
 // ackBody is the shape of every ack: {ok: true, ...} or {ok: false, error}.
 type ackError struct {

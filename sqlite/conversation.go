@@ -135,7 +135,7 @@ func (db *DB) DirectConversation(ctx context.Context, directKey string) (*parley
 func (db *DB) Members(ctx context.Context, conversationID parley.ID) ([]parley.Member, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+memberCols+` FROM members m WHERE m.conversation_id = ? ORDER BY m.user_id`, int64(conversationID))
 	if err != nil {
-		return nil, fmt.Errorf("read members: %w", err)
+		return nil, dbError("read members", err)
 	}
 	defer rows.Close()
 	var ms []parley.Member
@@ -319,7 +319,7 @@ func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.
 		ORDER BY c.last_activity_at DESC, c.id DESC
 		LIMIT ? OFFSET ?`, int64(userID), f.IncludeLeft, f.IncludeHidden, limit, f.Offset)
 	if err != nil {
-		return nil, fmt.Errorf("read conversations: %w", err)
+		return nil, dbError("read conversations", err)
 	}
 	var out []*parley.UserConversation
 	for rows.Next() {

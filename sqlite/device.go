@@ -56,7 +56,7 @@ func (db *DB) Devices(ctx context.Context, userID parley.ID) ([]*parley.Device, 
 	rows, err := db.read.QueryContext(ctx,
 		`SELECT id, user_id, name, created_at, revoked_at FROM devices WHERE user_id = ? AND revoked_at IS NULL ORDER BY id`, int64(userID))
 	if err != nil {
-		return nil, fmt.Errorf("read devices: %w", err)
+		return nil, dbError("read devices", err)
 	}
 	defer rows.Close()
 	var ds []*parley.Device

@@ -18,7 +18,7 @@ func (db *DB) FriendState(ctx context.Context, userID, otherID parley.ID) (parle
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read friendship: %w", err)
+		return "", dbError("read friendship", err)
 	}
 	return parley.FriendState(s), nil
 }
@@ -50,7 +50,7 @@ func (db *DB) SetFriendship(ctx context.Context, a, b parley.ID, aState, bState 
 func (db *DB) Friends(ctx context.Context, userID parley.ID) ([]parley.Friend, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT other_id, state, since FROM friendships WHERE user_id = ? ORDER BY since, other_id`, int64(userID))
 	if err != nil {
-		return nil, fmt.Errorf("read friends: %w", err)
+		return nil, dbError("read friends", err)
 	}
 	defer rows.Close()
 	var fs []parley.Friend
@@ -85,7 +85,7 @@ func (db *DB) SetBlocked(ctx context.Context, blocker, blocked parley.ID, on boo
 func (db *DB) Blocked(ctx context.Context, blocker, blocked parley.ID) (bool, error) {
 	var n int
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM blocks WHERE blocker = ? AND blocked = ?`, int64(blocker), int64(blocked)).Scan(&n); err != nil {
-		return false, fmt.Errorf("read block: %w", err)
+		return false, dbError("read block", err)
 	}
 	return n > 0, nil
 }
@@ -94,7 +94,7 @@ func (db *DB) Blocked(ctx context.Context, blocker, blocked parley.ID) (bool, er
 func (db *DB) BlockedUsers(ctx context.Context, blocker parley.ID) ([]parley.ID, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT blocked FROM blocks WHERE blocker = ? ORDER BY created_at, blocked`, int64(blocker))
 	if err != nil {
-		return nil, fmt.Errorf("read blocks: %w", err)
+		return nil, dbError("read blocks", err)
 	}
 	defer rows.Close()
 	var ids []parley.ID

@@ -104,7 +104,7 @@ func (db *DB) MediaByIDs(ctx context.Context, ids []parley.ID) ([]*parley.Media,
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+mediaCols+` FROM media WHERE id IN (SELECT value FROM json_each(?))`, jsonList(int64s(ids)))
 	if err != nil {
-		return nil, fmt.Errorf("read media: %w", err)
+		return nil, dbError("read media", err)
 	}
 	defer rows.Close()
 	var out []*parley.Media
@@ -124,7 +124,7 @@ func (db *DB) MediaReferences(ctx context.Context, mediaID, userID parley.ID, li
 		FROM messages msg JOIN members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?
 		WHERE msg.media_id = ? LIMIT ?`, int64(userID), int64(mediaID), limit)
 	if err != nil {
-		return nil, fmt.Errorf("read media references: %w", err)
+		return nil, dbError("read media references", err)
 	}
 	defer rows.Close()
 	var out []parley.MediaReference

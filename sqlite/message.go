@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,7 +134,7 @@ func (b *batch) insertPending() error {
 }
 
 // AppendMessage implements parley.MessageStore.
-func (db *DB) AppendMessage(ctx context.Context, m *parley.Message, contentHash []byte) (*parley.Message, bool, error) {
+func (db *DB) AppendMessage(ctx context.Context, m *parley.Message, contentHash []byte, queued func()) (*parley.Message, bool, error) {
 	var prior *parley.Message
 	o := &op{err: make(chan error, 1)}
 	if m.ClientMsgID != "" {
@@ -151,7 +152,7 @@ func (db *DB) AppendMessage(ctx context.Context, m *parley.Message, contentHash 
 		prior = &cp
 		return nil
 	}
-	if err := db.w.submit(ctx, o); err != nil {
+	if err := db.w.submit(ctx, o, queued); err != nil {
 		return nil, false, err
 	}
 	if prior != nil {
@@ -171,47 +172,67 @@ func (db *DB) Message(ctx context.Context, id parley.ID) (*parley.Message, error
 
 // Messages implements parley.MessageStore.
 func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.MessageFilter) ([]*parley.Message, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = parley.DefaultHistoryLimit
-	}
-	lo := max(f.Floor, f.AfterSeq)
-	hi := int64(math.MaxInt64)
-	if f.Ceiling > 0 {
-		hi = f.Ceiling
-	}
-	if f.BeforeSeq > 0 {
-		hi = min(hi, f.BeforeSeq-1)
-	}
+	lo, hi, limit, ascending := f.Window()
 	if hi <= lo {
 		return nil, nil
 	}
 	order := "DESC"
-	if f.AfterSeq > 0 || f.Ascending {
+	if ascending {
 		order = "ASC"
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+messageCols+` FROM messages
 		WHERE conversation_id = ? AND seq > ? AND seq <= ? ORDER BY seq `+order+` LIMIT ?`,
 		int64(conversationID), lo, hi, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read messages of %d: %w", conversationID, err)
+		return nil, dbError(fmt.Sprintf("read messages of %d", conversationID), err)
 	}
 	defer rows.Close()
 	ms := make([]*parley.Message, 0, min(limit, 64))
 	for rows.Next() {
 		m, err := scanMessage(rows)
 		if err != nil {
-			return nil, err
+			return nil, dbError("read message", err)
 		}
 		ms = append(ms, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, dbError("read messages", err)
 	}
 	if order == "DESC" {
 		slices.Reverse(ms)
 	}
 	return ms, nil
+}
+
+// LogPosition implements parley.MessageStore. The single writer gives
+// message ids in commit order, so the highest id marks what is committed.
+func (db *DB) LogPosition(ctx context.Context) (parley.LogPosition, error) {
+	var id int64
+	if err := db.read.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM messages`).Scan(&id); err != nil {
+		return "", dbError("read log position", err)
+	}
+	return parley.LogPosition(strconv.FormatInt(id, 10)), nil
+}
+
+// LastSeqAt implements parley.MessageStore: within a conversation, seqs and
+// ids grow together, so the entry it looks for is the last one of the
+// conversation with an id at most pos; the entries it walks past are
+// those written since pos.
+func (db *DB) LastSeqAt(ctx context.Context, conversationID parley.ID, pos parley.LogPosition) (int64, error) {
+	id, err := strconv.ParseInt(string(pos), 10, 64)
+	if err != nil || id < 0 {
+		return 0, parley.Errorf(parley.EINVALID, "not a log position of this store")
+	}
+	var seq int64
+	err = db.read.QueryRowContext(ctx, `SELECT seq FROM messages WHERE conversation_id = ? AND id <= ? ORDER BY seq DESC LIMIT 1`,
+		int64(conversationID), id).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, dbError("read log position of a conversation", err)
+	}
+	return seq, nil
 }
 
 // RecallMessage implements parley.MessageStore.

@@ -68,7 +68,7 @@ func (db *DB) SavePushRegistration(ctx context.Context, reg *parley.PushRegistra
 func (db *DB) PushRegistrations(ctx context.Context, userID parley.ID) ([]*parley.PushRegistration, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+pushCols+` FROM push_registrations WHERE user_id = ? ORDER BY id`, int64(userID))
 	if err != nil {
-		return nil, fmt.Errorf("read push registrations: %w", err)
+		return nil, dbError("read push registrations", err)
 	}
 	defer rows.Close()
 	var out []*parley.PushRegistration

@@ -55,7 +55,7 @@ func (db *DB) RaiseDeviceCursor(ctx context.Context, deviceID, conversationID pa
 func (db *DB) DeviceCursors(ctx context.Context, deviceID parley.ID) (map[parley.ID]int64, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT conversation_id, seq FROM device_cursors WHERE device_id = ?`, int64(deviceID))
 	if err != nil {
-		return nil, fmt.Errorf("read device cursors: %w", err)
+		return nil, dbError("read device cursors", err)
 	}
 	defer rows.Close()
 	out := make(map[parley.ID]int64)

@@ -77,7 +77,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db.wdb.SetConnMaxLifetime(0)
 	if err := db.migrate(ctx); err != nil {
 		db.wdb.Close()
-		return nil, err
+		return nil, dbError("migrate", err)
 	}
 	db.read, err = sql.Open("sqlite", dsn(cfg.Path, true))
 	if err != nil {

@@ -68,7 +68,7 @@ func (db *DB) Users(ctx context.Context, ids []parley.ID) ([]*parley.User, error
 		}
 		rows, err := db.read.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("read users: %w", err)
+			return nil, dbError("read users", err)
 		}
 		for rows.Next() {
 			u, err := scanUser(rows)
@@ -106,7 +106,7 @@ func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]*par
 	rows, err := db.read.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE handle_norm >= ? AND handle_norm < ? ORDER BY handle_norm LIMIT ?`,
 		p, p+"\xff", limit)
 	if err != nil {
-		return nil, fmt.Errorf("search users: %w", err)
+		return nil, dbError("search users", err)
 	}
 	defer rows.Close()
 	var users []*parley.User

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/internal/writeq"
 )
 
 // writer owns the only write connection and runs group commit: it takes
@@ -32,11 +32,8 @@ type writer struct {
 	db    *DB
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
-	ch    chan *op
+	q     *writeq.Queue[*op]
 	done  chan struct{}
-
-	mu       sync.RWMutex
-	isClosed bool
 
 	// lastSeq caches conversations' last seq and maxID the highest message
 	// id. Only the writer changes them, so they are exact; both are dropped
@@ -110,7 +107,7 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 		db:      db,
 		conn:    conn,
 		stmts:   make(map[string]*sql.Stmt),
-		ch:      make(chan *op, queueLen),
+		q:       writeq.New[*op](queueLen),
 		done:    make(chan struct{}),
 		lastSeq: make(map[parley.ID]int64),
 		maxID:   -1,
@@ -119,27 +116,18 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 	return w, nil
 }
 
-var errClosed = parley.Errorf(parley.EUNAVAILABLE, "store is closed")
-
 // do runs fn in the next batch and waits until that batch committed.
 func (w *writer) do(ctx context.Context, fn func(b *batch) error) error {
-	return w.submit(ctx, &op{fn: fn, err: make(chan error, 1)})
+	return w.submit(ctx, &op{fn: fn, err: make(chan error, 1)}, nil)
 }
 
-func (w *writer) submit(ctx context.Context, o *op) error {
-	w.mu.RLock()
-	if w.isClosed {
-		w.mu.RUnlock()
-		return errClosed
+// submit queues o, calls queued once o has its place in the order of
+// writes (the queue is FIFO), and waits until o's batch committed or
+// failed.
+func (w *writer) submit(ctx context.Context, o *op, queued func()) error {
+	if err := w.q.Put(ctx, o, queued); err != nil {
+		return err
 	}
-	select {
-	case w.ch <- o:
-	case <-ctx.Done():
-		w.mu.RUnlock()
-		return parley.WrapError(parley.EUNAVAILABLE, "store is busy", ctx.Err())
-	}
-	w.mu.RUnlock()
-	parley.Queued(ctx) // the queue is FIFO: this request's place is fixed
 	select {
 	case err := <-o.err:
 		return err
@@ -154,21 +142,12 @@ func (w *writer) submit(ctx context.Context, o *op) error {
 	}
 }
 
-func (w *writer) closed() bool {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	return w.isClosed
-}
+func (w *writer) closed() bool { return w.q.Closed() }
 
 func (w *writer) close() error {
-	w.mu.Lock()
-	if w.isClosed {
-		w.mu.Unlock()
+	if !w.q.Close() {
 		return nil
 	}
-	w.isClosed = true
-	close(w.ch)
-	w.mu.Unlock()
 	<-w.done
 	for _, s := range w.stmts {
 		s.Close()
@@ -179,19 +158,10 @@ func (w *writer) close() error {
 func (w *writer) loop() {
 	defer close(w.done)
 	ops := make([]*op, 0, w.db.cfg.MaxBatch)
-	for o := range w.ch {
-		ops = append(ops[:0], o)
-	fill:
-		for len(ops) < w.db.cfg.MaxBatch {
-			select {
-			case o, ok := <-w.ch:
-				if !ok {
-					break fill
-				}
-				ops = append(ops, o)
-			default:
-				break fill
-			}
+	for {
+		var ok bool
+		if ops, ok = w.q.Take(ops, w.db.cfg.MaxBatch); !ok {
+			return
 		}
 		w.run(ops)
 	}
@@ -201,10 +171,15 @@ func (w *writer) run(ops []*op) {
 	ctx := context.Background()
 	results := make([]error, len(ops))
 	fail := func(err error) {
+		err = dbError("write batch", err)
 		w.exec(ctx, "ROLLBACK")
 		clear(w.lastSeq)
 		w.maxID = -1
-		w.db.logger.Error("sqlite batch failed", "requests", len(ops), "err", err)
+		if parley.ErrorCode(err) == parley.EUNAVAILABLE {
+			w.db.logger.Warn("sqlite batch failed", "requests", len(ops), "err", err)
+		} else {
+			w.db.logger.Error("sqlite batch failed", "requests", len(ops), "err", err)
+		}
 		for _, o := range ops {
 			o.err <- err
 		}

@@ -49,7 +49,7 @@ func benchAppend(b *testing.B, s parley.Store, senders int) {
 				}
 				m := &parley.Message{ConversationID: p.conv.ID, SenderID: p.u.ID, SenderDeviceID: p.d.ID,
 					ClientMsgID: fmt.Sprint(n), Type: parley.TextMessage, Body: "benchmark message body of ordinary length"}
-				if _, _, err := s.AppendMessage(ctx, m, hash); err != nil {
+				if _, _, err := s.AppendMessage(ctx, m, hash, nil); err != nil {
 					b.Error(err)
 					return
 				}

@@ -75,7 +75,7 @@ func testConversations(t *testing.T, open Opener) {
 		m1 := &parley.Message{ConversationID: ab.ID, SenderID: a.ID, SenderDeviceID: da.ID, ClientMsgID: "1", Type: parley.TextMessage, Body: "old", CreatedAt: epoch.Add(time.Minute)}
 		m2 := &parley.Message{ConversationID: ac.ID, SenderID: a.ID, SenderDeviceID: da.ID, ClientMsgID: "2", Type: parley.TextMessage, Body: "new", CreatedAt: epoch.Add(2 * time.Minute)}
 		for _, m := range []*parley.Message{m1, m2} {
-			if _, _, err := s.AppendMessage(ctx, m, hash(m.Body)); err != nil {
+			if _, _, err := s.AppendMessage(ctx, m, hash(m.Body), nil); err != nil {
 				t.Fatal(err)
 			}
 		}

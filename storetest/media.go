@@ -56,7 +56,7 @@ func MustSendMedia(tb testing.TB, s parley.Store, conv *parley.Conversation, u *
 	tb.Helper()
 	cmid := fmt.Sprintf("media-%d-%d", m.ID, handleSeq.Add(1))
 	msg := &parley.Message{ConversationID: conv.ID, SenderID: u.ID, SenderDeviceID: d.ID, ClientMsgID: cmid, Type: parley.ImageMessage, MediaID: m.ID, CreatedAt: at}
-	got, _, err := s.AppendMessage(context.Background(), msg, hash(cmid))
+	got, _, err := s.AppendMessage(context.Background(), msg, hash(cmid), nil)
 	if err != nil {
 		tb.Fatalf("append media message: %v", err)
 	}

@@ -42,7 +42,7 @@ func testMessages(t *testing.T, open Opener) {
 	})
 	t.Run("RetryReturnsOriginal", func(t *testing.T) {
 		m := &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: da.ID, ClientMsgID: "c-1", Type: parley.TextMessage, Body: "hello", CreatedAt: epoch.Add(time.Hour)}
-		got, created, err := s.AppendMessage(ctx, m, hash("c-1", "hello"))
+		got, created, err := s.AppendMessage(ctx, m, hash("c-1", "hello"), nil)
 		if err != nil || created || got.ID != first.ID || got.Seq != 1 || !got.CreatedAt.Equal(first.CreatedAt) {
 			t.Fatalf("retry = %+v created=%v err=%v", got, created, err)
 		}
@@ -53,7 +53,7 @@ func testMessages(t *testing.T, open Opener) {
 	})
 	t.Run("ErrConflictOnReusedClientMsgID", func(t *testing.T) {
 		m := &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: da.ID, ClientMsgID: "c-1", Type: parley.TextMessage, Body: "different", CreatedAt: epoch}
-		_, _, err := s.AppendMessage(ctx, m, hash("c-1", "different"))
+		_, _, err := s.AppendMessage(ctx, m, hash("c-1", "different"), nil)
 		wantCode(t, err, parley.ECONFLICT)
 	})
 	t.Run("SameClientMsgIDOtherDevice", func(t *testing.T) {
@@ -64,7 +64,7 @@ func testMessages(t *testing.T, open Opener) {
 	})
 	t.Run("ErrUnknownConversation", func(t *testing.T) {
 		m := &parley.Message{ConversationID: 999999, SenderID: a.ID, SenderDeviceID: da.ID, ClientMsgID: "x", Type: parley.TextMessage, Body: "x", CreatedAt: epoch}
-		_, _, err := s.AppendMessage(ctx, m, hash("x"))
+		_, _, err := s.AppendMessage(ctx, m, hash("x"), nil)
 		wantCode(t, err, parley.ENOTFOUND)
 		_, err = s.Message(ctx, 999999)
 		wantCode(t, err, parley.ENOTFOUND)
@@ -72,7 +72,7 @@ func testMessages(t *testing.T, open Opener) {
 	t.Run("FieldsRoundTrip", func(t *testing.T) {
 		m := &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: da.ID, ClientMsgID: "img", Type: parley.ImageMessage,
 			Body: "caption ✓", MediaID: 77, ReplyTo: first.ID, CreatedAt: epoch.Add(1500 * time.Microsecond)}
-		got, created, err := s.AppendMessage(ctx, m, hash("img"))
+		got, created, err := s.AppendMessage(ctx, m, hash("img"), nil)
 		if err != nil || !created {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func testConcurrentSeq(t *testing.T, open Opener) {
 					go func(k int) {
 						defer inner.Done()
 						m := &parley.Message{ConversationID: g.ID, SenderID: users[i].ID, SenderDeviceID: devs[i].ID, ClientMsgID: cmid, Type: parley.TextMessage, Body: cmid, CreatedAt: epoch}
-						got, _, err := s.AppendMessage(ctx, m, hash(cmid))
+						got, _, err := s.AppendMessage(ctx, m, hash(cmid), nil)
 						if err != nil {
 							errs <- err
 							return
@@ -400,7 +400,7 @@ func testRetention(t *testing.T, open Opener) {
 	for i := 0; i < 30; i++ {
 		at := epoch.Add(time.Duration(i) * day / 3) // 3 per day over 10 days
 		m := &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: da.ID, ClientMsgID: fmt.Sprintf("k%d", i), Type: parley.TextMessage, Body: "x", CreatedAt: at}
-		if _, _, err := s.AppendMessage(ctx, m, hash(m.ClientMsgID)); err != nil {
+		if _, _, err := s.AppendMessage(ctx, m, hash(m.ClientMsgID), nil); err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 {
@@ -422,7 +422,7 @@ func testRetention(t *testing.T, open Opener) {
 	// The idempotency record went with the message: the same client id is
 	// accepted again as a new message with the next seq.
 	m := &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: da.ID, ClientMsgID: old.ClientMsgID, Type: parley.TextMessage, Body: "x", CreatedAt: epoch.Add(20 * day)}
-	got, created, err := s.AppendMessage(ctx, m, hash("other"))
+	got, created, err := s.AppendMessage(ctx, m, hash("other"), nil)
 	if err != nil || !created || got.Seq != 31 {
 		t.Fatalf("append after retention = %+v %v %v", got, created, err)
 	}

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open) })
 	t.Run("ConcurrentSeq", func(t *testing.T) { testConcurrentSeq(t, open) })
 	t.Run("Recall", func(t *testing.T) { testRecall(t, open) })
+	t.Run("LogPosition", func(t *testing.T) { testLogPosition(t, open) })
 	t.Run("Receipts", func(t *testing.T) { testReceipts(t, open) })
 	t.Run("Friends", func(t *testing.T) { testFriends(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
@@ -93,7 +94,7 @@ func hash(parts ...string) []byte {
 func MustSend(tb testing.TB, s parley.Store, conv *parley.Conversation, u *parley.User, d *parley.Device, cmid, body string) *parley.Message {
 	tb.Helper()
 	m := &parley.Message{ConversationID: conv.ID, SenderID: u.ID, SenderDeviceID: d.ID, ClientMsgID: cmid, Type: parley.TextMessage, Body: body, CreatedAt: epoch}
-	got, _, err := s.AppendMessage(context.Background(), m, hash(cmid, body))
+	got, _, err := s.AppendMessage(context.Background(), m, hash(cmid, body), nil)
 	if err != nil {
 		tb.Fatalf("append message: %v", err)
 	}

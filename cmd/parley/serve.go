@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley"
@@ -50,9 +51,13 @@ type Main struct {
 	bus      parley.Bus
 	app      *app.App
 	gateway  *realtime.Gateway
-	push     *pushQueue // nil when no push channel is configured
-	closers  []func() error
-	once     sync.Once
+	// resync is the gateway once it exists, for the bus's reconnect
+	// callback, which runs on the bus's own goroutine, maybe while Run is
+	// still starting.
+	resync  atomic.Pointer[realtime.Gateway]
+	push    *pushQueue // nil when no push channel is configured
+	closers []func() error
+	once    sync.Once
 }
 
 // NewMain returns a Main with the default configuration.
@@ -191,6 +196,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("start realtime gateway: %w", err)
 	}
+	m.resync.Store(m.gateway)
 	api.Handle("/socket.io/", m.gateway.Handler())
 	gs := m.gateway.Stats()
 	m.Metrics.GaugeFunc("parley_realtime_connections", "Realtime sockets connected to this node.", func() float64 { return float64(gs.Connections.Load()) })
@@ -268,7 +274,7 @@ func (m *Main) openBus(ctx context.Context) (parley.Presence, error) {
 		// Events published while the bus was down are lost: every socket
 		// of this node is told to sync.
 		OnReconnect: func() {
-			if g := m.gateway; g != nil {
+			if g := m.resync.Load(); g != nil {
 				g.Resync()
 			}
 		},
