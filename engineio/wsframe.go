@@ -178,7 +178,10 @@ func nextFrame(b []byte, fragLen, maxPayload int) (frame, int, int) {
 	if control && (n > 125 || !fin) {
 		return frame{}, 0, closeProtocolError
 	}
-	if !control && n+uint64(fragLen) > uint64(maxPayload) {
+	// Compared without adding: a 64-bit length plus the fragment so far
+	// could wrap around and pass, and the socket would then buffer
+	// whatever the client sends while it waits for the rest of the frame.
+	if !control && (n > uint64(maxPayload) || int(n) > maxPayload-fragLen) {
 		return frame{}, 0, closeTooBig
 	}
 	if len(b) < h+4 || uint64(len(b)-h-4) < n {
