@@ -1,11 +1,14 @@
 # Convenience targets; the README's commands work without make.
-.PHONY: run test build bench fmt
+.PHONY: run test fuzz build bench fmt
 
 run:
 	go run ./cmd/parley
 
 test:
 	./scripts/test
+
+fuzz:
+	./scripts/fuzz 1m
 
 build:
 	go build -o bin/parley ./cmd/parley

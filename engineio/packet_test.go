@@ -67,33 +67,3 @@ func TestDecodeText(t *testing.T) {
 		}
 	}
 }
-
-// FuzzDecodePayload checks that no body panics the decoder and that what
-// decodes re-encodes to the same packets.
-func FuzzDecodePayload(f *testing.F) {
-	for _, s := range []string{"4hello", "4a\x1e2\x1e4b", "bAQIDBA==", "1", "abc", "b", "4\x1e\x1e", "2probe", "b====", "6\x1eb"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		packets, err := decodePayload(body, nil)
-		if err != nil {
-			return
-		}
-		var enc []byte
-		for _, p := range packets {
-			enc = appendRecord(enc, p.typ, p.binary, p.data)
-		}
-		again, err := decodePayload(enc, nil)
-		if err != nil {
-			t.Fatalf("re-encoded payload %q does not decode: %v", enc, err)
-		}
-		if len(again) != len(packets) {
-			t.Fatalf("round trip: %d packets, want %d", len(again), len(packets))
-		}
-		for i := range again {
-			if again[i].typ != packets[i].typ || again[i].binary != packets[i].binary || !bytes.Equal(again[i].data, packets[i].data) {
-				t.Fatalf("round trip packet %d: %+v, want %+v", i, again[i], packets[i])
-			}
-		}
-	})
-}

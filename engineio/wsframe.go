@@ -91,47 +91,15 @@ func (w *nbioWS) onData(data []byte) {
 // parseFrame handles the frame at the start of b. It returns how many bytes
 // it used (0 when the frame is incomplete) or a close code on error.
 func (w *nbioWS) parseFrame(b []byte) (int, int) {
-	if len(b) < 2 {
-		return 0, 0
-	}
-	fin, rsv, op := b[0]&0x80 != 0, b[0]&0x70, b[0]&0x0f
-	masked, n := b[1]&0x80 != 0, uint64(b[1]&0x7f)
-	if rsv != 0 || !masked {
-		return 0, closeProtocolError
-	}
-	h := 2
-	switch n {
-	case 126:
-		if len(b) < 4 {
-			return 0, 0
-		}
-		n, h = uint64(binary.BigEndian.Uint16(b[2:])), 4
-	case 127:
-		if len(b) < 10 {
-			return 0, 0
-		}
-		n, h = binary.BigEndian.Uint64(b[2:]), 10
-	}
-	control := op&0x8 != 0
-	if control && (n > 125 || !fin) {
-		return 0, closeProtocolError
-	}
 	var frag []byte
 	if w.in != nil {
 		frag = w.in.frag
 	}
-	if !control && n+uint64(len(frag)) > uint64(w.maxPayload) {
-		return 0, closeTooBig
+	f, used, code := nextFrame(b, len(frag), w.maxPayload)
+	if code != 0 || used == 0 {
+		return 0, code
 	}
-	if len(b) < h+4 || uint64(len(b)-h-4) < n {
-		return 0, 0
-	}
-	mask := b[h : h+4]
-	payload := make([]byte, n)
-	for i, c := range b[h+4 : h+4+int(n)] {
-		payload[i] = c ^ mask[i&3]
-	}
-	used := h + 4 + int(n)
+	fin, op, payload := f.fin, f.op, f.payload
 
 	switch op {
 	case opPing:
@@ -170,6 +138,61 @@ func (w *nbioWS) parseFrame(b []byte) (int, int) {
 		return 0, closeProtocolError
 	}
 	return used, 0
+}
+
+// frame is one decoded client frame; payload is unmasked.
+type frame struct {
+	fin     bool
+	op      byte
+	payload []byte
+}
+
+// nextFrame decodes the frame at the start of b, which follows fragLen bytes
+// of a fragmented message. It returns the frame and how many bytes it used,
+// 0 when b does not hold the whole frame yet, or a close code for a frame
+// that breaks RFC 6455 or would take the message over maxPayload bytes. The
+// payload is a copy: b is the poller's buffer.
+func nextFrame(b []byte, fragLen, maxPayload int) (frame, int, int) {
+	if len(b) < 2 {
+		return frame{}, 0, 0
+	}
+	fin, rsv, op := b[0]&0x80 != 0, b[0]&0x70, b[0]&0x0f
+	masked, n := b[1]&0x80 != 0, uint64(b[1]&0x7f)
+	if rsv != 0 || !masked {
+		return frame{}, 0, closeProtocolError
+	}
+	h := 2
+	switch n {
+	case 126:
+		if len(b) < 4 {
+			return frame{}, 0, 0
+		}
+		n, h = uint64(binary.BigEndian.Uint16(b[2:])), 4
+	case 127:
+		if len(b) < 10 {
+			return frame{}, 0, 0
+		}
+		n, h = binary.BigEndian.Uint64(b[2:]), 10
+	}
+	control := op&0x8 != 0
+	if control && (n > 125 || !fin) {
+		return frame{}, 0, closeProtocolError
+	}
+	// Compared without adding: a 64-bit length plus the fragment so far
+	// could wrap around and pass, and the socket would then buffer
+	// whatever the client sends while it waits for the rest of the frame.
+	if !control && (n > uint64(maxPayload) || int(n) > maxPayload-fragLen) {
+		return frame{}, 0, closeTooBig
+	}
+	if len(b) < h+4 || uint64(len(b)-h-4) < n {
+		return frame{}, 0, 0
+	}
+	mask := b[h : h+4]
+	payload := make([]byte, n)
+	for i, c := range b[h+4 : h+4+int(n)] {
+		payload[i] = c ^ mask[i&3]
+	}
+	return frame{fin: fin, op: op, payload: payload}, h + 4 + int(n), 0
 }
 
 func (w *nbioWS) deliver(op byte, msg []byte) int {
