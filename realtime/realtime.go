@@ -31,6 +31,10 @@ type Services struct {
 type Config struct {
 	// Engine configures Engine.IO: heartbeats, payload limit, queues, origins.
 	Engine engineio.Config
+	// ConnectTimeout closes a connection that has not authenticated in this
+	// time (default 10s). Until then it may hold nothing but its handshake:
+	// binary attachments are refused before the namespace is joined.
+	ConnectTimeout time.Duration
 	// EventRate limits the events one connection may send; zero: no limit.
 	EventRate Rate
 	// GapWait is how long a socket holds a message that arrived ahead of
@@ -52,6 +56,9 @@ type Rate struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
 	if c.GapWait <= 0 {
 		c.GapWait = 150 * time.Millisecond
 	}
@@ -95,7 +102,7 @@ type Stats struct {
 // New returns a gateway; mount Handler at /socket.io/.
 func New(cfg Config, svc Services, bus parley.Bus) (*Gateway, error) {
 	cfg = cfg.withDefaults()
-	io, err := socketio.NewServer(socketio.Config{Engine: cfg.Engine})
+	io, err := socketio.NewServer(socketio.Config{Engine: cfg.Engine, ConnectTimeout: cfg.ConnectTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -185,8 +185,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			AllowOrigin:    cfg.allowOrigin(),
 			Logger:         m.Logger,
 		},
-		EventRate: realtime.Rate{PerSecond: cfg.EventRate, Burst: cfg.EventBurst},
-		Logger:    m.Logger,
+		ConnectTimeout: cfg.ConnectTimeout,
+		EventRate:      realtime.Rate{PerSecond: cfg.EventRate, Burst: cfg.EventBurst},
+		Logger:         m.Logger,
 	}, realtime.Services{Accounts: m.app, Conversations: m.app, Messages: m.app, Connections: m.app}, m.bus)
 	if err != nil {
 		return fmt.Errorf("start realtime gateway: %w", err)
