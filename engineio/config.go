@@ -29,6 +29,15 @@ type Config struct {
 	// not take yet (default 4 MiB). A session over it is closed with
 	// ReasonSlowConsumer.
 	MaxWriteBuffer int
+	// MaxInputBuffer bounds the bytes of inbound WebSocket messages received
+	// and not yet handled, the one being handled included (default 4 MiB;
+	// a single message up to MaxPayload is always taken). A client that
+	// sends faster than its Handler returns is closed with
+	// ReasonInputOverflow rather than queued without end. Polling needs no
+	// such bound: a session serves one POST at a time (a second concurrent
+	// one is a protocol error) and hands its packets to the Handler before
+	// answering, so at most one body of MaxPayload waits.
+	MaxInputBuffer int
 
 	// DisablePolling and DisableWebSocket turn a transport off. With polling
 	// off only WebSocket handshakes are accepted; with WebSocket off polling
@@ -53,6 +62,7 @@ const (
 	defaultUpgradeTimeout     = 10 * time.Second
 	defaultMaxBufferedPackets = 1024
 	defaultMaxWriteBuffer     = 4 << 20
+	defaultMaxInputBuffer     = 4 << 20
 )
 
 func (c Config) withDefaults() Config {
@@ -73,6 +83,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxWriteBuffer <= 0 {
 		c.MaxWriteBuffer = defaultMaxWriteBuffer
+	}
+	if c.MaxInputBuffer <= 0 {
+		c.MaxInputBuffer = defaultMaxInputBuffer
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -28,5 +28,8 @@
 //	                      a client that keeps doing it is buggy
 //	forced close          the server called Session.Close
 //	server shutting down  Server.Close; reconnect, possibly to another node
-//	slow consumer         the outbound queue or write buffer overflowed; reconnect and resync
+//	slow consumer         the outbound queue or write buffer overflowed, or the node's outbound
+//	                      budget did and this session held the most; reconnect and resync
+//	input overflow        the client sent WebSocket messages faster than they were handled and
+//	                      more than MaxInputBuffer bytes waited; reconnect and slow down
 package engineio

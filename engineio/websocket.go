@@ -53,7 +53,7 @@ func closeCodeFor(r Reason) int {
 	switch r {
 	case ReasonServerShutdown:
 		return closeGoingAway
-	case ReasonParseError, ReasonSlowConsumer:
+	case ReasonParseError, ReasonSlowConsumer, ReasonInputOverflow:
 		return closePolicy
 	}
 	return closeNormal

@@ -19,6 +19,10 @@ type nbioWS struct {
 	nbc         *nbio.Conn
 	maxPayload  int
 	ready       atomic.Bool
+	maxInput    int64
+	// input is the bytes of messages handed to the job list and not yet
+	// handled; see Config.MaxInputBuffer.
+	input atomic.Int64
 
 	// Owned by the poller goroutine.
 	failed bool
@@ -61,6 +65,9 @@ func (w *nbioWS) onData(data []byte) {
 		n, code := w.parseFrame(data)
 		if code != 0 {
 			w.fail(code)
+			return
+		}
+		if w.failed {
 			return
 		}
 		if n == 0 {
@@ -183,7 +190,24 @@ func (w *nbioWS) deliver(op byte, msg []byte) int {
 		w.onFrame(op == opBinary, msg)
 		return 0
 	}
-	w.nbc.Execute(func() { w.onFrame(op == opBinary, msg) })
+	n := int64(len(msg))
+	if q := w.input.Add(n); q > n && q > w.maxInput {
+		// The handler is behind by more than the budget: stop reading
+		// and let the session say why, off the poller goroutine.
+		w.input.Add(-n)
+		w.failed = true
+		w.in = nil
+		if s := w.sess; s != nil {
+			go s.close(ReasonInputOverflow, false)
+		} else {
+			w.close(closePolicy)
+		}
+		return 0
+	}
+	w.nbc.Execute(func() {
+		w.onFrame(op == opBinary, msg)
+		w.input.Add(-n)
+	})
 	return 0
 }
 

@@ -53,4 +53,5 @@
 //	forced close                 yes         Socket.CloseConnection, or no namespace joined within ConnectTimeout
 //	server shutting down         yes         Server.Close
 //	slow consumer                yes         the client's outbound queue overflowed; it must resync
+//	input overflow               yes         the client sent faster than its events were handled
 package socketio

@@ -49,6 +49,7 @@ type Config struct {
 	PingTimeout    time.Duration
 	MaxPayload     int
 	SocketBuffer   int
+	SocketInput    int
 	ConnectTimeout time.Duration
 
 	EventRate  float64
@@ -111,6 +112,7 @@ func DefaultConfig() Config {
 		PingTimeout:       20 * time.Second,
 		MaxPayload:        1_000_000,
 		SocketBuffer:      4 << 20,
+		SocketInput:       4 << 20,
 		ConnectTimeout:    10 * time.Second,
 		EventRate:         100,
 		EventBurst:        300,
@@ -155,6 +157,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", cfg.PingTimeout, "how long a realtime client has to answer a heartbeat")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", cfg.MaxPayload, "largest realtime packet (WebSocket message or polling body) a client may send, bytes")
 	fs.IntVar(&cfg.SocketBuffer, "socket-buffer", cfg.SocketBuffer, "bytes a realtime connection may have waiting to be sent; a client that falls further behind is dropped as a slow consumer and resyncs")
+	fs.IntVar(&cfg.SocketInput, "socket-input-buffer", cfg.SocketInput, "bytes of realtime messages a WebSocket connection may have waiting to be handled; a client that sends faster is disconnected (input overflow)")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "how long a realtime connection may stay unauthenticated before it is closed")
 	fs.Float64Var(&cfg.EventRate, "event-rate", cfg.EventRate, "realtime events per second one connection may send (0: no limit)")
 	fs.IntVar(&cfg.EventBurst, "event-burst", cfg.EventBurst, "realtime events one connection may send at once before --event-rate applies")
@@ -254,6 +257,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--connect-timeout must be at least 1s")
 	case c.SocketBuffer < 4096:
 		return fmt.Errorf("--socket-buffer must be at least 4096")
+	case c.SocketInput < c.MaxPayload:
+		return fmt.Errorf("--socket-input-buffer must be at least --max-payload")
 	case c.MaxPayload < 1024:
 		return fmt.Errorf("--max-payload must be at least 1024")
 	case c.MaxPayload < c.MaxBodyBytes+1024:

@@ -182,6 +182,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			PingTimeout:    cfg.PingTimeout,
 			MaxPayload:     cfg.MaxPayload,
 			MaxWriteBuffer: cfg.SocketBuffer,
+			MaxInputBuffer: cfg.SocketInput,
 			AllowOrigin:    cfg.allowOrigin(),
 			Logger:         m.Logger,
 		},
