@@ -22,13 +22,20 @@ type Config struct {
 	UpgradeTimeout time.Duration
 
 	// MaxBufferedPackets bounds the packets waiting for a polling GET or for
-	// the end of an upgrade (default 1024). A session over it is closed with
-	// ReasonSlowConsumer.
+	// the end of an upgrade (default 1024), whatever their bytes. A session
+	// over it is closed with ReasonSlowConsumer.
 	MaxBufferedPackets int
-	// MaxWriteBuffer bounds the bytes a WebSocket holds that the kernel would
-	// not take yet (default 4 MiB). A session over it is closed with
+	// MaxWriteBuffer bounds the outbound bytes one session holds: what a
+	// WebSocket's kernel buffer would not take yet, or what waits for a
+	// polling GET or for the end of an upgrade (default 4 MiB; one packet
+	// into an empty queue is always taken). A session over it is closed with
 	// ReasonSlowConsumer.
 	MaxWriteBuffer int
+	// MaxNodeBuffer bounds the outbound bytes all sessions of the server
+	// hold together (default 256 MiB). Over it, the sessions holding the
+	// most are closed with ReasonSlowConsumer until less than seven eighths
+	// of it remain. Server.QueuedBytes reports the count.
+	MaxNodeBuffer int
 	// MaxInputBuffer bounds the bytes of inbound WebSocket messages received
 	// and not yet handled, the one being handled included (default 4 MiB;
 	// a single message up to MaxPayload is always taken). A client that
@@ -63,6 +70,7 @@ const (
 	defaultMaxBufferedPackets = 1024
 	defaultMaxWriteBuffer     = 4 << 20
 	defaultMaxInputBuffer     = 4 << 20
+	defaultMaxNodeBuffer      = 256 << 20
 )
 
 func (c Config) withDefaults() Config {
@@ -83,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxWriteBuffer <= 0 {
 		c.MaxWriteBuffer = defaultMaxWriteBuffer
+	}
+	if c.MaxNodeBuffer <= 0 {
+		c.MaxNodeBuffer = defaultMaxNodeBuffer
 	}
 	if c.MaxInputBuffer <= 0 {
 		c.MaxInputBuffer = defaultMaxInputBuffer

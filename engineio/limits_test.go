@@ -89,3 +89,97 @@ func TestWebSocketInputBounded(t *testing.T) {
 		}
 	})
 }
+
+func TestPollingQueueBoundedInBytes(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute, MaxWriteBuffer: 10_000}, newRecorder(false))
+	ts.MustPollingSession(t)
+	s := ts.h.session(t)
+	msg := []byte(strings.Repeat("x", 4000))
+	for i := range 2 {
+		if err := s.Send(msg); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if got := ts.QueuedBytes(); got != 8000 {
+		t.Errorf("QueuedBytes = %d, want 8000", got)
+	}
+	if err := s.Send(msg); err != ErrClosed {
+		t.Errorf("send over the bound = %v, want ErrClosed", err)
+	}
+	if r := ts.h.waitClosed(t); r != ReasonSlowConsumer {
+		t.Errorf("reason %q, want %q", r, ReasonSlowConsumer)
+	}
+	if got := ts.QueuedBytes(); got != 0 {
+		t.Errorf("QueuedBytes after close = %d, want 0", got)
+	}
+}
+
+func TestPollingQueueDrainedByGet(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	sid, _ := ts.MustPollingSession(t)
+	s := ts.h.session(t)
+	_ = s.Send([]byte("hello"))
+	if got := ts.QueuedBytes(); got != 5 {
+		t.Errorf("QueuedBytes = %d, want 5", got)
+	}
+	if code, body, _ := do(t, "GET", sid, ""); code != 200 || body != "4hello" {
+		t.Fatalf("GET = %d %q", code, body)
+	}
+	if got := ts.QueuedBytes(); got != 0 {
+		t.Errorf("QueuedBytes after GET = %d, want 0", got)
+	}
+}
+
+// The node's budget closes the sessions holding the most, each of them under
+// its own bound, and keeps the others.
+func TestNodeBudgetClosesLargestFirst(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute, MaxWriteBuffer: 40_000, MaxNodeBuffer: 50_000}, newRecorder(false))
+	var ss []*Session
+	for range 3 {
+		ts.MustPollingSession(t)
+		ts.h.mu.Lock()
+		ss = append(ss, ts.h.sessions[len(ts.h.sessions)-1])
+		ts.h.mu.Unlock()
+	}
+	chunk := []byte(strings.Repeat("x", 5000))
+	for i, n := range []int{2, 6, 3} { // 10,000, 30,000 and 15,000 bytes
+		for range n {
+			if err := ss[i].Send(chunk); err != nil {
+				t.Fatalf("session %d: %v", i, err)
+			}
+		}
+	}
+	if r := ts.h.waitClosed(t); r != ReasonSlowConsumer {
+		t.Fatalf("reason %q, want %q", r, ReasonSlowConsumer)
+	}
+	if err := ss[1].Send(chunk); err != ErrClosed {
+		t.Errorf("largest session still open: %v", err)
+	}
+	for _, i := range []int{0, 2} {
+		if err := ss[i].Send([]byte("y")); err != nil {
+			t.Errorf("session %d closed: %v", i, err)
+		}
+	}
+	if got := ts.QueuedBytes(); got != 25_002 {
+		t.Errorf("QueuedBytes = %d, want 25002", got)
+	}
+}
+
+func TestNodeBudgetCountsWebSocketBacklog(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute, MaxWriteBuffer: 64 << 20, MaxNodeBuffer: 1 << 20}, newRecorder(false))
+	c, _ := ts.MustWebSocket(t) // never reads
+	_ = c
+	s := ts.h.session(t)
+	chunk := []byte(strings.Repeat("x", 100_000))
+	for range 200 { // 20 MB: more than loopback's socket buffers take
+		if s.Send(chunk) != nil {
+			break
+		}
+	}
+	if r := ts.h.waitClosed(t); r != ReasonSlowConsumer {
+		t.Fatalf("reason %q, want %q", r, ReasonSlowConsumer)
+	}
+	if got := ts.QueuedBytes(); got != 0 {
+		t.Errorf("QueuedBytes after close = %d, want 0", got)
+	}
+}

@@ -150,7 +150,7 @@ func (s *Session) pollLocked(p *polling, duringProbe bool) ([]byte, pollStatus) 
 		p.queue[i] = outPacket{}
 	}
 	// Drop the backing array so an idle session holds no queue.
-	p.queue = nil
+	p.dropQueue(s.srv.out)
 	return body, pollAnswer
 }
 

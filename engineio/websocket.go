@@ -29,8 +29,11 @@ type wsConn interface {
 	// errSlowConsumer.
 	writePacket(typ byte, binary bool, data []byte) error
 	// close sends a close frame with code when it can and closes the
-	// connection.
+	// connection, releasing what it held from the server's count.
 	close(code int)
+	// queued returns the bytes written to the connection that the kernel
+	// has not taken yet.
+	queued() int64
 }
 
 // WebSocket close codes.
@@ -278,7 +281,8 @@ func (t *wsTransport) probeFrame(binary bool, data []byte) {
 				err = s.ws.writePacket(q.typ, q.binary, q.data)
 			}
 		}
-		p.queue, p.probe, p.upgrading = nil, nil, false
+		p.dropQueue(s.srv.out)
+		p.probe, p.upgrading = nil, false
 		p.wakeGet()
 		s.mu.Unlock()
 		if err != nil {

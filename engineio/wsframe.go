@@ -24,6 +24,13 @@ type nbioWS struct {
 	// handled; see Config.MaxInputBuffer.
 	input atomic.Int64
 
+	// out is the bytes written and not yet taken by the kernel, counted in
+	// budget too until the connection is closed (outDone).
+	budget  *outBudget
+	outMu   sync.Mutex
+	out     int64
+	outDone bool
+
 	// Owned by the poller goroutine.
 	failed bool
 	in     *wsInput // nil between complete messages
@@ -232,8 +239,15 @@ func (w *nbioWS) write(op, prefix byte, hasPrefix bool, data []byte) error {
 		b = append(b, prefix)
 	}
 	b = append(b, data...)
-	// nbio writes what the kernel takes and copies only the rest.
+	// nbio writes what the kernel takes and copies only the rest; it
+	// reports what the kernel took, from inside Write too, so the frame is
+	// counted first.
+	w.account(int64(len(b)))
 	_, err := w.nbc.Write(b)
+	if err != nil {
+		// Full or closed: the connection is done for either way.
+		w.release()
+	}
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
 		framePool.Put(bp)
@@ -256,6 +270,40 @@ func (w *nbioWS) close(code int) {
 	binary.BigEndian.PutUint16(p[:], uint16(code))
 	_ = w.write(opClose, 0, false, p[:])
 	_ = w.nbc.Close()
+	w.release()
+}
+
+// account adds n to the bytes waiting for the kernel, until release.
+func (w *nbioWS) account(n int64) {
+	w.outMu.Lock()
+	if w.outDone {
+		w.outMu.Unlock()
+		return
+	}
+	w.out += n
+	w.outMu.Unlock()
+	w.budget.add(n)
+}
+
+// release takes the connection's bytes off the server's count for good:
+// once closed, nbio writes nothing more.
+func (w *nbioWS) release() {
+	w.outMu.Lock()
+	if w.outDone {
+		w.outMu.Unlock()
+		return
+	}
+	w.outDone = true
+	n := w.out
+	w.out = 0
+	w.outMu.Unlock()
+	w.budget.add(-n)
+}
+
+func (w *nbioWS) queued() int64 {
+	w.outMu.Lock()
+	defer w.outMu.Unlock()
+	return w.out
 }
 
 func appendFrameHeader(b []byte, op byte, n int) []byte {

@@ -50,6 +50,7 @@ type Config struct {
 	MaxPayload     int
 	SocketBuffer   int
 	SocketInput    int
+	NodeBuffer     int
 	ConnectTimeout time.Duration
 
 	EventRate  float64
@@ -113,6 +114,7 @@ func DefaultConfig() Config {
 		MaxPayload:        1_000_000,
 		SocketBuffer:      4 << 20,
 		SocketInput:       4 << 20,
+		NodeBuffer:        256 << 20,
 		ConnectTimeout:    10 * time.Second,
 		EventRate:         100,
 		EventBurst:        300,
@@ -157,6 +159,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", cfg.PingTimeout, "how long a realtime client has to answer a heartbeat")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", cfg.MaxPayload, "largest realtime packet (WebSocket message or polling body) a client may send, bytes")
 	fs.IntVar(&cfg.SocketBuffer, "socket-buffer", cfg.SocketBuffer, "bytes a realtime connection may have waiting to be sent; a client that falls further behind is dropped as a slow consumer and resyncs")
+	fs.IntVar(&cfg.NodeBuffer, "node-buffer", cfg.NodeBuffer, "bytes all realtime connections of this node may have waiting to be sent together; over it the connections holding the most are dropped as slow consumers")
 	fs.IntVar(&cfg.SocketInput, "socket-input-buffer", cfg.SocketInput, "bytes of realtime messages a WebSocket connection may have waiting to be handled; a client that sends faster is disconnected (input overflow)")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "how long a realtime connection may stay unauthenticated before it is closed")
 	fs.Float64Var(&cfg.EventRate, "event-rate", cfg.EventRate, "realtime events per second one connection may send (0: no limit)")
@@ -257,6 +260,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--connect-timeout must be at least 1s")
 	case c.SocketBuffer < 4096:
 		return fmt.Errorf("--socket-buffer must be at least 4096")
+	case c.NodeBuffer < c.SocketBuffer:
+		return fmt.Errorf("--node-buffer must be at least --socket-buffer")
 	case c.SocketInput < c.MaxPayload:
 		return fmt.Errorf("--socket-input-buffer must be at least --max-payload")
 	case c.MaxPayload < 1024:

@@ -183,6 +183,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			MaxPayload:     cfg.MaxPayload,
 			MaxWriteBuffer: cfg.SocketBuffer,
 			MaxInputBuffer: cfg.SocketInput,
+			MaxNodeBuffer:  cfg.NodeBuffer,
 			AllowOrigin:    cfg.allowOrigin(),
 			Logger:         m.Logger,
 		},
@@ -196,6 +197,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	api.Handle("/socket.io/", m.gateway.Handler())
 	gs := m.gateway.Stats()
 	m.Metrics.GaugeFunc("parley_realtime_connections", "Realtime sockets connected to this node.", func() float64 { return float64(gs.Connections.Load()) })
+	m.Metrics.GaugeFunc("parley_realtime_queued_bytes", "Outbound bytes realtime sockets of this node hold, waiting for their clients.", func() float64 { return float64(m.gateway.QueuedBytes()) })
 	m.Metrics.CounterFunc("parley_realtime_connects_total", "Realtime connects accepted.", gs.Connects.Load)
 	m.Metrics.CounterFunc("parley_realtime_refused_total", "Realtime connects refused (missing or bad token).", gs.Refused.Load)
 	m.Metrics.CounterFunc("parley_realtime_events_total", "Client events handled.", gs.Events.Load)
