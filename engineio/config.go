@@ -3,7 +3,9 @@ package engineio
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -57,6 +59,12 @@ type Config struct {
 	// headers on polling. Nil allows only the request's own host. Requests
 	// without Origin (non-browser clients) are always allowed.
 	AllowOrigin func(origin string) bool
+
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// Session.RemoteAddr names the client: from a trusted peer, the address
+	// is the right-most X-Forwarded-For entry that is not itself a trusted
+	// proxy. From any other peer the header is ignored.
+	TrustedProxies []netip.Prefix
 
 	// Logger receives transport errors worth an operator's attention.
 	Logger *slog.Logger
@@ -119,4 +127,40 @@ func (c *Config) originAllowed(r *http.Request) (origin string, ok bool) {
 	}
 	u, err := url.Parse(origin)
 	return origin, err == nil && u.Host == r.Host
+}
+
+// clientAddr is the address of the client that made r: its peer, or for a
+// trusted proxy the client the proxy names in X-Forwarded-For.
+func (c *Config) clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addr := ap.Addr().Unmap()
+	if !c.trusted(addr) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			// A hop a trusted proxy wrote is never garbage; what lies
+			// left of one cannot be believed.
+			return addr
+		}
+		addr = hop.Unmap()
+		if !c.trusted(addr) {
+			return addr
+		}
+	}
+	return addr
+}
+
+func (c *Config) trusted(a netip.Addr) bool {
+	for _, p := range c.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

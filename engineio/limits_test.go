@@ -1,6 +1,8 @@
 package engineio
 
 import (
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -181,5 +183,58 @@ func TestNodeBudgetCountsWebSocketBacklog(t *testing.T) {
 	}
 	if got := ts.QueuedBytes(); got != 0 {
 		t.Errorf("QueuedBytes after close = %d, want 0", got)
+	}
+}
+
+// Text that is not valid UTF-8 reaches the Handler unchanged on both
+// transports, and the session stays open: the layer above decides.
+func TestInvalidUTF8Delivered(t *testing.T) {
+	bad := "4a\xff\xfeb"
+	t.Run("OKWebSocket", func(t *testing.T) {
+		ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(true))
+		c, _ := ts.MustWebSocket(t)
+		if err := c.WriteText(bad); err != nil {
+			t.Fatal(err)
+		}
+		if _, data := mustRead(t, c); data != bad {
+			t.Errorf("echo %q, want %q", data, bad)
+		}
+	})
+	t.Run("OKPolling", func(t *testing.T) {
+		ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(true))
+		sid, _ := ts.MustPollingSession(t)
+		if code, _, _ := do(t, "POST", sid, bad); code != 200 {
+			t.Fatalf("POST status %d", code)
+		}
+		if code, body, _ := do(t, "GET", sid, ""); code != 200 || body != bad {
+			t.Errorf("GET = %d %q, want %q", code, body, bad)
+		}
+	})
+}
+
+func TestClientAddr(t *testing.T) {
+	cfg := Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+	for _, tt := range []struct {
+		name, peer, xff, want string
+	}{
+		{"OKUntrustedPeerIgnoresHeader", "192.0.2.7:4000", "198.51.100.1", "192.0.2.7"},
+		{"OKTrustedPeer", "10.1.2.3:4000", "198.51.100.1", "198.51.100.1"},
+		{"OKRightMostUntrusted", "10.1.2.3:4000", "203.0.113.9, 198.51.100.1, 10.9.9.9", "198.51.100.1"},
+		{"OKIPv6Peer", "[::1]:4000", "203.0.113.9", "203.0.113.9"},
+		{"OKAllTrusted", "10.1.2.3:4000", "10.2.2.2", "10.2.2.2"},
+		{"OKNoHeader", "10.1.2.3:4000", "", "10.1.2.3"},
+		{"OKGarbageStops", "10.1.2.3:4000", "203.0.113.9, junk", "10.1.2.3"},
+		{"OKMappedIPv4", "[::ffff:192.0.2.7]:4000", "", "192.0.2.7"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.peer
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if got := cfg.clientAddr(r).String(); got != tt.want {
+				t.Errorf("clientAddr = %s, want %s", got, tt.want)
+			}
+		})
 	}
 }

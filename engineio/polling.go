@@ -26,6 +26,7 @@ func writePolling(w http.ResponseWriter, body []byte) {
 
 func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	s := srv.newSession()
+	s.addr = srv.cfg.clientAddr(r)
 	s.poll = &polling{}
 	// Held from before the session can be closed until Open has run, so
 	// the Handler never hears Close before Open.

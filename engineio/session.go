@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -24,6 +25,7 @@ type Session struct {
 	ws   wsConn   // the active WebSocket; nil while on polling
 	poll *polling // nil once on WebSocket
 	data any
+	addr netip.Addr // the client's, from the handshake; set before Open
 
 	// recvMu serialises delivery to the Handler: WebSocket frames and polling
 	// POSTs of one session never reach it concurrently, and Close comes
@@ -62,6 +64,11 @@ type outPacket struct {
 
 // ID returns the session id the client sees as "sid".
 func (s *Session) ID() string { return s.id.String() }
+
+// RemoteAddr returns the client's address as the handshake request gave it:
+// the peer's, or the one a trusted proxy forwarded (Config.TrustedProxies).
+// It is the zero Addr when the peer's address is not an IP address.
+func (s *Session) RemoteAddr() netip.Addr { return s.addr }
 
 // SetData attaches application data to the session.
 func (s *Session) SetData(v any) {

@@ -111,6 +111,7 @@ func (srv *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := srv.newSession()
+	s.addr = srv.cfg.clientAddr(r)
 	// recvMu is held until Open has run, so a frame that arrives early
 	// waits for it.
 	s.recvMu.Lock()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/lesismal/nbio"
 )
@@ -53,7 +52,6 @@ const (
 	opPong         = 0xa
 
 	closeProtocolError = 1002
-	closeInvalidData   = 1007
 	closeTooBig        = 1009
 )
 
@@ -186,10 +184,12 @@ func (w *nbioWS) parseFrame(b []byte) (int, int) {
 	return used, 0
 }
 
+// deliver hands one message on. Text that is not valid UTF-8 is delivered
+// as it is, not failed with 1007 as RFC 6455 would have it: polling has no
+// such check, and both transports must treat a client's bad text alike, so
+// the layer above decides (Socket.IO refuses the event, the connection
+// stays).
 func (w *nbioWS) deliver(op byte, msg []byte) int {
-	if op == opText && !utf8.Valid(msg) {
-		return closeInvalidData
-	}
 	if w.probing() {
 		// The upgrade dance runs on the poller: it never blocks, and
 		// answering "2probe" without a goroutine hop keeps the probe reply
