@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -57,6 +58,44 @@ func TestAttachmentBytesBounded(t *testing.T) {
 		case n := <-got:
 			t.Errorf("handler got an event of %d attachments", n)
 		default:
+		}
+	})
+}
+
+func TestAdmit(t *testing.T) {
+	handled := make(chan string, 4)
+	_, url := MustServer(t, Config{}, func(srv *Server) {
+		root := srv.Of("/")
+		root.Admit = func(s *Socket, ev Event) bool {
+			if ev.InvalidUTF8 {
+				_ = ev.Ack(json.RawMessage(`{"ok":false,"error":"invalid"}`))
+				return false
+			}
+			return true
+		}
+		root.On("echo", func(s *Socket, ev Event) {
+			handled <- string(ev.Args[0])
+			_ = ev.Ack(ev.Args[0])
+		})
+	})
+	tc := MustDial(t, url)
+	tc.send("40")
+	tc.expectPrefix("40{")
+	t.Run("OKAdmitted", func(t *testing.T) {
+		tc.send(`421["echo","fine"]`)
+		tc.expect(`431["fine"]`)
+		if got := <-handled; got != `"fine"` {
+			t.Errorf("handler got %s", got)
+		}
+	})
+	t.Run("ErrInvalidUTF8Refused", func(t *testing.T) {
+		tc.send("422[\"echo\",\"a\xff\xfeb\"]")
+		tc.expect(`432[{"ok":false,"error":"invalid"}]`)
+		// The connection stays: the next event is served.
+		tc.send(`423["echo","after"]`)
+		tc.expect(`433["after"]`)
+		if got := <-handled; got != `"after"` {
+			t.Errorf("handler got %s, want only the valid event", got)
 		}
 	})
 }
