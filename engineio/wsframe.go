@@ -62,7 +62,8 @@ func (w *nbioWS) onData(data []byte) {
 		return
 	}
 	in := w.in
-	if in != nil && len(in.partial) > 0 {
+	owned := in != nil && len(in.partial) > 0
+	if owned {
 		in.partial = append(in.partial, data...)
 		data = in.partial
 	}
@@ -92,12 +93,22 @@ func (w *nbioWS) onData(data []byte) {
 		}
 		return
 	}
-	// Keep the incomplete frame; copy, since data is the poller's buffer
-	// (or the old partial buffer, which append may reuse).
+	// Keep the incomplete frame. The poller's buffer is reused, so it is
+	// copied; the partial buffer is this connection's and is kept as it is:
+	// copying it on every read would cost a large frame arriving in many
+	// reads time quadratic in its size, on the poller every connection
+	// shares. Its consumed head is dropped once it outweighs the rest.
 	if w.in == nil {
 		w.in = &wsInput{}
 	}
-	w.in.partial = append([]byte(nil), data...)
+	switch {
+	case !owned:
+		w.in.partial = append([]byte(nil), data...)
+	case cap(data) < cap(w.in.partial)/2:
+		w.in.partial = append([]byte(nil), data...)
+	default:
+		w.in.partial = data
+	}
 }
 
 // parseFrame handles the frame at the start of b. It returns how many bytes
