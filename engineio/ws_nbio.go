@@ -138,7 +138,7 @@ func (n *nbioTransport) upgrade(w http.ResponseWriter, r *http.Request, sess *Se
 		return nil, fmt.Errorf("hand socket to event loop: %w", err)
 	}
 	dropAddrs(nbc)
-	ws := &nbioWS{wsTransport: wsTransport{sess: sess, probe: p}, nbc: nbc, maxPayload: n.cfg.MaxPayload, maxInput: int64(n.cfg.MaxInputBuffer), budget: n.out}
+	ws := &nbioWS{wsTransport: wsTransport{sess: sess, probe: p}, nbc: nbc, tr: n}
 	ws.conn = ws
 	if p != nil {
 		p.mu.Lock()

@@ -3,6 +3,7 @@ package engineio
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -16,19 +17,17 @@ import (
 type nbioWS struct {
 	wsTransport // one allocation for the protocol and the framing state
 	nbc         *nbio.Conn
-	maxPayload  int
+	tr          *nbioTransport // limits and the server's outbound budget
 	ready       atomic.Bool
-	maxInput    int64
+
 	// input is the bytes of messages handed to the job list and not yet
 	// handled; see Config.MaxInputBuffer.
 	input atomic.Int64
-
-	// out is the bytes written and not yet taken by the kernel, counted in
-	// budget too until the connection is closed (outDone).
-	budget  *outBudget
-	outMu   sync.Mutex
-	out     int64
-	outDone bool
+	// out is the bytes written and not yet taken by the kernel, also
+	// counted in the server's budget; outReleased once the connection is
+	// closed and they were taken off it. One word, not a mutex and a
+	// flag: every idle WebSocket carries it.
+	out atomic.Int64
 
 	// Owned by the poller goroutine.
 	failed bool
@@ -143,7 +142,7 @@ func (w *nbioWS) parseFrame(b []byte) (int, int) {
 	if w.in != nil {
 		frag = w.in.frag
 	}
-	if !control && n+uint64(len(frag)) > uint64(w.maxPayload) {
+	if !control && n+uint64(len(frag)) > uint64(w.tr.cfg.MaxPayload) {
 		return 0, closeTooBig
 	}
 	if len(b) < h+4 || uint64(len(b)-h-4) < n {
@@ -209,7 +208,7 @@ func (w *nbioWS) deliver(op byte, msg []byte) int {
 		return 0
 	}
 	n := int64(len(msg))
-	if q := w.input.Add(n); q > n && q > w.maxInput {
+	if q := w.input.Add(n); q > n && q > int64(w.tr.cfg.MaxInputBuffer) {
 		// The handler is behind by more than the budget: stop reading
 		// and let the session say why, off the poller goroutine.
 		w.input.Add(-n)
@@ -284,39 +283,40 @@ func (w *nbioWS) close(code int) {
 	w.release()
 }
 
+// outReleased marks out once the connection's bytes left the server's
+// count for good.
+const outReleased = math.MinInt64
+
 // account adds n to the bytes waiting for the kernel, until release.
 func (w *nbioWS) account(n int64) {
-	w.outMu.Lock()
-	if w.outDone {
-		w.outMu.Unlock()
-		return
+	for {
+		v := w.out.Load()
+		if v == outReleased {
+			return
+		}
+		if w.out.CompareAndSwap(v, v+n) {
+			// A release between the swap and this add took v+n off the
+			// count already; the two even out.
+			w.tr.out.add(n)
+			return
+		}
 	}
-	w.out += n
-	w.outMu.Unlock()
-	w.budget.add(n)
 }
 
 // release takes the connection's bytes off the server's count for good:
 // once closed, nbio writes nothing more.
 func (w *nbioWS) release() {
-	w.outMu.Lock()
-	if w.outDone {
-		w.outMu.Unlock()
-		return
+	if v := w.out.Swap(outReleased); v != outReleased {
+		w.tr.out.add(-v)
 	}
-	w.outDone = true
-	n := w.out
-	w.out = 0
-	w.outMu.Unlock()
-	w.budget.add(-n)
 }
 
 func (w *nbioWS) queued() int64 {
-	w.outMu.Lock()
-	defer w.outMu.Unlock()
-	return w.out
+	if v := w.out.Load(); v != outReleased {
+		return v
+	}
+	return 0
 }
-
 func appendFrameHeader(b []byte, op byte, n int) []byte {
 	b = append(b, 0x80|op)
 	switch {
