@@ -14,6 +14,16 @@
 // interfaces, wsUpgrader and wsConn (ws_nbio.go and wsframe.go implement them),
 // so the implementation can be swapped without touching the protocol.
 //
+// Text messages reach the Handler as the client sent them, valid UTF-8 or
+// not, on both transports: a WebSocket does not fail such a frame with 1007,
+// so that the layer above can answer it the same way whatever the
+// transport.
+//
+// What a client can make the server hold is bounded in bytes: inbound
+// WebSocket messages waiting for the Handler (MaxInputBuffer), outbound
+// bytes per session (MaxWriteBuffer) and for the whole server
+// (MaxNodeBuffer).
+//
 // # Close reasons
 //
 // A closed session reports one Reason to Handler.Close. Every reason except
