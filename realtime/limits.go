@@ -77,3 +77,29 @@ func (g *Gateway) admitEvent(s *socketio.Socket, ev socketio.Event) bool {
 	g.answer(c, name, ev, nil, err)
 	return false
 }
+
+// replayBudget bounds the bytes one sync call replays, so the replay fits
+// the connection's outbound buffer (Engine.MaxWriteBuffer, which a polling
+// session fills until its next GET) with room left for live events: half of
+// it. A count alone does not do: 500 messages of 64 KiB are 32 MiB.
+type replayBudget struct{ left int }
+
+func (g *Gateway) newReplayBudget() *replayBudget {
+	max := g.cfg.Engine.MaxWriteBuffer
+	if max <= 0 {
+		max = 4 << 20 // engineio's default
+	}
+	return &replayBudget{left: max / 2}
+}
+
+// take reserves n bytes for one replayed message and reports whether it may
+// go: while anything is left, so the message that crosses the budget goes
+// too (half the buffer plus one message still fits it) and every sync call
+// makes progress, however large its first message.
+func (b *replayBudget) take(n int) bool {
+	if b.left <= 0 {
+		return false
+	}
+	b.left -= n
+	return true
+}

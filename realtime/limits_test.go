@@ -182,3 +182,19 @@ func TestInvalidUTF8Refused(t *testing.T) {
 		t.Errorf("answer %q, want an invalid error event", got)
 	}
 }
+
+func TestReplayBudget(t *testing.T) {
+	g := &Gateway{cfg: Config{Engine: engineio.Config{MaxWriteBuffer: 1000}}}
+	b := g.newReplayBudget()
+	for i, tt := range []struct {
+		n    int
+		want bool
+	}{{300, true}, {300, true}, {300, false}, {1, false}} {
+		if got := b.take(tt.n); got != tt.want {
+			t.Errorf("take %d (#%d) = %v, want %v", tt.n, i, got, tt.want)
+		}
+	}
+	if !g.newReplayBudget().take(5000) {
+		t.Error("a first message larger than the budget must still go")
+	}
+}
