@@ -19,6 +19,7 @@ type nbioWS struct {
 	nbc         *nbio.Conn
 	tr          *nbioTransport // limits and the server's outbound budget
 	ready       atomic.Bool
+	failed      bool // owned by the poller goroutine; packed beside ready
 
 	// input is the bytes of messages handed to the job list and not yet
 	// handled; see Config.MaxInputBuffer.
@@ -29,9 +30,7 @@ type nbioWS struct {
 	// flag: every idle WebSocket carries it.
 	out atomic.Int64
 
-	// Owned by the poller goroutine.
-	failed bool
-	in     *wsInput // nil between complete messages
+	in *wsInput // owned by the poller goroutine; nil between complete messages
 }
 
 // wsInput is what an incomplete read leaves behind.
