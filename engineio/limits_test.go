@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -236,5 +237,38 @@ func TestClientAddr(t *testing.T) {
 				t.Errorf("clientAddr = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// Polling's inbound bound: one POST at a time, handed to the Handler before
+// it is answered, so at most one body waits; a second concurrent POST is a
+// protocol error.
+func TestPollingOnePostAtATime(t *testing.T) {
+	h := newBlockingHandler()
+	ts := mustServerWith(t, Config{PingInterval: time.Minute}, h, h.recorder)
+	sid, _ := ts.MustPollingSession(t)
+	first := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(sid, "text/plain;charset=UTF-8", strings.NewReader("4first"))
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	<-h.entered
+	if code, _, _ := do(t, "POST", sid, "4second"); code != 400 {
+		t.Errorf("concurrent POST status %d, want 400", code)
+	}
+	close(h.release)
+	if code := <-first; code != 200 {
+		t.Errorf("first POST status %d, want 200", code)
+	}
+	if r := h.waitClosed(t); r != ReasonParseError {
+		t.Errorf("reason %q, want %q", r, ReasonParseError)
+	}
+	if n := h.handled(); n != 1 {
+		t.Errorf("%d messages handled, want the first only", n)
 	}
 }
