@@ -3,7 +3,9 @@ package engineio
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -22,13 +24,29 @@ type Config struct {
 	UpgradeTimeout time.Duration
 
 	// MaxBufferedPackets bounds the packets waiting for a polling GET or for
-	// the end of an upgrade (default 1024). A session over it is closed with
-	// ReasonSlowConsumer.
+	// the end of an upgrade (default 1024), whatever their bytes. A session
+	// over it is closed with ReasonSlowConsumer.
 	MaxBufferedPackets int
-	// MaxWriteBuffer bounds the bytes a WebSocket holds that the kernel would
-	// not take yet (default 4 MiB). A session over it is closed with
+	// MaxWriteBuffer bounds the outbound bytes one session holds: what a
+	// WebSocket's kernel buffer would not take yet, or what waits for a
+	// polling GET or for the end of an upgrade (default 4 MiB; one packet
+	// into an empty queue is always taken). A session over it is closed with
 	// ReasonSlowConsumer.
 	MaxWriteBuffer int
+	// MaxNodeBuffer bounds the outbound bytes all sessions of the server
+	// hold together (default 256 MiB). Over it, the sessions holding the
+	// most are closed with ReasonSlowConsumer until less than seven eighths
+	// of it remain. Server.QueuedBytes reports the count.
+	MaxNodeBuffer int
+	// MaxInputBuffer bounds the bytes of inbound WebSocket messages received
+	// and not yet handled, the one being handled included (default 4 MiB;
+	// a single message up to MaxPayload is always taken). A client that
+	// sends faster than its Handler returns is closed with
+	// ReasonInputOverflow rather than queued without end. Polling needs no
+	// such bound: a session serves one POST at a time (a second concurrent
+	// one is a protocol error) and hands its packets to the Handler before
+	// answering, so at most one body of MaxPayload waits.
+	MaxInputBuffer int
 
 	// DisablePolling and DisableWebSocket turn a transport off. With polling
 	// off only WebSocket handshakes are accepted; with WebSocket off polling
@@ -42,6 +60,12 @@ type Config struct {
 	// without Origin (non-browser clients) are always allowed.
 	AllowOrigin func(origin string) bool
 
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// Session.RemoteAddr names the client: from a trusted peer, the address
+	// is the right-most X-Forwarded-For entry that is not itself a trusted
+	// proxy. From any other peer the header is ignored.
+	TrustedProxies []netip.Prefix
+
 	// Logger receives transport errors worth an operator's attention.
 	Logger *slog.Logger
 }
@@ -53,6 +77,8 @@ const (
 	defaultUpgradeTimeout     = 10 * time.Second
 	defaultMaxBufferedPackets = 1024
 	defaultMaxWriteBuffer     = 4 << 20
+	defaultMaxInputBuffer     = 4 << 20
+	defaultMaxNodeBuffer      = 256 << 20
 )
 
 func (c Config) withDefaults() Config {
@@ -73,6 +99,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxWriteBuffer <= 0 {
 		c.MaxWriteBuffer = defaultMaxWriteBuffer
+	}
+	if c.MaxNodeBuffer <= 0 {
+		c.MaxNodeBuffer = defaultMaxNodeBuffer
+	}
+	if c.MaxInputBuffer <= 0 {
+		c.MaxInputBuffer = defaultMaxInputBuffer
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -95,4 +127,40 @@ func (c *Config) originAllowed(r *http.Request) (origin string, ok bool) {
 	}
 	u, err := url.Parse(origin)
 	return origin, err == nil && u.Host == r.Host
+}
+
+// clientAddr is the address of the client that made r: its peer, or for a
+// trusted proxy the client the proxy names in X-Forwarded-For.
+func (c *Config) clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addr := ap.Addr().Unmap()
+	if !c.trusted(addr) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			// A hop a trusted proxy wrote is never garbage; what lies
+			// left of one cannot be believed.
+			return addr
+		}
+		addr = hop.Unmap()
+		if !c.trusted(addr) {
+			return addr
+		}
+	}
+	return addr
+}
+
+func (c *Config) trusted(a netip.Addr) bool {
+	for _, p := range c.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -14,6 +14,16 @@
 // interfaces, wsUpgrader and wsConn (ws_nbio.go and wsframe.go implement them),
 // so the implementation can be swapped without touching the protocol.
 //
+// Text messages reach the Handler as the client sent them, valid UTF-8 or
+// not, on both transports: a WebSocket does not fail such a frame with 1007,
+// so that the layer above can answer it the same way whatever the
+// transport.
+//
+// What a client can make the server hold is bounded in bytes: inbound
+// WebSocket messages waiting for the Handler (MaxInputBuffer), outbound
+// bytes per session (MaxWriteBuffer) and for the whole server
+// (MaxNodeBuffer).
+//
 // # Close reasons
 //
 // A closed session reports one Reason to Handler.Close. Every reason except
@@ -28,5 +38,8 @@
 //	                      a client that keeps doing it is buggy
 //	forced close          the server called Session.Close
 //	server shutting down  Server.Close; reconnect, possibly to another node
-//	slow consumer         the outbound queue or write buffer overflowed; reconnect and resync
+//	slow consumer         the outbound queue or write buffer overflowed, or the node's outbound
+//	                      budget did and this session held the most; reconnect and resync
+//	input overflow        the client sent WebSocket messages faster than they were handled and
+//	                      more than MaxInputBuffer bytes waited; reconnect and slow down
 package engineio

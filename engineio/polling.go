@@ -26,6 +26,7 @@ func writePolling(w http.ResponseWriter, body []byte) {
 
 func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	s := srv.newSession()
+	s.addr = srv.cfg.clientAddr(r)
 	s.poll = &polling{}
 	// Held from before the session can be closed until Open has run, so
 	// the Handler never hears Close before Open.
@@ -150,7 +151,7 @@ func (s *Session) pollLocked(p *polling, duringProbe bool) ([]byte, pollStatus) 
 		p.queue[i] = outPacket{}
 	}
 	// Drop the backing array so an idle session holds no queue.
-	p.queue = nil
+	p.dropQueue(s.srv.out)
 	return body, pollAnswer
 }
 

@@ -15,6 +15,7 @@ const (
 	ReasonForcedClose    Reason = "forced close"
 	ReasonServerShutdown Reason = "server shutting down"
 	ReasonSlowConsumer   Reason = "slow consumer"
+	ReasonInputOverflow  Reason = "input overflow"
 )
 
 // ErrClosed is returned by sends to a closed session.

@@ -59,6 +59,7 @@ type Server struct {
 	handler Handler
 	sched   *scheduler
 	ws      wsUpgrader // nil when WebSocket is disabled
+	out     *outBudget
 
 	// sessions holds the sessions a request can name by sid: those opened
 	// by polling. A WebSocket-only session is never looked up, so it is
@@ -80,9 +81,11 @@ type Server struct {
 func NewServer(cfg Config, h Handler) (*Server, error) {
 	cfg = cfg.withDefaults()
 	srv := &Server{cfg: cfg, handler: h, sessions: make(map[sessionID]*Session)}
+	srv.out = newOutBudget(srv)
 	if !cfg.DisableWebSocket {
-		ws, err := newNBIOTransport(&srv.cfg)
+		ws, err := newNBIOTransport(&srv.cfg, srv.out)
 		if err != nil {
+			srv.out.close()
 			return nil, err
 		}
 		srv.ws = ws
@@ -113,6 +116,7 @@ func (srv *Server) shutdown() {
 		s.close(ReasonServerShutdown, false)
 	}
 	srv.live.Wait()
+	srv.out.close()
 	srv.sched.close()
 	if srv.ws != nil {
 		srv.ws.close()

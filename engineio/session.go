@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -24,6 +25,7 @@ type Session struct {
 	ws   wsConn   // the active WebSocket; nil while on polling
 	poll *polling // nil once on WebSocket
 	data any
+	addr netip.Addr // the client's, from the handshake; set before Open
 
 	// recvMu serialises delivery to the Handler: WebSocket frames and polling
 	// POSTs of one session never reach it concurrently, and Close comes
@@ -43,6 +45,7 @@ type Session struct {
 // polling is the state of a session on long-polling or upgrading from it.
 type polling struct {
 	queue        []outPacket   // waiting for a GET or for the upgrade to end
+	bytes        int           // the payload bytes in queue, counted in the server's budget
 	getWake      chan struct{} // the pending GET's wake-up; nil when none waits
 	probe        *probe        // an upgrade in progress
 	getActive    bool          // a GET is being served
@@ -61,6 +64,11 @@ type outPacket struct {
 
 // ID returns the session id the client sees as "sid".
 func (s *Session) ID() string { return s.id.String() }
+
+// RemoteAddr returns the client's address as the handshake request gave it:
+// the peer's, or the one a trusted proxy forwarded (Config.TrustedProxies).
+// It is the zero Addr when the peer's address is not an IP address.
+func (s *Session) RemoteAddr() netip.Addr { return s.addr }
 
 // SetData attaches application data to the session.
 func (s *Session) SetData(v any) {
@@ -136,7 +144,12 @@ func (s *Session) send(typ byte, binary bool, data []byte, more [][]byte) error 
 		return nil
 	}
 	p := s.poll
-	if len(p.queue)+1+len(more) > s.srv.cfg.MaxBufferedPackets {
+	cost := len(data)
+	for _, b := range more {
+		cost += len(b)
+	}
+	if len(p.queue)+1+len(more) > s.srv.cfg.MaxBufferedPackets ||
+		p.bytes > 0 && p.bytes+cost > s.srv.cfg.MaxWriteBuffer {
 		s.mu.Unlock()
 		go s.close(ReasonSlowConsumer, false) // as above: never call back from Send
 		return ErrClosed
@@ -145,12 +158,21 @@ func (s *Session) send(typ byte, binary bool, data []byte, more [][]byte) error 
 	for _, b := range more {
 		p.queue = append(p.queue, outPacket{typeMessage, true, clone(b)})
 	}
+	p.bytes += cost
+	s.srv.out.add(int64(cost))
 	p.wakeGet()
 	s.mu.Unlock()
 	return nil
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// dropQueue empties the queue and takes its bytes off the server's count.
+func (p *polling) dropQueue(out *outBudget) {
+	p.queue = nil
+	out.add(-int64(p.bytes))
+	p.bytes = 0
+}
 
 // wakeGet makes a pending GET look at the session again.
 func (p *polling) wakeGet() {
@@ -184,7 +206,7 @@ func (s *Session) close(reason Reason, clientClose bool) {
 		p.lingering = clientClose && !p.getActive
 		lingering = p.lingering
 		probe, p.probe = p.probe, nil
-		p.queue = nil
+		p.dropQueue(s.srv.out)
 		p.wakeGet()
 	}
 	if ws != nil && (reason == ReasonForcedClose || reason == ReasonServerShutdown) {

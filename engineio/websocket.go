@@ -29,8 +29,11 @@ type wsConn interface {
 	// errSlowConsumer.
 	writePacket(typ byte, binary bool, data []byte) error
 	// close sends a close frame with code when it can and closes the
-	// connection.
+	// connection, releasing what it held from the server's count.
 	close(code int)
+	// queued returns the bytes written to the connection that the kernel
+	// has not taken yet.
+	queued() int64
 }
 
 // WebSocket close codes.
@@ -53,7 +56,7 @@ func closeCodeFor(r Reason) int {
 	switch r {
 	case ReasonServerShutdown:
 		return closeGoingAway
-	case ReasonParseError, ReasonSlowConsumer:
+	case ReasonParseError, ReasonSlowConsumer, ReasonInputOverflow:
 		return closePolicy
 	}
 	return closeNormal
@@ -108,6 +111,7 @@ func (srv *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := srv.newSession()
+	s.addr = srv.cfg.clientAddr(r)
 	// recvMu is held until Open has run, so a frame that arrives early
 	// waits for it.
 	s.recvMu.Lock()
@@ -278,7 +282,8 @@ func (t *wsTransport) probeFrame(binary bool, data []byte) {
 				err = s.ws.writePacket(q.typ, q.binary, q.data)
 			}
 		}
-		p.queue, p.probe, p.upgrading = nil, nil, false
+		p.dropQueue(s.srv.out)
+		p.probe, p.upgrading = nil, false
 		p.wakeGet()
 		s.mu.Unlock()
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 type nbioTransport struct {
 	engine *nbio.Engine
 	cfg    *Config
+	out    *outBudget
 }
 
 var (
@@ -37,7 +38,7 @@ func init() {
 	logging.SetLevel(logging.LevelNone)
 }
 
-func newNBIOTransport(cfg *Config) (*nbioTransport, error) {
+func newNBIOTransport(cfg *Config, out *outBudget) (*nbioTransport, error) {
 	g := nbio.NewEngine(nbio.Config{
 		Name:               "engineio",
 		NPoller:            max(1, runtime.NumCPU()/4),
@@ -59,11 +60,19 @@ func newNBIOTransport(cfg *Config) (*nbioTransport, error) {
 			close(w.read)
 		}
 	})
+	// What the kernel took leaves the count of bytes waiting; nbio reports
+	// it from inside Write and from its flushes.
+	g.OnWrittenSize(func(c *nbio.Conn, _ []byte, n int) {
+		if w, ok := c.Session().(*nbioWS); ok {
+			w.account(-int64(n))
+		}
+	})
 	g.OnClose(func(c *nbio.Conn, err error) {
 		w, ok := c.Session().(*nbioWS)
 		if !ok || !w.ready.Load() {
 			return
 		}
+		w.release()
 		if errors.Is(err, nbio.ErrOverflow) {
 			err = errSlowConsumer
 		}
@@ -77,7 +86,7 @@ func newNBIOTransport(cfg *Config) (*nbioTransport, error) {
 		g.Stop()
 		return nil, fmt.Errorf("start websocket event loop: %w", err)
 	}
-	return &nbioTransport{engine: g, cfg: cfg}, nil
+	return &nbioTransport{engine: g, cfg: cfg, out: out}, nil
 }
 
 func (n *nbioTransport) close() { n.engine.Stop() }
@@ -129,7 +138,7 @@ func (n *nbioTransport) upgrade(w http.ResponseWriter, r *http.Request, sess *Se
 		return nil, fmt.Errorf("hand socket to event loop: %w", err)
 	}
 	dropAddrs(nbc)
-	ws := &nbioWS{wsTransport: wsTransport{sess: sess, probe: p}, nbc: nbc, maxPayload: n.cfg.MaxPayload}
+	ws := &nbioWS{wsTransport: wsTransport{sess: sess, probe: p}, nbc: nbc, tr: n}
 	ws.conn = ws
 	if p != nil {
 		p.mu.Lock()

@@ -3,9 +3,9 @@ package engineio
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/lesismal/nbio"
 )
@@ -17,12 +17,20 @@ import (
 type nbioWS struct {
 	wsTransport // one allocation for the protocol and the framing state
 	nbc         *nbio.Conn
-	maxPayload  int
+	tr          *nbioTransport // limits and the server's outbound budget
 	ready       atomic.Bool
+	failed      bool // owned by the poller goroutine; packed beside ready
 
-	// Owned by the poller goroutine.
-	failed bool
-	in     *wsInput // nil between complete messages
+	// input is the bytes of messages handed to the job list and not yet
+	// handled; see Config.MaxInputBuffer.
+	input atomic.Int64
+	// out is the bytes written and not yet taken by the kernel, also
+	// counted in the server's budget; outReleased once the connection is
+	// closed and they were taken off it. One word, not a mutex and a
+	// flag: every idle WebSocket carries it.
+	out atomic.Int64
+
+	in *wsInput // owned by the poller goroutine; nil between complete messages
 }
 
 // wsInput is what an incomplete read leaves behind.
@@ -42,7 +50,6 @@ const (
 	opPong         = 0xa
 
 	closeProtocolError = 1002
-	closeInvalidData   = 1007
 	closeTooBig        = 1009
 )
 
@@ -53,7 +60,8 @@ func (w *nbioWS) onData(data []byte) {
 		return
 	}
 	in := w.in
-	if in != nil && len(in.partial) > 0 {
+	owned := in != nil && len(in.partial) > 0
+	if owned {
 		in.partial = append(in.partial, data...)
 		data = in.partial
 	}
@@ -61,6 +69,9 @@ func (w *nbioWS) onData(data []byte) {
 		n, code := w.parseFrame(data)
 		if code != 0 {
 			w.fail(code)
+			return
+		}
+		if w.failed {
 			return
 		}
 		if n == 0 {
@@ -80,12 +91,22 @@ func (w *nbioWS) onData(data []byte) {
 		}
 		return
 	}
-	// Keep the incomplete frame; copy, since data is the poller's buffer
-	// (or the old partial buffer, which append may reuse).
+	// Keep the incomplete frame. The poller's buffer is reused, so it is
+	// copied; the partial buffer is this connection's and is kept as it is:
+	// copying it on every read would cost a large frame arriving in many
+	// reads time quadratic in its size, on the poller every connection
+	// shares. Its consumed head is dropped once it outweighs the rest.
 	if w.in == nil {
 		w.in = &wsInput{}
 	}
-	w.in.partial = append([]byte(nil), data...)
+	switch {
+	case !owned:
+		w.in.partial = append([]byte(nil), data...)
+	case cap(data) < cap(w.in.partial)/2:
+		w.in.partial = append([]byte(nil), data...)
+	default:
+		w.in.partial = data
+	}
 }
 
 // parseFrame handles the frame at the start of b. It returns how many bytes
@@ -95,7 +116,7 @@ func (w *nbioWS) parseFrame(b []byte) (int, int) {
 	if w.in != nil {
 		frag = w.in.frag
 	}
-	f, used, code := nextFrame(b, len(frag), w.maxPayload)
+	f, used, code := nextFrame(b, len(frag), w.tr.cfg.MaxPayload)
 	if code != 0 || used == 0 {
 		return 0, code
 	}
@@ -195,10 +216,12 @@ func nextFrame(b []byte, fragLen, maxPayload int) (frame, int, int) {
 	return frame{fin: fin, op: op, payload: payload}, h + 4 + int(n), 0
 }
 
+// deliver hands one message on. Text that is not valid UTF-8 is delivered
+// as it is, not failed with 1007 as RFC 6455 would have it: polling has no
+// such check, and both transports must treat a client's bad text alike, so
+// the layer above decides (Socket.IO refuses the event, the connection
+// stays).
 func (w *nbioWS) deliver(op byte, msg []byte) int {
-	if op == opText && !utf8.Valid(msg) {
-		return closeInvalidData
-	}
 	if w.probing() {
 		// The upgrade dance runs on the poller: it never blocks, and
 		// answering "2probe" without a goroutine hop keeps the probe reply
@@ -206,7 +229,24 @@ func (w *nbioWS) deliver(op byte, msg []byte) int {
 		w.onFrame(op == opBinary, msg)
 		return 0
 	}
-	w.nbc.Execute(func() { w.onFrame(op == opBinary, msg) })
+	n := int64(len(msg))
+	if q := w.input.Add(n); q > n && q > int64(w.tr.cfg.MaxInputBuffer) {
+		// The handler is behind by more than the budget: stop reading
+		// and let the session say why, off the poller goroutine.
+		w.input.Add(-n)
+		w.failed = true
+		w.in = nil
+		if s := w.sess; s != nil {
+			go s.close(ReasonInputOverflow, false)
+		} else {
+			w.close(closePolicy)
+		}
+		return 0
+	}
+	w.nbc.Execute(func() {
+		w.onFrame(op == opBinary, msg)
+		w.input.Add(-n)
+	})
 	return 0
 }
 
@@ -231,8 +271,15 @@ func (w *nbioWS) write(op, prefix byte, hasPrefix bool, data []byte) error {
 		b = append(b, prefix)
 	}
 	b = append(b, data...)
-	// nbio writes what the kernel takes and copies only the rest.
+	// nbio writes what the kernel takes and copies only the rest; it
+	// reports what the kernel took, from inside Write too, so the frame is
+	// counted first.
+	w.account(int64(len(b)))
 	_, err := w.nbc.Write(b)
+	if err != nil {
+		// Full or closed: the connection is done for either way.
+		w.release()
+	}
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
 		framePool.Put(bp)
@@ -255,8 +302,43 @@ func (w *nbioWS) close(code int) {
 	binary.BigEndian.PutUint16(p[:], uint16(code))
 	_ = w.write(opClose, 0, false, p[:])
 	_ = w.nbc.Close()
+	w.release()
 }
 
+// outReleased marks out once the connection's bytes left the server's
+// count for good.
+const outReleased = math.MinInt64
+
+// account adds n to the bytes waiting for the kernel, until release.
+func (w *nbioWS) account(n int64) {
+	for {
+		v := w.out.Load()
+		if v == outReleased {
+			return
+		}
+		if w.out.CompareAndSwap(v, v+n) {
+			// A release between the swap and this add took v+n off the
+			// count already; the two even out.
+			w.tr.out.add(n)
+			return
+		}
+	}
+}
+
+// release takes the connection's bytes off the server's count for good:
+// once closed, nbio writes nothing more.
+func (w *nbioWS) release() {
+	if v := w.out.Swap(outReleased); v != outReleased {
+		w.tr.out.add(-v)
+	}
+}
+
+func (w *nbioWS) queued() int64 {
+	if v := w.out.Load(); v != outReleased {
+		return v
+	}
+	return 0
+}
 func appendFrameHeader(b []byte, op byte, n int) []byte {
 	b = append(b, 0x80|op)
 	switch {

@@ -43,7 +43,6 @@ func TestWebSocketFraming(t *testing.T) {
 	}{
 		{"ErrUnmasked", []byte{0x81, 0x02, '4', 'x'}, 1002},
 		{"ErrReservedBits", append([]byte{0xc1}, wstest.Frame(true, wstest.OpText, []byte("4x"))[1:]...), 1002},
-		{"ErrInvalidUTF8", wstest.Frame(true, wstest.OpText, []byte{'4', 0xff, 0xfe}), 1007},
 		{"ErrContinuationFirst", wstest.Frame(true, 0, []byte("4x")), 1002},
 		{"ErrUnknownOpcode", wstest.Frame(true, 0x3, []byte("4x")), 1002},
 		// A continuation whose announced length wraps around when added

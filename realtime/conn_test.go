@@ -240,12 +240,22 @@ func TestStreamOrder(t *testing.T) {
 		st.fail, st.failures = parley.Errorf(parley.ENOTFOUND, "conversation not found"), 1
 		deliver(c, 1, 3)
 		waitGot(t, r, "[1]")
-		c.mu.Lock()
-		_, ok := c.streams[conv]
-		n, held := c.heldN, c.heldBytes
-		c.mu.Unlock()
-		if ok || n != 0 || held != 0 {
-			t.Fatalf("stream kept (%v) with %d messages, %d bytes held", ok, n, held)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			c.mu.Lock()
+			_, ok := c.streams[conv]
+			n, held := c.heldN, c.heldBytes
+			c.mu.Unlock()
+			if !ok && n == 0 && held == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stream kept (%v) with %d messages, %d bytes held", ok, n, held)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := r.got(); got != "[1]" {
+			t.Fatalf("socket got %s after its stream ended, want [1]", got)
 		}
 	})
 	t.Run("OwnSendIsNotEmittedAgain", func(t *testing.T) {

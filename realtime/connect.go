@@ -13,10 +13,24 @@ var errUnauthorized = &socketio.ConnectError{Message: parley.EUNAUTHORIZED}
 
 // onConnect authenticates the socket with the token of its auth payload
 // ({token}), registers it for its user's events and tells presence.
-func (g *Gateway) onConnect(s *socketio.Socket, auth json.RawMessage) error {
+func (g *Gateway) onConnect(s *socketio.Socket, auth json.RawMessage) (err error) {
 	if g.closed.Load() {
 		return &socketio.ConnectError{Message: parley.EUNAVAILABLE}
 	}
+	// The address's slot is taken before the token is checked, so one
+	// address cannot run more authentications at once than it may hold
+	// sockets; a refused socket gives it back here, an accepted one in
+	// onDisconnect.
+	addr := s.Session().RemoteAddr()
+	if !g.addrs.acquire(addr) {
+		g.stats.TooMany.Add(1)
+		return errTooMany
+	}
+	defer func() {
+		if err != nil {
+			g.addrs.release(addr)
+		}
+	}()
 	var a struct {
 		Token string `json:"token"`
 	}
@@ -38,7 +52,10 @@ func (g *Gateway) onConnect(s *socketio.Socket, auth json.RawMessage) error {
 	now := time.Now()
 	c := &conn{g: g, s: sioSocket{s}, caller: caller, token: a.Token, authAt: now, refill: now, tokens: float64(g.cfg.EventRate.Burst)}
 	s.SetData(c)
-	if err := g.users.add(ctx, c); err != nil {
+	if err := g.users.add(ctx, c); err == errTooMany {
+		g.stats.TooMany.Add(1)
+		return errTooMany
+	} else if err != nil {
 		g.logger.Warn("subscribe user topic", "user", caller.UserID, "err", err)
 		return &socketio.ConnectError{Message: parley.EUNAVAILABLE}
 	}
@@ -70,6 +87,7 @@ func (g *Gateway) onDisconnect(s *socketio.Socket, reason socketio.Reason) {
 		return
 	}
 	c.close()
+	g.addrs.release(s.Session().RemoteAddr())
 	g.stats.Connections.Add(-1)
 	if reason == socketio.ReasonSlowConsumer {
 		g.stats.SlowConsumers.Add(1)

@@ -299,7 +299,7 @@ func (g *Gateway) replay(ctx context.Context, c *conn, q parley.SyncQuery) (plac
 	if c.s.Transport() != "websocket" {
 		limit = syncLimitPolling
 	}
-	replayed, size := 0, 0
+	replayed, budget := 0, g.newReplayBudget()
 	places = make(map[parley.ID]int64)
 	err = g.svc.Messages.Sync(ctx, c.caller, q, func(name string, data any) error {
 		if p, ok := data.(parley.SyncPoint); ok {
@@ -312,11 +312,10 @@ func (g *Gateway) replay(ctx context.Context, c *conn, q parley.SyncQuery) (plac
 			return err
 		}
 		if m, ok := data.(*parley.Message); ok {
-			if replayed >= limit || size+len(b) > g.cfg.SyncBytes {
+			if replayed >= limit || !budget.take(len(b)) {
 				return errSyncMore
 			}
 			replayed++
-			size += len(b)
 			c.replayed(m.ConversationID, m.Seq, b)
 			places[m.ConversationID] = m.Seq
 		} else {

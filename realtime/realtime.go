@@ -31,8 +31,23 @@ type Services struct {
 type Config struct {
 	// Engine configures Engine.IO: heartbeats, payload limit, queues, origins.
 	Engine engineio.Config
+	// ConnectTimeout closes a connection that has not authenticated in this
+	// time (default 10s). Until then it may hold nothing but its handshake:
+	// binary attachments are refused before the namespace is joined.
+	ConnectTimeout time.Duration
 	// EventRate limits the events one connection may send; zero: no limit.
 	EventRate Rate
+	// UserEventRate limits the events one user may send over all its
+	// connections to this node; zero: no limit. Over it, events are
+	// answered too_many.
+	UserEventRate Rate
+	// MaxSocketsPerUser bounds one user's connections to this node
+	// (default 20); MaxSocketsPerAddr bounds the authenticating and
+	// connected sockets of one client address (default 200), the address
+	// being Engine.TrustedProxies' reading of the handshake. A connect over
+	// either is refused with connect_error too_many.
+	MaxSocketsPerUser int
+	MaxSocketsPerAddr int
 	// GapWait is how long a socket holds a message that arrived ahead of
 	// its predecessor before fetching the missing ones from the store.
 	GapWait time.Duration
@@ -59,6 +74,15 @@ type Rate struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.MaxSocketsPerUser <= 0 {
+		c.MaxSocketsPerUser = 20
+	}
+	if c.MaxSocketsPerAddr <= 0 {
+		c.MaxSocketsPerAddr = 200
+	}
 	if c.GapWait <= 0 {
 		c.GapWait = 150 * time.Millisecond
 	}
@@ -91,6 +115,7 @@ type Gateway struct {
 	io     *socketio.Server
 	logger *slog.Logger
 	users  *userTable
+	addrs  *addrTable
 	stats  Stats
 
 	closed atomic.Bool
@@ -102,6 +127,7 @@ type Stats struct {
 	Connections   atomic.Int64  // sockets connected now
 	Connects      atomic.Uint64 // accepted connects
 	Refused       atomic.Uint64 // refused connects (bad or missing token)
+	TooMany       atomic.Uint64 // connects refused for a user's or an address's socket cap
 	Events        atomic.Uint64 // client events handled
 	Emitted       atomic.Uint64 // events emitted to sockets
 	GapFills      atomic.Uint64 // holes fetched from the store
@@ -111,15 +137,17 @@ type Stats struct {
 // New returns a gateway; mount Handler at /socket.io/.
 func New(cfg Config, svc Services, bus parley.Bus) (*Gateway, error) {
 	cfg = cfg.withDefaults()
-	io, err := socketio.NewServer(socketio.Config{Engine: cfg.Engine})
+	io, err := socketio.NewServer(socketio.Config{Engine: cfg.Engine, ConnectTimeout: cfg.ConnectTimeout})
 	if err != nil {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg, svc: svc, bus: bus, io: io, logger: cfg.Logger}
 	g.users = newUserTable(g)
+	g.addrs = newAddrTable(cfg.MaxSocketsPerAddr)
 	nsp := io.Of("/")
 	nsp.OnConnect = g.onConnect
 	nsp.OnDisconnect = g.onDisconnect
+	nsp.Admit = g.admitEvent
 	g.routes(nsp)
 	return g, nil
 }

@@ -3,8 +3,10 @@ package realtime
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/socketio"
 )
 
 // userTable holds this node's connections by user. A user's bus topic is
@@ -25,7 +27,14 @@ type userEntry struct {
 	mu    sync.Mutex
 	conns []*conn
 	sub   parley.Subscription
+	// tokens and refill are the user's event bucket (Config.UserEventRate),
+	// shared by all its connections; guarded by mu.
+	tokens float64
+	refill time.Time
 }
+
+// errTooMany refuses a connect over a user's or an address's socket cap.
+var errTooMany = &socketio.ConnectError{Message: parley.ETOOMANY}
 
 func newUserTable(g *Gateway) *userTable {
 	t := &userTable{g: g}
@@ -39,16 +48,23 @@ func (t *userTable) shard(id parley.ID) *userShard {
 	return &t.shards[uint64(id)%uint64(len(t.shards))]
 }
 
-// add registers c and subscribes its user's topic if c is the first.
+// add registers c and subscribes its user's topic if c is the first. It
+// returns errTooMany when the user has Config.MaxSocketsPerUser connections
+// here already.
 func (t *userTable) add(ctx context.Context, c *conn) error {
 	sh := t.shard(c.caller.UserID)
 	sh.mu.Lock()
 	e := sh.m[c.caller.UserID]
 	if e == nil {
-		e = &userEntry{id: c.caller.UserID}
+		e = &userEntry{id: c.caller.UserID, tokens: float64(t.g.cfg.UserEventRate.Burst), refill: time.Now()}
 		sh.m[e.id] = e
 	}
 	e.mu.Lock()
+	if len(e.conns) >= t.g.cfg.MaxSocketsPerUser {
+		e.mu.Unlock()
+		sh.mu.Unlock()
+		return errTooMany
+	}
 	e.conns = append(e.conns, c)
 	first := e.sub == nil
 	e.mu.Unlock()
@@ -159,4 +175,35 @@ func (t *userTable) closeAll() {
 		}
 		sh.mu.Unlock()
 	}
+}
+
+// allowEvent takes one token of the user's event bucket, shared by all its
+// connections to this node. It reports false when the bucket is empty.
+func (t *userTable) allowEvent(id parley.ID, now time.Time) bool {
+	r := t.g.cfg.UserEventRate
+	if r.PerSecond <= 0 {
+		return true
+	}
+	sh := t.shard(id)
+	sh.mu.Lock()
+	e := sh.m[id]
+	sh.mu.Unlock()
+	if e == nil {
+		return true // the user's last connection just left
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tokens = min(float64(r.Burst), e.tokens+now.Sub(e.refill).Seconds()*r.PerSecond)
+	e.refill = now
+	if e.tokens < 1 {
+		return false
+	}
+	e.tokens--
+	return true
+}
+
+// allowUserEvent takes one token of the connection's user's event bucket
+// (Config.UserEventRate); false means the event is to be answered too_many.
+func (c *conn) allowUserEvent(now time.Time) bool {
+	return c.g.users.allowEvent(c.caller.UserID, now)
 }

@@ -31,6 +31,7 @@ type clientRare struct {
 type partialPacket struct {
 	p           packet
 	attachments [][]byte
+	size        int // bytes of the attachments so far
 }
 
 func (c *client) socket(nsp string) *Socket {
@@ -112,6 +113,13 @@ func (c *client) receive(data []byte, binary bool) {
 			c.fail()
 			return
 		}
+		// What a packet announces is held until its last attachment
+		// arrives: all of it together is bounded like one message.
+		pp.size += len(data)
+		if pp.size > c.srv.cfg.MaxAttachmentBytes {
+			c.fail()
+			return
+		}
 		pp.attachments = append(pp.attachments, data)
 		if len(pp.attachments) == pp.p.attachments {
 			c.setPartial(nil)
@@ -129,6 +137,13 @@ func (c *client) receive(data []byte, binary bool) {
 		return
 	}
 	if p.attachments > 0 {
+		// Nothing is held for a client that has not joined the namespace:
+		// before authentication, attachments would be memory anyone can
+		// make the server keep.
+		if s := c.socket(p.nsp); s == nil || !s.Connected() {
+			c.fail()
+			return
+		}
 		c.setPartial(&partialPacket{p: p, attachments: make([][]byte, 0, p.attachments)})
 		return
 	}

@@ -31,10 +31,12 @@
 // Socket.EmitRaw with an already encoded JSON payload.
 //
 // Invalid packets (unknown type, malformed payload, non-numeric ack id, a
-// reserved event name, too many attachments, JSON nested deeper than
-// MaxJSONDepth) close the client's whole connection, as the reference server
-// does. Connection state recovery is not implemented: the CONNECT reply is
-// exactly {"sid": ...}, and clients catch up through the application.
+// reserved event name, too many attachments, attachments larger than
+// MaxAttachmentBytes together, a binary packet for a namespace the client
+// has not joined, JSON nested deeper than MaxJSONDepth) close the client's
+// whole connection, as the reference server does. Connection state recovery
+// is not implemented: the CONNECT reply is exactly {"sid": ...}, and clients
+// catch up through the application.
 //
 // # Disconnect reasons
 //
@@ -51,4 +53,5 @@
 //	forced close                 yes         Socket.CloseConnection, or no namespace joined within ConnectTimeout
 //	server shutting down         yes         Server.Close
 //	slow consumer                yes         the client's outbound queue overflowed; it must resync
+//	input overflow               yes         the client sent faster than its events were handled
 package socketio

@@ -27,6 +27,11 @@ type Namespace struct {
 	// application can answer them with an error); otherwise they are
 	// ignored.
 	OnUnknown EventHandler
+	// Admit, when set, runs before the handler of every event (OnUnknown's
+	// included), one at a time per client like the handlers. Returning
+	// false drops the event; Admit must then have answered it (through
+	// ev.Ack or otherwise). It is where limits that span events go.
+	Admit func(s *Socket, ev Event) bool
 
 	mu       sync.Mutex
 	handlers atomic.Pointer[map[string]*handler]
@@ -48,6 +53,12 @@ type Event struct {
 	Attachments [][]byte
 	// Ack answers the event; nil when the client asked for no answer.
 	Ack AckFunc
+	// InvalidUTF8 is set when the packet's text is not valid UTF-8. The
+	// event is delivered all the same, its strings as the client wrote
+	// them, so the application can refuse it with an answer instead of
+	// the connection being dropped (WebSocket) or the text silently
+	// altered (JSON decoding), whichever transport it came on.
+	InvalidUTF8 bool
 }
 
 type handler struct {

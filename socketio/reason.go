@@ -33,6 +33,9 @@ const (
 	// ReasonSlowConsumer: the client did not read fast enough and its
 	// bounded queue overflowed. It reconnects and must resync.
 	ReasonSlowConsumer Reason = "slow consumer"
+	// ReasonInputOverflow: the client sent faster than its events were
+	// handled and overflowed its bounded input. It reconnects.
+	ReasonInputOverflow Reason = "input overflow"
 )
 
 // ShouldReconnect reports whether a client is expected to reconnect after
@@ -56,6 +59,8 @@ func reasonFromEngine(r engineio.Reason) Reason {
 		return ReasonServerShutdown
 	case engineio.ReasonSlowConsumer:
 		return ReasonSlowConsumer
+	case engineio.ReasonInputOverflow:
+		return ReasonInputOverflow
 	}
 	return ReasonForcedClose
 }

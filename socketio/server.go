@@ -23,6 +23,10 @@ type Config struct {
 	MaxAttachments int
 	// MaxJSONDepth bounds the nesting of inbound payloads (default 32).
 	MaxJSONDepth int
+	// MaxAttachmentBytes bounds the bytes of all the binary attachments of
+	// one packet together (default Engine.MaxPayload, so a binary event
+	// holds no more than one message could).
+	MaxAttachmentBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -34,6 +38,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxJSONDepth <= 0 {
 		c.MaxJSONDepth = 32
+	}
+	if c.MaxAttachmentBytes <= 0 {
+		c.MaxAttachmentBytes = c.Engine.MaxPayload
+	}
+	if c.MaxAttachmentBytes <= 0 {
+		c.MaxAttachmentBytes = 1_000_000 // engineio's default MaxPayload
 	}
 	return c
 }

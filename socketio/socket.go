@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/engineio"
 )
@@ -367,6 +368,10 @@ func (s *Socket) onEvent(p packet, attachments [][]byte) bool {
 	}
 	if p.id != noAck {
 		ev.Ack = s.ackFunc(p.id)
+	}
+	ev.InvalidUTF8 = !utf8.Valid(p.payload)
+	if a := s.nsp.Admit; a != nil && !a(s, ev) {
+		return true
 	}
 	fn(s, ev)
 	return true

@@ -35,8 +35,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: parley bench [flags]\n\nLoads a running Parley server end to end (send → durable commit → ack → delivery to the peer)")
-		fmt.Fprintln(stderr, "and reports throughput and latency. The server should run with --send-rate 0 --event-rate 0 so its")
-		fmt.Fprintln(stderr, "abuse limits do not throttle the load.\n\nFlags:")
+		fmt.Fprintln(stderr, "and reports throughput and latency. The server should run with --send-rate 0 --event-rate 0")
+		fmt.Fprintln(stderr, "--user-event-rate 0, and --max-sockets-per-address above twice --pairs when the load comes from one")
+		fmt.Fprintln(stderr, "address, so its abuse limits do not throttle the load.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

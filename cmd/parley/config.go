@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,13 +50,22 @@ type Config struct {
 	PingTimeout    time.Duration
 	MaxPayload     int
 	SocketBuffer   int
+	SocketInput    int
+	NodeBuffer     int
+	ConnectTimeout time.Duration
 
 	EventRate  float64
 	EventBurst int
-	SendRate   float64
-	SendBurst  int
-	LoginRate  float64
-	LoginBurst int
+
+	UserEventRate     float64
+	UserEventBurst    int
+	MaxSocketsPerUser int
+	MaxSocketsPerAddr int
+	TrustedProxies    string
+	SendRate          float64
+	SendBurst         int
+	LoginRate         float64
+	LoginBurst        int
 
 	// argon2id cost; defaults are the OWASP minimum.
 	Argon2MemoryKiB uint
@@ -110,8 +120,15 @@ func DefaultConfig() Config {
 		PingTimeout:       20 * time.Second,
 		MaxPayload:        1_000_000,
 		SocketBuffer:      4 << 20,
+		SocketInput:       4 << 20,
+		NodeBuffer:        256 << 20,
+		ConnectTimeout:    10 * time.Second,
 		EventRate:         100,
 		EventBurst:        300,
+		UserEventRate:     200,
+		UserEventBurst:    600,
+		MaxSocketsPerUser: 20,
+		MaxSocketsPerAddr: 200,
 		SendRate:          50,
 		SendBurst:         200,
 		LoginRate:         0.2,
@@ -153,8 +170,16 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", cfg.PingTimeout, "how long a realtime client has to answer a heartbeat")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", cfg.MaxPayload, "largest realtime packet (WebSocket message or polling body) a client may send, bytes")
 	fs.IntVar(&cfg.SocketBuffer, "socket-buffer", cfg.SocketBuffer, "bytes a realtime connection may have waiting to be sent; a client that falls further behind is dropped as a slow consumer and resyncs")
+	fs.IntVar(&cfg.NodeBuffer, "node-buffer", cfg.NodeBuffer, "bytes all realtime connections of this node may have waiting to be sent together; over it the connections holding the most are dropped as slow consumers")
+	fs.IntVar(&cfg.SocketInput, "socket-input-buffer", cfg.SocketInput, "bytes of realtime messages a WebSocket connection may have waiting to be handled; a client that sends faster is disconnected (input overflow)")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "how long a realtime connection may stay unauthenticated before it is closed")
 	fs.Float64Var(&cfg.EventRate, "event-rate", cfg.EventRate, "realtime events per second one connection may send (0: no limit)")
 	fs.IntVar(&cfg.EventBurst, "event-burst", cfg.EventBurst, "realtime events one connection may send at once before --event-rate applies")
+	fs.Float64Var(&cfg.UserEventRate, "user-event-rate", cfg.UserEventRate, "realtime events per second one user may send over all its connections to a node; more are answered too_many (0: no limit)")
+	fs.IntVar(&cfg.UserEventBurst, "user-event-burst", cfg.UserEventBurst, "realtime events one user may send at once before --user-event-rate applies")
+	fs.IntVar(&cfg.MaxSocketsPerUser, "max-sockets-per-user", cfg.MaxSocketsPerUser, "realtime connections one user may hold on a node; more are refused with connect_error too_many")
+	fs.IntVar(&cfg.MaxSocketsPerAddr, "max-sockets-per-address", cfg.MaxSocketsPerAddr, "realtime connections one client address may hold on a node; more are refused with connect_error too_many")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client address")
 	fs.Float64Var(&cfg.SendRate, "send-rate", cfg.SendRate, "messages per second each user may send on a node, refilled continuously (0: no limit)")
 	fs.IntVar(&cfg.SendBurst, "send-burst", cfg.SendBurst, "messages a user may send at once before --send-rate applies")
 	fs.Float64Var(&cfg.LoginRate, "login-rate", cfg.LoginRate, "login attempts per second per handle on a node (0: no limit)")
@@ -247,16 +272,29 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--argon2-memory-kib must be at least 8 and --argon2-time at least 1")
 	case c.PingInterval < time.Second || c.PingTimeout < time.Second:
 		return fmt.Errorf("--ping-interval and --ping-timeout must be at least 1s")
+	case c.ConnectTimeout < time.Second:
+		return fmt.Errorf("--connect-timeout must be at least 1s")
 	case c.SocketBuffer < 4096:
 		return fmt.Errorf("--socket-buffer must be at least 4096")
+	case c.NodeBuffer < c.SocketBuffer:
+		return fmt.Errorf("--node-buffer must be at least --socket-buffer")
+	case c.SocketInput < c.MaxPayload:
+		return fmt.Errorf("--socket-input-buffer must be at least --max-payload")
 	case c.MaxPayload < 1024:
 		return fmt.Errorf("--max-payload must be at least 1024")
 	case c.MaxPayload < c.MaxBodyBytes+1024:
 		return fmt.Errorf("--max-payload must exceed --max-body-bytes by at least 1024")
+	case c.MaxSocketsPerUser < 1 || c.MaxSocketsPerAddr < 1:
+		return fmt.Errorf("--max-sockets-per-user and --max-sockets-per-address must be at least 1")
+	case c.UserEventRate < 0 || c.UserEventBurst < 0:
+		return fmt.Errorf("rate limits must not be negative")
 	case c.EventRate < 0 || c.EventBurst < 0 || c.SendRate < 0 || c.SendBurst < 0 || c.LoginRate < 0 || c.LoginBurst < 0:
 		return fmt.Errorf("rate limits must not be negative")
 	case c.DataDir == "":
 		return fmt.Errorf("--data-dir is required")
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
 	}
 	switch c.Store {
 	case "sqlite":
@@ -403,4 +441,25 @@ func list(s string) []string {
 		}
 	}
 	return out
+}
+
+// trustedProxies parses --trusted-proxies: addresses and CIDR prefixes.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR prefix", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

@@ -181,17 +181,28 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}, m.Logger)
 	api.Handle("GET /metrics", m.Metrics)
 
+	proxies, err := cfg.trustedProxies()
+	if err != nil {
+		return err
+	}
 	m.gateway, err = realtime.New(realtime.Config{
 		Engine: engineio.Config{
 			PingInterval:   cfg.PingInterval,
 			PingTimeout:    cfg.PingTimeout,
 			MaxPayload:     cfg.MaxPayload,
 			MaxWriteBuffer: cfg.SocketBuffer,
+			MaxInputBuffer: cfg.SocketInput,
+			MaxNodeBuffer:  cfg.NodeBuffer,
+			TrustedProxies: proxies,
 			AllowOrigin:    cfg.allowOrigin(),
 			Logger:         m.Logger,
 		},
-		EventRate: realtime.Rate{PerSecond: cfg.EventRate, Burst: cfg.EventBurst},
-		Logger:    m.Logger,
+		ConnectTimeout:    cfg.ConnectTimeout,
+		EventRate:         realtime.Rate{PerSecond: cfg.EventRate, Burst: cfg.EventBurst},
+		UserEventRate:     realtime.Rate{PerSecond: cfg.UserEventRate, Burst: cfg.UserEventBurst},
+		MaxSocketsPerUser: cfg.MaxSocketsPerUser,
+		MaxSocketsPerAddr: cfg.MaxSocketsPerAddr,
+		Logger:            m.Logger,
 	}, realtime.Services{Accounts: m.app, Conversations: m.app, Messages: m.app, Connections: m.app}, m.bus)
 	if err != nil {
 		return fmt.Errorf("start realtime gateway: %w", err)
@@ -200,8 +211,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	api.Handle("/socket.io/", m.gateway.Handler())
 	gs := m.gateway.Stats()
 	m.Metrics.GaugeFunc("parley_realtime_connections", "Realtime sockets connected to this node.", func() float64 { return float64(gs.Connections.Load()) })
+	m.Metrics.GaugeFunc("parley_realtime_queued_bytes", "Outbound bytes realtime sockets of this node hold, waiting for their clients.", func() float64 { return float64(m.gateway.QueuedBytes()) })
 	m.Metrics.CounterFunc("parley_realtime_connects_total", "Realtime connects accepted.", gs.Connects.Load)
 	m.Metrics.CounterFunc("parley_realtime_refused_total", "Realtime connects refused (missing or bad token).", gs.Refused.Load)
+	m.Metrics.CounterFunc("parley_realtime_too_many_total", "Realtime connects refused for a user's or an address's socket cap.", gs.TooMany.Load)
 	m.Metrics.CounterFunc("parley_realtime_events_total", "Client events handled.", gs.Events.Load)
 	m.Metrics.CounterFunc("parley_realtime_emitted_total", "Events emitted to sockets.", gs.Emitted.Load)
 	m.Metrics.CounterFunc("parley_realtime_gap_fills_total", "Message gaps filled from the store.", gs.GapFills.Load)
