@@ -1,0 +1,2 @@
+-- Version 3 is reserved: its number belongs to a schema change made beside
+-- this one. This file only keeps the numbering dense; it changes nothing.
