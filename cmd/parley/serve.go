@@ -50,6 +50,7 @@ type Main struct {
 	bus      parley.Bus
 	app      *app.App
 	gateway  *realtime.Gateway
+	sessions *realtime.SessionWatcher
 	push     *pushQueue // nil when no push channel is configured
 	closers  []func() error
 	once     sync.Once
@@ -138,6 +139,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		TempDir:        cfg.uploadDir(),
 		MediaGrace:     cfg.MediaGrace,
 		PushDelay:      cfg.PushDelay,
+
+		Registration:       cfg.Registration,
+		SessionIdleTimeout: cfg.SessionIdleTimeout,
+		SessionMaxAge:      cfg.SessionMaxAge,
 	}, app.Deps{
 		Store:    m.store,
 		Bus:      m.bus,
@@ -217,9 +222,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.background(func(ctx context.Context) { m.app.RunRetention(ctx, cfg.RetentionInterval) })
 	}
 	m.background(func(ctx context.Context) { m.app.RunMediaCollection(ctx, cfg.RetentionInterval) })
+	m.background(func(ctx context.Context) { m.app.RunSessionExpiry(ctx, sessionExpiryInterval) })
+	m.sessions = m.gateway.WatchSessions(m.app, realtime.SessionWatchConfig{Poll: cfg.SessionCheckInterval})
+	m.background(m.sessions.Run)
 	m.Logger.Info("parley is serving", "addr", m.Addr(), "data_dir", cfg.DataDir, "store", cfg.Store, "bus", cfg.Bus)
 	return nil
 }
+
+// sessionExpiryInterval is how often a node ends the sessions that
+// expired. A request made with an expired session is refused at once
+// whatever the sweep: the sweep is what closes idle sockets.
+const sessionExpiryInterval = time.Minute
 
 // background runs fn until Close, which cancels its context and waits
 // for it.
@@ -270,6 +283,10 @@ func (m *Main) openBus(ctx context.Context) (parley.Presence, error) {
 		OnReconnect: func() {
 			if g := m.gateway; g != nil {
 				g.Resync()
+			}
+			// Revocation notices published meanwhile are lost too.
+			if w := m.sessions; w != nil {
+				w.Recheck()
 			}
 		},
 	}
