@@ -42,6 +42,9 @@ type Main struct {
 	// PushClient, when set, sends every push notification: tests set it to
 	// trust their loopback push services.
 	PushClient *http.Client
+	// Clock, when set, is the app's time: tests move it to expire
+	// sessions.
+	Clock parley.Clock
 
 	ln       net.Listener
 	server   *http.Server
@@ -151,6 +154,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:   m.Logger,
 		Blobs:    blobs,
 		Push:     pq,
+		Clock:    m.Clock,
 	})
 	if err != nil {
 		return fmt.Errorf("start app: %w", err)
