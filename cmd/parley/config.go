@@ -212,7 +212,7 @@ func usage(fs *flag.FlagSet, name string) {
 	case "migrate":
 		fmt.Fprintln(out, "Applies the database migrations this binary knows, then exits.")
 	}
-	fmt.Fprintln(out, "\nOther commands: serve, migrate, version.\n\nFlags (each also read from the environment variable shown):")
+	fmt.Fprintln(out, "\nOther commands: serve, migrate, bench, user, sessions, invite (run `parley user help`), version.\n\nFlags (each also read from the environment variable shown):")
 	var names []string
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 	sort.Strings(names)
