@@ -359,3 +359,28 @@ func TestDeleteAccount(t *testing.T) {
 		wantCode(t, e.app.DeleteUser(ctx, alice.ID), parley.ENOTFOUND)
 	})
 }
+
+func TestDeleteAccountMedia(t *testing.T) {
+	e := mustMediaApp(t, app.Config{})
+	ctx := context.Background()
+	alice, bob := e.MustUser(t), e.MustUser(t)
+	conv := e.MustDirect(t, alice, bob)
+	sentPic, draftPic := MustPNG(t, 40, 30), MustPNG(t, 50, 20)
+	sent := e.MustUpload(t, alice, sentPic, "sent.png")
+	draft := e.MustUpload(t, alice, draftPic, "draft.png")
+	if _, err := sendMedia(e, alice, conv, parley.ImageMessage, sent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.app.DeleteAccount(ctx, alice.c, "password-"+alice.Handle); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.store.Media(ctx, draft.ID)
+	wantCode(t, err, parley.ENOTFOUND)
+	if e.blobExists(t, draftPic) {
+		t.Error("the blob of media no message carries was kept")
+	}
+	e.wantReadable(t, bob, sent.ID, sentPic)
+	if !e.blobExists(t, sentPic) {
+		t.Error("the blob of media a message carries was deleted")
+	}
+}
