@@ -115,9 +115,14 @@ func TestClusterSessions(t *testing.T) {
 			}
 			me := newClient(t, tc.via.Addr()).with(ss[0].Token)
 			if tc.others {
-				var res struct{ Revoked int }
-				if s := me.do("DELETE", "/v1/sessions?others=true", nil, &res); s != http.StatusOK || res.Revoked != 3 {
-					t.Fatalf("revoke others = %d %+v", s, res)
+				// Through the Go client package.
+				gc := parleyclient.New("http://"+tc.via.Addr(), nil).WithToken(ss[0].Token)
+				list, err := gc.Sessions(context.Background())
+				if err != nil || len(list) != 4 || !list[0].Current || list[0].ID.String() != ss[0].DeviceID {
+					t.Fatalf("Sessions = %+v, %v", list, err)
+				}
+				if n, err := gc.RevokeOtherSessions(context.Background()); err != nil || n != 3 {
+					t.Fatalf("RevokeOtherSessions = %d, %v", n, err)
 				}
 				wantClosed(t, "revoked sessions", others...)
 			} else {
