@@ -192,6 +192,16 @@ func testAccounts(t *testing.T, open Opener) {
 			t.Fatal("the new account reused the erased one's id")
 		}
 	})
+	t.Run("UploadedMedia", func(t *testing.T) {
+		v, w := MustUser(t, s), MustUser(t, s)
+		a := MustMedia(t, s, v, "one", epoch, true) // with a thumbnail, which is not listed
+		b := MustMedia(t, s, v, "two", epoch, false)
+		MustMedia(t, s, w, "three", epoch, false)
+		ids, err := s.UploadedMedia(ctx, v.ID)
+		if err != nil || !slices.Equal(ids, []parley.ID{a.ID, b.ID}) {
+			t.Fatalf("UploadedMedia = %v, %v; want %v", ids, err, []parley.ID{a.ID, b.ID})
+		}
+	})
 }
 
 func testInvites(t *testing.T, open Opener) {
