@@ -86,7 +86,7 @@ func DefaultConfig() Config {
 
 		Registration:       parley.RegistrationOpen,
 		SeenEvery:          time.Minute,
-		SessionFeedOverlap: 5 * time.Second,
+		SessionFeedOverlap: 10 * time.Second,
 
 		MaxUploadBytes:   parley.DefaultMaxUploadBytes,
 		ThumbnailSide:    imaging.DefaultThumbnailSide,
