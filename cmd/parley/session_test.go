@@ -144,6 +144,36 @@ func TestClusterSessions(t *testing.T) {
 	}
 }
 
+// TestClusterSessionsRedisDown: with Redis stopped, the revocation's bus
+// notice cannot be published at all; the socket on another node closes
+// all the same.
+func TestClusterSessionsRedisDown(t *testing.T) {
+	pg, rd := testenv.MustPostgres(t), testenv.MustRedis(t)
+	var nodes []*Main
+	for i := 0; i < 2; i++ {
+		nodes = append(nodes, MustRunMain(t, clusterConfig(t, pg, rd)))
+	}
+	c := newClient(t, nodes[0].Addr())
+	ss := mustDevices(t, c, "sessredis", 2)
+	current := mustSocket(t, nodes[0].Addr(), ss[0].Token)
+	other := mustSocket(t, nodes[1].Addr(), ss[1].Token)
+	rd.Stop()
+	defer rd.Restart()
+	status := make(chan int, 1)
+	go func() {
+		st, _, err := c.with(ss[0].Token).try("DELETE", "/v1/sessions/"+ss[1].DeviceID, nil)
+		if err != nil {
+			st = -1
+		}
+		status <- st
+	}()
+	wantClosed(t, "a session revoked while the bus is down", other)
+	if st := <-status; st != http.StatusNoContent {
+		t.Fatalf("revoke while the bus is down = %d", st)
+	}
+	wantAlive(t, current)
+}
+
 // TestAccountsAPI runs the account endpoints on one node with a clock the
 // test moves.
 func TestAccountsAPI(t *testing.T) {
