@@ -96,9 +96,11 @@ func (w *SessionWatcher) markSeen(ctx context.Context) {
 	}
 }
 
-// CloseSessions disconnects this node's sockets of the ended sessions. A
-// session may be named more than once, or have no socket here.
-func (g *Gateway) CloseSessions(ends []parley.SessionEnd) {
+// CloseSessions disconnects this node's sockets of the ended sessions and
+// returns how many it disconnects. A session may be named more than once,
+// or have no socket here.
+func (g *Gateway) CloseSessions(ends []parley.SessionEnd) int {
+	n := 0
 	for _, e := range ends {
 		sh := g.users.shard(e.UserID)
 		sh.mu.Lock()
@@ -117,7 +119,9 @@ func (g *Gateway) CloseSessions(ends []parley.SessionEnd) {
 		for _, c := range conns {
 			go c.s.Disconnect()
 		}
+		n += len(conns)
 	}
+	return n
 }
 
 // DeviceConnected reports whether the device has a socket on this node.
