@@ -10,6 +10,25 @@ type RegisterRequest struct {
 	Handle      string `json:"handle"`
 	Password    string `json:"password"`
 	DisplayName string `json:"display_name"`
+	// Invite is the invite code, required when registration is by
+	// invitation.
+	Invite string `json:"invite,omitempty"`
+}
+
+// ChangePasswordRequest changes the caller's password.
+type ChangePasswordRequest struct {
+	OldPassword string `json:"old_password"`
+	NewPassword string `json:"new_password"`
+}
+
+// SessionView is one of the caller's sessions (devices) as listed.
+type SessionView struct {
+	ID         ID        `json:"id"`
+	Name       string    `json:"name"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	// Current marks the session the request was made with.
+	Current bool `json:"current"`
 }
 
 // LoginRequest opens a session on a new device.
@@ -120,6 +139,35 @@ type AccountService interface {
 	UpdateProfile(ctx context.Context, c Caller, upd UserUpdate) (*User, error)
 	// SearchUsers finds users by handle prefix.
 	SearchUsers(ctx context.Context, c Caller, prefix string, limit int) ([]*User, error)
+	// Sessions lists the caller's live sessions, oldest first.
+	Sessions(ctx context.Context, c Caller) ([]SessionView, error)
+	// RevokeSession ends one of the caller's sessions and disconnects its
+	// sockets on every node; ENOTFOUND if the caller has no such live
+	// session.
+	RevokeSession(ctx context.Context, c Caller, deviceID ID) error
+	// RevokeOtherSessions ends every session of the caller but the current
+	// one and returns how many it ended.
+	RevokeOtherSessions(ctx context.Context, c Caller) (int, error)
+	// ChangePassword checks the old password, sets the new one and ends
+	// the caller's other sessions. EUNAUTHORIZED for a wrong old password,
+	// EINVALID for a new one that is not acceptable.
+	ChangePassword(ctx context.Context, c Caller, req ChangePasswordRequest) error
+	// DeleteAccount deletes the caller's account after checking its
+	// password (EUNAUTHORIZED when wrong); docs/api.md states what stays.
+	DeleteAccount(ctx context.Context, c Caller, password string) error
+}
+
+// SessionFeed is what a node's realtime gateway uses to close the sockets
+// of sessions that ended anywhere: a feed it polls, so a revocation whose
+// bus notice was lost still takes effect.
+type SessionFeed interface {
+	// EndedSessions returns the sessions that ended since the cursor
+	// since (zero: start from now) and the cursor to pass next time. The
+	// same session may be returned more than once.
+	EndedSessions(ctx context.Context, since time.Time) (ends []SessionEnd, next time.Time, err error)
+	// SessionsSeen records that the devices have live sockets, which
+	// counts as use of their sessions.
+	SessionsSeen(ctx context.Context, deviceIDs []ID) error
 }
 
 // ConversationService manages conversations and memberships.

@@ -11,6 +11,7 @@ import "context"
 type Store interface {
 	UserStore
 	DeviceStore
+	InviteStore
 	ConversationStore
 	MessageStore
 	ReceiptStore

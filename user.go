@@ -30,7 +30,16 @@ type User struct {
 	// PushPreviews is the user's setting: whether its push notifications
 	// show a preview of the message. Only the user itself sees it.
 	PushPreviews bool `json:"-"`
+	// DisabledAt is set while an operator has disabled the account: it
+	// cannot log in and has no live session.
+	DisabledAt *time.Time `json:"-"`
+	// Deleted marks an account its owner deleted: the profile is erased,
+	// the handle released, and the name shown is DeletedName.
+	Deleted bool `json:"deleted,omitempty"`
 }
+
+// DeletedName is the display name of a deleted account.
+const DeletedName = "Deleted account"
 
 // Name returns the display name, or the handle when there is none.
 func (u *User) Name() string {
@@ -133,6 +142,26 @@ type UserStore interface {
 	SearchUsers(ctx context.Context, prefix string, limit int) ([]*User, error)
 	// UpdateUser applies upd and returns the updated user, or ENOTFOUND.
 	UpdateUser(ctx context.Context, id ID, upd UserUpdate) (*User, error)
+	// UserPasswordHash returns the user's password hash, or ENOTFOUND.
+	UserPasswordHash(ctx context.Context, id ID) (string, error)
+	// SetPasswordHash replaces the user's password hash; ENOTFOUND if the
+	// user does not exist or was deleted.
+	SetPasswordHash(ctx context.Context, id ID, passwordHash string) error
+	// SetUserDisabled disables the user at *at, or enables it when at is
+	// nil; ENOTFOUND if the user does not exist or was deleted. It does not
+	// touch the user's sessions.
+	SetUserDisabled(ctx context.Context, id ID, at *time.Time) error
+	// ListUsers returns up to limit users with an id above afterID, by id,
+	// deleted ones included.
+	ListUsers(ctx context.Context, afterID ID, limit int) ([]*User, error)
+	// EraseUser marks the user deleted at t: its profile and password are
+	// erased and its handle released for someone else to take. Its rows
+	// elsewhere (messages, memberships) are the app's to handle.
+	// ENOTFOUND if the user does not exist or was deleted already.
+	EraseUser(ctx context.Context, id ID, t time.Time) error
+	// UploadedMedia returns the ids of the media the user uploaded,
+	// thumbnails not included.
+	UploadedMedia(ctx context.Context, userID ID) ([]ID, error)
 }
 
 // PasswordHasher hashes and checks passwords (package argon2id).

@@ -11,8 +11,23 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-// Register implements parley.AccountService.
+// Register implements parley.AccountService. It follows the sign-up
+// policy: with invitations a usable invite code is required (EFORBIDDEN
+// otherwise); closed, every sign-up is refused with EFORBIDDEN.
 func (a *App) Register(ctx context.Context, req parley.RegisterRequest) (*parley.User, error) {
+	switch a.cfg.Registration {
+	case parley.RegistrationClosed:
+		return nil, parley.Errorf(parley.EFORBIDDEN, "sign-up is closed on this server; ask its operator for an account")
+	case parley.RegistrationInvite:
+		return a.registerWithInvite(ctx, req)
+	}
+	return a.CreateUser(ctx, req)
+}
+
+// CreateUser creates an account whatever the sign-up policy (the admin
+// command). EINVALID for a bad handle or password, ECONFLICT for a taken
+// handle.
+func (a *App) CreateUser(ctx context.Context, req parley.RegisterRequest) (*parley.User, error) {
 	if err := parley.ValidateHandle(req.Handle); err != nil {
 		return nil, err
 	}
@@ -67,6 +82,9 @@ func (a *App) Login(ctx context.Context, req parley.LoginRequest) (*parley.Sessi
 	if !ok {
 		return nil, errBadLogin
 	}
+	if u.DisabledAt != nil {
+		return nil, parley.Errorf(parley.EFORBIDDEN, "this account is disabled; ask the server's operator")
+	}
 	token, tokenHash, err := newToken()
 	if err != nil {
 		return nil, err
@@ -93,17 +111,39 @@ func hashToken(tok string) []byte {
 	return h[:]
 }
 
-// Authenticate implements parley.AccountService.
+// Authenticate implements parley.AccountService. An ended session is
+// EUNAUTHORIZED, with the message "session expired" when it ended by
+// expiry. A session's last use is recorded at most once per SeenEvery.
 func (a *App) Authenticate(ctx context.Context, token string) (parley.Caller, error) {
 	if token == "" || len(token) > 256 {
 		return parley.Caller{}, parley.Errorf(parley.EUNAUTHORIZED, "a valid session token is required")
 	}
 	d, err := a.store.DeviceByTokenHash(ctx, hashToken(token))
 	if parley.ErrorCode(err) == parley.ENOTFOUND {
-		return parley.Caller{}, parley.Errorf(parley.EUNAUTHORIZED, "session is not valid")
+		return parley.Caller{}, errBadSession
 	}
 	if err != nil {
 		return parley.Caller{}, err
+	}
+	now := a.now.Now()
+	if d.RevokedAt != nil {
+		if d.EndReason == parley.EndExpired {
+			return parley.Caller{}, errSessionExpired
+		}
+		return parley.Caller{}, errBadSession
+	}
+	if a.expired(d, now) {
+		// Ended here rather than at the next sweep, so its sockets close
+		// through the feed of ended sessions now.
+		if err := a.store.RevokeDevice(ctx, d.ID, now, parley.EndExpired); err == nil {
+			a.sessionsEnded(ctx, []parley.SessionEnd{{DeviceID: d.ID, UserID: d.UserID, At: now, Reason: parley.EndExpired}})
+		}
+		return parley.Caller{}, errSessionExpired
+	}
+	if now.Sub(d.LastSeenAt) >= a.cfg.SeenEvery {
+		if err := a.store.TouchDevices(ctx, []parley.ID{d.ID}, now); err != nil {
+			a.logger.Warn("record session use", "device", d.ID, "err", err)
+		}
 	}
 	return parley.Caller{UserID: d.UserID, DeviceID: d.ID}, nil
 }
@@ -115,7 +155,7 @@ func (a *App) Logout(ctx context.Context, c parley.Caller) error {
 	if err := a.store.DeleteDevicePushRegistrations(ctx, c.DeviceID); err != nil {
 		return err
 	}
-	if err := a.store.RevokeDevice(ctx, c.DeviceID, a.now.Now()); err != nil {
+	if err := a.store.RevokeDevice(ctx, c.DeviceID, a.now.Now(), parley.EndRevoked); err != nil {
 		return err
 	}
 	a.publish(detach(ctx), []parley.ID{c.UserID}, &parley.Event{Name: parley.EventRevoke, DeviceID: c.DeviceID, Data: []byte("{}")})

@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -33,8 +34,24 @@ type Config struct {
 	// sends fail with too_many.
 	SendRate Rate
 	// LoginRate limits login attempts per handle (per node), against
-	// password guessing.
+	// password guessing; password checks of a password change and an
+	// account deletion count against it too.
 	LoginRate Rate
+
+	// Registration is the sign-up policy: parley.RegistrationOpen (the
+	// default), RegistrationInvite or RegistrationClosed.
+	Registration string
+	// SessionIdleTimeout ends a session unused for this long; zero: never.
+	SessionIdleTimeout time.Duration
+	// SessionMaxAge ends a session this old, used or not; zero: never.
+	SessionMaxAge time.Duration
+	// SeenEvery is the precision of a session's last use: it is written
+	// at most once per SeenEvery per device, not at every request.
+	SeenEvery time.Duration
+	// SessionFeedOverlap is how far before its previous read each read of
+	// the feed of ended sessions reaches back, covering clock differences
+	// between nodes and revocations committed late.
+	SessionFeedOverlap time.Duration
 	// Retention is how long messages are kept; zero keeps them forever.
 	Retention time.Duration
 
@@ -66,6 +83,10 @@ func DefaultConfig() Config {
 		MembershipTTL: 5 * time.Second,
 		SendRate:      Rate{PerSecond: 50, Burst: 200},
 		LoginRate:     Rate{PerSecond: 0.2, Burst: 10},
+
+		Registration:       parley.RegistrationOpen,
+		SeenEvery:          time.Minute,
+		SessionFeedOverlap: 10 * time.Second,
 
 		MaxUploadBytes:   parley.DefaultMaxUploadBytes,
 		ThumbnailSide:    imaging.DefaultThumbnailSide,
@@ -120,6 +141,7 @@ var (
 	_ parley.PresenceService     = (*App)(nil)
 	_ parley.MediaService        = (*App)(nil)
 	_ parley.PushService         = (*App)(nil)
+	_ parley.SessionFeed         = (*App)(nil)
 )
 
 // Deps are the ports the app runs on.
@@ -161,6 +183,15 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	fallback(&cfg.PushDelay, def.PushDelay)
 	fallback(&cfg.MaxPendingPushes, def.MaxPendingPushes)
 	fallback(&cfg.PushWorkers, def.PushWorkers)
+	fallback(&cfg.SeenEvery, def.SeenEvery)
+	fallback(&cfg.SessionFeedOverlap, def.SessionFeedOverlap)
+	switch cfg.Registration {
+	case "":
+		cfg.Registration = def.Registration
+	case parley.RegistrationOpen, parley.RegistrationInvite, parley.RegistrationClosed:
+	default:
+		return nil, fmt.Errorf("registration policy %q: want open, invite or closed", cfg.Registration)
+	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}

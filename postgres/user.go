@@ -3,20 +3,22 @@ package postgres
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/parleyhq/parley"
 )
 
-const userCols = `id, handle, display_name, profile_pic, bio, created_at, push_previews`
+const userCols = `id, handle, display_name, profile_pic, bio, created_at, push_previews, disabled_at, deleted_at`
 
 func scanUser(s scanner, extra ...any) (*parley.User, error) {
 	var u parley.User
 	var id int64
-	if err := s.Scan(append([]any{&id, &u.Handle, &u.DisplayName, &u.ProfilePic, &u.Bio, &u.CreatedAt, &u.PushPreviews}, extra...)...); err != nil {
+	var deleted *time.Time
+	if err := s.Scan(append([]any{&id, &u.Handle, &u.DisplayName, &u.ProfilePic, &u.Bio, &u.CreatedAt, &u.PushPreviews, &u.DisabledAt, &deleted}, extra...)...); err != nil {
 		return nil, err
 	}
-	u.ID, u.CreatedAt = parley.ID(id), utc(u.CreatedAt)
+	u.ID, u.CreatedAt, u.DisabledAt, u.Deleted = parley.ID(id), utc(u.CreatedAt), utcPtr(u.DisabledAt), deleted != nil
 	return &u, nil
 }
 
@@ -69,7 +71,7 @@ func (db *DB) Users(ctx context.Context, ids []parley.ID) ([]*parley.User, error
 // UserCredentials implements parley.UserStore.
 func (db *DB) UserCredentials(ctx context.Context, handle string) (*parley.User, string, error) {
 	var hash string
-	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE handle_norm = $1`,
+	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE handle_norm = $1 AND deleted_at IS NULL`,
 		parley.NormalizeHandle(handle)), &hash)
 	if err != nil {
 		return nil, "", db.notFound("read credentials", err, "user not found")
@@ -84,7 +86,7 @@ func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]*par
 	if strings.IndexByte(p, 0) >= 0 {
 		return nil, nil // no handle holds a NUL, and PostgreSQL text cannot
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE handle_norm LIKE $1 ESCAPE '\' ORDER BY handle_norm LIMIT $2`,
+	rows, err := db.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE handle_norm LIKE $1 ESCAPE '\' AND deleted_at IS NULL ORDER BY handle_norm LIMIT $2`,
 		likePrefix(p), limit)
 	if err != nil {
 		return nil, db.err("search users", err)
@@ -112,4 +114,79 @@ func (db *DB) UpdateUser(ctx context.Context, id parley.ID, upd parley.UserUpdat
 		return nil, db.notFound("update user", err, "user not found")
 	}
 	return u, nil
+}
+
+// UserPasswordHash implements parley.UserStore.
+func (db *DB) UserPasswordHash(ctx context.Context, id parley.ID) (string, error) {
+	var hash string
+	err := db.pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL`, int64(id)).Scan(&hash)
+	if err != nil {
+		return "", db.notFound("read password", err, "user not found")
+	}
+	return hash, nil
+}
+
+// updateLiveUser runs an update ($1 is the id) of one user that is not
+// deleted, with ENOTFOUND when there is none.
+func (db *DB) updateLiveUser(ctx context.Context, op, set string, id parley.ID, args ...any) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE users SET `+set+` WHERE id = $1 AND deleted_at IS NULL`, append([]any{int64(id)}, args...)...)
+	if err != nil {
+		return db.err(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return parley.Errorf(parley.ENOTFOUND, "user not found")
+	}
+	return nil
+}
+
+// SetPasswordHash implements parley.UserStore.
+func (db *DB) SetPasswordHash(ctx context.Context, id parley.ID, passwordHash string) error {
+	return db.updateLiveUser(ctx, "set password", `password_hash = $2`, id, passwordHash)
+}
+
+// SetUserDisabled implements parley.UserStore.
+func (db *DB) SetUserDisabled(ctx context.Context, id parley.ID, at *time.Time) error {
+	var v *time.Time
+	if at != nil {
+		m := micro(*at)
+		v = &m
+	}
+	return db.updateLiveUser(ctx, "disable user", `disabled_at = $2`, id, v)
+}
+
+// ListUsers implements parley.UserStore.
+func (db *DB) ListUsers(ctx context.Context, afterID parley.ID, limit int) ([]*parley.User, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, int64(afterID), limit)
+	if err != nil {
+		return nil, db.err("list users", err)
+	}
+	users, err := collectUsers(rows)
+	if err != nil {
+		return nil, db.err("list users", err)
+	}
+	return users, nil
+}
+
+// EraseUser implements parley.UserStore. The handle_norm of a deleted
+// user is a value no handle can take, which releases the handle.
+func (db *DB) EraseUser(ctx context.Context, id parley.ID, t time.Time) error {
+	return db.updateLiveUser(ctx, "erase user", `handle = '', handle_norm = '#deleted:' || id, display_name = $2, profile_pic = '', bio = '',
+		password_hash = '', disabled_at = NULL, deleted_at = $3`, id, parley.DeletedName, micro(t))
+}
+
+// UploadedMedia implements parley.UserStore.
+func (db *DB) UploadedMedia(ctx context.Context, userID parley.ID) ([]parley.ID, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id FROM media WHERE owner_id = $1 AND thumbnail_of IS NULL ORDER BY id`, int64(userID))
+	if err != nil {
+		return nil, db.err("read uploaded media", err)
+	}
+	ids, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (parley.ID, error) {
+		var id int64
+		err := r.Scan(&id)
+		return parley.ID(id), err
+	})
+	if err != nil {
+		return nil, db.err("read uploaded media", err)
+	}
+	return ids, nil
 }

@@ -2,23 +2,26 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley"
 )
 
-const userCols = `id, handle, display_name, profile_pic, bio, created_at, push_previews`
+const userCols = `id, handle, display_name, profile_pic, bio, created_at, push_previews, disabled_at, deleted_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanUser(s scanner, extra ...any) (*parley.User, error) {
 	var u parley.User
 	var id, created int64
-	if err := s.Scan(append([]any{&id, &u.Handle, &u.DisplayName, &u.ProfilePic, &u.Bio, &created, &u.PushPreviews}, extra...)...); err != nil {
+	var disabled, deleted sql.NullInt64
+	if err := s.Scan(append([]any{&id, &u.Handle, &u.DisplayName, &u.ProfilePic, &u.Bio, &created, &u.PushPreviews, &disabled, &deleted}, extra...)...); err != nil {
 		return nil, err
 	}
-	u.ID, u.CreatedAt = parley.ID(id), fromTS(created)
+	u.ID, u.CreatedAt, u.DisabledAt, u.Deleted = parley.ID(id), fromTS(created), fromNullTS(disabled), deleted.Valid
 	return &u, nil
 }
 
@@ -92,7 +95,7 @@ func placeholders(n int) string {
 // UserCredentials implements parley.UserStore.
 func (db *DB) UserCredentials(ctx context.Context, handle string) (*parley.User, string, error) {
 	var hash string
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE handle_norm = ?`,
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE handle_norm = ? AND deleted_at IS NULL`,
 		parley.NormalizeHandle(handle)), &hash)
 	if err != nil {
 		return nil, "", notFound(err, "user not found")
@@ -103,7 +106,7 @@ func (db *DB) UserCredentials(ctx context.Context, handle string) (*parley.User,
 // SearchUsers implements parley.UserStore.
 func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]*parley.User, error) {
 	p := parley.NormalizeHandle(prefix)
-	rows, err := db.read.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE handle_norm >= ? AND handle_norm < ? ORDER BY handle_norm LIMIT ?`,
+	rows, err := db.read.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE handle_norm >= ? AND handle_norm < ? AND deleted_at IS NULL ORDER BY handle_norm LIMIT ?`,
 		p, p+"\xff", limit)
 	if err != nil {
 		return nil, dbError("search users", err)
@@ -156,4 +159,87 @@ func (db *DB) UpdateUser(ctx context.Context, id parley.ID, upd parley.UserUpdat
 		return nil, err
 	}
 	return db.User(ctx, id)
+}
+
+// UserPasswordHash implements parley.UserStore.
+func (db *DB) UserPasswordHash(ctx context.Context, id parley.ID) (string, error) {
+	var hash string
+	err := db.read.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ? AND deleted_at IS NULL`, int64(id)).Scan(&hash)
+	if err != nil {
+		return "", notFound(err, "user not found")
+	}
+	return hash, nil
+}
+
+// updateLiveUser runs an update of one user that is not deleted, with
+// ENOTFOUND when there is none.
+func (db *DB) updateLiveUser(ctx context.Context, id parley.ID, set string, args ...any) error {
+	return db.w.do(ctx, func(b *batch) error {
+		var n int
+		if err := b.queryRow(`SELECT count(*) FROM users WHERE id = ? AND deleted_at IS NULL`, int64(id)).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return parley.Errorf(parley.ENOTFOUND, "user not found")
+		}
+		_, err := b.exec(`UPDATE users SET `+set+` WHERE id = ?`, append(args, int64(id))...)
+		return err
+	})
+}
+
+// SetPasswordHash implements parley.UserStore.
+func (db *DB) SetPasswordHash(ctx context.Context, id parley.ID, passwordHash string) error {
+	return db.updateLiveUser(ctx, id, `password_hash = ?`, passwordHash)
+}
+
+// SetUserDisabled implements parley.UserStore.
+func (db *DB) SetUserDisabled(ctx context.Context, id parley.ID, at *time.Time) error {
+	var v any
+	if at != nil {
+		v = ts(*at)
+	}
+	return db.updateLiveUser(ctx, id, `disabled_at = ?`, v)
+}
+
+// ListUsers implements parley.UserStore.
+func (db *DB) ListUsers(ctx context.Context, afterID parley.ID, limit int) ([]*parley.User, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, int64(afterID), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var users []*parley.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}
+
+// EraseUser implements parley.UserStore. The handle_norm of a deleted
+// user is a value no handle can take, which releases the handle.
+func (db *DB) EraseUser(ctx context.Context, id parley.ID, t time.Time) error {
+	return db.updateLiveUser(ctx, id, `handle = '', handle_norm = '#deleted:' || id, display_name = ?, profile_pic = '', bio = '',
+		password_hash = '', disabled_at = NULL, deleted_at = ?`, parley.DeletedName, ts(t))
+}
+
+// UploadedMedia implements parley.UserStore.
+func (db *DB) UploadedMedia(ctx context.Context, userID parley.ID) ([]parley.ID, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id FROM media WHERE owner_id = ? AND thumbnail_of IS NULL ORDER BY id`, int64(userID))
+	if err != nil {
+		return nil, fmt.Errorf("read uploaded media: %w", err)
+	}
+	defer rows.Close()
+	var ids []parley.ID
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, parley.ID(id))
+	}
+	return ids, rows.Err()
 }

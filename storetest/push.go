@@ -80,7 +80,7 @@ func testPushRegistrations(t *testing.T, s parley.Store) {
 		_, err = s.SavePushRegistration(ctx, webSub(a, bd, "https://push.example/y")) // not a's device
 		wantCode(t, err, parley.ENOTFOUND)
 		gone := MustDevice(t, s, a)
-		if err := s.RevokeDevice(ctx, gone.ID, epoch); err != nil {
+		if err := s.RevokeDevice(ctx, gone.ID, epoch, ""); err != nil {
 			t.Fatal(err)
 		}
 		_, err = s.SavePushRegistration(ctx, webSub(a, gone, "https://push.example/z"))

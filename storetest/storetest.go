@@ -21,6 +21,9 @@ type Opener func(t *testing.T) parley.Store
 func Run(t *testing.T, open Opener) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
 	t.Run("Devices", func(t *testing.T) { testDevices(t, open) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
+	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
+	t.Run("Invites", func(t *testing.T) { testInvites(t, open) })
 	t.Run("Conversations", func(t *testing.T) { testConversations(t, open) })
 	t.Run("Membership", func(t *testing.T) { testMembership(t, open) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open) })
@@ -202,12 +205,14 @@ func testDevices(t *testing.T, open Opener) {
 		if err := s.CreateDevice(ctx, d2, []byte("hash-2")); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RevokeDevice(ctx, d.ID, epoch.Add(time.Hour)); err != nil {
+		if err := s.RevokeDevice(ctx, d.ID, epoch.Add(time.Hour), ""); err != nil {
 			t.Fatal(err)
 		}
-		_, err := s.DeviceByTokenHash(ctx, []byte("hash-1"))
-		wantCode(t, err, parley.ENOTFOUND)
-		wantCode(t, s.RevokeDevice(ctx, d.ID, epoch), parley.ENOTFOUND)
+		got, err := s.DeviceByTokenHash(ctx, []byte("hash-1"))
+		if err != nil || got.RevokedAt == nil || !got.RevokedAt.Equal(epoch.Add(time.Hour)) || got.EndReason != parley.EndRevoked {
+			t.Fatalf("revoked DeviceByTokenHash = %+v, %v", got, err)
+		}
+		wantCode(t, s.RevokeDevice(ctx, d.ID, epoch, ""), parley.ENOTFOUND)
 		ds, err := s.Devices(ctx, u.ID)
 		if err != nil || len(ds) != 1 || ds[0].ID != d2.ID {
 			t.Fatalf("Devices = %v, %v", ds, err)

@@ -98,6 +98,12 @@ type Config struct {
 	FCMURL                string
 	PushWebhookURL        string
 	PushWebhookSecretFile string
+
+	// Accounts and sessions.
+	Registration         string // open, invite or closed
+	SessionIdleTimeout   time.Duration
+	SessionMaxAge        time.Duration
+	SessionCheckInterval time.Duration
 }
 
 // DefaultConfig returns the defaults: a complete server on :8080 keeping
@@ -140,6 +146,10 @@ func DefaultConfig() Config {
 		S3Region:          "us-east-1",
 		PushDelay:         3 * time.Second,
 		APNsEnv:           "production",
+
+		Registration:         parley.RegistrationOpen,
+		SessionIdleTimeout:   30 * 24 * time.Hour,
+		SessionCheckInterval: 300 * time.Millisecond,
 	}
 }
 
@@ -209,6 +219,10 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.FCMURL, "fcm-url", cfg.FCMURL, "FCM HTTP v1 base URL; empty means https://fcm.googleapis.com")
 	fs.StringVar(&cfg.PushWebhookURL, "push-webhook-url", cfg.PushWebhookURL, "turns the webhook channel on: the custom gateway's URL, which gets signed JSON POSTs")
 	fs.StringVar(&cfg.PushWebhookSecretFile, "push-webhook-secret-file", cfg.PushWebhookSecretFile, "file holding the webhook's shared HMAC secret (at least 32 bytes)")
+	fs.StringVar(&cfg.Registration, "registration", cfg.Registration, "who may sign up: open (anyone), invite (with an invite code from `parley invite create`) or closed (only `parley user create`)")
+	fs.DurationVar(&cfg.SessionIdleTimeout, "session-idle-timeout", cfg.SessionIdleTimeout, "a session unused this long ends (0: never); a connected socket counts as use")
+	fs.DurationVar(&cfg.SessionMaxAge, "session-max-age", cfg.SessionMaxAge, "a session this old ends however much it is used (0: never)")
+	fs.DurationVar(&cfg.SessionCheckInterval, "session-check-interval", cfg.SessionCheckInterval, "how often each node reads the sessions that ended (revoked, expired, account disabled) and closes their sockets")
 	fs.Usage = func() { usage(fs, name) }
 	return fs
 }
@@ -223,7 +237,7 @@ func usage(fs *flag.FlagSet, name string) {
 	case "migrate":
 		fmt.Fprintln(out, "Applies the database migrations this binary knows, then exits.")
 	}
-	fmt.Fprintln(out, "\nOther commands: serve, migrate, version.\n\nFlags (each also read from the environment variable shown):")
+	fmt.Fprintln(out, "\nOther commands: serve, migrate, bench, user, sessions, invite (run `parley user help`), version.\n\nFlags (each also read from the environment variable shown):")
 	var names []string
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 	sort.Strings(names)
@@ -318,6 +332,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--retention must not be negative, and --retention-interval must be at least 1s")
 	}
 	if err := c.validateMedia(); err != nil {
+		return err
+	}
+	if err := c.validateSessions(); err != nil {
 		return err
 	}
 	if err := c.validatePush(); err != nil {
@@ -462,4 +479,23 @@ func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
+}
+
+func (c *Config) validateSessions() error {
+	switch c.Registration {
+	case parley.RegistrationOpen, parley.RegistrationInvite, parley.RegistrationClosed:
+	default:
+		return fmt.Errorf("--registration must be open, invite or closed")
+	}
+	switch {
+	case c.SessionIdleTimeout < 0 || c.SessionMaxAge < 0:
+		return fmt.Errorf("--session-idle-timeout and --session-max-age must not be negative")
+	case c.SessionIdleTimeout > 0 && c.SessionIdleTimeout < 10*time.Minute:
+		return fmt.Errorf("--session-idle-timeout must be at least 10m (or 0)")
+	case c.SessionMaxAge > 0 && c.SessionMaxAge < 10*time.Minute:
+		return fmt.Errorf("--session-max-age must be at least 10m (or 0)")
+	case c.SessionCheckInterval < 10*time.Millisecond || c.SessionCheckInterval > 10*time.Second:
+		return fmt.Errorf("--session-check-interval must be 10ms to 10s")
+	}
+	return nil
 }

@@ -21,6 +21,9 @@ func TestConfig(t *testing.T) {
 		if m.Config.Argon2MemoryKiB < 19*1024 || m.Config.Argon2Time < 2 {
 			t.Fatalf("password hashing below the OWASP minimum: %+v", m.Config)
 		}
+		if m.Config.Registration != "open" || m.Config.SessionIdleTimeout != 720*time.Hour || m.Config.SessionMaxAge != 0 {
+			t.Fatalf("account defaults = %+v", m.Config)
+		}
 	})
 	t.Run("EnvironmentThenFlags", func(t *testing.T) {
 		m := NewMain()
@@ -54,6 +57,10 @@ func TestConfig(t *testing.T) {
 		{"ErrWebhookWithoutSecret", []string{"--push-webhook-url", "https://gw.example/push"}, nil, "--push-webhook-secret-file"},
 		{"ErrWebPushSubject", []string{"--webpush-subject", "ops@example.com"}, nil, "--webpush-subject"},
 		{"ErrPushDelay", []string{"--push-delay", "0s"}, nil, "--push-delay"},
+		{"ErrRegistration", []string{"--registration", "maybe"}, nil, "--registration"},
+		{"ErrSessionIdleTimeout", []string{"--session-idle-timeout", "1m"}, nil, "--session-idle-timeout"},
+		{"ErrSessionMaxAge", []string{"--session-max-age", "-1h"}, nil, "--session-max-age"},
+		{"ErrSessionCheckInterval", []string{"--session-check-interval", "1m"}, nil, "--session-check-interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMain()

@@ -3,6 +3,7 @@
 //	parley [serve] [flags]   run the server (the default)
 //	parley migrate [flags]   apply database migrations and exit
 //	parley bench [flags]     load a running server end to end and report
+//	parley user|sessions|invite …  manage accounts, sessions and invite codes
 //	parley version           print the version
 //
 // Every flag can also be set with a PARLEY_* environment variable; run

@@ -33,9 +33,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "bench":
 		return runBench(ctx, args, getenv, stdout, stderr)
+	case "user", "sessions", "invite":
+		return runAdmin(ctx, cmd, args, getenv, os.Stdin, stdout, stderr)
 	case "serve", "migrate":
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, migrate, bench, version)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, migrate, bench, user, sessions, invite, version)", cmd)
 	}
 	m := NewMain()
 	m.Stdout, m.Stderr = stdout, stderr

@@ -43,6 +43,9 @@ type Main struct {
 	// PushClient, when set, sends every push notification: tests set it to
 	// trust their loopback push services.
 	PushClient *http.Client
+	// Clock, when set, is the app's time: tests move it to expire
+	// sessions.
+	Clock parley.Clock
 
 	ln       net.Listener
 	server   *http.Server
@@ -51,13 +54,14 @@ type Main struct {
 	bus      parley.Bus
 	app      *app.App
 	gateway  *realtime.Gateway
-	// resync is the gateway once it exists, for the bus's reconnect
-	// callback, which runs on the bus's own goroutine, maybe while Run is
-	// still starting.
-	resync  atomic.Pointer[realtime.Gateway]
-	push    *pushQueue // nil when no push channel is configured
-	closers []func() error
-	once    sync.Once
+	// resync and sessions are the gateway and the session watcher once
+	// they exist, for the bus's reconnect callback, which runs on the
+	// bus's own goroutine, maybe while Run is still starting.
+	resync   atomic.Pointer[realtime.Gateway]
+	sessions atomic.Pointer[realtime.SessionWatcher]
+	push     *pushQueue // nil when no push channel is configured
+	closers  []func() error
+	once     sync.Once
 }
 
 // NewMain returns a Main with the default configuration.
@@ -143,6 +147,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		TempDir:        cfg.uploadDir(),
 		MediaGrace:     cfg.MediaGrace,
 		PushDelay:      cfg.PushDelay,
+
+		Registration:       cfg.Registration,
+		SessionIdleTimeout: cfg.SessionIdleTimeout,
+		SessionMaxAge:      cfg.SessionMaxAge,
 	}, app.Deps{
 		Store:    m.store,
 		Bus:      m.bus,
@@ -151,6 +159,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:   m.Logger,
 		Blobs:    blobs,
 		Push:     pq,
+		Clock:    m.Clock,
 	})
 	if err != nil {
 		return fmt.Errorf("start app: %w", err)
@@ -236,9 +245,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.background(func(ctx context.Context) { m.app.RunRetention(ctx, cfg.RetentionInterval) })
 	}
 	m.background(func(ctx context.Context) { m.app.RunMediaCollection(ctx, cfg.RetentionInterval) })
+	m.background(func(ctx context.Context) { m.app.RunSessionExpiry(ctx, sessionExpiryInterval) })
+	sessions := m.gateway.WatchSessions(m.app, realtime.SessionWatchConfig{Poll: cfg.SessionCheckInterval})
+	m.sessions.Store(sessions)
+	m.background(sessions.Run)
 	m.Logger.Info("parley is serving", "addr", m.Addr(), "data_dir", cfg.DataDir, "store", cfg.Store, "bus", cfg.Bus)
 	return nil
 }
+
+// sessionExpiryInterval is how often a node ends the sessions that
+// expired. A request made with an expired session is refused at once
+// whatever the sweep: the sweep is what closes idle sockets.
+const sessionExpiryInterval = time.Minute
 
 // background runs fn until Close, which cancels its context and waits
 // for it.
@@ -289,6 +307,10 @@ func (m *Main) openBus(ctx context.Context) (parley.Presence, error) {
 		OnReconnect: func() {
 			if g := m.resync.Load(); g != nil {
 				g.Resync()
+			}
+			// Revocation notices published meanwhile are lost too.
+			if w := m.sessions.Load(); w != nil {
+				w.Recheck()
 			}
 		},
 	}

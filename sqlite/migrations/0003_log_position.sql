@@ -1,0 +1,6 @@
+-- Nothing to change here: the PostgreSQL store's migration 0003 records
+-- which transaction wrote each log entry, so a realtime connection can
+-- tell what was committed after it started receiving events. SQLite's
+-- single writer hands out message ids in commit order, so the highest id
+-- already marks that. The number is kept so both stores' schema versions
+-- name the same changes.
