@@ -60,7 +60,7 @@ type outPacket struct {
 }
 
 // ID returns the session id the client sees as "sid".
-func (s *Session) ID() string { return s.id.String() }
+func (s *Session) ID() string { return s.srv.cfg.SIDPrefix + s.id.String() }
 
 // SetData attaches application data to the session.
 func (s *Session) SetData(v any) {

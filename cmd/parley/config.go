@@ -88,6 +88,9 @@ type Config struct {
 	FCMURL                string
 	PushWebhookURL        string
 	PushWebhookSecretFile string
+
+	// Ops holds the production settings: node id, admin port, credentials.
+	Ops OpsConfig
 }
 
 // DefaultConfig returns the defaults: a complete server on :8080 keeping
@@ -184,6 +187,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.FCMURL, "fcm-url", cfg.FCMURL, "FCM HTTP v1 base URL; empty means https://fcm.googleapis.com")
 	fs.StringVar(&cfg.PushWebhookURL, "push-webhook-url", cfg.PushWebhookURL, "turns the webhook channel on: the custom gateway's URL, which gets signed JSON POSTs")
 	fs.StringVar(&cfg.PushWebhookSecretFile, "push-webhook-secret-file", cfg.PushWebhookSecretFile, "file holding the webhook's shared HMAC secret (at least 32 bytes)")
+	opsFlags(fs, &cfg.Ops)
 	fs.Usage = func() { usage(fs, name) }
 	return fs
 }
@@ -283,6 +287,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validatePush(); err != nil {
+		return err
+	}
+	if err := c.Ops.validate(); err != nil {
 		return err
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {

@@ -66,7 +66,7 @@ func (m *Main) ParseFlags(cmd string, args []string, getenv func(string) string)
 		getenv = os.Getenv
 	}
 	fs := flagSet(cmd, &m.Config, m.Stderr)
-	if err := parse(fs, args, getenv); err != nil {
+	if err := parseWithSecretFiles(fs, args, getenv); err != nil {
 		return err
 	}
 	return m.Config.Validate()
@@ -184,6 +184,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			MaxWriteBuffer: cfg.SocketBuffer,
 			AllowOrigin:    cfg.allowOrigin(),
 			Logger:         m.Logger,
+			SIDPrefix:      cfg.Ops.sidPrefix(),
 		},
 		EventRate: realtime.Rate{PerSecond: cfg.EventRate, Burst: cfg.EventBurst},
 		Logger:    m.Logger,
