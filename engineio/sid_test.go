@@ -36,3 +36,16 @@ func TestSIDPrefixInvalid(t *testing.T) {
 		}
 	}
 }
+
+func TestCounts(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	ts.MustPollingSession(t)
+	if err := ts.h.session(t).Send([]byte("queued")); err != nil {
+		t.Fatal(err)
+	}
+	ts.MustWebSocket(t)
+	c := ts.Counts()
+	if c.Polling != 1 || c.WebSocket != 1 || c.QueuedBytes != int64(len("queued")) {
+		t.Errorf("counts = %+v", c)
+	}
+}

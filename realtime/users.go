@@ -1,8 +1,10 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"sync"
+	"time"
 
 	"github.com/parleyhq/parley"
 )
@@ -116,6 +118,7 @@ func (e *userEntry) onEvent(payload []byte) {
 	e.mu.Lock()
 	conns := append([]*conn(nil), e.conns...)
 	e.mu.Unlock()
+	var stamped time.Time
 	for _, c := range conns {
 		if ev.DeviceID != 0 && c.caller.DeviceID != ev.DeviceID {
 			continue
@@ -124,6 +127,14 @@ func (e *userEntry) onEvent(payload []byte) {
 			continue
 		}
 		c.onBusEvent(&ev)
+		if d := c.g.cfg.Delivered; d != nil && ev.Name == parley.EventMessage {
+			if stamped.IsZero() {
+				stamped = createdAt(ev.Data)
+			}
+			if !stamped.IsZero() {
+				d(time.Since(stamped))
+			}
+		}
 	}
 }
 
@@ -159,4 +170,24 @@ func (t *userTable) closeAll() {
 		}
 		sh.mu.Unlock()
 	}
+}
+
+// createdAt reads a message event's created_at without decoding the rest;
+// the zero time when it has none.
+func createdAt(data []byte) time.Time {
+	const key = `"created_at":"`
+	i := bytes.LastIndex(data, []byte(key)) // the message's own, after its media's
+	if i < 0 {
+		return time.Time{}
+	}
+	rest := data[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }

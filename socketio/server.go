@@ -23,6 +23,10 @@ type Config struct {
 	MaxAttachments int
 	// MaxJSONDepth bounds the nesting of inbound payloads (default 32).
 	MaxJSONDepth int
+	// OnAck, when set, is called each time a handler answers a registered
+	// event, with the event's name and the time from the event's arrival to
+	// its answer being queued for the client (for latency metrics).
+	OnAck func(event string, elapsed time.Duration)
 }
 
 func (c Config) withDefaults() Config {

@@ -193,7 +193,11 @@ func (w *writer) loop() {
 				break fill
 			}
 		}
+		start := time.Now()
 		w.run(ops)
+		if f := w.db.cfg.OnCommit; f != nil {
+			f(len(ops), time.Since(start))
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // OpsConfig is what an operator sets to run nodes in production: how a
@@ -23,12 +24,17 @@ type OpsConfig struct {
 	AdminAddr string
 	// S3SessionToken goes with temporary S3 credentials (AWS STS).
 	S3SessionToken string
+	// DrainDelay is how long a graceful shutdown keeps serving with
+	// /readyz answering 503 before it closes the sockets, so the balancer
+	// has seen the node leave before its clients reconnect.
+	DrainDelay time.Duration
 }
 
 // opsFlags declares the flags of OpsConfig.
 func opsFlags(fs *flag.FlagSet, c *OpsConfig) {
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name behind a load balancer ([A-Za-z0-9_-], at most 31 characters); it prefixes realtime session ids so the balancer can route long-polling clients without cookies (deploy/haproxy.cfg matches node1, node2, …)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "address for /metrics and /debug/pprof/ (127.0.0.1:9090); when set, the public port no longer serves /metrics")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", c.DrainDelay, "on shutdown, how long /readyz answers 503 before sockets are closed: a little over the balancer's health-check interval × fall count (3s for deploy/haproxy.cfg)")
 	fs.StringVar(&c.S3SessionToken, "s3-session-token", c.S3SessionToken, "session token of temporary S3 credentials (sent as X-Amz-Security-Token)")
 }
 
@@ -37,6 +43,9 @@ var nodeIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,31}$`)
 func (c *OpsConfig) validate() error {
 	if c.NodeID != "" && !nodeIDRE.MatchString(c.NodeID) {
 		return fmt.Errorf("--node-id must be 1 to 31 characters of A-Z, a-z, 0-9, _ and -")
+	}
+	if c.DrainDelay < 0 || c.DrainDelay > 5*time.Minute {
+		return fmt.Errorf("--drain-delay must be 0 to 5m")
 	}
 	return nil
 }

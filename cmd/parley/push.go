@@ -99,7 +99,7 @@ func (m *Main) openPush(gone func(context.Context, *parley.PushRegistration)) (*
 	if len(pushers) == 0 {
 		return nil, "", nil
 	}
-	d, err := push.NewDispatcher(push.DispatcherConfig{Pushers: pushers, OnGone: gone, Logger: m.Logger})
+	d, err := push.NewDispatcher(push.DispatcherConfig{Pushers: m.nm.timePushers(pushers), OnGone: gone, Logger: m.Logger})
 	if err != nil {
 		return nil, "", err
 	}
