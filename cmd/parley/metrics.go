@@ -127,6 +127,8 @@ func (nm *nodeMetrics) timePushers(ps []parley.Pusher) []parley.Pusher {
 	out := make([]parley.Pusher, len(ps))
 	for i, p := range ps {
 		out[i] = timedPusher{p, nm.push}
+		// A configured channel shows on the dashboard before its first push.
+		nm.push.WithLabelValues(string(p.Kind()), "ok")
 	}
 	return out
 }

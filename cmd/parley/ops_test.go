@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -64,6 +66,12 @@ series:
 func TestMetrics(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Ops.AdminAddr = "127.0.0.1:0"
+	// A push channel, so its metrics are there for the dashboard check.
+	cfg.PushWebhookURL = "http://127.0.0.1:9/push"
+	cfg.PushWebhookSecretFile = filepath.Join(t.TempDir(), "webhook-secret")
+	if err := os.WriteFile(cfg.PushWebhookSecretFile, []byte(strings.Repeat("s", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	m := MustRunMain(t, cfg)
 	url := "http://" + m.Addr()
 	alice, bob := newDevice(t, url, "alice"), newDevice(t, url, "bob")
@@ -122,6 +130,8 @@ func TestMetrics(t *testing.T) {
 	if ws != 2 {
 		t.Errorf("websocket sessions = %v, want 2", ws)
 	}
+
+	t.Run("Dashboard", func(t *testing.T) { checkDashboard(t, fams, "../../deploy/grafana-dashboard.json") })
 
 	resp, err := http.Get("http://" + m.AdminAddr() + "/debug/pprof/")
 	if err != nil {
