@@ -364,8 +364,8 @@ func (c *Config) validateMedia() error {
 	if c.S3Endpoint == "" {
 		return nil
 	}
-	if c.S3Bucket == "" || c.S3AccessKey == "" || c.S3SecretKey == "" {
-		return fmt.Errorf("--s3-endpoint needs --s3-bucket, --s3-access-key and --s3-secret-key")
+	if c.S3Bucket == "" || (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+		return fmt.Errorf("--s3-endpoint needs --s3-bucket, and --s3-access-key with --s3-secret-key (or neither: the AWS environment variables or instance role)")
 	}
 	return nil
 }
