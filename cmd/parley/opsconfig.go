@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/parleyhq/parley/push"
 )
 
 // OpsConfig is what an operator sets to run nodes in production: how a
@@ -28,6 +30,10 @@ type OpsConfig struct {
 	// /readyz answering 503 before it closes the sockets, so the balancer
 	// has seen the node leave before its clients reconnect.
 	DrainDelay time.Duration
+	// FCMProjectID turns FCM on without --fcm-credentials-file:
+	// Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, else
+	// the metadata server of a Google Cloud machine).
+	FCMProjectID string
 }
 
 // opsFlags declares the flags of OpsConfig.
@@ -35,6 +41,7 @@ func opsFlags(fs *flag.FlagSet, c *OpsConfig) {
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name behind a load balancer ([A-Za-z0-9_-], at most 31 characters); it prefixes realtime session ids so the balancer can route long-polling clients without cookies (deploy/haproxy.cfg matches node1, node2, …)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "address for /metrics and /debug/pprof/ (127.0.0.1:9090); when set, the public port no longer serves /metrics")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", c.DrainDelay, "on shutdown, how long /readyz answers 503 before sockets are closed: a little over the balancer's health-check interval × fall count (3s for deploy/haproxy.cfg)")
+	fs.StringVar(&c.FCMProjectID, "fcm-project-id", c.FCMProjectID, "turns FCM on without a key file: the Firebase project id, with Application Default Credentials (the key file GOOGLE_APPLICATION_CREDENTIALS names, else the Google Cloud metadata server)")
 	fs.StringVar(&c.S3SessionToken, "s3-session-token", c.S3SessionToken, "session token of temporary S3 credentials (sent as X-Amz-Security-Token)")
 }
 
@@ -94,4 +101,35 @@ func parseWithSecretFiles(fs *flag.FlagSet, args []string, getenv func(string) s
 		return err
 	}
 	return errors.Join(errs...)
+}
+
+// fcmConfig returns the FCM channel's credentials and whether FCM is on:
+// the key file of --fcm-credentials-file; else, with --fcm-project-id,
+// Application Default Credentials: the key file GOOGLE_APPLICATION_CREDENTIALS
+// names, else the metadata server (at GCE_METADATA_HOST when set).
+func (m *Main) fcmConfig() (push.FCMConfig, bool, error) {
+	getenv := m.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	file := m.Config.FCMCredentialsFile
+	if file == "" && m.Config.Ops.FCMProjectID == "" {
+		return push.FCMConfig{}, false, nil
+	}
+	if file == "" {
+		file = getenv("GOOGLE_APPLICATION_CREDENTIALS")
+	}
+	fc := push.FCMConfig{ProjectID: m.Config.Ops.FCMProjectID}
+	if file == "" {
+		if host := getenv("GCE_METADATA_HOST"); host != "" {
+			fc.MetadataURL = "http://" + host
+		}
+		return fc, true, nil
+	}
+	creds, err := os.ReadFile(file)
+	if err != nil {
+		return fc, false, fmt.Errorf("fcm credentials: %w", err)
+	}
+	fc.Credentials = creds
+	return fc, true, nil
 }

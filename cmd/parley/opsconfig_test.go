@@ -56,3 +56,31 @@ func TestOpsConfig(t *testing.T) {
 		}
 	})
 }
+
+func TestFCMApplicationDefaultCredentials(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "sa.json")
+	os.WriteFile(key, []byte(`{"type":"service_account"}`), 0o600)
+	for _, tc := range []struct {
+		name          string
+		file, project string
+		env           map[string]string
+		on            bool
+		wantCreds     bool
+		wantMetadata  string
+	}{
+		{"Off", "", "", nil, false, false, ""},
+		{"KeyFileFlag", key, "", nil, true, true, ""},
+		{"GoogleApplicationCredentials", "", "p", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": key}, true, true, ""},
+		{"MetadataServer", "", "p", map[string]string{"GCE_METADATA_HOST": "127.0.0.1:8181"}, true, false, "http://127.0.0.1:8181"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewMain()
+			m.Config.FCMCredentialsFile, m.Config.Ops.FCMProjectID = tc.file, tc.project
+			m.Getenv = func(k string) string { return tc.env[k] }
+			fc, on, err := m.fcmConfig()
+			if err != nil || on != tc.on || (len(fc.Credentials) > 0) != tc.wantCreds || fc.MetadataURL != tc.wantMetadata {
+				t.Errorf("fcmConfig = %+v, %v, %v", fc, on, err)
+			}
+		})
+	}
+}

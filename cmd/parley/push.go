@@ -72,12 +72,11 @@ func (m *Main) openPush(gone func(context.Context, *parley.PushRegistration)) (*
 		pushers = append(pushers, a)
 		q.checks[parley.PushAPNs] = checkAPNsToken
 	}
-	if cfg.FCMCredentialsFile != "" {
-		creds, err := os.ReadFile(cfg.FCMCredentialsFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("fcm credentials: %w", err)
-		}
-		f, err := push.NewFCM(push.FCMConfig{Credentials: creds, BaseURL: cfg.FCMURL, HTTPClient: client})
+	if fc, on, err := m.fcmConfig(); err != nil {
+		return nil, "", err
+	} else if on {
+		fc.BaseURL, fc.HTTPClient = cfg.FCMURL, client
+		f, err := push.NewFCM(fc)
 		if err != nil {
 			return nil, "", err
 		}
