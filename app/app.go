@@ -250,8 +250,10 @@ func (a *App) onSys(payload []byte) {
 func (a *App) membershipChanged(ctx context.Context, convID parley.ID) {
 	a.members.forget(convID)
 	if err := a.bus.Publish(ctx, sysTopic, []byte(convID.String())); err != nil {
-		a.logger.Warn("publish membership change", "conversation", convID, "err", err)
+		a.busOutage.fail(a.logger, a.now.Now(), err)
+		return
 	}
+	a.busOutage.ok(a.logger, a.now.Now())
 }
 
 // publish sends one event to each user's topic. The bus is only the fast
