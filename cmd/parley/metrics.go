@@ -10,11 +10,13 @@ import (
 	"net/http/pprof"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/engineio"
 	"github.com/parleyhq/parley/internal/metrics"
 )
 
@@ -151,14 +153,26 @@ func (m *Main) registerStats() {
 	m.Metrics.CounterFunc("parley_realtime_gap_fills_total", "Message gaps filled from the store.", gs.GapFills.Load)
 	m.Metrics.CounterFunc("parley_realtime_slow_consumers_total", "Sockets dropped for not reading fast enough.", gs.SlowConsumers.Load)
 
+	// Counting walks every session: one walk serves both gauges of a scrape.
 	eio := m.gateway.Engine()
+	var countsMu sync.Mutex
+	var counts engineio.Counts
+	var countedAt time.Time
+	current := func() engineio.Counts {
+		countsMu.Lock()
+		defer countsMu.Unlock()
+		if time.Since(countedAt) > time.Second {
+			counts, countedAt = eio.Counts(), time.Now()
+		}
+		return counts
+	}
 	m.Metrics.GaugeVecFunc("parley_realtime_sessions", "Engine.IO sessions open on this node by transport (authenticated or not).", []string{"transport"}, func(emit func(float64, ...string)) {
-		c := eio.Counts()
+		c := current()
 		emit(float64(c.Polling), "polling")
 		emit(float64(c.WebSocket), "websocket")
 	})
 	m.Metrics.GaugeFunc("parley_realtime_queued_bytes", "Bytes of realtime packets queued for long-polling clients or for an upgrade to end.", func() float64 {
-		return float64(eio.Counts().QueuedBytes)
+		return float64(current().QueuedBytes)
 	})
 }
 
