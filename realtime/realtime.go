@@ -122,6 +122,15 @@ func (g *Gateway) Handler() http.Handler { return g.io }
 // Stats returns the gateway's counts.
 func (g *Gateway) Stats() *Stats { return &g.stats }
 
+// observeDelivery reports a message written to a socket to
+// Config.Delivered; stamped is the message's created_at (createdAt reads
+// it from the event's JSON), zero when unknown.
+func (g *Gateway) observeDelivery(stamped time.Time) {
+	if d := g.cfg.Delivered; d != nil && !stamped.IsZero() {
+		d(time.Since(stamped))
+	}
+}
+
 // Engine returns the Engine.IO server underneath, for metrics.
 func (g *Gateway) Engine() *engineio.Server { return g.io.Engine() }
 

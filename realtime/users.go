@@ -118,7 +118,12 @@ func (e *userEntry) onEvent(payload []byte) {
 	e.mu.Lock()
 	conns := append([]*conn(nil), e.conns...)
 	e.mu.Unlock()
+	// Delivery latency is observed at the hand-off to each socket, which
+	// writes at once unless the message waits for an earlier one.
 	var stamped time.Time
+	if ev.Name == parley.EventMessage && len(conns) > 0 && conns[0].g.cfg.Delivered != nil {
+		stamped = createdAt(ev.Data)
+	}
 	for _, c := range conns {
 		if ev.DeviceID != 0 && c.caller.DeviceID != ev.DeviceID {
 			continue
@@ -127,14 +132,7 @@ func (e *userEntry) onEvent(payload []byte) {
 			continue
 		}
 		c.onBusEvent(&ev)
-		if d := c.g.cfg.Delivered; d != nil && ev.Name == parley.EventMessage {
-			if stamped.IsZero() {
-				stamped = createdAt(ev.Data)
-			}
-			if !stamped.IsZero() {
-				d(time.Since(stamped))
-			}
-		}
+		c.g.observeDelivery(stamped)
 	}
 }
 
