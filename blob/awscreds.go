@@ -33,8 +33,9 @@ type AWSChainConfig struct {
 	// ECSEndpoint is the ECS/Fargate container credentials host for
 	// AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (default http://169.254.170.2).
 	ECSEndpoint string
-	// IMDSEndpoint is the EC2 instance metadata service (default
-	// http://169.254.169.254), asked with IMDSv2 session tokens.
+	// IMDSEndpoint is the EC2 instance metadata service, asked with IMDSv2
+	// session tokens (default AWS_EC2_METADATA_SERVICE_ENDPOINT, else
+	// http://169.254.169.254). AWS_EC2_METADATA_DISABLED=true skips it.
 	IMDSEndpoint string
 	// HTTPClient asks the metadata endpoints; nil means one with a 5s
 	// timeout.
@@ -58,6 +59,9 @@ func AWSCredentials(cfg AWSChainConfig) func(context.Context) (Credentials, erro
 	}
 	if cfg.ECSEndpoint == "" {
 		cfg.ECSEndpoint = "http://169.254.170.2"
+	}
+	if cfg.IMDSEndpoint == "" {
+		cfg.IMDSEndpoint = cfg.Getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT")
 	}
 	if cfg.IMDSEndpoint == "" {
 		cfg.IMDSEndpoint = "http://169.254.169.254"
@@ -110,6 +114,9 @@ func (c *credCache) fetch(ctx context.Context) (Credentials, error) {
 	}
 	if full := env("AWS_CONTAINER_CREDENTIALS_FULL_URI"); full != "" {
 		return c.container(ctx, full)
+	}
+	if strings.EqualFold(env("AWS_EC2_METADATA_DISABLED"), "true") {
+		return Credentials{}, errors.New("no credentials in the environment, and the instance metadata service is disabled")
 	}
 	return c.instance(ctx)
 }

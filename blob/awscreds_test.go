@@ -63,7 +63,7 @@ func TestAWSCredentials(t *testing.T) {
 		}))
 		defer srv.Close()
 		clock := now
-		get := AWSCredentials(AWSChainConfig{Getenv: env(nil), IMDSEndpoint: srv.URL, Now: func() time.Time { return clock }})
+		get := AWSCredentials(AWSChainConfig{Getenv: env(map[string]string{"AWS_EC2_METADATA_SERVICE_ENDPOINT": srv.URL}), Now: func() time.Time { return clock }})
 		c, err := get(ctx)
 		if err != nil || c.AccessKey != "EC2KEYI" || c.SessionToken != "EC2TOKEN" {
 			t.Fatalf("credentials = %+v, %v", c, err)
@@ -82,6 +82,10 @@ func TestAWSCredentials(t *testing.T) {
 		get := AWSCredentials(AWSChainConfig{Getenv: env(nil), IMDSEndpoint: noMetadata})
 		if _, err := get(ctx); err == nil {
 			t.Fatal("credentials without any source")
+		}
+		get = AWSCredentials(AWSChainConfig{Getenv: env(map[string]string{"AWS_EC2_METADATA_DISABLED": "true"})})
+		if _, err := get(ctx); err == nil || !strings.Contains(err.Error(), "disabled") {
+			t.Fatalf("metadata disabled: %v", err)
 		}
 	})
 }
