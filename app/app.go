@@ -72,6 +72,10 @@ type Config struct {
 	MaxPendingPushes int
 	// PushWorkers is how many push checks run at once.
 	PushWorkers int
+
+	// OnFanOut, when set, hears every new log entry's fan-out: how many
+	// users it was published to.
+	OnFanOut func(recipients int)
 }
 
 // DefaultConfig returns the documented defaults.
@@ -107,11 +111,12 @@ type App struct {
 	now      parley.Clock
 	logger   *slog.Logger
 
-	stats   Stats
-	members *memberCache
-	sends   *limiter
-	logins  *limiter
-	sysSub  parley.Subscription
+	stats     Stats
+	busOutage outage // publishes failing: logged once, not per event
+	members   *memberCache
+	sends     *limiter
+	logins    *limiter
+	sysSub    parley.Subscription
 
 	blobs     parley.BlobStore
 	pushQueue parley.PushQueue
@@ -197,6 +202,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	}
 	a := &App{cfg: cfg, store: d.Store, bus: d.Bus, presence: d.Presence, hasher: d.Hasher, now: d.Clock, logger: d.Logger,
 		blobs: d.Blobs, pushQueue: d.Push}
+	a.busOutage.what = "bus publish"
 	a.members = newMemberCache(cfg.MembershipTTL, a.now)
 	a.sends = newLimiter(cfg.SendRate, a.now)
 	a.logins = newLimiter(cfg.LoginRate, a.now)
@@ -275,8 +281,10 @@ func (a *App) onSys(payload []byte) {
 func (a *App) membershipChanged(ctx context.Context, convID parley.ID) {
 	a.members.forget(convID)
 	if err := a.bus.Publish(ctx, sysTopic, []byte(convID.String())); err != nil {
-		a.logger.Warn("publish membership change", "conversation", convID, "err", err)
+		a.busOutage.fail(a.logger, a.now.Now(), err)
+		return
 	}
+	a.busOutage.ok(a.logger, a.now.Now())
 }
 
 // publish sends one event to each user's topic. The bus is only the fast
@@ -289,10 +297,11 @@ func (a *App) publish(ctx context.Context, users []parley.ID, e *parley.Event) {
 	for _, u := range users {
 		if err := a.bus.Publish(ctx, parley.UserTopic(u), payload); err != nil {
 			a.stats.PublishErrors.Add(1)
-			a.logger.Warn("publish event", "event", e.Name, "user", u, "err", err)
+			a.busOutage.fail(a.logger, a.now.Now(), err)
 			return
 		}
 	}
+	a.busOutage.ok(a.logger, a.now.Now())
 	a.stats.EventsPublished.Add(uint64(len(users)))
 }
 

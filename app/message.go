@@ -98,6 +98,9 @@ func (a *App) fanOut(ctx context.Context, ci *convInfo, c parley.Caller, m *parl
 		return
 	}
 	users := ci.activeIDs()
+	if f := a.cfg.OnFanOut; f != nil {
+		f(len(users))
+	}
 	a.publish(ctx, users, &parley.Event{Name: parley.EventMessage, ExceptDevice: c.DeviceID, ConversationID: m.ConversationID, Seq: m.Seq, Data: data})
 }
 

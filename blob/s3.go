@@ -60,6 +60,10 @@ type S3Config struct {
 	SecretKey string
 	// SessionToken is set with temporary credentials only.
 	SessionToken string
+	// Credentials, when set instead of AccessKey and SecretKey, gives the
+	// credentials of each request (AWSCredentials: environment, ECS task
+	// role, EC2 instance role).
+	Credentials func(context.Context) (Credentials, error)
 	// Prefix is an optional folder inside the bucket: "parley/media"
 	// stores key k as "parley/media/k". Segments of [0-9A-Za-z._-].
 	Prefix string
@@ -83,6 +87,7 @@ type S3 struct {
 	ownClient bool // client made here, closed by Close
 	now       func() time.Time
 	sig       signer
+	creds     func(context.Context) (Credentials, error) // nil: sig's static keys
 	scheme    string
 	host      string // bucket host in virtual-host style
 	path      string // path before the key, ending in "/"
@@ -91,8 +96,8 @@ type S3 struct {
 // NewS3 returns an S3 store for cfg. It checks the configuration but does
 // not contact the service.
 func NewS3(cfg S3Config) (*S3, error) {
-	if cfg.Endpoint == "" || cfg.Bucket == "" || cfg.AccessKey == "" || cfg.SecretKey == "" {
-		return nil, errors.New("blob: s3 endpoint, bucket, access key and secret key are required")
+	if cfg.Endpoint == "" || cfg.Bucket == "" || (cfg.Credentials == nil && (cfg.AccessKey == "" || cfg.SecretKey == "")) {
+		return nil, errors.New("blob: s3 endpoint, bucket, and an access key and secret key or a credentials source are required")
 	}
 	u, err := url.Parse(cfg.Endpoint)
 	if err != nil {
@@ -117,6 +122,7 @@ func NewS3(cfg S3Config) (*S3, error) {
 			sessionToken: cfg.SessionToken,
 			region:       cfg.Region,
 		},
+		creds:  cfg.Credentials,
 		scheme: u.Scheme,
 		host:   u.Host,
 		path:   strings.TrimSuffix(u.Path, "/") + "/",
@@ -256,8 +262,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, conte
 		if contentMD5 != "" {
 			req.Header.Set("Content-MD5", contentMD5)
 		}
-		s.sig.sign(req, payloadHash, s.now())
-		return req, nil
+		return req, s.sign(ctx, req, payloadHash)
 	}
 	bodyErr := func() error {
 		if body == nil {
@@ -309,8 +314,7 @@ func (s *S3) Open(ctx context.Context, key string, offset, length int64) (io.Rea
 		if rangeHdr != "" {
 			req.Header.Set("Range", rangeHdr)
 		}
-		s.sig.sign(req, emptySHA256, s.now())
-		return req, nil
+		return req, s.sign(ctx, req, emptySHA256)
 	}
 	resp, err := s.roundTrip(ctx, "open", key, newReq, true, nil)
 	if err != nil {
@@ -355,8 +359,7 @@ func (s *S3) openEnd(ctx context.Context, key string, offset int64) (io.ReadClos
 		if err != nil {
 			return nil, err
 		}
-		s.sig.sign(req, emptySHA256, s.now())
-		return req, nil
+		return req, s.sign(ctx, req, emptySHA256)
 	}
 	resp, err := s.roundTrip(ctx, "open", key, newReq, true, nil)
 	if err != nil {
@@ -387,8 +390,7 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 		if err != nil {
 			return nil, err
 		}
-		s.sig.sign(req, emptySHA256, s.now())
-		return req, nil
+		return req, s.sign(ctx, req, emptySHA256)
 	}
 	resp, err := s.roundTrip(ctx, "delete", key, newReq, true, nil)
 	if err != nil {
@@ -403,4 +405,19 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 		return nil // S3 answers 204 here, some compatible services 404
 	}
 	return err
+}
+
+// sign signs req with the static credentials or, with a credentials
+// source, with the current ones.
+func (s *S3) sign(ctx context.Context, req *http.Request, payloadHash string) error {
+	sig := s.sig
+	if s.creds != nil {
+		c, err := s.creds(ctx)
+		if err != nil {
+			return err
+		}
+		sig.accessKey, sig.secretKey, sig.sessionToken = c.AccessKey, c.SecretKey, c.SessionToken
+	}
+	sig.sign(req, payloadHash, s.now())
+	return nil
 }

@@ -37,9 +37,11 @@ type signer struct {
 }
 
 // sign adds X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token (with
-// temporary credentials) and Authorization to req. Every header already set
-// on req is signed, with the host. It also fixes req.URL.RawPath to the
-// encoding it signed, so that what is sent is what was signed.
+// temporary credentials) and Authorization to req. It signs the host and
+// the headers S3 defines for signing that req carries (see signedHeader),
+// never those a client library or a proxy may add or rewrite on the way,
+// such as Accept-Encoding or User-Agent. It also fixes req.URL.RawPath to
+// the encoding it signed, so that what is sent is what was signed.
 func (s *signer) sign(req *http.Request, payloadHash string, now time.Time) {
 	now = now.UTC()
 	amzDate := now.Format(amzDateFmt)
@@ -76,7 +78,7 @@ func canonicalRequest(req *http.Request, uri, payloadHash string) (canon, signed
 	headers := map[string]string{"host": host}
 	for name, values := range req.Header {
 		lower := strings.ToLower(name)
-		if lower == "authorization" {
+		if !signedHeader(lower) {
 			continue
 		}
 		trimmed := make([]string, len(values))
@@ -112,21 +114,48 @@ func canonicalRequest(req *http.Request, uri, payloadHash string) (canon, signed
 	return b.String(), signedHeaders
 }
 
-// canonicalQuery returns the query parameters sorted by name, then value,
-// each encoded the strict SigV4 way ("=" even for an empty value).
+// signedHeader reports whether a header (lower case) is signed: the ones
+// S3 requires or defines for signing. host is signed apart.
+func signedHeader(name string) bool {
+	switch name {
+	case "content-type", "content-md5", "date", "range":
+		return true
+	}
+	return strings.HasPrefix(name, "x-amz-")
+}
+
+// canonicalQuery returns the query parameters sorted by encoded name,
+// then encoded value (not as whole "name=value" strings, which order
+// "a-b" before "a" since '-' sorts before '='), each encoded the strict
+// SigV4 way ("=" even for an empty value).
 func canonicalQuery(req *http.Request) string {
 	if req.URL.RawQuery == "" {
 		return ""
 	}
 	q := req.URL.Query()
-	pairs := make([]string, 0, len(q))
+	type pair struct{ name, value string }
+	pairs := make([]pair, 0, len(q))
 	for name, values := range q {
 		for _, v := range values {
-			pairs = append(pairs, encodeComponent(name, true)+"="+encodeComponent(v, true))
+			pairs = append(pairs, pair{encodeComponent(name, true), encodeComponent(v, true)})
 		}
 	}
-	sort.Strings(pairs)
-	return strings.Join(pairs, "&")
+	sort.Slice(pairs, func(i, j int) bool {
+		if pairs[i].name != pairs[j].name {
+			return pairs[i].name < pairs[j].name
+		}
+		return pairs[i].value < pairs[j].value
+	})
+	var b strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(p.name)
+		b.WriteByte('=')
+		b.WriteString(p.value)
+	}
+	return b.String()
 }
 
 // encodePath percent-encodes a path the way S3 signs it: every byte but

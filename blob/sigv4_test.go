@@ -114,3 +114,33 @@ func TestSignSessionToken(t *testing.T) {
 		t.Error("session token not signed")
 	}
 }
+
+// TestSignOnlyS3Headers: headers a transport or a proxy adds or rewrites
+// are not signed, so rewriting them does not break the signature.
+func TestSignOnlyS3Headers(t *testing.T) {
+	req, err := http.NewRequest(http.MethodPut, "https://b.s3.amazonaws.com/k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("User-Agent", "parley")
+	req.Header.Set("Content-Type", "image/png")
+	req.Header.Set("Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg==")
+	req.Header.Set("X-Amz-Meta-Owner", "1")
+	(&signer{accessKey: "k", secretKey: "s", region: "r"}).sign(req, emptySHA256, time.Unix(0, 0))
+	_, signed, _ := strings.Cut(req.Header.Get("Authorization"), "SignedHeaders=")
+	signed, _, _ = strings.Cut(signed, ",")
+	if want := "content-md5;content-type;host;x-amz-content-sha256;x-amz-date;x-amz-meta-owner"; signed != want {
+		t.Errorf("signed headers %q, want %q", signed, want)
+	}
+}
+
+func TestCanonicalQuerySortsNamesThenValues(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "https://b.s3.amazonaws.com/?a-b=1&a=2&a=1&list-type=2&prefix=x%20y", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := canonicalQuery(req), "a=1&a=2&a-b=1&list-type=2&prefix=x%20y"; got != want {
+		t.Errorf("canonical query %q, want %q", got, want)
+	}
+}

@@ -68,6 +68,13 @@ type Config struct {
 
 	// Logger receives transport errors worth an operator's attention.
 	Logger *slog.Logger
+
+	// SIDPrefix starts every session id this server hands out, so a load
+	// balancer can send a session's later requests to the server that holds
+	// it by looking at the sid query parameter alone, without a cookie
+	// (clients outside browsers keep none). It is at most 32 characters of
+	// [A-Za-z0-9._-]; empty means none.
+	SIDPrefix string
 }
 
 const (

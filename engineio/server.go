@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -80,6 +82,9 @@ type Server struct {
 // run until Close.
 func NewServer(cfg Config, h Handler) (*Server, error) {
 	cfg = cfg.withDefaults()
+	if !validSIDPrefix(cfg.SIDPrefix) {
+		return nil, fmt.Errorf("engineio: SIDPrefix %q: want at most 32 characters of [A-Za-z0-9._-]", cfg.SIDPrefix)
+	}
 	srv := &Server{cfg: cfg, handler: h, sessions: make(map[sessionID]*Session)}
 	srv.out = newOutBudget(srv)
 	if !cfg.DisableWebSocket {
@@ -128,6 +133,10 @@ func (srv *Server) Len() int { return int(srv.open.Load()) }
 
 // lookup returns the polling-born session with the given sid, or nil.
 func (srv *Server) lookup(sid string) *Session {
+	sid, ok := strings.CutPrefix(sid, srv.cfg.SIDPrefix)
+	if !ok {
+		return nil
+	}
 	id, ok := parseSessionID(sid)
 	if !ok {
 		return nil
@@ -160,6 +169,19 @@ type sessionID [15]byte
 func (id sessionID) String() string { return base64.RawURLEncoding.EncodeToString(id[:]) }
 
 func (id sessionID) appendTo(b []byte) []byte { return base64.RawURLEncoding.AppendEncode(b, id[:]) }
+
+// validSIDPrefix reports whether p needs no escaping in a URL or a cookie.
+func validSIDPrefix(p string) bool {
+	if len(p) > 32 {
+		return false
+	}
+	for _, c := range []byte(p) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func parseSessionID(sid string) (sessionID, bool) {
 	var id sessionID
@@ -206,6 +228,7 @@ func (srv *Server) openPacket(s *Session, upgrades bool) []byte {
 	}
 	b := make([]byte, 0, 128)
 	b = append(b, `{"sid":"`...)
+	b = append(b, srv.cfg.SIDPrefix...)
 	b = s.id.appendTo(b)
 	b = append(b, `","upgrades":`...)
 	b = append(b, up...)

@@ -63,7 +63,7 @@ type outPacket struct {
 }
 
 // ID returns the session id the client sees as "sid".
-func (s *Session) ID() string { return s.id.String() }
+func (s *Session) ID() string { return s.srv.cfg.SIDPrefix + s.id.String() }
 
 // RemoteAddr returns the client's address as the handshake request gave it:
 // the peer's, or the one a trusted proxy forwarded (Config.TrustedProxies).

@@ -57,6 +57,7 @@ type Handler struct {
 	cfg    Config
 	logger *slog.Logger
 	mux    *http.ServeMux
+	table  []string // the route table's patterns, in order
 }
 
 type ctxKey struct{}
@@ -82,8 +83,12 @@ func New(svc Services, cfg Config, logger *slog.Logger) *Handler {
 
 // routes is the one route table.
 func (h *Handler) routes() {
-	pub := func(pattern string, fn http.HandlerFunc) { h.mux.HandleFunc(pattern, fn) }
+	pub := func(pattern string, fn http.HandlerFunc) {
+		h.table = append(h.table, pattern)
+		h.mux.HandleFunc(pattern, fn)
+	}
 	auth := func(pattern string, fn func(http.ResponseWriter, *http.Request, parley.Caller)) {
+		h.table = append(h.table, pattern)
 		h.mux.HandleFunc(pattern, h.authenticated(fn))
 	}
 	pub("GET /healthz", h.healthz)
@@ -164,6 +169,10 @@ func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
 	}
 	h.writeError(w, r, parley.Errorf(parley.ENOTFOUND, "no such endpoint"))
 }
+
+// Routes returns the patterns of the route table ("GET /v1/me", …), for
+// the API description's tests; handlers added with Handle are not in it.
+func (h *Handler) Routes() []string { return append([]string(nil), h.table...) }
 
 // Handle lets other packages' handlers share the API's mux (the realtime
 // endpoint, the web client, metrics).

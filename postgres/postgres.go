@@ -71,6 +71,9 @@ type Config struct {
 	// PartitionsAhead is how many days of partitions are created past the
 	// one a message needs (default 3).
 	PartitionsAhead int
+	// OnCommit, when set, hears every group-commit transaction: how many
+	// write requests it carried and how long it took, committed or not.
+	OnCommit func(requests int, elapsed time.Duration)
 }
 
 // DB is a parley.Store on PostgreSQL.

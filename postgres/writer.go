@@ -123,8 +123,12 @@ func (w *writer) loop() {
 		}
 		var once sync.Once
 		release := func() { once.Do(w.turn.Unlock) }
+		start := time.Now()
 		w.run(ops, release)
 		release()
+		if f := w.db.cfg.OnCommit; f != nil {
+			f(len(ops), time.Since(start))
+		}
 	}
 }
 

@@ -145,6 +145,13 @@ func parseAPNsKey(p8 []byte) (*ecdsa.PrivateKey, error) {
 	return ek, nil
 }
 
+// APNs health pings: after apnsPingIdle without a frame a ping is sent,
+// and the connection is closed if it is not answered in apnsPingTimeout.
+const (
+	apnsPingIdle    = 15 * time.Second
+	apnsPingTimeout = 5 * time.Second
+)
+
 // newHTTP2Client returns a client that speaks only HTTP/2 over TLS.
 // tlsConf may carry extra root CAs; nil means the system roots.
 func newHTTP2Client(tlsConf *tls.Config) *http.Client {
@@ -152,6 +159,11 @@ func newHTTP2Client(tlsConf *tls.Config) *http.Client {
 	t.TLSClientConfig = tlsConf
 	t.Protocols = new(http.Protocols)
 	t.Protocols.SetHTTP2(true)
+	// Health pings: a connection that has been silent for a while is
+	// pinged and closed when the ping goes unanswered, so a half-dead
+	// connection (a NAT or a load balancer that dropped it) is noticed in
+	// seconds instead of after a push's 30 s timeout.
+	t.HTTP2 = &http.HTTP2Config{SendPingTimeout: apnsPingIdle, PingTimeout: apnsPingTimeout}
 	return newHTTPClient(t)
 }
 

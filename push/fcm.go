@@ -33,8 +33,14 @@ const fcmMaxPayload = 4096
 type FCMConfig struct {
 	// Credentials is the service-account JSON key file of the Firebase
 	// project (from the Firebase console, Project settings, Service
-	// accounts). Required.
+	// accounts). Without it, access tokens come from the metadata server
+	// of the machine (Google Compute Engine, GKE, Cloud Run: Application
+	// Default Credentials without a key file), and ProjectID is required.
 	Credentials []byte
+	// ProjectID is the Firebase project when there is no key file.
+	ProjectID string
+	// MetadataURL is the metadata server (default FCMMetadataURL).
+	MetadataURL string
 	// BaseURL is FCMBaseURL (default) or a test server.
 	BaseURL string
 	// TokenURL overrides the OAuth 2.0 token endpoint named by the
@@ -70,7 +76,8 @@ type serviceAccount struct {
 // keys are the JSON field names of parley.PushNotification (every value a
 // string, as FCM requires). android.collapse_key is the collapse key.
 type FCM struct {
-	key      *rsa.PrivateKey
+	key      *rsa.PrivateKey // nil: tokens from the metadata server
+	metadata string          // the metadata server's base URL
 	keyID    string
 	email    string
 	tokenURL string
@@ -93,6 +100,9 @@ var _ parley.Pusher = (*FCM)(nil)
 // NewFCM returns an FCM channel. It returns EINVALID if the credentials
 // are not a usable service-account key.
 func NewFCM(cfg FCMConfig) (*FCM, error) {
+	if len(cfg.Credentials) == 0 {
+		return newMetadataFCM(cfg)
+	}
 	var sa serviceAccount
 	if err := json.Unmarshal(cfg.Credentials, &sa); err != nil {
 		return nil, parley.WrapError(parley.EINVALID, "fcm: credentials are not a service-account JSON file", err)
@@ -309,6 +319,9 @@ func (f *FCM) accessToken(ctx context.Context) (string, error) {
 		return tok, nil
 	}
 	now := f.clock.Now()
+	if f.key == nil {
+		return f.metadataToken(ctx, now)
+	}
 	assertion, err := signJWT(
 		map[string]string{"alg": "RS256", "typ": "JWT", "kid": f.keyID},
 		map[string]any{
@@ -355,16 +368,21 @@ func (f *FCM) accessToken(ctx context.Context) (string, error) {
 	if err := json.Unmarshal(answer, &tr); err != nil || tr.AccessToken == "" {
 		return "", fmt.Errorf("fcm: token: unexpected answer %q", excerpt(answer))
 	}
-	life := time.Duration(tr.ExpiresIn) * time.Second
+	f.keep(tr.AccessToken, tr.ExpiresIn, now)
+	return tr.AccessToken, nil
+}
+
+// keep caches an access token that lives expiresIn seconds from now.
+func (f *FCM) keep(tok string, expiresIn int64, now time.Time) {
+	life := time.Duration(expiresIn) * time.Second
 	if life <= 0 {
 		life = time.Hour
 	}
 	// Stop using a token a little before it expires (at most 5 minutes
 	// early), so it never lapses in flight.
 	f.mu.Lock()
-	f.access, f.expires = tr.AccessToken, now.Add(life-min(5*time.Minute, life/10))
+	f.access, f.expires = tok, now.Add(life-min(5*time.Minute, life/10))
 	f.mu.Unlock()
-	return tr.AccessToken, nil
 }
 
 func (f *FCM) cachedToken() string {

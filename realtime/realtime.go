@@ -65,6 +65,14 @@ type Config struct {
 	// CallTimeout bounds one event's call into the app.
 	CallTimeout time.Duration
 	Logger      *slog.Logger
+
+	// Acked, when set, hears every answered client event: its name and the
+	// time from its arrival to its ack (send latency, for metrics).
+	Acked func(event string, elapsed time.Duration)
+	// Delivered, when set, is called once per message event handed to a
+	// socket, with the time since the message's created_at: the moment the
+	// node that stored it stamped it, just before its commit.
+	Delivered func(elapsed time.Duration)
 }
 
 // Rate is a token bucket: Burst events at once, refilled at PerSecond.
@@ -137,7 +145,7 @@ type Stats struct {
 // New returns a gateway; mount Handler at /socket.io/.
 func New(cfg Config, svc Services, bus parley.Bus) (*Gateway, error) {
 	cfg = cfg.withDefaults()
-	io, err := socketio.NewServer(socketio.Config{Engine: cfg.Engine, ConnectTimeout: cfg.ConnectTimeout})
+	io, err := socketio.NewServer(socketio.Config{Engine: cfg.Engine, ConnectTimeout: cfg.ConnectTimeout, OnAck: cfg.Acked})
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +165,18 @@ func (g *Gateway) Handler() http.Handler { return g.io }
 
 // Stats returns the gateway's counts.
 func (g *Gateway) Stats() *Stats { return &g.stats }
+
+// observeDelivery reports a message written to a socket to
+// Config.Delivered; stamped is the message's created_at (createdAt reads
+// it from the event's JSON), zero when unknown.
+func (g *Gateway) observeDelivery(stamped time.Time) {
+	if d := g.cfg.Delivered; d != nil && !stamped.IsZero() {
+		d(time.Since(stamped))
+	}
+}
+
+// Engine returns the Engine.IO server underneath, for metrics.
+func (g *Gateway) Engine() *engineio.Server { return g.io.Engine() }
 
 // Close disconnects every socket (they reconnect, possibly to another node)
 // and waits for the gateway's goroutines.

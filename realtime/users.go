@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -132,6 +133,12 @@ func (e *userEntry) onEvent(payload []byte) {
 	e.mu.Lock()
 	conns := append([]*conn(nil), e.conns...)
 	e.mu.Unlock()
+	// Delivery latency is observed at the hand-off to each socket, which
+	// writes at once unless the message waits for an earlier one.
+	var stamped time.Time
+	if ev.Name == parley.EventMessage && len(conns) > 0 && conns[0].g.cfg.Delivered != nil {
+		stamped = createdAt(ev.Data)
+	}
 	for _, c := range conns {
 		if ev.DeviceID != 0 && c.caller.DeviceID != ev.DeviceID {
 			continue
@@ -140,6 +147,7 @@ func (e *userEntry) onEvent(payload []byte) {
 			continue
 		}
 		c.onBusEvent(&ev)
+		c.g.observeDelivery(stamped)
 	}
 }
 
@@ -206,4 +214,24 @@ func (t *userTable) allowEvent(id parley.ID, now time.Time) bool {
 // (Config.UserEventRate); false means the event is to be answered too_many.
 func (c *conn) allowUserEvent(now time.Time) bool {
 	return c.g.users.allowEvent(c.caller.UserID, now)
+}
+
+// createdAt reads a message event's created_at without decoding the rest;
+// the zero time when it has none.
+func createdAt(data []byte) time.Time {
+	const key = `"created_at":"`
+	i := bytes.LastIndex(data, []byte(key)) // the message's own, after its media's
+	if i < 0 {
+		return time.Time{}
+	}
+	rest := data[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }

@@ -27,6 +27,10 @@ type Config struct {
 	// one packet together (default Engine.MaxPayload, so a binary event
 	// holds no more than one message could).
 	MaxAttachmentBytes int
+	// OnAck, when set, is called each time a handler answers a registered
+	// event, with the event's name and the time from the event's arrival to
+	// its answer being queued for the client (for latency metrics).
+	OnAck func(event string, elapsed time.Duration)
 }
 
 func (c Config) withDefaults() Config {

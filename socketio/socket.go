@@ -290,6 +290,18 @@ func (s *Socket) ackFunc(id int64) AckFunc {
 	}
 }
 
+// timedAck reports the time from now until ack answers.
+func timedAck(ack AckFunc, event string, onAck func(string, time.Duration)) AckFunc {
+	start := time.Now()
+	return func(args ...any) error {
+		err := ack(args...)
+		if err == nil {
+			onAck(event, time.Since(start))
+		}
+		return err
+	}
+}
+
 // AckCallback receives a client's answer to EmitWithAck, or ErrAckTimeout or
 // ErrDisconnected. Binary arguments arrive as placeholders only.
 type AckCallback func(args []json.RawMessage, err error)
@@ -368,6 +380,9 @@ func (s *Socket) onEvent(p packet, attachments [][]byte) bool {
 	}
 	if p.id != noAck {
 		ev.Ack = s.ackFunc(p.id)
+		if onAck := s.c.srv.cfg.OnAck; onAck != nil && h != nil {
+			ev.Ack = timedAck(ev.Ack, h.name, onAck)
+		}
 	}
 	ev.InvalidUTF8 = !utf8.Valid(p.payload)
 	if a := s.nsp.Admit; a != nil && !a(s, ev) {

@@ -40,6 +40,9 @@ type Config struct {
 	// Readers is the size of the read connection pool.
 	Readers int
 	Logger  *slog.Logger
+	// OnCommit, when set, hears every group-commit transaction: how many
+	// write requests it carried and how long it took, committed or not.
+	OnCommit func(requests int, elapsed time.Duration)
 }
 
 // DB is a parley.Store on SQLite.

@@ -163,7 +163,11 @@ func (w *writer) loop() {
 		if ops, ok = w.q.Take(ops, w.db.cfg.MaxBatch); !ok {
 			return
 		}
+		start := time.Now()
 		w.run(ops)
+		if f := w.db.cfg.OnCommit; f != nil {
+			f(len(ops), time.Since(start))
+		}
 	}
 }
 

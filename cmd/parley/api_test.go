@@ -38,6 +38,7 @@ type conversation struct {
 func TestAPI(t *testing.T) {
 	m := MustRunMain(t, testConfig(t))
 	anon := newClient(t, m.Addr())
+	anon.record = openAPIRecorder(t) // every answer is checked against docs/openapi.yaml
 	alice, as := anon.mustSignUp("alice")
 	bob, bs := anon.mustSignUp("bob")
 	carol, cs := anon.mustSignUp("carol")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -483,7 +484,7 @@ func TestClusterKillNode(t *testing.T) {
 	var nodes []*child
 	var addrs []string
 	for i := 0; i < 3; i++ {
-		n := startChild(t, t.TempDir(), "--store", "postgres", "--postgres-dsn", pg.DSN(), "--bus", "redis", "--redis-addrs", rd.Addr())
+		n := startChild(t, t.TempDir(), "--store", "postgres", "--postgres-dsn", pg.DSN(), "--bus", "redis", "--redis-addrs", rd.Addr(), "--node-id", fmt.Sprint("node", i+1))
 		nodes = append(nodes, n)
 		addrs = append(addrs, n.addr)
 	}
@@ -505,15 +506,51 @@ func TestClusterKillNode(t *testing.T) {
 // TestClusterBehindLoadBalancer runs the official client's chat scenario
 // through HAProxy with the documented configuration in front of three
 // nodes: its three sockets land on different nodes, and HTTP long-polling
-// works only because the balancer's cookie keeps each session on its node.
+// works only because the balancer routes each request by the node id that
+// starts its session id. "plain" is the client's defaults outside a
+// browser (polling first, no cookies), and "readme" the README's snippet
+// word for word.
 func TestClusterBehindLoadBalancer(t *testing.T) {
 	pg, rd := testenv.MustPostgres(t), testenv.MustRedis(t)
 	var addrs []string
 	for i := 0; i < 3; i++ {
-		addrs = append(addrs, MustRunMain(t, clusterConfig(t, pg, rd)).Addr())
+		cfg := clusterConfig(t, pg, rd)
+		cfg.Ops.NodeID = fmt.Sprint("node", i+1)
+		addrs = append(addrs, MustRunMain(t, cfg).Addr())
 	}
 	lb := testenv.MustHAProxy(t, "../../deploy/haproxy.cfg", addrs)
-	for _, mode := range []string{"polling", "default"} {
+	for _, mode := range []string{"polling", "default", "plain"} {
 		t.Run(mode, func(t *testing.T) { runChat(t, lb.Addr(), mode) })
+	}
+	t.Run("readme", func(t *testing.T) { runReadme(t, lb.Addr(), 6) })
+}
+
+// runReadme connects n sockets of different users through addr with the
+// README's client snippet and checks that each connected and synced, and
+// that the sessions were spread over the nodes.
+func runReadme(t *testing.T, addr string, n int) {
+	t.Helper()
+	anon := newClient(t, addr)
+	var tokens []string
+	for i := range n {
+		c, _ := anon.mustSignUp(fmt.Sprintf("readme_%d", i))
+		tokens = append(tokens, c.token)
+	}
+	var res struct {
+		Connected int      `json:"connected"`
+		Synced    int      `json:"synced"`
+		SIDs      []string `json:"sids"`
+	}
+	jsClient(t, addr, "readme", "plain", map[string]any{"tokens": tokens}, &res)
+	if res.Connected != n || res.Synced != n {
+		t.Fatalf("%d of %d connected, %d synced", res.Connected, n, res.Synced)
+	}
+	nodes := map[string]bool{}
+	for _, sid := range res.SIDs {
+		node, _, _ := strings.Cut(sid, ".")
+		nodes[node] = true
+	}
+	if len(nodes) < 2 {
+		t.Errorf("sessions all on one node: %v", res.SIDs)
 	}
 }

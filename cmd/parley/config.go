@@ -104,6 +104,8 @@ type Config struct {
 	SessionIdleTimeout   time.Duration
 	SessionMaxAge        time.Duration
 	SessionCheckInterval time.Duration
+	// Ops holds the production settings: node id, admin port, credentials.
+	Ops OpsConfig
 }
 
 // DefaultConfig returns the defaults: a complete server on :8080 keeping
@@ -223,6 +225,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.SessionIdleTimeout, "session-idle-timeout", cfg.SessionIdleTimeout, "a session unused this long ends (0: never); a connected socket counts as use")
 	fs.DurationVar(&cfg.SessionMaxAge, "session-max-age", cfg.SessionMaxAge, "a session this old ends however much it is used (0: never)")
 	fs.DurationVar(&cfg.SessionCheckInterval, "session-check-interval", cfg.SessionCheckInterval, "how often each node reads the sessions that ended (revoked, expired, account disabled) and closes their sockets")
+	opsFlags(fs, &cfg.Ops)
 	fs.Usage = func() { usage(fs, name) }
 	return fs
 }
@@ -340,6 +343,9 @@ func (c *Config) Validate() error {
 	if err := c.validatePush(); err != nil {
 		return err
 	}
+	if err := c.Ops.validate(); err != nil {
+		return err
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json")
 	}
@@ -412,8 +418,8 @@ func (c *Config) validateMedia() error {
 	if c.S3Endpoint == "" {
 		return nil
 	}
-	if c.S3Bucket == "" || c.S3AccessKey == "" || c.S3SecretKey == "" {
-		return fmt.Errorf("--s3-endpoint needs --s3-bucket, --s3-access-key and --s3-secret-key")
+	if c.S3Bucket == "" || (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+		return fmt.Errorf("--s3-endpoint needs --s3-bucket, and --s3-access-key with --s3-secret-key (or neither: the AWS environment variables or instance role)")
 	}
 	return nil
 }

@@ -66,6 +66,8 @@ type client struct {
 	tb    testing.TB
 	base  string
 	token string
+	// record, when set, hears every answer (see openAPIRecorder).
+	record func(method, path string, status int, contentType string, body []byte)
 }
 
 func newClient(tb testing.TB, addr string) *client {
@@ -114,6 +116,9 @@ func (c *client) try(method, path string, body []byte) (int, []byte, error) {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	if err == nil && c.record != nil {
+		c.record(method, path, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
 	return resp.StatusCode, b, err
 }
 

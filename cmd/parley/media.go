@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -23,17 +24,28 @@ func (m *Main) openBlobs() (parley.BlobStore, error) {
 		return blob.NewDisk(cfg.mediaDir())
 	}
 	s, err := blob.NewS3(blob.S3Config{
-		Endpoint:  cfg.S3Endpoint,
-		PathStyle: cfg.S3PathStyle,
-		Region:    cfg.S3Region,
-		Bucket:    cfg.S3Bucket,
-		AccessKey: cfg.S3AccessKey,
-		SecretKey: cfg.S3SecretKey,
-		Prefix:    cfg.S3Prefix,
+		Endpoint:     cfg.S3Endpoint,
+		PathStyle:    cfg.S3PathStyle,
+		Region:       cfg.S3Region,
+		Bucket:       cfg.S3Bucket,
+		AccessKey:    cfg.S3AccessKey,
+		SecretKey:    cfg.S3SecretKey,
+		SessionToken: cfg.Ops.S3SessionToken,
+		Credentials:  m.s3Credentials(),
+		Prefix:       cfg.S3Prefix,
 	})
 	if err != nil {
 		return nil, err
 	}
 	m.closers = append(m.closers, s.Close)
 	return s, nil
+}
+
+// s3Credentials is nil with static keys, else the standard AWS chain:
+// environment, ECS task role, EC2 instance role.
+func (m *Main) s3Credentials() func(context.Context) (blob.Credentials, error) {
+	if m.Config.S3AccessKey != "" {
+		return nil
+	}
+	return blob.AWSCredentials(blob.AWSChainConfig{Getenv: m.Getenv})
 }

@@ -188,6 +188,7 @@ func TestMediaOnS3(t *testing.T) {
 func testMediaEndToEnd(t *testing.T, cfg Config, stored func(key string) bool) {
 	m := MustRunMain(t, cfg)
 	anon := newClient(t, m.Addr())
+	anon.record = openAPIRecorder(t)
 	alice, _ := anon.mustSignUp("alice")
 	bob, bs := anon.mustSignUp("bob")
 	carol, _ := anon.mustSignUp("carol")

@@ -72,12 +72,11 @@ func (m *Main) openPush(gone func(context.Context, *parley.PushRegistration)) (*
 		pushers = append(pushers, a)
 		q.checks[parley.PushAPNs] = checkAPNsToken
 	}
-	if cfg.FCMCredentialsFile != "" {
-		creds, err := os.ReadFile(cfg.FCMCredentialsFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("fcm credentials: %w", err)
-		}
-		f, err := push.NewFCM(push.FCMConfig{Credentials: creds, BaseURL: cfg.FCMURL, HTTPClient: client})
+	if fc, on, err := m.fcmConfig(); err != nil {
+		return nil, "", err
+	} else if on {
+		fc.BaseURL, fc.HTTPClient = cfg.FCMURL, client
+		f, err := push.NewFCM(fc)
 		if err != nil {
 			return nil, "", err
 		}
@@ -99,7 +98,7 @@ func (m *Main) openPush(gone func(context.Context, *parley.PushRegistration)) (*
 	if len(pushers) == 0 {
 		return nil, "", nil
 	}
-	d, err := push.NewDispatcher(push.DispatcherConfig{Pushers: pushers, OnGone: gone, Logger: m.Logger})
+	d, err := push.NewDispatcher(push.DispatcherConfig{Pushers: m.nm.timePushers(pushers), OnGone: gone, Logger: m.Logger})
 	if err != nil {
 		return nil, "", err
 	}

@@ -355,6 +355,7 @@ func mustPushNode(t *testing.T) *pushNode {
 	})
 	n.m = m
 	n.anon = newClient(t, m.Addr())
+	n.anon.record = openAPIRecorder(t)
 	n.alice, n.aliceSession = n.anon.mustSignUp("alice")
 	return n
 }

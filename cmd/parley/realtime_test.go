@@ -18,6 +18,13 @@ import (
 // socket.io-client) against a node and decodes its RESULT line into out.
 func jsClient(t *testing.T, addr, scenario, mode string, setup any, out any) {
 	t.Helper()
+	jsClientAt(t, "http://"+addr, nil, scenario, mode, setup, out)
+}
+
+// jsClientAt is jsClient against a base URL, with extra environment
+// variables for node (NODE_EXTRA_CA_CERTS for a test certificate).
+func jsClientAt(t *testing.T, url string, env []string, scenario, mode string, setup any, out any) {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatal("node is not installed; install Node.js ≥ 18 and run: npm ci --prefix internal/jstest")
@@ -32,9 +39,9 @@ func jsClient(t *testing.T, addr, scenario, mode string, setup any, out any) {
 	js, _ := json.Marshal(setup)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "chat.mjs", scenario, "http://"+addr, mode)
+	cmd := exec.CommandContext(ctx, node, "chat.mjs", scenario, url, mode)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PARLEY_SETUP="+string(js))
+	cmd.Env = append(append(os.Environ(), env...), "PARLEY_SETUP="+string(js))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
@@ -89,6 +96,12 @@ func TestRealtimeChat(t *testing.T) {
 // runChat runs the chat scenario of the official client against addr (a
 // node, or a load balancer in front of several).
 func runChat(t *testing.T, addr, mode string) {
+	runChatAt(t, addr, "http://"+addr, nil, mode)
+}
+
+// runChatAt runs the chat scenario with its users made through the HTTP
+// API at addr and the official client connecting to url.
+func runChatAt(t *testing.T, addr, url string, env []string, mode string) {
 	{
 		{
 			anon := newClient(t, addr)
@@ -115,7 +128,7 @@ func runChat(t *testing.T, addr, mode string) {
 				} `json:"recall"`
 				LastBob message `json:"lastBob"`
 			}
-			jsClient(t, addr, "chat", mode, setup, &res)
+			jsClientAt(t, url, env, "chat", mode, setup, &res)
 			want := fmt.Sprint(seqRange(1, 20))
 			if fmt.Sprint(res.Acks) != want {
 				t.Errorf("ack seqs = %v, want %s", res.Acks, want)

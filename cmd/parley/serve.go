@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,12 +47,18 @@ type Main struct {
 	Clock parley.Clock
 
 	ln       net.Listener
-	server   *http.Server
-	serveErr chan error
-	store    parley.Store
-	bus      parley.Bus
-	app      *app.App
-	gateway  *realtime.Gateway
+	adminLn  net.Listener
+	nm       *nodeMetrics
+	draining atomic.Bool // /readyz answers 503 from the start of Close
+	// afterDrain, when set, runs in Close between /readyz turning 503 and
+	// the sockets closing, instead of waiting Config.Ops.DrainDelay.
+	afterDrain func()
+	server     *http.Server
+	serveErr   chan error
+	store      parley.Store
+	bus        parley.Bus
+	app        *app.App
+	gateway    *realtime.Gateway
 	// resync and sessions are the gateway and the session watcher once
 	// they exist, for the bus's reconnect callback, which runs on the
 	// bus's own goroutine, maybe while Run is still starting.
@@ -75,7 +80,7 @@ func (m *Main) ParseFlags(cmd string, args []string, getenv func(string) string)
 		getenv = os.Getenv
 	}
 	fs := flagSet(cmd, &m.Config, m.Stderr)
-	if err := parse(fs, args, getenv); err != nil {
+	if err := parseWithSecretFiles(fs, args, getenv); err != nil {
 		return err
 	}
 	return m.Config.Validate()
@@ -110,6 +115,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Logger = m.Config.logger(m.Stderr)
 	}
 	cfg := m.Config
+	m.Metrics = metrics.NewRegistry()
+	m.nm = newNodeMetrics(m.Metrics)
 	if m.store, err = m.openStore(ctx); err != nil {
 		return err
 	}
@@ -147,12 +154,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		TempDir:        cfg.uploadDir(),
 		MediaGrace:     cfg.MediaGrace,
 		PushDelay:      cfg.PushDelay,
+		OnFanOut:       m.nm.onFanOut,
 
 		Registration:       cfg.Registration,
 		SessionIdleTimeout: cfg.SessionIdleTimeout,
 		SessionMaxAge:      cfg.SessionMaxAge,
 	}, app.Deps{
-		Store:    m.store,
+		Store:    timedStore{m.store, m.nm.history},
 		Bus:      m.bus,
 		Presence: presence,
 		Hasher:   argon2id.New(argon2id.Params{MemoryKiB: uint32(cfg.Argon2MemoryKiB), Time: uint32(cfg.Argon2Time), Threads: 1}),
@@ -166,29 +174,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.closers = append(m.closers, m.app.Close)
 
-	m.Metrics = metrics.NewRegistry()
-	requests := m.Metrics.CounterVec("parley_http_requests_total", "HTTP requests by method, route and status.", "method", "route", "status")
-	st := m.app.Stats()
-	m.Metrics.CounterFunc("parley_messages_stored_total", "New log entries stored (sends and recalls).", st.MessagesStored.Load)
-	m.Metrics.CounterFunc("parley_sends_deduplicated_total", "Send retries answered with the original message.", st.SendsDuplicated.Load)
-	m.Metrics.CounterFunc("parley_bus_events_published_total", "Events published on the bus, one per recipient user.", st.EventsPublished.Load)
-	m.Metrics.CounterFunc("parley_bus_publish_errors_total", "Bus publishes that failed (delivery falls back to sync).", st.PublishErrors.Load)
-	m.Metrics.CounterFunc("parley_media_blobs_deleted_total", "Media blobs deleted once no media used them.", st.BlobsDeleted.Load)
 	m.pushMetrics(pushQ)
 
 	api := httpapi.New(httpapi.Services{
 		Accounts: m.app, Conversations: m.app, Messages: m.app, Friends: m.app, Presence: m.app,
 		Media: m.app, Push: m.app,
-		Ready: m.store.Ping,
+		Ready: m.ready,
 	}, httpapi.Config{
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		VAPIDPublicKey: vapidPublic,
-		OnRequest: func(method, route string, status int, _ time.Duration) {
-			requests.Add(1, method, route, strconv.Itoa(status))
-		},
+		OnRequest:      m.nm.onRequest,
 	}, m.Logger)
-	api.Handle("GET /metrics", m.Metrics)
+	if cfg.Ops.AdminAddr == "" {
+		api.Handle("GET /metrics", m.Metrics)
+	}
 
 	proxies, err := cfg.trustedProxies()
 	if err != nil {
@@ -205,6 +205,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			TrustedProxies: proxies,
 			AllowOrigin:    cfg.allowOrigin(),
 			Logger:         m.Logger,
+			SIDPrefix:      cfg.Ops.sidPrefix(),
 		},
 		ConnectTimeout:    cfg.ConnectTimeout,
 		EventRate:         realtime.Rate{PerSecond: cfg.EventRate, Burst: cfg.EventBurst},
@@ -212,22 +213,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxSocketsPerUser: cfg.MaxSocketsPerUser,
 		MaxSocketsPerAddr: cfg.MaxSocketsPerAddr,
 		Logger:            m.Logger,
+		Acked:             m.nm.onAck,
+		Delivered:         m.nm.onDelivered,
 	}, realtime.Services{Accounts: m.app, Conversations: m.app, Messages: m.app, Connections: m.app}, m.bus)
 	if err != nil {
 		return fmt.Errorf("start realtime gateway: %w", err)
 	}
 	m.resync.Store(m.gateway)
 	api.Handle("/socket.io/", m.gateway.Handler())
-	gs := m.gateway.Stats()
-	m.Metrics.GaugeFunc("parley_realtime_connections", "Realtime sockets connected to this node.", func() float64 { return float64(gs.Connections.Load()) })
-	m.Metrics.GaugeFunc("parley_realtime_queued_bytes", "Outbound bytes realtime sockets of this node hold, waiting for their clients.", func() float64 { return float64(m.gateway.QueuedBytes()) })
-	m.Metrics.CounterFunc("parley_realtime_connects_total", "Realtime connects accepted.", gs.Connects.Load)
-	m.Metrics.CounterFunc("parley_realtime_refused_total", "Realtime connects refused (missing or bad token).", gs.Refused.Load)
-	m.Metrics.CounterFunc("parley_realtime_too_many_total", "Realtime connects refused for a user's or an address's socket cap.", gs.TooMany.Load)
-	m.Metrics.CounterFunc("parley_realtime_events_total", "Client events handled.", gs.Events.Load)
-	m.Metrics.CounterFunc("parley_realtime_emitted_total", "Events emitted to sockets.", gs.Emitted.Load)
-	m.Metrics.CounterFunc("parley_realtime_gap_fills_total", "Message gaps filled from the store.", gs.GapFills.Load)
-	m.Metrics.CounterFunc("parley_realtime_slow_consumers_total", "Sockets dropped for not reading fast enough.", gs.SlowConsumers.Load)
+	m.registerStats()
 
 	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -241,6 +235,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.server.Serve(m.ln) }()
+	if cfg.Ops.AdminAddr != "" {
+		if err := m.serveAdmin(cfg.Ops.AdminAddr); err != nil {
+			return err
+		}
+	}
 	if cfg.Retention > 0 {
 		m.background(func(ctx context.Context) { m.app.RunRetention(ctx, cfg.RetentionInterval) })
 	}
@@ -278,9 +277,9 @@ func (m *Main) openStore(ctx context.Context) (parley.Store, error) {
 	var err error
 	switch m.Config.Store {
 	case "postgres":
-		db, err = postgres.Open(ctx, postgres.Config{DSN: m.Config.PostgresDSN, Migrate: m.Config.Migrate, Logger: m.Logger})
+		db, err = postgres.Open(ctx, postgres.Config{DSN: m.Config.PostgresDSN, Migrate: m.Config.Migrate, Logger: m.Logger, OnCommit: m.onCommit()})
 	default:
-		db, err = sqlite.Open(ctx, sqlite.Config{Path: m.Config.sqlitePath(), Migrate: m.Config.Migrate, Logger: m.Logger})
+		db, err = sqlite.Open(ctx, sqlite.Config{Path: m.Config.sqlitePath(), Migrate: m.Config.Migrate, Logger: m.Logger, OnCommit: m.onCommit()})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", m.Config.Store, err)
@@ -334,7 +333,16 @@ func (m *Main) openBus(ctx context.Context) (parley.Presence, error) {
 func (m *Main) Close() error {
 	var errs []error
 	m.once.Do(func() {
-		// Sockets first: their long-polls would hold the HTTP shutdown, and
+		// The balancer first: /readyz fails from now on, so no new client
+		// is sent here while the sockets close.
+		m.draining.Store(true)
+		if m.afterDrain != nil {
+			m.afterDrain()
+		} else if d := m.Config.Ops.DrainDelay; d > 0 && m.server != nil {
+			m.Logger.Info("draining: /readyz answers 503", "wait", d)
+			time.Sleep(d)
+		}
+		// Sockets next: their long-polls would hold the HTTP shutdown, and
 		// they reconnect (possibly to another node) as soon as they close.
 		if m.gateway != nil {
 			if err := m.gateway.Close(); err != nil {
@@ -359,4 +367,20 @@ func (m *Main) Close() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// ready answers /readyz: not while shutting down, nor without the store.
+func (m *Main) ready(ctx context.Context) error {
+	if m.draining.Load() {
+		return errors.New("shutting down")
+	}
+	return m.store.Ping(ctx)
+}
+
+// onCommit is the stores' commit hook; nil without metrics (migrate).
+func (m *Main) onCommit() func(int, time.Duration) {
+	if m.nm == nil {
+		return nil
+	}
+	return m.nm.onCommit
 }

@@ -1,6 +1,8 @@
 // Chat scenarios with the official socket.io-client against a whole Parley
 // node, driven by cmd/parley/realtime_test.go. Usage:
-//   node chat.mjs <scenario> <server URL> <default|websocket|polling>
+//   node chat.mjs <scenario> <server URL> <default|plain|websocket|polling>
+// "plain" is the client's own defaults outside a browser: long-polling
+// first, then the upgrade, and no cookies kept.
 // The Go test prepares users and conversations over HTTP and passes them in
 // the PARLEY_SETUP environment variable (JSON). The script prints "ok ..."
 // per step and, last, "RESULT <json>" for the Go test to check; it exits
@@ -9,7 +11,8 @@ import { io } from "socket.io-client";
 
 const [scenario, url, mode] = process.argv.slice(2);
 const setup = JSON.parse(process.env.PARLEY_SETUP || "{}");
-const transports = { default: undefined, websocket: ["websocket"], polling: ["polling"] }[mode];
+const transports = { default: undefined, plain: undefined, websocket: ["websocket"], polling: ["polling"] }[mode];
+const upgrades = mode === "default" || mode === "plain";
 const deadline = setTimeout(() => fail("timed out"), 60000);
 
 function fail(msg) {
@@ -32,9 +35,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // connect opens a socket for a token and resolves once connected; the
 // socket collects every event by name in s.got.
 function connect(token, extra = {}) {
-  // withCredentials keeps cookies, as a browser does: a load balancer's
-  // stickiness cookie keeps a polling session on its node.
-  const opts = { auth: { token }, reconnectionDelay: 100, reconnectionDelayMax: 300, withCredentials: true, ...extra };
+  // withCredentials keeps cookies, as a browser does; "plain" keeps none,
+  // as the client does by default outside a browser.
+  const opts = { auth: { token }, reconnectionDelay: 100, reconnectionDelayMax: 300, withCredentials: mode !== "plain", ...extra };
   if (transports) opts.transports = transports;
   const s = io(url, opts);
   s.got = {};
@@ -69,7 +72,7 @@ const scenarios = {
     const a2 = await connect(alice2);
     const b = await connect(bob);
     step("three devices connected");
-    if (mode === "default") {
+    if (upgrades) {
       await until(() => a1.io.engine.transport.name === "websocket", "upgrade to websocket");
       step("upgraded from polling to websocket");
     }
@@ -248,11 +251,37 @@ const scenarios = {
     const r = await ack(other, "send", { conversation_id: conv, client_msg_id: "after", type: "text", body: "still here" });
     done({ errs, reason, otherOK: r.ok === true });
   },
+
+  // The README's snippet, word for word, six times over: every socket
+  // connects, syncs and upgrades with nothing but the client's defaults.
+  async readme() {
+    const sockets = [];
+    for (const token of setup.tokens) {
+      const socket = io(url, { auth: { token } });
+      sockets.push(socket);
+      await new Promise((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("connect_error", reject);
+      });
+    }
+    step(`${sockets.length} sockets connected`);
+    let synced = 0;
+    for (const s of sockets) {
+      const r = await ack(s, "sync", {});
+      if (r.ok === true && r.caught_up === true) synced++;
+    }
+    step(`${synced} sockets synced`);
+    await until(() => sockets.every((s) => s.io.engine.transport.name === "websocket"), "every socket upgraded");
+    step("every socket upgraded to websocket");
+    const ids = sockets.map((s) => s.io.engine.id);
+    sockets.forEach((s) => s.disconnect());
+    done({ connected: sockets.length, synced, sids: ids });
+  },
 };
 
 const fn = scenarios[scenario];
-if (!fn || !url || (mode !== "default" && !transports)) {
-  console.error("usage: node chat.mjs <" + Object.keys(scenarios).join("|") + "> <url> <default|websocket|polling>");
+if (!fn || !url || (!upgrades && !transports)) {
+  console.error("usage: node chat.mjs <" + Object.keys(scenarios).join("|") + "> <url> <default|plain|websocket|polling>");
   process.exit(2);
 }
 fn().catch((e) => fail(e && e.stack ? e.stack : String(e)));

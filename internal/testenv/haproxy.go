@@ -22,6 +22,7 @@ var (
 	bindRE   = regexp.MustCompile(`(?m)^(\s*bind\s+)\S+`)
 	serverRE = regexp.MustCompile(`(?m)^(\s*server\s+\S+\s+)\S+`)
 	timingRE = regexp.MustCompile(`inter \S+ fall \d+ rise \d+`)
+	crtRE    = regexp.MustCompile(`(\bcrt\s+)\S+`)
 )
 
 // MustHAProxy runs haproxy with the configuration file at configPath (the
@@ -29,6 +30,14 @@ var (
 // port and its server lines, in order, by backends. Health checks are made
 // quicker so tests see a dead node within a fraction of a second.
 func MustHAProxy(tb testing.TB, configPath string, backends []string) *HAProxy {
+	tb.Helper()
+	return MustHAProxyTLS(tb, configPath, backends, "")
+}
+
+// MustHAProxyTLS is MustHAProxy for a configuration that terminates TLS:
+// the certificate file of its bind line's crt option is replaced by
+// certFile (PEM: certificate chain and private key), when not empty.
+func MustHAProxyTLS(tb testing.TB, configPath string, backends []string, certFile string) *HAProxy {
 	tb.Helper()
 	bin := lookBinary(tb, "haproxy", "haproxy", "/usr/sbin")
 	raw, err := os.ReadFile(configPath)
@@ -53,6 +62,9 @@ func MustHAProxy(tb testing.TB, configPath string, backends []string) *HAProxy {
 		tb.Fatalf("testenv: the haproxy config has %d servers, %d backends given", i, len(backends))
 	}
 	cfg = timingRE.ReplaceAllString(cfg, "inter 200ms fall 2 rise 1")
+	if certFile != "" {
+		cfg = crtRE.ReplaceAllString(cfg, "${1}"+certFile)
+	}
 	dir := tb.TempDir()
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
