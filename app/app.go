@@ -32,9 +32,18 @@ type Config struct {
 	// SendRate limits each user's sends (all devices, per node); over it,
 	// sends fail with too_many.
 	SendRate Rate
-	// LoginRate limits login attempts per handle (per node), against
-	// password guessing.
+	// LoginRate limits login attempts per client address (per node),
+	// whatever handles they name.
 	LoginRate Rate
+	// LoginFailures is how many failed logins in a row one client address
+	// may make for one handle before each further attempt waits
+	// LoginBackoff, doubling per failure up to LoginBackoffMax. Guessing
+	// from elsewhere never locks the owner out; a success starts over.
+	LoginFailures   int
+	LoginBackoff    time.Duration
+	LoginBackoffMax time.Duration
+	// RegisterRate limits account registrations per client address.
+	RegisterRate Rate
 	// Retention is how long messages are kept; zero keeps them forever.
 	Retention time.Duration
 
@@ -65,7 +74,12 @@ func DefaultConfig() Config {
 		RecallWindow:  time.Hour,
 		MembershipTTL: 5 * time.Second,
 		SendRate:      Rate{PerSecond: 50, Burst: 200},
-		LoginRate:     Rate{PerSecond: 0.2, Burst: 10},
+		LoginRate:     Rate{PerSecond: 1, Burst: 30},
+		RegisterRate:  Rate{PerSecond: 0.05, Burst: 20},
+
+		LoginFailures:   5,
+		LoginBackoff:    time.Second,
+		LoginBackoffMax: 15 * time.Minute,
 
 		MaxUploadBytes:   parley.DefaultMaxUploadBytes,
 		ThumbnailSide:    imaging.DefaultThumbnailSide,
@@ -89,8 +103,11 @@ type App struct {
 	stats   Stats
 	members *memberCache
 	sends   *limiter
-	logins  *limiter
-	sysSub  parley.Subscription
+	logins  *limiter // per client address
+	// loginFails backs off failed logins per (client address, handle).
+	loginFails *backoff
+	registers  *limiter // per client address
+	sysSub     parley.Subscription
 
 	blobs     parley.BlobStore
 	pushQueue parley.PushQueue
@@ -169,6 +186,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	a.members = newMemberCache(cfg.MembershipTTL, a.now)
 	a.sends = newLimiter(cfg.SendRate, a.now)
 	a.logins = newLimiter(cfg.LoginRate, a.now)
+	a.loginFails = newBackoff(cfg.LoginFailures, cfg.LoginBackoff, max(cfg.LoginBackoffMax, cfg.LoginBackoff), a.now)
+	a.registers = newLimiter(cfg.RegisterRate, a.now)
 	h, err := a.hasher.Hash("parley-dummy-password")
 	if err != nil {
 		return nil, err

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/httpapi"
 	"github.com/parleyhq/parley/push"
 )
 
@@ -88,6 +90,14 @@ type Config struct {
 	FCMURL                string
 	PushWebhookURL        string
 	PushWebhookSecretFile string
+
+	// Abuse limits: what one client, address or user can make a node hold.
+	TrustedProxies    string
+	Argon2Concurrency int
+	RegisterRate      float64
+	RegisterBurst     int
+	LoginFailures     int
+	LoginBackoffMax   time.Duration
 }
 
 // DefaultConfig returns the defaults: a complete server on :8080 keeping
@@ -114,8 +124,8 @@ func DefaultConfig() Config {
 		EventBurst:        300,
 		SendRate:          50,
 		SendBurst:         200,
-		LoginRate:         0.2,
-		LoginBurst:        10,
+		LoginRate:         1,
+		LoginBurst:        30,
 		Argon2MemoryKiB:   19 * 1024,
 		Argon2Time:        2,
 		MaxUploadBytes:    parley.DefaultMaxUploadBytes,
@@ -123,6 +133,11 @@ func DefaultConfig() Config {
 		S3Region:          "us-east-1",
 		PushDelay:         3 * time.Second,
 		APNsEnv:           "production",
+
+		RegisterRate:    0.05,
+		RegisterBurst:   20,
+		LoginFailures:   5,
+		LoginBackoffMax: 15 * time.Minute,
 	}
 }
 
@@ -157,8 +172,8 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.EventBurst, "event-burst", cfg.EventBurst, "realtime events one connection may send at once before --event-rate applies")
 	fs.Float64Var(&cfg.SendRate, "send-rate", cfg.SendRate, "messages per second each user may send on a node, refilled continuously (0: no limit)")
 	fs.IntVar(&cfg.SendBurst, "send-burst", cfg.SendBurst, "messages a user may send at once before --send-rate applies")
-	fs.Float64Var(&cfg.LoginRate, "login-rate", cfg.LoginRate, "login attempts per second per handle on a node (0: no limit)")
-	fs.IntVar(&cfg.LoginBurst, "login-burst", cfg.LoginBurst, "login attempts per handle at once before --login-rate applies")
+	fs.Float64Var(&cfg.LoginRate, "login-rate", cfg.LoginRate, "login attempts per second per client address on a node, whatever handles they name (0: no limit); over it, 429 too_many")
+	fs.IntVar(&cfg.LoginBurst, "login-burst", cfg.LoginBurst, "login attempts per client address at once before --login-rate applies")
 	fs.UintVar(&cfg.Argon2MemoryKiB, "argon2-memory-kib", cfg.Argon2MemoryKiB, "Argon2id memory cost for new password hashes, KiB (OWASP minimum 19456)")
 	fs.UintVar(&cfg.Argon2Time, "argon2-time", cfg.Argon2Time, "Argon2id time cost for new password hashes (OWASP minimum 2)")
 	fs.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", cfg.MaxUploadBytes, "largest media upload in bytes; a larger one is refused with 413 too_large")
@@ -184,6 +199,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.FCMURL, "fcm-url", cfg.FCMURL, "FCM HTTP v1 base URL; empty means https://fcm.googleapis.com")
 	fs.StringVar(&cfg.PushWebhookURL, "push-webhook-url", cfg.PushWebhookURL, "turns the webhook channel on: the custom gateway's URL, which gets signed JSON POSTs")
 	fs.StringVar(&cfg.PushWebhookSecretFile, "push-webhook-secret-file", cfg.PushWebhookSecretFile, "file holding the webhook's shared HMAC secret (at least 32 bytes)")
+	abuseFlags(fs, cfg)
 	fs.Usage = func() { usage(fs, name) }
 	return fs
 }
@@ -283,6 +299,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validatePush(); err != nil {
+		return err
+	}
+	if err := c.validateAbuse(); err != nil {
 		return err
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
@@ -393,6 +412,41 @@ func (c *Config) vapidKeyFile() string {
 
 func (c *Config) mediaDir() string  { return filepath.Join(c.DataDir, "media") }
 func (c *Config) uploadDir() string { return filepath.Join(c.DataDir, "uploads") }
+
+// abuseFlags declares the limits that keep one client, address or user
+// from exhausting a node.
+func abuseFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated CIDR prefixes of proxies (HAProxy, a load balancer) whose X-Forwarded-For is believed, so limits per client address count the client behind them; empty trusts nobody")
+	fs.IntVar(&cfg.Argon2Concurrency, "argon2-concurrency", cfg.Argon2Concurrency, "password hashes computed at once (each holds --argon2-memory-kib); a login or sign-up that finds them all busy for 1s gets 503 unavailable with Retry-After; 0 means max(2, number of CPUs)")
+	fs.Float64Var(&cfg.RegisterRate, "register-rate", cfg.RegisterRate, "sign-ups (POST /v1/users) per second per client address on a node (0: no limit); over it, 429 too_many")
+	fs.IntVar(&cfg.RegisterBurst, "register-burst", cfg.RegisterBurst, "sign-ups per client address at once before --register-rate applies")
+	fs.IntVar(&cfg.LoginFailures, "login-failures", cfg.LoginFailures, "failed logins in a row one client address may make for one handle before each further attempt waits 1s, doubling up to --login-backoff-max (429 too_many with Retry-After); a success starts over (0: no back-off)")
+	fs.DurationVar(&cfg.LoginBackoffMax, "login-backoff-max", cfg.LoginBackoffMax, "longest wait between failed logins for one handle from one client address")
+}
+
+// argon2Concurrency returns how many password hashes may run at once.
+func (c *Config) argon2Concurrency() int {
+	if c.Argon2Concurrency > 0 {
+		return c.Argon2Concurrency
+	}
+	return max(2, runtime.NumCPU())
+}
+
+// validateAbuse checks the abuse limits.
+func (c *Config) validateAbuse() error {
+	if _, err := httpapi.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	switch {
+	case c.Argon2Concurrency < 0:
+		return fmt.Errorf("--argon2-concurrency must not be negative")
+	case c.RegisterRate < 0 || c.RegisterBurst < 0 || c.LoginFailures < 0:
+		return fmt.Errorf("rate limits must not be negative")
+	case c.LoginBackoffMax < time.Second:
+		return fmt.Errorf("--login-backoff-max must be at least 1s")
+	}
+	return nil
+}
 
 // list splits a comma-separated flag value.
 func list(s string) []string {

@@ -36,6 +36,7 @@ func testConfig(tb testing.TB) Config {
 	cfg.Argon2MemoryKiB, cfg.Argon2Time = 64, 1
 	cfg.LogLevel = "warn"
 	cfg.SendRate, cfg.LoginRate, cfg.EventRate = 0, 0, 0 // tests send in bursts; TestRateLimit checks the limits
+	cfg.RegisterRate, cfg.LoginFailures = 0, 0
 	return cfg
 }
 

@@ -128,24 +128,30 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		})
 	}
 	m.app, err = app.New(ctx, app.Config{
-		Retention:      cfg.Retention,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		MemberCap:      cfg.MemberCap,
-		RecallWindow:   cfg.RecallWindow,
-		SendRate:       app.Rate{PerSecond: cfg.SendRate, Burst: cfg.SendBurst},
-		LoginRate:      app.Rate{PerSecond: cfg.LoginRate, Burst: cfg.LoginBurst},
-		MaxUploadBytes: cfg.MaxUploadBytes,
-		TempDir:        cfg.uploadDir(),
-		MediaGrace:     cfg.MediaGrace,
-		PushDelay:      cfg.PushDelay,
+		Retention:    cfg.Retention,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		MemberCap:    cfg.MemberCap,
+		RecallWindow: cfg.RecallWindow,
+		SendRate:     app.Rate{PerSecond: cfg.SendRate, Burst: cfg.SendBurst},
+		LoginRate:    app.Rate{PerSecond: cfg.LoginRate, Burst: cfg.LoginBurst},
+		// Abuse limits.
+		RegisterRate:    app.Rate{PerSecond: cfg.RegisterRate, Burst: cfg.RegisterBurst},
+		LoginFailures:   cfg.LoginFailures,
+		LoginBackoff:    time.Second,
+		LoginBackoffMax: cfg.LoginBackoffMax,
+		MaxUploadBytes:  cfg.MaxUploadBytes,
+		TempDir:         cfg.uploadDir(),
+		MediaGrace:      cfg.MediaGrace,
+		PushDelay:       cfg.PushDelay,
 	}, app.Deps{
 		Store:    m.store,
 		Bus:      m.bus,
 		Presence: presence,
-		Hasher:   argon2id.New(argon2id.Params{MemoryKiB: uint32(cfg.Argon2MemoryKiB), Time: uint32(cfg.Argon2Time), Threads: 1}),
-		Logger:   m.Logger,
-		Blobs:    blobs,
-		Push:     pq,
+		Hasher: argon2id.NewBounded(argon2id.Params{MemoryKiB: uint32(cfg.Argon2MemoryKiB), Time: uint32(cfg.Argon2Time), Threads: 1},
+			cfg.argon2Concurrency(), time.Second),
+		Logger: m.Logger,
+		Blobs:  blobs,
+		Push:   pq,
 	})
 	if err != nil {
 		return fmt.Errorf("start app: %w", err)
@@ -162,6 +168,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Metrics.CounterFunc("parley_media_blobs_deleted_total", "Media blobs deleted once no media used them.", st.BlobsDeleted.Load)
 	m.pushMetrics(pushQ)
 
+	trusted, err := httpapi.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	api := httpapi.New(httpapi.Services{
 		Accounts: m.app, Conversations: m.app, Messages: m.app, Friends: m.app, Presence: m.app,
 		Media: m.app, Push: m.app,
@@ -170,6 +180,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		VAPIDPublicKey: vapidPublic,
+		TrustedProxies: trusted,
 		OnRequest: func(method, route string, status int, _ time.Duration) {
 			requests.Add(1, method, route, strconv.Itoa(status))
 		},
