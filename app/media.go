@@ -66,7 +66,8 @@ func (a *App) Upload(ctx context.Context, c parley.Caller, r io.Reader, filename
 	limit := a.cfg.MaxUploadBytes
 	n, err := io.Copy(io.MultiWriter(f, sum, &head), io.LimitReader(r, limit+1))
 	switch {
-	case parley.ErrorCode(err) == parley.ETOOLARGE:
+	case errors.As(err, new(*parley.Error)):
+		// Said by the transport (over a limit, arriving too slowly).
 		return nil, err
 	case err != nil && ctx.Err() == nil && !isDiskError(err):
 		return nil, parley.WrapError(parley.EINVALID, "the upload could not be read", err)

@@ -24,6 +24,10 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if errors.As(err, &mbe) {
 		return parley.Errorf(parley.ETOOLARGE, "request body is over %d bytes", limit)
 	}
+	if errors.Is(err, errSlowBody) {
+		w.Header().Set("Connection", "close")
+		return errSlowBody
+	}
 	if err != nil {
 		return parley.Errorf(parley.EINVALID, "could not read the request body")
 	}

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // postFrom sends a JSON POST as if relayed by a proxy for client addr.
@@ -65,6 +71,89 @@ func TestAddressLimits(t *testing.T) {
 		}
 		if s := login("203.0.113.1", "pw-reg0-long"); s != http.StatusCreated {
 			t.Fatalf("owner's login from its own address = %d, want 201", s)
+		}
+	})
+}
+
+func TestHTTPBodyLimits(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.BodyGrace, cfg.MinBodyRate = 300*time.Millisecond, 1<<10
+	m := MustRunMain(t, cfg)
+	alice, _ := newClient(t, m.Addr()).mustSignUp("alice")
+	t.Run("TrickledBodyCut", func(t *testing.T) {
+		conn, err := net.Dial("tcp", m.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100000\r\n\r\n", alice.token)
+		// One byte now and then: far below 1 KiB/s once the grace is over.
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					if _, err := conn.Write([]byte("x")); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("no answer to a trickled body: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "too slowly") {
+			t.Fatalf("trickled body = %d %s, want 400 invalid", resp.StatusCode, b)
+		}
+	})
+	t.Run("MultipartFieldTooLarge", func(t *testing.T) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mw.WriteField("caption", strings.Repeat("x", 2000))
+		fw, _ := mw.CreateFormFile("file", "a.txt")
+		fw.Write([]byte("hello"))
+		mw.Close()
+		resp, b := alice.request("POST", "/v1/media", &body, http.Header{"Content-Type": {mw.FormDataContentType()}})
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), `"too_large"`) {
+			t.Fatalf("large form field = %d %s", resp.StatusCode, b)
+		}
+	})
+	t.Run("MultipartTooManyParts", func(t *testing.T) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for i := 0; i < 20; i++ {
+			mw.WriteField(fmt.Sprintf("f%d", i), "x")
+		}
+		fw, _ := mw.CreateFormFile("file", "a.txt")
+		fw.Write([]byte("hello"))
+		mw.Close()
+		resp, b := alice.request("POST", "/v1/media", &body, http.Header{"Content-Type": {mw.FormDataContentType()}})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "at most") {
+			t.Fatalf("many form parts = %d %s", resp.StatusCode, b)
+		}
+	})
+	t.Run("OneRangeHonoured", func(t *testing.T) {
+		data := bytes.Repeat([]byte("0123456789"), 1000)
+		md := alice.mustUpload(data, "digits.txt")
+		resp, b := alice.request("GET", "/v1/media/"+md.ID, nil, http.Header{"Range": {"bytes=10-19"}})
+		if resp.StatusCode != http.StatusPartialContent || string(b) != "0123456789" {
+			t.Fatalf("one range = %d %q", resp.StatusCode, b)
+		}
+		var ranges []string
+		for i := 0; i < 1000; i++ {
+			ranges = append(ranges, fmt.Sprintf("%d-%d", i*5, i*5))
+		}
+		resp, b = alice.request("GET", "/v1/media/"+md.ID, nil, http.Header{"Range": {"bytes=" + strings.Join(ranges, ",")}})
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(b, data) {
+			t.Fatalf("1,000 ranges = %d (%d bytes), want 200 with the whole content", resp.StatusCode, len(b))
 		}
 	})
 }

@@ -98,6 +98,8 @@ type Config struct {
 	RegisterBurst     int
 	LoginFailures     int
 	LoginBackoffMax   time.Duration
+	BodyGrace         time.Duration
+	MinBodyRate       int64
 }
 
 // DefaultConfig returns the defaults: a complete server on :8080 keeping
@@ -138,6 +140,8 @@ func DefaultConfig() Config {
 		RegisterBurst:   20,
 		LoginFailures:   5,
 		LoginBackoffMax: 15 * time.Minute,
+		BodyGrace:       20 * time.Second,
+		MinBodyRate:     8 << 10,
 	}
 }
 
@@ -422,6 +426,8 @@ func abuseFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.RegisterBurst, "register-burst", cfg.RegisterBurst, "sign-ups per client address at once before --register-rate applies")
 	fs.IntVar(&cfg.LoginFailures, "login-failures", cfg.LoginFailures, "failed logins in a row one client address may make for one handle before each further attempt waits 1s, doubling up to --login-backoff-max (429 too_many with Retry-After); a success starts over (0: no back-off)")
 	fs.DurationVar(&cfg.LoginBackoffMax, "login-backoff-max", cfg.LoginBackoffMax, "longest wait between failed logins for one handle from one client address")
+	fs.DurationVar(&cfg.BodyGrace, "body-grace", cfg.BodyGrace, "how long an HTTP API request body may take before --min-body-rate applies")
+	fs.Int64Var(&cfg.MinBodyRate, "min-body-rate", cfg.MinBodyRate, "bytes per second an HTTP API request body must average after --body-grace, or the request is cut (400 invalid); downloads get as long at this rate, plus a minute")
 }
 
 // argon2Concurrency returns how many password hashes may run at once.
@@ -444,6 +450,8 @@ func (c *Config) validateAbuse() error {
 		return fmt.Errorf("rate limits must not be negative")
 	case c.LoginBackoffMax < time.Second:
 		return fmt.Errorf("--login-backoff-max must be at least 1s")
+	case c.BodyGrace < 100*time.Millisecond || c.MinBodyRate < 1:
+		return fmt.Errorf("--body-grace must be at least 100ms and --min-body-rate at least 1")
 	}
 	return nil
 }

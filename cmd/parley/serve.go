@@ -181,6 +181,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		VAPIDPublicKey: vapidPublic,
 		TrustedProxies: trusted,
+		BodyGrace:      cfg.BodyGrace,
+		MinBodyRate:    cfg.MinBodyRate,
 		OnRequest: func(method, route string, status int, _ time.Duration) {
 			requests.Add(1, method, route, strconv.Itoa(status))
 		},
