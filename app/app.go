@@ -51,6 +51,13 @@ type Config struct {
 	MaxUploadBytes int64
 	// TempDir holds uploads while they are checked; "" means the system's.
 	TempDir string
+	// UploadQuota is how many bytes each user may upload per day (per
+	// node, refilled continuously); zero does not limit.
+	UploadQuota int64
+	// MinFreeBytes is the free space below which uploads are refused
+	// (unavailable), so that the disk the database shares keeps room
+	// for messages. It needs Deps.FreeSpace.
+	MinFreeBytes int64
 	// ThumbnailSide is the longest side of a thumbnail.
 	ThumbnailSide int
 	// MediaGrace is how long media that no message carries is kept: time
@@ -82,6 +89,8 @@ func DefaultConfig() Config {
 		LoginBackoffMax: 15 * time.Minute,
 
 		MaxUploadBytes:   parley.DefaultMaxUploadBytes,
+		UploadQuota:      1 << 30,
+		MinFreeBytes:     1 << 30,
 		ThumbnailSide:    imaging.DefaultThumbnailSide,
 		MediaGrace:       24 * time.Hour,
 		PushDelay:        3 * time.Second,
@@ -103,6 +112,8 @@ type App struct {
 	stats   Stats
 	members *memberCache
 	sends   *limiter
+	uploads *limiter // bytes per user
+	free    func() (int64, error)
 	logins  *limiter // per client address
 	// loginFails backs off failed logins per (client address, handle).
 	loginFails *backoff
@@ -152,6 +163,9 @@ type Deps struct {
 	// Push sends push notifications; without it none are sent and
 	// registrations are refused.
 	Push parley.PushQueue
+	// FreeSpace reports the bytes free on the disk that holds the data
+	// (database, uploads being checked, media on disk); nil does not check.
+	FreeSpace func() (int64, error)
 }
 
 // fallback sets *v to def when it is not positive (unset).
@@ -188,6 +202,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	a.logins = newLimiter(cfg.LoginRate, a.now)
 	a.loginFails = newBackoff(cfg.LoginFailures, cfg.LoginBackoff, max(cfg.LoginBackoffMax, cfg.LoginBackoff), a.now)
 	a.registers = newLimiter(cfg.RegisterRate, a.now)
+	a.uploads = newLimiter(Rate{PerSecond: float64(cfg.UploadQuota) / (24 * 60 * 60), Burst: int(cfg.UploadQuota)}, a.now)
+	a.free = d.FreeSpace
 	h, err := a.hasher.Hash("parley-dummy-password")
 	if err != nil {
 		return nil, err

@@ -198,3 +198,45 @@ func tooMany(wait time.Duration, format string, args ...any) error {
 	e.RetryAfter = max(wait, time.Second)
 	return e
 }
+
+// charge takes n tokens from key's bucket, going into debt if need be:
+// for costs known only afterwards (bytes uploaded).
+func (l *limiter) charge(key string, n float64) {
+	if l == nil || l.rate.PerSecond <= 0 || l.rate.Burst <= 0 {
+		return
+	}
+	now := l.now.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.m[key]
+	if b == nil {
+		if len(l.m) >= maxLimiterKeys {
+			l.sweep(now)
+			evict(l.m, maxLimiterKeys/10)
+		}
+		b = &bucket{tokens: float64(l.rate.Burst), at: now}
+		l.m[key] = b
+	}
+	b.tokens = min(float64(l.rate.Burst), b.tokens+now.Sub(b.at).Seconds()*l.rate.PerSecond) - n
+	b.at = now
+}
+
+// left returns the whole tokens key has now, or -1 when l does not limit;
+// with none, it also returns how long until there is one.
+func (l *limiter) left(key string) (int64, time.Duration) {
+	if l == nil || l.rate.PerSecond <= 0 || l.rate.Burst <= 0 {
+		return -1, 0
+	}
+	now := l.now.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.m[key]
+	if b == nil {
+		return int64(l.rate.Burst), 0
+	}
+	t := min(float64(l.rate.Burst), b.tokens+now.Sub(b.at).Seconds()*l.rate.PerSecond)
+	if t < 1 {
+		return 0, time.Duration(math.Ceil((1 - t) / l.rate.PerSecond * float64(time.Second)))
+	}
+	return int64(t), 0
+}

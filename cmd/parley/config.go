@@ -100,6 +100,8 @@ type Config struct {
 	LoginBackoffMax   time.Duration
 	BodyGrace         time.Duration
 	MinBodyRate       int64
+	UploadQuota       int64
+	MinFreeDisk       int64
 }
 
 // DefaultConfig returns the defaults: a complete server on :8080 keeping
@@ -142,6 +144,8 @@ func DefaultConfig() Config {
 		LoginBackoffMax: 15 * time.Minute,
 		BodyGrace:       20 * time.Second,
 		MinBodyRate:     8 << 10,
+		UploadQuota:     1 << 30,
+		MinFreeDisk:     1 << 30,
 	}
 }
 
@@ -426,6 +430,8 @@ func abuseFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.RegisterBurst, "register-burst", cfg.RegisterBurst, "sign-ups per client address at once before --register-rate applies")
 	fs.IntVar(&cfg.LoginFailures, "login-failures", cfg.LoginFailures, "failed logins in a row one client address may make for one handle before each further attempt waits 1s, doubling up to --login-backoff-max (429 too_many with Retry-After); a success starts over (0: no back-off)")
 	fs.DurationVar(&cfg.LoginBackoffMax, "login-backoff-max", cfg.LoginBackoffMax, "longest wait between failed logins for one handle from one client address")
+	fs.Int64Var(&cfg.UploadQuota, "upload-quota", cfg.UploadQuota, "bytes each user may upload per day on a node, refilled continuously (0: no quota); over it, 429 too_many with Retry-After")
+	fs.Int64Var(&cfg.MinFreeDisk, "min-free-disk", cfg.MinFreeDisk, "free bytes to keep on the file system of --data-dir: below this plus --max-upload-bytes, uploads are refused (503 unavailable) so messages keep being stored (0: no floor)")
 	fs.DurationVar(&cfg.BodyGrace, "body-grace", cfg.BodyGrace, "how long an HTTP API request body may take before --min-body-rate applies")
 	fs.Int64Var(&cfg.MinBodyRate, "min-body-rate", cfg.MinBodyRate, "bytes per second an HTTP API request body must average after --body-grace, or the request is cut (400 invalid); downloads get as long at this rate, plus a minute")
 }
@@ -450,6 +456,8 @@ func (c *Config) validateAbuse() error {
 		return fmt.Errorf("rate limits must not be negative")
 	case c.LoginBackoffMax < time.Second:
 		return fmt.Errorf("--login-backoff-max must be at least 1s")
+	case c.UploadQuota < 0 || c.MinFreeDisk < 0:
+		return fmt.Errorf("--upload-quota and --min-free-disk must not be negative")
 	case c.BodyGrace < 100*time.Millisecond || c.MinBodyRate < 1:
 		return fmt.Errorf("--body-grace must be at least 100ms and --min-body-rate at least 1")
 	}

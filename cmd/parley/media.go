@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/blob"
@@ -36,4 +37,16 @@ func (m *Main) openBlobs() (parley.BlobStore, error) {
 	}
 	m.closers = append(m.closers, s.Close)
 	return s, nil
+}
+
+// freeSpace returns the bytes available to the server on the file system
+// that holds dir.
+func freeSpace(dir string) func() (int64, error) {
+	return func() (int64, error) {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err != nil {
+			return 0, fmt.Errorf("statfs %s: %w", dir, err)
+		}
+		return int64(st.Bavail) * int64(st.Bsize), nil
+	}
 }

@@ -42,6 +42,9 @@ type Main struct {
 	// PushClient, when set, sends every push notification: tests set it to
 	// trust their loopback push services.
 	PushClient *http.Client
+	// FreeSpace, when set, reports the free bytes of --data-dir's file
+	// system in place of the operating system (tests fill a disk with it).
+	FreeSpace func() (int64, error)
 
 	ln       net.Listener
 	server   *http.Server
@@ -127,6 +130,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return pushQ.Close(ctx)
 		})
 	}
+	free := m.FreeSpace
+	if free == nil {
+		free = freeSpace(cfg.DataDir)
+	}
 	m.app, err = app.New(ctx, app.Config{
 		Retention:    cfg.Retention,
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -139,6 +146,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		LoginFailures:   cfg.LoginFailures,
 		LoginBackoff:    time.Second,
 		LoginBackoffMax: cfg.LoginBackoffMax,
+		UploadQuota:     cfg.UploadQuota,
+		MinFreeBytes:    cfg.MinFreeDisk,
 		MaxUploadBytes:  cfg.MaxUploadBytes,
 		TempDir:         cfg.uploadDir(),
 		MediaGrace:      cfg.MediaGrace,
