@@ -157,3 +157,16 @@ func TestHTTPBodyLimits(t *testing.T) {
 		}
 	})
 }
+
+func TestHTTPInvalidUTF8(t *testing.T) {
+	m := MustRunMain(t, testConfig(t))
+	anon := newClient(t, m.Addr())
+	status, b := anon.raw("POST", "/v1/users", []byte("{\"handle\":\"al\xffice\",\"password\":\"long enough\"}"))
+	if status != http.StatusBadRequest || !strings.Contains(string(b), `"invalid"`) || !strings.Contains(string(b), "UTF-8") {
+		t.Fatalf("invalid UTF-8 = %d %s, want 400 invalid", status, b)
+	}
+	status, b = anon.raw("POST", "/v1/users", []byte(`{"handle":5,"password":"long enough"}`))
+	if status != http.StatusBadRequest || strings.Contains(string(b), "Go ") || strings.Contains(string(b), "parley.") || strings.Contains(string(b), "code=") {
+		t.Fatalf("wrong type = %d %s", status, b)
+	}
+}
