@@ -52,3 +52,19 @@ func TestDecodeJSON(t *testing.T) {
 		t.Fatalf("DecodeJSON = %+v, %v", v, err)
 	}
 }
+
+func TestCleanFilename(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"report.pdf", "report.pdf"},
+		{"invoice\u202Efdp.exe", "invoicefdp.exe"}, // right-to-left override
+		{"a\u200Bb\u2066c\u2069.txt", "abc.txt"},   // zero-width space, isolates
+		{"\ufeffnote.txt", "note.txt"},             // byte order mark
+		{"../../etc/passwd", "passwd"},
+		{"tab\there.txt", "tabhere.txt"},
+		{"résumé.doc", "résumé.doc"},
+	} {
+		if got := parley.CleanFilename(tc.in); got != tc.want {
+			t.Errorf("CleanFilename(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -42,9 +42,31 @@ func (a *App) conv(ctx context.Context, id parley.ID) (*convInfo, error) {
 			}
 			ci.blocked = ci.blocked || b
 		}
+		if ci.mutual, err = a.bothWrote(ctx, id, ms[0].UserID, ms[1].UserID); err != nil {
+			return nil, err
+		}
 	}
 	a.members.put(id, ci, gen)
 	return ci, nil
+}
+
+// mutualWindow is how many of a direct conversation's newest entries are
+// looked at to tell whether both members wrote in it.
+const mutualWindow = 200
+
+// bothWrote reports whether x and y both sent one of the conversation's
+// newest entries.
+func (a *App) bothWrote(ctx context.Context, id, x, y parley.ID) (bool, error) {
+	ms, err := a.store.Messages(ctx, id, parley.MessageFilter{Limit: mutualWindow})
+	if err != nil {
+		return false, err
+	}
+	var fromX, fromY bool
+	for _, m := range ms {
+		fromX = fromX || m.SenderID == x
+		fromY = fromY || m.SenderID == y
+	}
+	return fromX && fromY, nil
 }
 
 // memberOf returns the conversation and the caller's membership (active or
@@ -134,9 +156,7 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 		}
 		members[i] = ms
 		for _, m := range ms {
-			if m.Active() || uc.Conversation.Type == parley.Direct {
-				need[m.UserID] = true
-			}
+			need[m.UserID] = true
 		}
 	}
 	ids := make([]parley.ID, 0, len(need))
@@ -167,12 +187,12 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 			LastActivityAt: conv.LastActivityAt, Role: self.Role, Active: self.Active(), Muted: self.Muted,
 			Members: []parley.MemberView{},
 		}
-		for _, m := range members[i] {
+		for _, m := range asSeenBy(&self, members[i]) {
 			u := byID[m.UserID]
 			if conv.Type == parley.Direct && m.UserID != c.UserID && u != nil {
 				v.RecipientID, v.RecipientName, v.RecipientProfilePic = u.ID, u.Name(), u.ProfilePic
 			}
-			if !m.Active() || u == nil {
+			if u == nil {
 				continue
 			}
 			v.Members = append(v.Members, parley.MemberView{
@@ -186,6 +206,33 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// asSeenBy returns the memberships the viewer may see: the active ones
+// for an active member. A member who left sees the group frozen at the
+// moment it left: those who were members then (itself excepted), with
+// their watermarks no further than that moment — nothing that happened
+// since. Moments are seqs: joining and leaving take none, so a member who
+// joined after the viewer left but before the next message is shown.
+func asSeenBy(viewer *parley.Member, ms []parley.Member) []parley.Member {
+	out := make([]parley.Member, 0, len(ms))
+	if viewer.Active() {
+		for _, m := range ms {
+			if m.Active() {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	at := *viewer.LeftSeq
+	for _, m := range ms {
+		if m.UserID == viewer.UserID || m.JoinedSeq > at || (m.LeftSeq != nil && *m.LeftSeq < at) {
+			continue
+		}
+		m.DeliveredSeq, m.ReadSeq = min(m.DeliveredSeq, at), min(m.ReadSeq, at)
+		out = append(out, m)
+	}
+	return out
 }
 
 // History implements parley.ConversationService.
@@ -286,6 +333,9 @@ func (a *App) CreateConversation(ctx context.Context, c parley.Caller, req parle
 	if title == "" {
 		return nil, false, parley.Errorf(parley.EINVALID, "a group needs a title")
 	}
+	if err := a.checkAddable(ctx, c.UserID, others); err != nil {
+		return nil, false, err
+	}
 	conv := &parley.Conversation{Type: parley.Group, Title: title, CreatedBy: c.UserID, CreatedAt: now}
 	ms := []parley.Member{{UserID: c.UserID, Role: parley.RoleOwner}}
 	for _, id := range others {
@@ -380,6 +430,13 @@ func (a *App) AddMembers(ctx context.Context, c parley.Caller, id parley.ID, use
 	}
 	if active+len(add) > a.cfg.MemberCap {
 		return nil, parley.Errorf(parley.ETOOMANY, "a group holds at most %d members", a.cfg.MemberCap)
+	}
+	newcomers := make([]parley.ID, len(add))
+	for i, x := range add {
+		newcomers[i] = x.UserID
+	}
+	if err := a.checkAddable(ctx, c.UserID, newcomers); err != nil {
+		return nil, err
 	}
 	if len(add) > 0 {
 		if _, _, err := a.store.AddMembers(ctx, id, add, a.now.Now()); err != nil {
@@ -514,13 +571,25 @@ func (a *App) Receipts(ctx context.Context, c parley.Caller, id parley.ID) ([]pa
 	if err != nil {
 		return nil, err
 	}
-	out := make([]parley.Receipt, 0, len(ms))
-	for _, m := range ms {
-		if m.Active() {
-			out = append(out, parley.Receipt{ConversationID: id, UserID: m.UserID, DeliveredSeq: m.DeliveredSeq, ReadSeq: m.ReadSeq})
-		}
+	self := findMember(ms, c.UserID)
+	if self == nil {
+		return nil, errNoConversation
+	}
+	seen := asSeenBy(self, ms)
+	out := make([]parley.Receipt, 0, len(seen))
+	for _, m := range seen {
+		out = append(out, parley.Receipt{ConversationID: id, UserID: m.UserID, DeliveredSeq: m.DeliveredSeq, ReadSeq: m.ReadSeq})
 	}
 	return out, nil
+}
+
+func findMember(ms []parley.Member, user parley.ID) *parley.Member {
+	for i := range ms {
+		if ms[i].UserID == user {
+			return &ms[i]
+		}
+	}
+	return nil
 }
 
 // SetMuted implements parley.ConversationService.

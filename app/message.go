@@ -39,7 +39,7 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest)
 		return nil, false, err
 	}
 	if ci.blocked {
-		return nil, false, parley.Errorf(parley.EFORBIDDEN, "messages between you and this user are blocked")
+		return nil, false, errUnreachable
 	}
 	if req.ReplyTo != 0 {
 		r, err := a.store.Message(ctx, req.ReplyTo)
@@ -65,6 +65,10 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest)
 		got.Media = media
 	} else if err := a.attachMedia(ctx, []*parley.Message{got}); err != nil {
 		return nil, false, err
+	}
+	if created && ci.conv.Type == parley.Direct && !ci.mutual {
+		// Maybe the first word from this side: presence may now be shared.
+		a.members.forget(ci.conv.ID)
 	}
 	if created {
 		a.stats.MessagesStored.Add(1)

@@ -35,7 +35,9 @@ func (a *App) Disconnected(ctx context.Context, c parley.Caller) error {
 }
 
 // presenceAudience returns who may see the user's presence: accepted
-// friends and the peers of its direct conversations.
+// friends, and the peers of its direct conversations in which both have
+// written (opening a chat with someone does not show their status), never
+// a user either side blocks.
 func (a *App) presenceAudience(ctx context.Context, user parley.ID) ([]parley.ID, error) {
 	seen := map[parley.ID]bool{user: true}
 	var out []parley.ID
@@ -62,11 +64,14 @@ func (a *App) presenceAudience(ctx context.Context, user parley.ID) ([]parley.ID
 		if uc.Conversation.Type != parley.Direct {
 			continue
 		}
-		ms, err := a.store.Members(ctx, uc.Conversation.ID)
+		ci, err := a.conv(ctx, uc.Conversation.ID)
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range ms {
+		if ci.blocked || !ci.mutual {
+			continue
+		}
+		for _, m := range ci.members {
 			add(m.UserID)
 		}
 	}

@@ -170,3 +170,27 @@ func TestHTTPInvalidUTF8(t *testing.T) {
 		t.Fatalf("wrong type = %d %s", status, b)
 	}
 }
+
+func TestOwnOriginAlwaysAllowed(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.AllowedOrigins = "https://app.example"
+	m := MustRunMain(t, cfg)
+	handshake := func(origin string) int {
+		req, _ := http.NewRequest("GET", "http://"+m.Addr()+"/socket.io/?EIO=4&transport=polling", nil)
+		req.Header.Set("Origin", origin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		origin string
+		ok     bool
+	}{{"http://" + m.Addr(), true}, {"https://app.example", true}, {"https://evil.example", false}} {
+		if got := handshake(tc.origin); (got == http.StatusOK) != tc.ok {
+			t.Errorf("handshake from %s = %d, want allowed=%v", tc.origin, got, tc.ok)
+		}
+	}
+}

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -213,7 +215,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("start realtime gateway: %w", err)
 	}
-	api.Handle("/socket.io/", m.gateway.Handler())
+	api.Handle("/socket.io/", ownOrigin(m.gateway.Handler()))
 	gs := m.gateway.Stats()
 	m.Metrics.GaugeFunc("parley_realtime_connections", "Realtime sockets connected to this node.", func() float64 { return float64(gs.Connections.Load()) })
 	m.Metrics.CounterFunc("parley_realtime_connects_total", "Realtime connects accepted.", gs.Connects.Load)
@@ -241,6 +243,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.background(func(ctx context.Context) { m.app.RunMediaCollection(ctx, cfg.RetentionInterval) })
 	m.Logger.Info("parley is serving", "addr", m.Addr(), "data_dir", cfg.DataDir, "store", cfg.Store, "bus", cfg.Bus)
 	return nil
+}
+
+// ownOrigin lets pages of the server's own origin (an Origin whose host is
+// the request's Host) use the realtime endpoint whatever --allowed-origins
+// lists: the engine's check sees only the origin, so such a request is
+// passed on as a same-origin one, without the header. Same-origin requests
+// need no CORS answer, and WebSockets none at all.
+func ownOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o != "" {
+			if u, err := url.Parse(o); err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+				r = r.Clone(r.Context())
+				r.Header.Del("Origin")
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // background runs fn until Close, which cancels its context and waits
