@@ -44,6 +44,10 @@ type Config struct {
 	LoginBackoffMax time.Duration
 	// RegisterRate limits account registrations per client address.
 	RegisterRate Rate
+	// TypingInterval coalesces typing: at most one typing event per
+	// (user, conversation) is fanned out per interval; the others are
+	// accepted and dropped. Zero fans out every one.
+	TypingInterval time.Duration
 	// Retention is how long messages are kept; zero keeps them forever.
 	Retention time.Duration
 
@@ -76,13 +80,14 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		MaxBodyBytes:  parley.DefaultMaxBodyBytes,
-		MemberCap:     parley.DefaultMemberCap,
-		RecallWindow:  time.Hour,
-		MembershipTTL: 5 * time.Second,
-		SendRate:      Rate{PerSecond: 50, Burst: 200},
-		LoginRate:     Rate{PerSecond: 1, Burst: 30},
-		RegisterRate:  Rate{PerSecond: 0.05, Burst: 20},
+		MaxBodyBytes:   parley.DefaultMaxBodyBytes,
+		MemberCap:      parley.DefaultMemberCap,
+		RecallWindow:   time.Hour,
+		MembershipTTL:  5 * time.Second,
+		SendRate:       Rate{PerSecond: 50, Burst: 200},
+		LoginRate:      Rate{PerSecond: 1, Burst: 30},
+		RegisterRate:   Rate{PerSecond: 0.05, Burst: 20},
+		TypingInterval: 2500 * time.Millisecond,
 
 		LoginFailures:   5,
 		LoginBackoff:    time.Second,
@@ -118,6 +123,7 @@ type App struct {
 	// loginFails backs off failed logins per (client address, handle).
 	loginFails *backoff
 	registers  *limiter // per client address
+	typing     *limiter // per (user, conversation)
 	sysSub     parley.Subscription
 
 	blobs     parley.BlobStore
@@ -202,6 +208,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	a.logins = newLimiter(cfg.LoginRate, a.now)
 	a.loginFails = newBackoff(cfg.LoginFailures, cfg.LoginBackoff, max(cfg.LoginBackoffMax, cfg.LoginBackoff), a.now)
 	a.registers = newLimiter(cfg.RegisterRate, a.now)
+	if cfg.TypingInterval > 0 {
+		a.typing = newLimiter(Rate{PerSecond: 1 / cfg.TypingInterval.Seconds(), Burst: 1}, a.now)
+	}
 	a.uploads = newLimiter(Rate{PerSecond: float64(cfg.UploadQuota) / (24 * 60 * 60), Burst: int(cfg.UploadQuota)}, a.now)
 	a.free = d.FreeSpace
 	h, err := a.hasher.Hash("parley-dummy-password")

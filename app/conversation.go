@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley"
@@ -359,8 +360,11 @@ func (a *App) afterCreate(ctx context.Context, c parley.Caller, id parley.ID, cr
 	return v, created, nil
 }
 
-// announce publishes the conversation, as each member sees it, to its
-// active members and to extra users (members just removed).
+// announce tells the conversation's active members of a change, and extra
+// users (members just removed) how they now see it. For a group it reads
+// the member list and their profiles once and publishes one event that
+// every member shares, so a change costs O(members), not a view per
+// member re-reading every member.
 func (a *App) announce(ctx context.Context, id parley.ID, extra []parley.ID) {
 	ctx = detach(ctx)
 	a.membershipChanged(ctx, id)
@@ -369,7 +373,18 @@ func (a *App) announce(ctx context.Context, id parley.ID, extra []parley.ID) {
 		a.logger.Warn("announce conversation", "conversation", id, "err", err)
 		return
 	}
-	for _, u := range append(slices.Clone(ci.activeIDs()), extra...) {
+	to := extra
+	if ci.conv.Type == parley.Group {
+		data, err := a.sharedView(ctx, ci)
+		if err != nil {
+			a.logger.Warn("announce conversation", "conversation", id, "err", err)
+		} else {
+			a.publish(ctx, ci.activeIDs(), &parley.Event{Name: parley.EventConversation, ConversationID: id, Data: data})
+		}
+	} else {
+		to = append(slices.Clone(ci.activeIDs()), extra...)
+	}
+	for _, u := range to {
 		v, err := a.Conversation(ctx, parley.Caller{UserID: u}, id)
 		if err != nil {
 			continue
@@ -377,6 +392,49 @@ func (a *App) announce(ctx context.Context, id parley.ID, extra []parley.ID) {
 		data, _ := json.Marshal(v)
 		a.publish(ctx, []parley.ID{u}, &parley.Event{Name: parley.EventConversation, ConversationID: id, Data: data})
 	}
+}
+
+// groupView is the part of a group's ConversationView that all its active
+// members share: what the `conversation` event carries. Each member's own
+// unread_count, muted and latest_message are left out (its role is in
+// members).
+type groupView struct {
+	ID             parley.ID               `json:"id"`
+	Type           parley.ConversationType `json:"type"`
+	Title          string                  `json:"title"`
+	RecipientName  string                  `json:"recipient_name"`
+	LastSeq        int64                   `json:"last_seq"`
+	LastActivityAt time.Time               `json:"last_activity_at"`
+	Active         bool                    `json:"active"`
+	Members        []parley.MemberView     `json:"members"`
+}
+
+// sharedView encodes a group's groupView, with one read of its members'
+// profiles.
+func (a *App) sharedView(ctx context.Context, ci *convInfo) ([]byte, error) {
+	ids := ci.activeIDs()
+	users, err := a.store.Users(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[parley.ID]*parley.User, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+	}
+	v := groupView{ID: ci.conv.ID, Type: ci.conv.Type, Title: ci.conv.Title, RecipientName: ci.conv.Title,
+		LastSeq: ci.conv.LastSeq, LastActivityAt: ci.conv.LastActivityAt, Active: true,
+		Members: make([]parley.MemberView, 0, len(ids))}
+	for _, m := range ci.members {
+		u := byID[m.UserID]
+		if !m.Active() || u == nil {
+			continue
+		}
+		v.Members = append(v.Members, parley.MemberView{
+			UserID: m.UserID, Role: m.Role, Handle: u.Handle, DisplayName: u.DisplayName, ProfilePic: u.ProfilePic,
+			DeliveredSeq: m.DeliveredSeq, ReadSeq: m.ReadSeq,
+		})
+	}
+	return json.Marshal(v)
 }
 
 // RemoveConversation implements parley.ConversationService.

@@ -204,6 +204,9 @@ func (a *App) Typing(ctx context.Context, c parley.Caller, conversationID parley
 	if ci.blocked {
 		return nil
 	}
+	if !a.typing.allow(c.UserID.String() + " " + conversationID.String()) {
+		return nil // the members were told a moment ago
+	}
 	others := make([]parley.ID, 0, len(ci.members))
 	for _, u := range ci.activeIDs() {
 		if u != c.UserID {

@@ -102,6 +102,7 @@ type Config struct {
 	MinBodyRate       int64
 	UploadQuota       int64
 	MinFreeDisk       int64
+	TypingInterval    time.Duration
 }
 
 // DefaultConfig returns the defaults: a complete server on :8080 keeping
@@ -146,6 +147,7 @@ func DefaultConfig() Config {
 		MinBodyRate:     8 << 10,
 		UploadQuota:     1 << 30,
 		MinFreeDisk:     1 << 30,
+		TypingInterval:  2500 * time.Millisecond,
 	}
 }
 
@@ -432,6 +434,7 @@ func abuseFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.DurationVar(&cfg.LoginBackoffMax, "login-backoff-max", cfg.LoginBackoffMax, "longest wait between failed logins for one handle from one client address")
 	fs.Int64Var(&cfg.UploadQuota, "upload-quota", cfg.UploadQuota, "bytes each user may upload per day on a node, refilled continuously (0: no quota); over it, 429 too_many with Retry-After")
 	fs.Int64Var(&cfg.MinFreeDisk, "min-free-disk", cfg.MinFreeDisk, "free bytes to keep on the file system of --data-dir: below this plus --max-upload-bytes, uploads are refused (503 unavailable) so messages keep being stored (0: no floor)")
+	fs.DurationVar(&cfg.TypingInterval, "typing-interval", cfg.TypingInterval, "at most one typing event per user and conversation is passed on per interval; the rest are accepted and dropped (0: pass every one)")
 	fs.DurationVar(&cfg.BodyGrace, "body-grace", cfg.BodyGrace, "how long an HTTP API request body may take before --min-body-rate applies")
 	fs.Int64Var(&cfg.MinBodyRate, "min-body-rate", cfg.MinBodyRate, "bytes per second an HTTP API request body must average after --body-grace, or the request is cut (400 invalid); downloads get as long at this rate, plus a minute")
 }
@@ -456,6 +459,8 @@ func (c *Config) validateAbuse() error {
 		return fmt.Errorf("rate limits must not be negative")
 	case c.LoginBackoffMax < time.Second:
 		return fmt.Errorf("--login-backoff-max must be at least 1s")
+	case c.TypingInterval < 0:
+		return fmt.Errorf("--typing-interval must not be negative")
 	case c.UploadQuota < 0 || c.MinFreeDisk < 0:
 		return fmt.Errorf("--upload-quota and --min-free-disk must not be negative")
 	case c.BodyGrace < 100*time.Millisecond || c.MinBodyRate < 1:

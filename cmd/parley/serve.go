@@ -149,6 +149,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		LoginBackoff:    time.Second,
 		LoginBackoffMax: cfg.LoginBackoffMax,
 		UploadQuota:     cfg.UploadQuota,
+		TypingInterval:  cfg.TypingInterval,
 		MinFreeBytes:    cfg.MinFreeDisk,
 		MaxUploadBytes:  cfg.MaxUploadBytes,
 		TempDir:         cfg.uploadDir(),
