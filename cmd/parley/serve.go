@@ -164,6 +164,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger: m.Logger,
 		Blobs:  blobs,
 		Push:   pq,
+		// Uploads stop first when the data disk runs low.
+		FreeSpace: free,
 	})
 	if err != nil {
 		return fmt.Errorf("start app: %w", err)
