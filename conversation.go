@@ -55,7 +55,10 @@ type Member struct {
 	JoinedAt       time.Time `json:"joined_at"`
 	// LeftSeq is the last seq the member may see after leaving; nil while
 	// the member is active.
-	LeftSeq      *int64 `json:"left_seq,omitempty"`
+	LeftSeq *int64 `json:"left_seq,omitempty"`
+	// LeftTitle is the group's title when the member left; "" while the
+	// member is active.
+	LeftTitle    string `json:"-"`
 	DeliveredSeq int64  `json:"delivered_seq"`
 	ReadSeq      int64  `json:"read_seq"`
 	// Hidden is set when the member removed the conversation from its list;
@@ -148,7 +151,8 @@ type ConversationStore interface {
 	// the conversation (Members not filled) and the memberships it created
 	// or renewed.
 	AddMembers(ctx context.Context, conversationID ID, members []Member, t time.Time) (*Conversation, []Member, error)
-	// RemoveMember sets the member's LeftSeq to the current last seq;
+	// RemoveMember sets the member's LeftSeq to the current last seq and
+	// its LeftTitle to the conversation's title;
 	// ENOTFOUND if the user is not an active member.
 	RemoveMember(ctx context.Context, conversationID, userID ID) (*Member, error)
 	// SetRole changes an active member's role; ENOTFOUND if not a member.

@@ -201,8 +201,11 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 				DeliveredSeq: m.DeliveredSeq, ReadSeq: m.ReadSeq,
 			})
 		}
+		if !self.Active() && self.LeftTitle != "" {
+			v.Title = self.LeftTitle // the group as it was when the member left
+		}
 		if conv.Type == parley.Group {
-			v.RecipientName = conv.Title
+			v.RecipientName = v.Title
 		}
 		out = append(out, v)
 	}
@@ -214,7 +217,8 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 // moment it left: those who were members then (itself excepted), with
 // their watermarks no further than that moment — nothing that happened
 // since. Moments are seqs: joining and leaving take none, so a member who
-// joined after the viewer left but before the next message is shown.
+// joined after the viewer left but before the next message is shown. The
+// title is frozen too (views).
 func asSeenBy(viewer *parley.Member, ms []parley.Member) []parley.Member {
 	out := make([]parley.Member, 0, len(ms))
 	if viewer.Active() {

@@ -14,7 +14,13 @@ func TestLeftMemberSeesGroupFrozen(t *testing.T) {
 	owner, leaver, stayer, newcomer := e.MustUser(t), e.MustUser(t), e.MustUser(t), e.MustUser(t)
 	g := e.MustGroup(t, owner, leaver, stayer)
 	e.MustSend(t, owner, g, "one")
+	if _, err := e.app.Rename(ctx, owner.c, g, "as it was"); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.app.RemoveMember(ctx, leaver.c, g, leaver.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.Rename(ctx, owner.c, g, "renamed later"); err != nil {
 		t.Fatal(err)
 	}
 	// What happens after: more messages, a newcomer, reading. (Joins take
@@ -34,6 +40,15 @@ func TestLeftMemberSeesGroupFrozen(t *testing.T) {
 	}
 	self, _ := e.store.Member(ctx, g, leaver.ID)
 	at := *self.LeftSeq
+	t.Run("TitleAsOfLeaving", func(t *testing.T) {
+		if v.Title != "as it was" || v.RecipientName != "as it was" {
+			t.Fatalf("title seen after leaving = %q / %q", v.Title, v.RecipientName)
+		}
+		list, err := e.app.Conversations(ctx, leaver.c, 1, 20)
+		if err != nil || len(list) != 1 || list[0].Title != "as it was" {
+			t.Fatalf("list entry after leaving = %+v, %v", list, err)
+		}
+	})
 	t.Run("MembersAsOfLeaving", func(t *testing.T) {
 		got := map[parley.ID]bool{}
 		for _, m := range v.Members {

@@ -122,14 +122,23 @@ func testMembership(t *testing.T, open Opener) {
 	})
 	MustSend(t, s, g, a, da, "m3", "c can see this")
 	t.Run("LeaveFreezesCeiling", func(t *testing.T) {
+		if _, err := s.SetTitle(ctx, g.ID, "as c knew it", epoch); err != nil {
+			t.Fatal(err)
+		}
 		m, err := s.RemoveMember(ctx, g.ID, c.ID)
-		if err != nil || m.LeftSeq == nil || *m.LeftSeq != 3 {
+		if err != nil || m.LeftSeq == nil || *m.LeftSeq != 3 || m.LeftTitle != "as c knew it" {
 			t.Fatalf("RemoveMember = %+v, %v", m, err)
 		}
 		MustSend(t, s, g, a, da, "m4", "c cannot see this")
+		if _, err := s.SetTitle(ctx, g.ID, "renamed after c left", epoch); err != nil {
+			t.Fatal(err)
+		}
 		m, _ = s.Member(ctx, g.ID, c.ID)
-		if m.Active() || !m.Visible(3) || m.Visible(4) || m.Ceiling(4) != 3 {
+		if m.Active() || !m.Visible(3) || m.Visible(4) || m.Ceiling(4) != 3 || m.LeftTitle != "as c knew it" {
 			t.Fatalf("left member = %+v", m)
+		}
+		if ucs, _ := s.UserConversations(ctx, c.ID, parley.ConversationFilter{IncludeLeft: true}); len(ucs) != 1 || ucs[0].Self.LeftTitle != "as c knew it" {
+			t.Fatalf("left member's list entry = %+v", ucs)
 		}
 		_, err = s.RemoveMember(ctx, g.ID, c.ID)
 		wantCode(t, err, parley.ENOTFOUND)
@@ -148,7 +157,7 @@ func testMembership(t *testing.T, open Opener) {
 			t.Fatalf("rejoin = %+v, %v", added, err)
 		}
 		m, _ := s.Member(ctx, g.ID, c.ID)
-		if !m.Active() || m.Visible(4) || !m.Visible(5) {
+		if !m.Active() || m.Visible(4) || !m.Visible(5) || m.LeftTitle != "" {
 			t.Fatalf("rejoined member = %+v", m)
 		}
 	})
