@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -191,6 +192,22 @@ func TestOwnOriginAlwaysAllowed(t *testing.T) {
 	}{{"http://" + m.Addr(), true}, {"https://app.example", true}, {"https://evil.example", false}} {
 		if got := handshake(tc.origin); (got == http.StatusOK) != tc.ok {
 			t.Errorf("handshake from %s = %d, want allowed=%v", tc.origin, got, tc.ok)
+		}
+	}
+}
+
+func TestArgon2Concurrency(t *testing.T) {
+	for _, tc := range []struct {
+		flag, memKiB, min, max int
+	}{
+		{3, 19 * 1024, 3, 3},             // the flag wins
+		{0, 19 * 1024, 2, 13},            // CPUs, at least 2, within 256 MiB
+		{0, 200 * 1024, 1, 1},            // a costly hash: one at a time
+		{0, 64, 2, runtime.NumCPU() + 2}, // cheap hashes: CPUs
+	} {
+		c := Config{Argon2Concurrency: tc.flag, Argon2MemoryKiB: uint(tc.memKiB)}
+		if got := c.argon2Concurrency(); got < tc.min || got > tc.max {
+			t.Errorf("argon2Concurrency(flag %d, %d KiB) = %d, want %d..%d", tc.flag, tc.memKiB, got, tc.min, tc.max)
 		}
 	}
 }

@@ -427,7 +427,7 @@ func (c *Config) uploadDir() string { return filepath.Join(c.DataDir, "uploads")
 // from exhausting a node.
 func abuseFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated CIDR prefixes of proxies (HAProxy, a load balancer) whose X-Forwarded-For is believed, so limits per client address count the client behind them; empty trusts nobody")
-	fs.IntVar(&cfg.Argon2Concurrency, "argon2-concurrency", cfg.Argon2Concurrency, "password hashes computed at once (each holds --argon2-memory-kib); a login or sign-up that finds them all busy for 1s gets 503 unavailable with Retry-After; 0 means max(2, number of CPUs)")
+	fs.IntVar(&cfg.Argon2Concurrency, "argon2-concurrency", cfg.Argon2Concurrency, "password hashes computed at once (each holds --argon2-memory-kib); a login or sign-up that finds them all busy for 1s gets 503 unavailable with Retry-After; 0 means max(2, number of CPUs), fewer if they would hold over 256 MiB")
 	fs.Float64Var(&cfg.RegisterRate, "register-rate", cfg.RegisterRate, "sign-ups (POST /v1/users) per second per client address on a node (0: no limit); over it, 429 too_many")
 	fs.IntVar(&cfg.RegisterBurst, "register-burst", cfg.RegisterBurst, "sign-ups per client address at once before --register-rate applies")
 	fs.IntVar(&cfg.LoginFailures, "login-failures", cfg.LoginFailures, "failed logins in a row one client address may make for one handle before each further attempt waits 1s, doubling up to --login-backoff-max (429 too_many with Retry-After); a success starts over (0: no back-off)")
@@ -439,12 +439,18 @@ func abuseFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.Int64Var(&cfg.MinBodyRate, "min-body-rate", cfg.MinBodyRate, "bytes per second an HTTP API request body must average after --body-grace, or the request is cut (400 invalid); downloads get as long at this rate, plus a minute")
 }
 
-// argon2Concurrency returns how many password hashes may run at once.
+// argon2MemoryBudget bounds, by default, the memory password hashing may
+// hold at once: with a large --argon2-memory-kib, fewer hashes run.
+const argon2MemoryBudget = 256 << 20
+
+// argon2Concurrency returns how many password hashes may run at once: the
+// flag, or max(2, CPUs) within argon2MemoryBudget (at least one).
 func (c *Config) argon2Concurrency() int {
 	if c.Argon2Concurrency > 0 {
 		return c.Argon2Concurrency
 	}
-	return max(2, runtime.NumCPU())
+	byMemory := argon2MemoryBudget / max(1, int(c.Argon2MemoryKiB)<<10)
+	return max(1, min(max(2, runtime.NumCPU()), byMemory))
 }
 
 // validateAbuse checks the abuse limits.
