@@ -33,7 +33,7 @@ import (
 const (
 	// witnessP99Bound bounds the witness's send-to-receive p99 under any
 	// case.
-	witnessP99Bound = 3 * time.Second
+	witnessP99Bound = 4 * time.Second
 	// rssBound bounds the test process's resident memory (the node runs in
 	// it) during any case. Before the limits, 200 concurrent sign-ups
 	// alone took 3.6 GiB.
