@@ -124,7 +124,9 @@ type App struct {
 	loginFails *backoff
 	registers  *limiter // per client address
 	typing     *limiter // per (user, conversation)
-	sysSub     parley.Subscription
+	// mutual holds direct conversations both members wrote in (presence).
+	mutual mutuals
+	sysSub parley.Subscription
 
 	blobs     parley.BlobStore
 	pushQueue parley.PushQueue

@@ -17,10 +17,7 @@ type convInfo struct {
 	active  []parley.ID     // active members' user ids
 	// blocked is set on a direct conversation when either member blocks the
 	// other.
-	blocked bool
-	// mutual is set on a direct conversation once both members have
-	// written in it: only then do they see each other's presence.
-	mutual   bool
+	blocked  bool
 	loadedAt time.Time
 }
 

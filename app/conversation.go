@@ -43,31 +43,9 @@ func (a *App) conv(ctx context.Context, id parley.ID) (*convInfo, error) {
 			}
 			ci.blocked = ci.blocked || b
 		}
-		if ci.mutual, err = a.bothWrote(ctx, id, ms[0].UserID, ms[1].UserID); err != nil {
-			return nil, err
-		}
 	}
 	a.members.put(id, ci, gen)
 	return ci, nil
-}
-
-// mutualWindow is how many of a direct conversation's newest entries are
-// looked at to tell whether both members wrote in it.
-const mutualWindow = 200
-
-// bothWrote reports whether x and y both sent one of the conversation's
-// newest entries.
-func (a *App) bothWrote(ctx context.Context, id, x, y parley.ID) (bool, error) {
-	ms, err := a.store.Messages(ctx, id, parley.MessageFilter{Limit: mutualWindow})
-	if err != nil {
-		return false, err
-	}
-	var fromX, fromY bool
-	for _, m := range ms {
-		fromX = fromX || m.SenderID == x
-		fromY = fromY || m.SenderID == y
-	}
-	return fromX && fromY, nil
 }
 
 // memberOf returns the conversation and the caller's membership (active or

@@ -66,10 +66,6 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest)
 	} else if err := a.attachMedia(ctx, []*parley.Message{got}); err != nil {
 		return nil, false, err
 	}
-	if created && ci.conv.Type == parley.Direct && !ci.mutual {
-		// Maybe the first word from this side: presence may now be shared.
-		a.members.forget(ci.conv.ID)
-	}
 	if created {
 		a.stats.MessagesStored.Add(1)
 		a.fanOut(detach(ctx), ci, c, got)
