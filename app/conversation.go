@@ -194,9 +194,8 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 // for an active member. A member who left sees the group frozen at the
 // moment it left: those who were members then (itself excepted), with
 // their watermarks no further than that moment — nothing that happened
-// since. Moments are seqs: joining and leaving take none, so a member who
-// joined after the viewer left but before the next message is shown. The
-// title is frozen too (views).
+// since. Joining and leaving take no seq: between two messages, the times
+// of joining and leaving tell the order. The title is frozen too (views).
 func asSeenBy(viewer *parley.Member, ms []parley.Member) []parley.Member {
 	out := make([]parley.Member, 0, len(ms))
 	if viewer.Active() {
@@ -207,9 +206,11 @@ func asSeenBy(viewer *parley.Member, ms []parley.Member) []parley.Member {
 		}
 		return out
 	}
-	at := *viewer.LeftSeq
+	at, when := *viewer.LeftSeq, viewer.LeftAt
 	for _, m := range ms {
-		if m.UserID == viewer.UserID || m.JoinedSeq > at || (m.LeftSeq != nil && *m.LeftSeq < at) {
+		joinedAfter := m.JoinedSeq > at || (m.JoinedSeq == at && !when.IsZero() && m.JoinedAt.After(when))
+		leftBefore := m.LeftSeq != nil && (*m.LeftSeq < at || (*m.LeftSeq == at && !when.IsZero() && m.LeftAt.Before(when)))
+		if m.UserID == viewer.UserID || joinedAfter || leftBefore {
 			continue
 		}
 		m.DeliveredSeq, m.ReadSeq = min(m.DeliveredSeq, at), min(m.ReadSeq, at)
@@ -508,7 +509,7 @@ func (a *App) RemoveMember(ctx context.Context, c parley.Caller, id, userID parl
 			return parley.Errorf(parley.EFORBIDDEN, "only the owner may remove an admin, and nobody may remove the owner")
 		}
 	}
-	if _, err := a.store.RemoveMember(ctx, id, userID); err != nil {
+	if _, err := a.store.RemoveMember(ctx, id, userID, a.now.Now()); err != nil {
 		return err
 	}
 	if target.Role == parley.RoleOwner {
