@@ -112,6 +112,7 @@ type backoff struct {
 
 type strikes struct {
 	n     int
+	last  time.Time // the latest attempt
 	until time.Time // no attempt before this
 }
 
@@ -145,6 +146,7 @@ func (b *backoff) attempt(key string) time.Duration {
 		return wait
 	}
 	s.n++
+	s.last = now
 	if over := s.n - b.free; over > 0 {
 		wait := b.max
 		if over <= 30 && b.base<<(over-1) < b.max {
@@ -165,11 +167,11 @@ func (b *backoff) succeeded(key string) {
 	b.mu.Unlock()
 }
 
-// sweep forgets keys whose wait ended more than Max ago: their count
-// starts over.
+// sweep forgets keys with no attempt and no wait for longer than Max:
+// their count starts over.
 func (b *backoff) sweep(now time.Time) {
 	for k, s := range b.m {
-		if now.Sub(s.until) > b.max {
+		if now.Sub(s.until) > b.max && now.Sub(s.last) > b.max {
 			delete(b.m, k)
 		}
 	}
