@@ -55,9 +55,13 @@ type Member struct {
 	JoinedAt       time.Time `json:"joined_at"`
 	// LeftSeq is the last seq the member may see after leaving; nil while
 	// the member is active.
-	LeftSeq      *int64 `json:"left_seq,omitempty"`
-	DeliveredSeq int64  `json:"delivered_seq"`
-	ReadSeq      int64  `json:"read_seq"`
+	LeftSeq *int64 `json:"left_seq,omitempty"`
+	// LeftTitle is the group's title when the member left, and LeftAt
+	// when; "" and zero while the member is active.
+	LeftTitle    string    `json:"-"`
+	LeftAt       time.Time `json:"-"`
+	DeliveredSeq int64     `json:"delivered_seq"`
+	ReadSeq      int64     `json:"read_seq"`
 	// Hidden is set when the member removed the conversation from its list;
 	// ClearedSeq is the last seq at that moment. The conversation shows in
 	// the list again once the log grows past ClearedSeq.
@@ -148,9 +152,10 @@ type ConversationStore interface {
 	// the conversation (Members not filled) and the memberships it created
 	// or renewed.
 	AddMembers(ctx context.Context, conversationID ID, members []Member, t time.Time) (*Conversation, []Member, error)
-	// RemoveMember sets the member's LeftSeq to the current last seq;
+	// RemoveMember sets the member's LeftSeq to the current last seq, its
+	// LeftTitle to the conversation's title and its LeftAt to t;
 	// ENOTFOUND if the user is not an active member.
-	RemoveMember(ctx context.Context, conversationID, userID ID) (*Member, error)
+	RemoveMember(ctx context.Context, conversationID, userID ID, t time.Time) (*Member, error)
 	// SetRole changes an active member's role; ENOTFOUND if not a member.
 	SetRole(ctx context.Context, conversationID, userID ID, role Role) error
 	// SetTitle renames the conversation at time t and returns it.

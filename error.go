@@ -3,6 +3,7 @@ package parley
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are the whole vocabulary of failures that reaches a
@@ -32,13 +33,19 @@ type Error struct {
 	// Err is an optional cause kept for logs and errors.Is; it is never
 	// shown to clients.
 	Err error
+	// RetryAfter, for a retryable error (too_many, unavailable), is how
+	// long the client should wait before trying again; zero leaves it to
+	// the transport's default.
+	RetryAfter time.Duration
 }
 
+// Error returns the message, followed by the cause when there is one (for
+// logs). Clients are shown ErrorMessage, never this.
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("parley error: code=%s message=%s: %v", e.Code, e.Message, e.Err)
+		return e.Message + ": " + e.Err.Error()
 	}
-	return fmt.Sprintf("parley error: code=%s message=%s", e.Code, e.Message)
+	return e.Message
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -78,6 +85,16 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// RetryAfterOf returns the wait err asks a client to observe before
+// retrying, zero when it names none.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // IsRetryable reports whether the same request may succeed later unchanged.

@@ -51,7 +51,9 @@ func CleanFilename(name string) string {
 		name = name[i+1:]
 	}
 	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '"' {
+		// Format characters (bidi overrides and the like) could make
+		// "invoice\u202Efdp.exe" show as "invoiceexe.pdf".
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '"' {
 			return -1
 		}
 		return r

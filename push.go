@@ -134,9 +134,11 @@ type PushQueue interface {
 // PushStore persists push registrations.
 type PushStore interface {
 	// SavePushRegistration stores reg for reg.DeviceID and sets reg.ID and
-	// reg.CreatedAt. A registration with the same kind and endpoint, on
-	// any device, is replaced: it keeps its id and takes reg's user,
-	// device, keys and time, and created is false.
+	// reg.CreatedAt. A registration with the same kind and endpoint on any
+	// device of the same user is replaced: it keeps its id and takes reg's
+	// device, keys and time, and created is false. ECONFLICT when another
+	// user holds that address: an address never moves between users.
+	// ENOTFOUND when the device is not the user's live device.
 	SavePushRegistration(ctx context.Context, reg *PushRegistration) (created bool, err error)
 	// PushRegistrations returns the registrations of the user's devices,
 	// ordered by id.
@@ -153,9 +155,11 @@ type PushStore interface {
 type PushService interface {
 	// RegisterPush stores reg as the caller's device's address on a
 	// channel (reg's user and device are the caller's), replacing a
-	// registration of the same address (created=false). EINVALID when the
-	// registration is malformed or no channel of its kind is configured;
-	// ETOOMANY over MaxPushRegistrationsPerDevice.
+	// registration of the same address on one of the caller's devices
+	// (created=false). EINVALID when the registration is malformed or no
+	// channel of its kind is configured; ETOOMANY over
+	// MaxPushRegistrationsPerDevice; ECONFLICT when another user
+	// registered the address.
 	RegisterPush(ctx context.Context, c Caller, reg PushRegistration) (saved *PushRegistration, created bool, err error)
 	// UnregisterPush removes the caller's registration of the address;
 	// ENOTFOUND when the caller has none.

@@ -39,6 +39,9 @@ func (a *App) CreateUser(ctx context.Context, req parley.RegisterRequest) (*parl
 	if err := upd.Validate(); err != nil {
 		return nil, err
 	}
+	if wait := a.registers.take(addrKey(ctx)); wait > 0 {
+		return nil, tooMany(wait, "too many sign-ups from your network; try again later")
+	}
 	hash, err := a.hasher.Hash(req.Password)
 	if err != nil {
 		return nil, err
@@ -64,12 +67,23 @@ func (a *App) Login(ctx context.Context, req parley.LoginRequest) (*parley.Sessi
 	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > parley.MaxDeviceNameLen {
 		return nil, parley.Errorf(parley.EINVALID, "device_name must be at most %d characters", parley.MaxDeviceNameLen)
 	}
-	if !a.logins.allow(parley.NormalizeHandle(req.Handle)) {
-		return nil, parley.Errorf(parley.ETOOMANY, "too many login attempts; try again later")
+	// Throttled per client address, and per (address, handle) with a
+	// back-off: someone guessing elsewhere cannot lock the owner out.
+	addr := addrKey(ctx)
+	if wait := a.logins.take(addr); wait > 0 {
+		return nil, tooMany(wait, "too many login attempts from your network; try again later")
+	}
+	pair := addr + " " + parley.NormalizeHandle(req.Handle)
+	if wait := a.loginFails.attempt(pair); wait > 0 {
+		return nil, tooMany(wait, "too many failed logins; try again later")
 	}
 	u, hash, err := a.store.UserCredentials(ctx, req.Handle)
 	if parley.ErrorCode(err) == parley.ENOTFOUND {
-		a.hasher.Verify(req.Password, a.dummyHash)
+		// The same work, and the same answer when hashing is saturated, as
+		// for a wrong password: whether a handle exists does not show.
+		if _, err := a.hasher.Verify(req.Password, a.dummyHash); err != nil {
+			return nil, err
+		}
 		return nil, errBadLogin
 	}
 	if err != nil {
@@ -82,6 +96,7 @@ func (a *App) Login(ctx context.Context, req parley.LoginRequest) (*parley.Sessi
 	if !ok {
 		return nil, errBadLogin
 	}
+	a.loginFails.succeeded(pair)
 	if u.DisabledAt != nil {
 		return nil, parley.Errorf(parley.EFORBIDDEN, "this account is disabled; ask the server's operator")
 	}

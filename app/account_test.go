@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +120,7 @@ func TestProfile(t *testing.T) {
 }
 
 func TestRateLimits(t *testing.T) {
-	e := MustApp(t, app.Config{SendRate: app.Rate{PerSecond: 1, Burst: 3}, LoginRate: app.Rate{PerSecond: 0.01, Burst: 2}})
+	e := MustApp(t, app.Config{SendRate: app.Rate{PerSecond: 1, Burst: 3}})
 	ctx := context.Background()
 	a, b := e.MustUser(t), e.MustUser(t)
 	conv := e.MustDirect(t, a, b)
@@ -139,10 +141,89 @@ func TestRateLimits(t *testing.T) {
 	if err := send("e"); err != nil {
 		t.Fatalf("after refill: %v", err)
 	}
-	// Logins: the burst is per handle, and one was used by MustUser.
-	if _, err := e.app.Login(ctx, parley.LoginRequest{Handle: a.Handle, Password: "wrong-password"}); parley.ErrorCode(err) != parley.EUNAUTHORIZED {
-		t.Fatalf("second login = %v", err)
+}
+
+func TestLoginThrottle(t *testing.T) {
+	e := MustApp(t, app.Config{LoginRate: app.Rate{PerSecond: 0.01, Burst: 20}, LoginFailures: 3,
+		LoginBackoff: time.Second, LoginBackoffMax: time.Minute})
+	owner := e.MustUser(t)
+	at := func(addr string) context.Context {
+		return parley.WithClientAddr(context.Background(), netip.MustParseAddr(addr))
 	}
-	_, err := e.app.Login(ctx, parley.LoginRequest{Handle: a.Handle, Password: "password-" + a.Handle})
+	login := func(ctx context.Context, password string) error {
+		_, err := e.app.Login(ctx, parley.LoginRequest{Handle: owner.Handle, Password: password})
+		return err
+	}
+	attacker, home := at("203.0.113.7"), at("198.51.100.1")
+	for i := 0; i < 3; i++ {
+		wantCode(t, login(attacker, "wrong-password"), parley.EUNAUTHORIZED)
+	}
+	t.Run("ErrTooManyWithBackoff", func(t *testing.T) {
+		wantCode(t, login(attacker, "wrong-password"), parley.EUNAUTHORIZED) // the 4th starts the back-off
+		err := login(attacker, "password-"+owner.Handle)
+		wantCode(t, err, parley.ETOOMANY)
+		if ra := parley.RetryAfterOf(err); ra <= 0 || ra > time.Minute {
+			t.Fatalf("RetryAfter = %v", ra)
+		}
+		e.clock.add(time.Second)
+		wantCode(t, login(attacker, "wrong-password"), parley.EUNAUTHORIZED)
+		e.clock.add(time.Second) // the back-off doubled
+		wantCode(t, login(attacker, "wrong-password"), parley.ETOOMANY)
+	})
+	t.Run("OwnerElsewhereNotLockedOut", func(t *testing.T) {
+		if err := login(home, "password-"+owner.Handle); err != nil {
+			t.Fatalf("owner's login from its own address = %v", err)
+		}
+	})
+	t.Run("SuccessStartsOver", func(t *testing.T) {
+		for i := 0; i < 3; i++ {
+			wantCode(t, login(home, "wrong-password"), parley.EUNAUTHORIZED)
+		}
+		if err := login(home, "password-"+owner.Handle); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			wantCode(t, login(home, "wrong-password"), parley.EUNAUTHORIZED)
+		}
+	})
+	t.Run("ErrTooManyPerAddress", func(t *testing.T) {
+		other := at("192.0.2.55")
+		for i := 0; i < 20; i++ {
+			_, err := e.app.Login(other, parley.LoginRequest{Handle: fmt.Sprintf("nobody%d", i), Password: "wrong-password"})
+			wantCode(t, err, parley.EUNAUTHORIZED)
+		}
+		_, err := e.app.Login(other, parley.LoginRequest{Handle: "nobody-else", Password: "wrong-password"})
+		wantCode(t, err, parley.ETOOMANY)
+		if err := login(home, "password-"+owner.Handle); err != nil {
+			t.Fatalf("another address is not limited: %v", err)
+		}
+	})
+}
+
+func TestRegisterRate(t *testing.T) {
+	e := MustApp(t, app.Config{RegisterRate: app.Rate{PerSecond: 0.1, Burst: 2}})
+	ctx := parley.WithClientAddr(context.Background(), netip.MustParseAddr("2001:db8::1"))
+	reg := func(ctx context.Context, h string) error {
+		_, err := e.app.Register(ctx, parley.RegisterRequest{Handle: h, Password: "password-" + h})
+		return err
+	}
+	for i := 0; i < 2; i++ {
+		if err := reg(ctx, fmt.Sprintf("reg%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another address in the same /64 shares the allowance.
+	sibling := parley.WithClientAddr(context.Background(), netip.MustParseAddr("2001:db8::2"))
+	err := reg(sibling, "reg2")
 	wantCode(t, err, parley.ETOOMANY)
+	if parley.RetryAfterOf(err) <= 0 {
+		t.Fatal("too_many without a RetryAfter")
+	}
+	if err := reg(parley.WithClientAddr(context.Background(), netip.MustParseAddr("2001:db8:1::1")), "reg3"); err != nil {
+		t.Fatalf("another network: %v", err)
+	}
+	e.clock.add(10 * time.Second)
+	if err := reg(ctx, "reg4"); err != nil {
+		t.Fatalf("after refill: %v", err)
+	}
 }

@@ -33,10 +33,23 @@ type Config struct {
 	// SendRate limits each user's sends (all devices, per node); over it,
 	// sends fail with too_many.
 	SendRate Rate
-	// LoginRate limits login attempts per handle (per node), against
-	// password guessing; password checks of a password change and an
-	// account deletion count against it too.
+	// LoginRate limits login attempts per client address (per node),
+	// whatever handles they name; password checks of a password change
+	// and an account deletion count against it too.
 	LoginRate Rate
+	// LoginFailures is how many failed logins in a row one client address
+	// may make for one handle before each further attempt waits
+	// LoginBackoff, doubling per failure up to LoginBackoffMax. Guessing
+	// from elsewhere never locks the owner out; a success starts over.
+	LoginFailures   int
+	LoginBackoff    time.Duration
+	LoginBackoffMax time.Duration
+	// RegisterRate limits account registrations per client address.
+	RegisterRate Rate
+	// TypingInterval coalesces typing: at most one typing event per
+	// (user, conversation) is fanned out per interval; the others are
+	// accepted and dropped. Zero fans out every one.
+	TypingInterval time.Duration
 
 	// Registration is the sign-up policy: parley.RegistrationOpen (the
 	// default), RegistrationInvite or RegistrationClosed.
@@ -59,6 +72,13 @@ type Config struct {
 	MaxUploadBytes int64
 	// TempDir holds uploads while they are checked; "" means the system's.
 	TempDir string
+	// UploadQuota is how many bytes each user may upload per day (per
+	// node, refilled continuously); zero does not limit.
+	UploadQuota int64
+	// MinFreeBytes is the free space below which uploads are refused
+	// (unavailable), so that the disk the database shares keeps room
+	// for messages. It needs Deps.FreeSpace.
+	MinFreeBytes int64
 	// ThumbnailSide is the longest side of a thumbnail.
 	ThumbnailSide int
 	// MediaGrace is how long media that no message carries is kept: time
@@ -81,18 +101,26 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		MaxBodyBytes:  parley.DefaultMaxBodyBytes,
-		MemberCap:     parley.DefaultMemberCap,
-		RecallWindow:  time.Hour,
-		MembershipTTL: 5 * time.Second,
-		SendRate:      Rate{PerSecond: 50, Burst: 200},
-		LoginRate:     Rate{PerSecond: 0.2, Burst: 10},
+		MaxBodyBytes:   parley.DefaultMaxBodyBytes,
+		MemberCap:      parley.DefaultMemberCap,
+		RecallWindow:   time.Hour,
+		MembershipTTL:  5 * time.Second,
+		SendRate:       Rate{PerSecond: 50, Burst: 200},
+		LoginRate:      Rate{PerSecond: 1, Burst: 30},
+		RegisterRate:   Rate{PerSecond: 0.05, Burst: 20},
+		TypingInterval: 2500 * time.Millisecond,
+
+		LoginFailures:   5,
+		LoginBackoff:    time.Second,
+		LoginBackoffMax: 15 * time.Minute,
 
 		Registration:       parley.RegistrationOpen,
 		SeenEvery:          time.Minute,
 		SessionFeedOverlap: 10 * time.Second,
 
 		MaxUploadBytes:   parley.DefaultMaxUploadBytes,
+		UploadQuota:      1 << 30,
+		MinFreeBytes:     1 << 30,
 		ThumbnailSide:    imaging.DefaultThumbnailSide,
 		MediaGrace:       24 * time.Hour,
 		PushDelay:        3 * time.Second,
@@ -115,8 +143,16 @@ type App struct {
 	busOutage outage // publishes failing: logged once, not per event
 	members   *memberCache
 	sends     *limiter
-	logins    *limiter
-	sysSub    parley.Subscription
+	uploads   *limiter // bytes per user
+	free      func() (int64, error)
+	logins    *limiter // per client address
+	// loginFails backs off failed logins per (client address, handle).
+	loginFails *backoff
+	registers  *limiter // per client address
+	typing     *limiter // per (user, conversation)
+	// mutual holds direct conversations both members wrote in (presence).
+	mutual mutuals
+	sysSub parley.Subscription
 
 	blobs     parley.BlobStore
 	pushQueue parley.PushQueue
@@ -162,6 +198,9 @@ type Deps struct {
 	// Push sends push notifications; without it none are sent and
 	// registrations are refused.
 	Push parley.PushQueue
+	// FreeSpace reports the bytes free on the disk that holds the data
+	// (database, uploads being checked, media on disk); nil does not check.
+	FreeSpace func() (int64, error)
 }
 
 // fallback sets *v to def when it is not positive (unset).
@@ -206,6 +245,13 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	a.members = newMemberCache(cfg.MembershipTTL, a.now)
 	a.sends = newLimiter(cfg.SendRate, a.now)
 	a.logins = newLimiter(cfg.LoginRate, a.now)
+	a.loginFails = newBackoff(cfg.LoginFailures, cfg.LoginBackoff, max(cfg.LoginBackoffMax, cfg.LoginBackoff), a.now)
+	a.registers = newLimiter(cfg.RegisterRate, a.now)
+	if cfg.TypingInterval > 0 {
+		a.typing = newLimiter(Rate{PerSecond: 1 / cfg.TypingInterval.Seconds(), Burst: 1}, a.now)
+	}
+	a.uploads = newLimiter(Rate{PerSecond: float64(cfg.UploadQuota) / (24 * 60 * 60), Burst: int(cfg.UploadQuota)}, a.now)
+	a.free = d.FreeSpace
 	h, err := a.hasher.Hash("parley-dummy-password")
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley"
@@ -134,9 +135,7 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 		}
 		members[i] = ms
 		for _, m := range ms {
-			if m.Active() || uc.Conversation.Type == parley.Direct {
-				need[m.UserID] = true
-			}
+			need[m.UserID] = true
 		}
 	}
 	ids := make([]parley.ID, 0, len(need))
@@ -167,12 +166,12 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 			LastActivityAt: conv.LastActivityAt, Role: self.Role, Active: self.Active(), Muted: self.Muted,
 			Members: []parley.MemberView{},
 		}
-		for _, m := range members[i] {
+		for _, m := range asSeenBy(&self, members[i]) {
 			u := byID[m.UserID]
 			if conv.Type == parley.Direct && m.UserID != c.UserID && u != nil {
 				v.RecipientID, v.RecipientName, v.RecipientProfilePic = u.ID, u.Name(), u.ProfilePic
 			}
-			if !m.Active() || u == nil {
+			if u == nil {
 				continue
 			}
 			v.Members = append(v.Members, parley.MemberView{
@@ -180,12 +179,44 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 				DeliveredSeq: m.DeliveredSeq, ReadSeq: m.ReadSeq,
 			})
 		}
+		if !self.Active() && self.LeftTitle != "" {
+			v.Title = self.LeftTitle // the group as it was when the member left
+		}
 		if conv.Type == parley.Group {
-			v.RecipientName = conv.Title
+			v.RecipientName = v.Title
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// asSeenBy returns the memberships the viewer may see: the active ones
+// for an active member. A member who left sees the group frozen at the
+// moment it left: those who were members then (itself excepted), with
+// their watermarks no further than that moment — nothing that happened
+// since. Joining and leaving take no seq: between two messages, the times
+// of joining and leaving tell the order. The title is frozen too (views).
+func asSeenBy(viewer *parley.Member, ms []parley.Member) []parley.Member {
+	out := make([]parley.Member, 0, len(ms))
+	if viewer.Active() {
+		for _, m := range ms {
+			if m.Active() {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	at, when := *viewer.LeftSeq, viewer.LeftAt
+	for _, m := range ms {
+		joinedAfter := m.JoinedSeq > at || (m.JoinedSeq == at && !when.IsZero() && m.JoinedAt.After(when))
+		leftBefore := m.LeftSeq != nil && (*m.LeftSeq < at || (*m.LeftSeq == at && !when.IsZero() && m.LeftAt.Before(when)))
+		if m.UserID == viewer.UserID || joinedAfter || leftBefore {
+			continue
+		}
+		m.DeliveredSeq, m.ReadSeq = min(m.DeliveredSeq, at), min(m.ReadSeq, at)
+		out = append(out, m)
+	}
+	return out
 }
 
 // History implements parley.ConversationService.
@@ -286,6 +317,9 @@ func (a *App) CreateConversation(ctx context.Context, c parley.Caller, req parle
 	if title == "" {
 		return nil, false, parley.Errorf(parley.EINVALID, "a group needs a title")
 	}
+	if err := a.checkAddable(ctx, c.UserID, others); err != nil {
+		return nil, false, err
+	}
 	conv := &parley.Conversation{Type: parley.Group, Title: title, CreatedBy: c.UserID, CreatedAt: now}
 	ms := []parley.Member{{UserID: c.UserID, Role: parley.RoleOwner}}
 	for _, id := range others {
@@ -309,8 +343,11 @@ func (a *App) afterCreate(ctx context.Context, c parley.Caller, id parley.ID, cr
 	return v, created, nil
 }
 
-// announce publishes the conversation, as each member sees it, to its
-// active members and to extra users (members just removed).
+// announce tells the conversation's active members of a change, and extra
+// users (members just removed) how they now see it. For a group it reads
+// the member list and their profiles once and publishes one event that
+// every member shares, so a change costs O(members), not a view per
+// member re-reading every member.
 func (a *App) announce(ctx context.Context, id parley.ID, extra []parley.ID) {
 	ctx = detach(ctx)
 	a.membershipChanged(ctx, id)
@@ -319,7 +356,18 @@ func (a *App) announce(ctx context.Context, id parley.ID, extra []parley.ID) {
 		a.logger.Warn("announce conversation", "conversation", id, "err", err)
 		return
 	}
-	for _, u := range append(slices.Clone(ci.activeIDs()), extra...) {
+	to := extra
+	if ci.conv.Type == parley.Group {
+		data, err := a.sharedView(ctx, ci)
+		if err != nil {
+			a.logger.Warn("announce conversation", "conversation", id, "err", err)
+		} else {
+			a.publish(ctx, ci.activeIDs(), &parley.Event{Name: parley.EventConversation, ConversationID: id, Data: data})
+		}
+	} else {
+		to = append(slices.Clone(ci.activeIDs()), extra...)
+	}
+	for _, u := range to {
 		v, err := a.Conversation(ctx, parley.Caller{UserID: u}, id)
 		if err != nil {
 			continue
@@ -327,6 +375,49 @@ func (a *App) announce(ctx context.Context, id parley.ID, extra []parley.ID) {
 		data, _ := json.Marshal(v)
 		a.publish(ctx, []parley.ID{u}, &parley.Event{Name: parley.EventConversation, ConversationID: id, Data: data})
 	}
+}
+
+// groupView is the part of a group's ConversationView that all its active
+// members share: what the `conversation` event carries. Each member's own
+// unread_count, muted and latest_message are left out (its role is in
+// members).
+type groupView struct {
+	ID             parley.ID               `json:"id"`
+	Type           parley.ConversationType `json:"type"`
+	Title          string                  `json:"title"`
+	RecipientName  string                  `json:"recipient_name"`
+	LastSeq        int64                   `json:"last_seq"`
+	LastActivityAt time.Time               `json:"last_activity_at"`
+	Active         bool                    `json:"active"`
+	Members        []parley.MemberView     `json:"members"`
+}
+
+// sharedView encodes a group's groupView, with one read of its members'
+// profiles.
+func (a *App) sharedView(ctx context.Context, ci *convInfo) ([]byte, error) {
+	ids := ci.activeIDs()
+	users, err := a.store.Users(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[parley.ID]*parley.User, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+	}
+	v := groupView{ID: ci.conv.ID, Type: ci.conv.Type, Title: ci.conv.Title, RecipientName: ci.conv.Title,
+		LastSeq: ci.conv.LastSeq, LastActivityAt: ci.conv.LastActivityAt, Active: true,
+		Members: make([]parley.MemberView, 0, len(ids))}
+	for _, m := range ci.members {
+		u := byID[m.UserID]
+		if !m.Active() || u == nil {
+			continue
+		}
+		v.Members = append(v.Members, parley.MemberView{
+			UserID: m.UserID, Role: m.Role, Handle: u.Handle, DisplayName: u.DisplayName, ProfilePic: u.ProfilePic,
+			DeliveredSeq: m.DeliveredSeq, ReadSeq: m.ReadSeq,
+		})
+	}
+	return json.Marshal(v)
 }
 
 // RemoveConversation implements parley.ConversationService.
@@ -381,6 +472,13 @@ func (a *App) AddMembers(ctx context.Context, c parley.Caller, id parley.ID, use
 	if active+len(add) > a.cfg.MemberCap {
 		return nil, parley.Errorf(parley.ETOOMANY, "a group holds at most %d members", a.cfg.MemberCap)
 	}
+	newcomers := make([]parley.ID, len(add))
+	for i, x := range add {
+		newcomers[i] = x.UserID
+	}
+	if err := a.checkAddable(ctx, c.UserID, newcomers); err != nil {
+		return nil, err
+	}
 	if len(add) > 0 {
 		if _, _, err := a.store.AddMembers(ctx, id, add, a.now.Now()); err != nil {
 			return nil, err
@@ -411,7 +509,7 @@ func (a *App) RemoveMember(ctx context.Context, c parley.Caller, id, userID parl
 			return parley.Errorf(parley.EFORBIDDEN, "only the owner may remove an admin, and nobody may remove the owner")
 		}
 	}
-	if _, err := a.store.RemoveMember(ctx, id, userID); err != nil {
+	if _, err := a.store.RemoveMember(ctx, id, userID, a.now.Now()); err != nil {
 		return err
 	}
 	if target.Role == parley.RoleOwner {
@@ -514,13 +612,25 @@ func (a *App) Receipts(ctx context.Context, c parley.Caller, id parley.ID) ([]pa
 	if err != nil {
 		return nil, err
 	}
-	out := make([]parley.Receipt, 0, len(ms))
-	for _, m := range ms {
-		if m.Active() {
-			out = append(out, parley.Receipt{ConversationID: id, UserID: m.UserID, DeliveredSeq: m.DeliveredSeq, ReadSeq: m.ReadSeq})
-		}
+	self := findMember(ms, c.UserID)
+	if self == nil {
+		return nil, errNoConversation
+	}
+	seen := asSeenBy(self, ms)
+	out := make([]parley.Receipt, 0, len(seen))
+	for _, m := range seen {
+		out = append(out, parley.Receipt{ConversationID: id, UserID: m.UserID, DeliveredSeq: m.DeliveredSeq, ReadSeq: m.ReadSeq})
 	}
 	return out, nil
+}
+
+func findMember(ms []parley.Member, user parley.ID) *parley.Member {
+	for i := range ms {
+		if ms[i].UserID == user {
+			return &ms[i]
+		}
+	}
+	return nil
 }
 
 // SetMuted implements parley.ConversationService.

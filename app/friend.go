@@ -22,18 +22,46 @@ func (a *App) otherUser(ctx context.Context, c parley.Caller, id parley.ID) (*pa
 	return a.store.User(ctx, id)
 }
 
+// errUnreachable is the one refusal for contact that a block prevents,
+// whichever side blocks: the blocked user learns nothing from its text.
+var errUnreachable = parley.Errorf(parley.EFORBIDDEN, "you cannot contact this user")
+
+// errSomeUnreachable is errUnreachable for a request naming many users.
+var errSomeUnreachable = parley.Errorf(parley.EFORBIDDEN, "you cannot add one or more of these users")
+
 // checkNotBlocked refuses when either user blocks the other.
 func (a *App) checkNotBlocked(ctx context.Context, me, other parley.ID) error {
-	for _, pair := range [][2]parley.ID{{other, me}, {me, other}} {
+	b, err := a.eitherBlocks(ctx, me, other)
+	if err != nil {
+		return err
+	}
+	if b {
+		return errUnreachable
+	}
+	return nil
+}
+
+// eitherBlocks reports whether x blocks y or y blocks x.
+func (a *App) eitherBlocks(ctx context.Context, x, y parley.ID) (bool, error) {
+	for _, pair := range [][2]parley.ID{{y, x}, {x, y}} {
 		b, err := a.store.Blocked(ctx, pair[0], pair[1])
+		if err != nil || b {
+			return b, err
+		}
+	}
+	return false, nil
+}
+
+// checkAddable refuses adding users to a group when the adder blocks any
+// of them or is blocked by any, with one text that names nobody.
+func (a *App) checkAddable(ctx context.Context, adder parley.ID, users []parley.ID) error {
+	for _, u := range users {
+		b, err := a.eitherBlocks(ctx, adder, u)
 		if err != nil {
 			return err
 		}
 		if b {
-			if pair[0] == me {
-				return parley.Errorf(parley.EFORBIDDEN, "you block this user; unblock them first")
-			}
-			return parley.Errorf(parley.EFORBIDDEN, "this user does not accept contact from you")
+			return errSomeUnreachable
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/parleyhq/parley"
@@ -108,7 +109,17 @@ func TestPresence(t *testing.T) {
 	e := MustApp(t, app.Config{})
 	ctx := context.Background()
 	a, b, stranger := e.MustUser(t), e.MustUser(t), e.MustUser(t)
-	e.MustDirect(t, a, b)
+	say := func(u *user, conv parley.ID, cmid string) {
+		t.Helper()
+		if _, _, err := e.app.Send(ctx, u.c, parley.SendRequest{ConversationID: conv, ClientMsgID: cmid, Body: "hi"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ab := e.MustDirect(t, a, b)
+	say(a, ab, "ab1")
+	say(b, ab, "ab2")
+	// The stranger opens a chat with a and writes; a never answers.
+	say(stranger, e.MustDirect(t, stranger, a), "s1")
 	evB, evS := e.Watch(t, b), e.Watch(t, stranger)
 	if err := e.app.Connected(ctx, a.c); err != nil {
 		t.Fatal(err)
@@ -120,7 +131,7 @@ func TestPresence(t *testing.T) {
 		t.Fatalf("presence events at b = %d, want 1 (second connection is no news)", n)
 	}
 	if n := len(evS.named(parley.EventPresence)); n != 0 {
-		t.Fatalf("a stranger learned a's presence")
+		t.Fatalf("a stranger with a one-sided chat learned a's presence")
 	}
 	st, err := e.app.Presence(ctx, b.c, []parley.ID{a.ID, stranger.ID})
 	if err != nil || !st[0].Online || st[1].Online {
@@ -139,4 +150,67 @@ func TestPresence(t *testing.T) {
 	if st[0].Online || st[0].LastSeen == nil {
 		t.Fatalf("after disconnect = %+v", st[0])
 	}
+	t.Run("BlockedNever", func(t *testing.T) {
+		if err := e.app.Block(ctx, a.c, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		before := len(evB.named(parley.EventPresence))
+		e.app.Connected(ctx, a.c)
+		if st, _ := e.app.Presence(ctx, b.c, []parley.ID{a.ID}); st[0].Online || st[0].LastSeen != nil {
+			t.Fatalf("a blocked peer sees a: %+v", st[0])
+		}
+		if n := len(evB.named(parley.EventPresence)); n != before {
+			t.Fatal("a blocked peer was told a came online")
+		}
+	})
+}
+
+func TestBlocksApplyToGroups(t *testing.T) {
+	e := MustApp(t, app.Config{})
+	ctx := context.Background()
+	owner, blocker, blocked, friend := e.MustUser(t), e.MustUser(t), e.MustUser(t), e.MustUser(t)
+	if err := e.app.Block(ctx, blocker.c, owner.c.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.app.Block(ctx, owner.c, blocked.ID); err != nil {
+		t.Fatal(err)
+	}
+	create := func(ids ...parley.ID) error {
+		_, _, err := e.app.CreateConversation(ctx, owner.c, parley.CreateConversationRequest{Title: "g", MemberIDs: ids})
+		return err
+	}
+	var texts []string
+	t.Run("ErrForbiddenOnCreate", func(t *testing.T) {
+		for _, u := range []*user{blocker, blocked} {
+			err := create(friend.ID, u.ID)
+			wantCode(t, err, parley.EFORBIDDEN)
+			texts = append(texts, parley.ErrorMessage(err))
+		}
+	})
+	t.Run("ErrForbiddenOnAdd", func(t *testing.T) {
+		v, _, err := e.app.CreateConversation(ctx, owner.c, parley.CreateConversationRequest{Title: "g", MemberIDs: []parley.ID{friend.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []*user{blocker, blocked} {
+			_, err := e.app.AddMembers(ctx, owner.c, v.ID, []parley.ID{u.ID})
+			wantCode(t, err, parley.EFORBIDDEN)
+			texts = append(texts, parley.ErrorMessage(err))
+		}
+		if ms, _ := e.store.Members(ctx, v.ID); len(ms) != 2 {
+			t.Fatalf("members = %d, want 2", len(ms))
+		}
+	})
+	t.Run("OneNeutralText", func(t *testing.T) {
+		for _, s := range texts[1:] {
+			if s != texts[0] || strings.Contains(s, "block") {
+				t.Fatalf("refusal texts %q differ or name a block", texts)
+			}
+		}
+		_, err := e.app.RequestFriend(ctx, blocked.c, owner.ID)
+		_, err2 := e.app.RequestFriend(ctx, owner.c, blocked.ID)
+		if parley.ErrorMessage(err) != parley.ErrorMessage(err2) || strings.Contains(parley.ErrorMessage(err), "block") {
+			t.Fatalf("friend refusals %q / %q", parley.ErrorMessage(err), parley.ErrorMessage(err2))
+		}
+	})
 }

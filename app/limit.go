@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -13,6 +15,12 @@ type Rate struct {
 	PerSecond float64
 	Burst     int
 }
+
+// maxLimiterKeys bounds the keys one limiter remembers, so a flood of
+// distinct keys (random handles, many addresses) costs bounded memory.
+// Past it, arbitrary keys are forgotten: they start over with a full
+// allowance, which loosens the limit for them but never grows the map.
+const maxLimiterKeys = 100_000
 
 // limiter applies a Rate per key (a user, a handle). Buckets that have
 // refilled completely are forgotten, so memory follows active keys only.
@@ -36,9 +44,13 @@ func newLimiter(r Rate, now parley.Clock) *limiter {
 }
 
 // allow takes a token for key, reporting false when none is left.
-func (l *limiter) allow(key string) bool {
+func (l *limiter) allow(key string) bool { return l.take(key) == 0 }
+
+// take takes a token for key. It returns zero when it could, and otherwise
+// how long until one is available.
+func (l *limiter) take(key string) time.Duration {
 	if l == nil || l.rate.PerSecond <= 0 || l.rate.Burst <= 0 {
-		return true
+		return 0
 	}
 	now := l.now.Now()
 	l.mu.Lock()
@@ -49,16 +61,20 @@ func (l *limiter) allow(key string) bool {
 	}
 	b := l.m[key]
 	if b == nil {
+		if len(l.m) >= maxLimiterKeys {
+			l.sweep(now)
+			evict(l.m, maxLimiterKeys/10)
+		}
 		b = &bucket{tokens: float64(l.rate.Burst), at: now}
 		l.m[key] = b
 	}
 	b.tokens = min(float64(l.rate.Burst), b.tokens+now.Sub(b.at).Seconds()*l.rate.PerSecond)
 	b.at = now
 	if b.tokens < 1 {
-		return false
+		return time.Duration(math.Ceil((1 - b.tokens) / l.rate.PerSecond * float64(time.Second)))
 	}
 	b.tokens--
-	return true
+	return 0
 }
 
 // sweep forgets buckets that are full again.
@@ -68,4 +84,161 @@ func (l *limiter) sweep(now time.Time) {
 			delete(l.m, k)
 		}
 	}
+}
+
+// evict forgets up to n arbitrary keys of m.
+func evict[V any](m map[string]V, n int) {
+	for k := range m {
+		if n <= 0 {
+			return
+		}
+		delete(m, k)
+		n--
+	}
+}
+
+// backoff counts failures per key: after Free failures in a row each
+// further attempt must wait Base, doubling per failure up to Max. A
+// success forgets the key. Attempts are counted as failures when they
+// start, so concurrent attempts cannot slip past the count.
+type backoff struct {
+	free      int
+	base, max time.Duration
+	now       parley.Clock
+	mu        sync.Mutex
+	m         map[string]*strikes
+	seen      int
+}
+
+type strikes struct {
+	n     int
+	last  time.Time // the latest attempt
+	until time.Time // no attempt before this
+}
+
+func newBackoff(free int, base, maxWait time.Duration, now parley.Clock) *backoff {
+	return &backoff{free: free, base: base, max: maxWait, now: now, m: make(map[string]*strikes)}
+}
+
+// attempt counts an attempt for key as a failure, unless key must still
+// wait: then it returns how long.
+func (b *backoff) attempt(key string) time.Duration {
+	if b == nil || b.free <= 0 || b.base <= 0 {
+		return 0
+	}
+	now := b.now.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seen++; b.seen >= 10_000 {
+		b.seen = 0
+		b.sweep(now)
+	}
+	s := b.m[key]
+	if s == nil {
+		if len(b.m) >= maxLimiterKeys {
+			b.sweep(now)
+			evict(b.m, maxLimiterKeys/10)
+		}
+		s = &strikes{}
+		b.m[key] = s
+	}
+	if wait := s.until.Sub(now); wait > 0 {
+		return wait
+	}
+	s.n++
+	s.last = now
+	if over := s.n - b.free; over > 0 {
+		wait := b.max
+		if over <= 30 && b.base<<(over-1) < b.max {
+			wait = b.base << (over - 1)
+		}
+		s.until = now.Add(wait)
+	}
+	return 0
+}
+
+// succeeded forgets key's failures.
+func (b *backoff) succeeded(key string) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	delete(b.m, key)
+	b.mu.Unlock()
+}
+
+// sweep forgets keys with no attempt and no wait for longer than Max:
+// their count starts over.
+func (b *backoff) sweep(now time.Time) {
+	for k, s := range b.m {
+		if now.Sub(s.until) > b.max && now.Sub(s.last) > b.max {
+			delete(b.m, k)
+		}
+	}
+}
+
+// addrKey returns the key of the client address ctx carries: the address
+// itself for IPv4, its /64 for IPv6 (one subscriber's usual allocation).
+// Calls that did not come from the network share the key "local".
+func addrKey(ctx context.Context) string {
+	a, ok := parley.ClientAddr(ctx)
+	if !ok {
+		return "local"
+	}
+	if a.Is6() {
+		p, err := a.Prefix(64)
+		if err == nil {
+			return p.String()
+		}
+	}
+	return a.String()
+}
+
+// tooMany is the refusal of a rate limit, with the wait it asks for.
+func tooMany(wait time.Duration, format string, args ...any) error {
+	e := parley.Errorf(parley.ETOOMANY, format, args...)
+	e.RetryAfter = max(wait, time.Second)
+	return e
+}
+
+// charge takes n tokens from key's bucket, going into debt if need be:
+// for costs known only afterwards (bytes uploaded).
+func (l *limiter) charge(key string, n float64) {
+	if l == nil || l.rate.PerSecond <= 0 || l.rate.Burst <= 0 {
+		return
+	}
+	now := l.now.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.m[key]
+	if b == nil {
+		if len(l.m) >= maxLimiterKeys {
+			l.sweep(now)
+			evict(l.m, maxLimiterKeys/10)
+		}
+		b = &bucket{tokens: float64(l.rate.Burst), at: now}
+		l.m[key] = b
+	}
+	b.tokens = min(float64(l.rate.Burst), b.tokens+now.Sub(b.at).Seconds()*l.rate.PerSecond) - n
+	b.at = now
+}
+
+// left returns the whole tokens key has now, or -1 when l does not limit;
+// with none, it also returns how long until there is one.
+func (l *limiter) left(key string) (int64, time.Duration) {
+	if l == nil || l.rate.PerSecond <= 0 || l.rate.Burst <= 0 {
+		return -1, 0
+	}
+	now := l.now.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.m[key]
+	if b == nil {
+		return int64(l.rate.Burst), 0
+	}
+	t := min(float64(l.rate.Burst), b.tokens+now.Sub(b.at).Seconds()*l.rate.PerSecond)
+	if t < 1 {
+		return 0, time.Duration(math.Ceil((1 - t) / l.rate.PerSecond * float64(time.Second)))
+	}
+	return int64(t), 0
 }

@@ -53,6 +53,19 @@ func (a *App) Upload(ctx context.Context, c parley.Caller, r io.Reader, filename
 	if a.blobs == nil {
 		return nil, errMediaDisabled
 	}
+	if err := a.checkFreeSpace(); err != nil {
+		return nil, err
+	}
+	limit := a.cfg.MaxUploadBytes
+	quotaKey := c.UserID.String()
+	left, wait := a.uploads.left(quotaKey)
+	if left == 0 {
+		return nil, tooMany(wait, "you reached your daily upload quota; try again later")
+	}
+	quotaBound := left >= 0 && left < limit
+	if quotaBound {
+		limit = left
+	}
 	f, err := os.CreateTemp(a.cfg.TempDir, "upload-*")
 	if err != nil {
 		return nil, parley.WrapError(parley.EUNAVAILABLE, "cannot store uploads right now", err)
@@ -63,15 +76,18 @@ func (a *App) Upload(ctx context.Context, c parley.Caller, r io.Reader, filename
 	}()
 	sum := sha256.New()
 	var head headBuffer
-	limit := a.cfg.MaxUploadBytes
 	n, err := io.Copy(io.MultiWriter(f, sum, &head), io.LimitReader(r, limit+1))
 	switch {
-	case parley.ErrorCode(err) == parley.ETOOLARGE:
+	case errors.As(err, new(*parley.Error)):
+		// Said by the transport (over a limit, arriving too slowly).
 		return nil, err
 	case err != nil && ctx.Err() == nil && !isDiskError(err):
 		return nil, parley.WrapError(parley.EINVALID, "the upload could not be read", err)
 	case err != nil:
 		return nil, parley.WrapError(parley.EUNAVAILABLE, "cannot store uploads right now", err)
+	case n > limit && quotaBound:
+		return nil, tooMany(time.Duration(float64(n-limit)/float64(a.cfg.UploadQuota)*float64(24*time.Hour)),
+			"this upload is over what is left of your daily upload quota (%d bytes); try again later", limit)
 	case n > limit:
 		return nil, parley.Errorf(parley.ETOOLARGE, "uploads are limited to %d bytes", limit)
 	case n == 0:
@@ -89,15 +105,40 @@ func (a *App) Upload(ctx context.Context, c parley.Caller, r io.Reader, filename
 			return nil, err
 		}
 	}
+	// Charged before storing, so that concurrent uploads see it.
+	a.uploads.charge(quotaKey, float64(n))
 	if err := a.storeMediaRows(ctx, m, thumb); err != nil {
+		a.uploads.charge(quotaKey, -float64(n))
 		return nil, err
 	}
 	if err := a.putBlobs(ctx, f, m, thumb, thumbBytes); err != nil {
+		a.uploads.charge(quotaKey, -float64(n))
 		// The rows name blobs that may be missing: take them back.
 		a.releaseMedia(detach(ctx), []parley.ID{m.ID})
 		return nil, err
 	}
 	return m, nil
+}
+
+// lowDiskRetryAfter is the wait suggested while uploads are paused for
+// want of disk space.
+const lowDiskRetryAfter = time.Minute
+
+// checkFreeSpace refuses uploads while the data disk is below its floor:
+// uploads are the first thing to go, so that messages keep being stored.
+func (a *App) checkFreeSpace() error {
+	if a.free == nil || a.cfg.MinFreeBytes <= 0 {
+		return nil
+	}
+	free, err := a.free()
+	if err != nil {
+		a.logger.Warn("read free disk space", "err", err)
+		return nil
+	}
+	if free < a.cfg.MinFreeBytes+a.cfg.MaxUploadBytes {
+		return &parley.Error{Code: parley.EUNAVAILABLE, Message: "the server is low on storage; uploads are paused", RetryAfter: lowDiskRetryAfter}
+	}
+	return nil
 }
 
 // isDecodable reports whether the imaging package reads the content type.

@@ -48,7 +48,7 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest,
 		return nil, false, err
 	}
 	if ci.blocked {
-		return nil, false, parley.Errorf(parley.EFORBIDDEN, "messages between you and this user are blocked")
+		return nil, false, errUnreachable
 	}
 	if req.ReplyTo != 0 {
 		r, err := a.store.Message(ctx, req.ReplyTo)
@@ -214,6 +214,9 @@ func (a *App) Typing(ctx context.Context, c parley.Caller, conversationID parley
 	}
 	if ci.blocked {
 		return nil
+	}
+	if !a.typing.allow(c.UserID.String() + " " + conversationID.String()) {
+		return nil // the members were told a moment ago
 	}
 	others := make([]parley.ID, 0, len(ci.members))
 	for _, u := range ci.activeIDs() {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"sync"
 
 	"github.com/parleyhq/parley"
 )
@@ -35,7 +36,9 @@ func (a *App) Disconnected(ctx context.Context, c parley.Caller) error {
 }
 
 // presenceAudience returns who may see the user's presence: accepted
-// friends and the peers of its direct conversations.
+// friends, and the peers of its direct conversations in which both have
+// written (opening a chat with someone does not show their status), never
+// a user either side blocks.
 func (a *App) presenceAudience(ctx context.Context, user parley.ID) ([]parley.ID, error) {
 	seen := map[parley.ID]bool{user: true}
 	var out []parley.ID
@@ -62,11 +65,21 @@ func (a *App) presenceAudience(ctx context.Context, user parley.ID) ([]parley.ID
 		if uc.Conversation.Type != parley.Direct {
 			continue
 		}
-		ms, err := a.store.Members(ctx, uc.Conversation.ID)
+		ci, err := a.conv(ctx, uc.Conversation.ID)
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range ms {
+		if ci.blocked || len(ci.members) != 2 {
+			continue
+		}
+		mutual, err := a.bothWrote(ctx, ci.conv.ID, ci.members[0].UserID, ci.members[1].UserID)
+		if err != nil {
+			return nil, err
+		}
+		if !mutual {
+			continue
+		}
+		for _, m := range ci.members {
 			add(m.UserID)
 		}
 	}
@@ -120,4 +133,58 @@ func (a *App) Presence(ctx context.Context, c parley.Caller, ids []parley.ID) ([
 		}
 	}
 	return out, nil
+}
+
+// mutualWindow is how many of a direct conversation's newest entries are
+// looked at to tell whether both members wrote in it.
+const mutualWindow = 50
+
+// maxMutuals bounds the direct conversations remembered as mutual; past
+// it, the others are looked up each time.
+const maxMutuals = 1 << 20
+
+// mutuals remembers the direct conversations in which both members have
+// written: that never stops being true, so one look at the log suffices.
+type mutuals struct {
+	mu sync.Mutex
+	m  map[parley.ID]struct{}
+}
+
+func (s *mutuals) has(id parley.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[id]
+	return ok
+}
+
+func (s *mutuals) add(id parley.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[parley.ID]struct{})
+	}
+	if len(s.m) < maxMutuals {
+		s.m[id] = struct{}{}
+	}
+}
+
+// bothWrote reports whether x and y both wrote in the direct conversation
+// (among its newest mutualWindow entries, the first time it is asked).
+func (a *App) bothWrote(ctx context.Context, id, x, y parley.ID) (bool, error) {
+	if a.mutual.has(id) {
+		return true, nil
+	}
+	ms, err := a.store.Messages(ctx, id, parley.MessageFilter{Limit: mutualWindow})
+	if err != nil {
+		return false, err
+	}
+	var fromX, fromY bool
+	for _, m := range ms {
+		fromX = fromX || m.SenderID == x
+		fromY = fromY || m.SenderID == y
+	}
+	if fromX && fromY {
+		a.mutual.add(id)
+	}
+	return fromX && fromY, nil
 }

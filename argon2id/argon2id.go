@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley"
 	"golang.org/x/crypto/argon2"
@@ -32,15 +33,67 @@ const (
 )
 
 // Hasher hashes with its Params and verifies hashes made with any params.
-type Hasher struct{ Params Params }
+type Hasher struct {
+	Params Params
+	// slots bounds the hashes computed at once (each holds its memory
+	// cost); nil does not bound them.
+	slots chan struct{}
+	wait  time.Duration
+}
 
 var _ parley.PasswordHasher = (*Hasher)(nil)
 
-// New returns a Hasher with the given params.
+// New returns a Hasher with the given params that computes any number of
+// hashes at once.
 func New(p Params) *Hasher { return &Hasher{Params: p} }
 
-// Hash implements parley.PasswordHasher.
+// NewBounded returns a Hasher that computes at most concurrency hashes at
+// once, so anonymous requests cannot make a node hold more than
+// concurrency × MemoryKiB for hashing. A call that finds every slot taken
+// waits up to wait, then fails with EUNAVAILABLE (and a RetryAfter).
+func NewBounded(p Params, concurrency int, wait time.Duration) *Hasher {
+	return &Hasher{Params: p, slots: make(chan struct{}, max(1, concurrency)), wait: wait}
+}
+
+// busyRetryAfter is the wait suggested to a client turned away because
+// every hashing slot stayed taken.
+const busyRetryAfter = 2 * time.Second
+
+// acquire takes a hashing slot, waiting up to h.wait for one.
+func (h *Hasher) acquire() error {
+	if h.slots == nil {
+		return nil
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.wait > 0 {
+		t := time.NewTimer(h.wait)
+		defer t.Stop()
+		select {
+		case h.slots <- struct{}{}:
+			return nil
+		case <-t.C:
+		}
+	}
+	return &parley.Error{Code: parley.EUNAVAILABLE, Message: "the server is busy; try again in a moment", RetryAfter: busyRetryAfter}
+}
+
+func (h *Hasher) release() {
+	if h.slots != nil {
+		<-h.slots
+	}
+}
+
+// Hash implements parley.PasswordHasher. It returns EUNAVAILABLE when the
+// hasher is bounded and no slot freed up in time.
 func (h *Hasher) Hash(password string) (string, error) {
+	if err := h.acquire(); err != nil {
+		return "", err
+	}
+	defer h.release()
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password salt: %w", err)
@@ -52,7 +105,8 @@ func (h *Hasher) Hash(password string) (string, error) {
 		enc.EncodeToString(salt), enc.EncodeToString(key)), nil
 }
 
-// Verify implements parley.PasswordHasher.
+// Verify implements parley.PasswordHasher. It returns EUNAVAILABLE when
+// the hasher is bounded and no slot freed up in time.
 func (h *Hasher) Verify(password, encoded string) (bool, error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
@@ -78,6 +132,10 @@ func (h *Hasher) Verify(password, encoded string) (bool, error) {
 	if err != nil || len(want) == 0 {
 		return false, fmt.Errorf("bad argon2id key")
 	}
+	if err := h.acquire(); err != nil {
+		return false, err
+	}
+	defer h.release()
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }

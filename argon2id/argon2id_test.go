@@ -1,6 +1,9 @@
 package argon2id_test
 
 import (
+	"time"
+
+	"github.com/parleyhq/parley"
 	"strings"
 	"testing"
 
@@ -45,6 +48,47 @@ func TestHasher(t *testing.T) {
 			if ok, err := h.Verify("pw", bad); ok || err == nil {
 				t.Errorf("Verify(%q) = %v, %v; want error", bad, ok, err)
 			}
+		}
+	})
+}
+
+func TestBoundedHasher(t *testing.T) {
+	cheap := argon2id.Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	h := argon2id.NewBounded(cheap, 1, 0)
+	enc, err := h.Hash("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := h.Hold()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("ErrUnavailableWhenFull", func(t *testing.T) {
+		_, err := h.Hash("pw")
+		if parley.ErrorCode(err) != parley.EUNAVAILABLE || parley.RetryAfterOf(err) <= 0 {
+			t.Fatalf("Hash while full = %v; want unavailable with a retry-after", err)
+		}
+		if _, err := h.Verify("pw", enc); parley.ErrorCode(err) != parley.EUNAVAILABLE {
+			t.Fatalf("Verify while full = %v; want unavailable", err)
+		}
+	})
+	release()
+	t.Run("OKOnceFreed", func(t *testing.T) {
+		if ok, err := h.Verify("pw", enc); !ok || err != nil {
+			t.Fatalf("Verify = %v, %v", ok, err)
+		}
+	})
+	t.Run("WaitsForASlot", func(t *testing.T) {
+		w := argon2id.NewBounded(cheap, 1, time.Minute)
+		release, err := w.Hold()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := w.Hash("pw"); done <- err }()
+		release()
+		if err := <-done; err != nil {
+			t.Fatalf("Hash after the slot freed = %v", err)
 		}
 	})
 }

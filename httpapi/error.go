@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/parleyhq/parley"
 )
@@ -45,7 +47,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		w.Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
 	}
 	if code == parley.EUNAVAILABLE || code == parley.ETOOMANY {
-		w.Header().Set("Retry-After", "1")
+		secs := int64(1)
+		if ra := parley.RetryAfterOf(err); ra > time.Second {
+			secs = int64((ra + time.Second - 1) / time.Second)
+		}
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message = code, msg

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley"
 )
@@ -24,6 +25,10 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if errors.As(err, &mbe) {
 		return parley.Errorf(parley.ETOOLARGE, "request body is over %d bytes", limit)
 	}
+	if errors.Is(err, errSlowBody) {
+		w.Header().Set("Connection", "close")
+		return errSlowBody
+	}
 	if err != nil {
 		return parley.Errorf(parley.EINVALID, "could not read the request body")
 	}
@@ -33,13 +38,12 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if err := checkDepth(body); err != nil {
 		return err
 	}
+	if !utf8.Valid(body) {
+		return parley.Errorf(parley.EINVALID, "the body is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return parley.Errorf(parley.EINVALID, "field %q has the wrong type", te.Field)
-		}
-		return parley.Errorf(parley.EINVALID, "body is not valid JSON: %v", err)
+		return parley.JSONError(err)
 	}
 	if dec.More() {
 		return parley.Errorf(parley.EINVALID, "body holds more than one JSON value")

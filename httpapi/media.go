@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley"
 )
@@ -14,6 +16,18 @@ import (
 // multipartSlack is what a multipart/form-data envelope may add to an
 // upload's size before the request is refused without being read.
 const multipartSlack = 16 << 10
+
+// A multipart upload may carry a few small fields before its "file" part
+// (browsers' forms do); each is skipped, but read within these bounds.
+const (
+	maxFormParts     = 8
+	maxFormPartBytes = 1 << 10
+)
+
+// maxRanges is how many byte ranges a download honours. A request for
+// more is answered with the whole content (200), which RFC 9110 allows: a
+// multi-range request would open the blob once per range.
+const maxRanges = 1
 
 // upload stores a media upload: the request body itself, or the "file"
 // part of a multipart/form-data body. The name comes from ?filename=, the
@@ -38,35 +52,58 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, c parley.Caller
 		}
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
-		mr, err := r.MultipartReader()
+		r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxUploadBytes+multipartSlack)
+		part, err := filePart(r)
 		if err != nil {
-			h.writeError(w, r, parley.Errorf(parley.EINVALID, "malformed multipart body"))
+			w.Header().Set("Connection", "close")
+			h.writeError(w, r, err)
 			return
 		}
-		for {
-			part, err := mr.NextPart()
-			if err != nil {
-				h.writeError(w, r, parley.Errorf(parley.EINVALID, `a multipart upload needs a "file" part`))
-				return
-			}
-			if part.FormName() == "file" {
-				if name == "" {
-					name = part.FileName()
-				}
-				body = part
-				break
-			}
+		if name == "" {
+			name = part.FileName()
 		}
+		body = part
 	}
 	m, err := h.svc.Media.Upload(r.Context(), c, body, name)
 	if err != nil {
-		if parley.ErrorCode(err) == parley.ETOOLARGE {
+		if code := parley.ErrorCode(err); code == parley.ETOOLARGE || errors.Is(err, errSlowBody) {
 			w.Header().Set("Connection", "close")
 		}
 		h.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, m)
+}
+
+// filePart returns the "file" part of a multipart upload, skipping at
+// most maxFormParts small parts before it.
+func filePart(r *http.Request) (*multipart.Part, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, parley.Errorf(parley.EINVALID, "malformed multipart body")
+	}
+	for i := 0; ; i++ {
+		part, err := mr.NextPart()
+		if errors.Is(err, errSlowBody) {
+			return nil, errSlowBody
+		}
+		if err != nil {
+			return nil, parley.Errorf(parley.EINVALID, `a multipart upload needs a "file" part`)
+		}
+		if part.FormName() == "file" {
+			return part, nil
+		}
+		if i >= maxFormParts {
+			return nil, parley.Errorf(parley.EINVALID, `a multipart upload may have at most %d parts before its "file" part`, maxFormParts)
+		}
+		n, err := io.Copy(io.Discard, io.LimitReader(part, maxFormPartBytes+1))
+		if errors.Is(err, errSlowBody) {
+			return nil, errSlowBody
+		}
+		if n > maxFormPartBytes {
+			return nil, parley.Errorf(parley.ETOOLARGE, "a multipart field other than \"file\" is over %d bytes", maxFormPartBytes)
+		}
+	}
 }
 
 func (h *Handler) media(w http.ResponseWriter, r *http.Request, c parley.Caller) {
@@ -110,6 +147,9 @@ func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, c parley.Ca
 		h.writeError(w, r, err)
 		return
 	}
+	if rg := r.Header.Get("Range"); rg != "" && strings.Count(rg, ",") >= maxRanges {
+		r.Header.Del("Range")
+	}
 	etag := `"` + m.SHA256 + `"`
 	content := &blobSeeker{ctx: ctx, open: open, size: m.Size}
 	defer content.Close()
@@ -144,6 +184,10 @@ func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, c parley.Ca
 		}
 	}
 	hdr.Set("Content-Disposition", disposition)
+	// A download may take long, but not forever: at least the slowest
+	// body rate accepted for uploads.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout +
+		time.Duration(float64(m.Size)/float64(h.cfg.MinBodyRate)*float64(time.Second))))
 	http.ServeContent(w, r, "", m.CreatedAt, content)
 }
 

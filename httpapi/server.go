@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -46,6 +47,16 @@ type Config struct {
 	// VAPIDPublicKey is the server's Web Push public key, served to
 	// browsers; empty when Web Push is not configured.
 	VAPIDPublicKey string
+	// TrustedProxies are the proxies (HAProxy, a load balancer) whose
+	// X-Forwarded-For is believed: behind them, limits per client address
+	// count the client's address rather than the proxy's. Empty trusts
+	// nobody, and the peer's address is the client's.
+	TrustedProxies []netip.Prefix
+	// BodyGrace and MinBodyRate (bytes per second) bound how slowly a
+	// request body may arrive: after the grace, it must keep up with the
+	// rate or the request is cut (400 invalid).
+	BodyGrace   time.Duration
+	MinBodyRate int64
 	// OnRequest, when set, is told of every finished request with the
 	// route pattern that served it (for metrics).
 	OnRequest func(method, route string, status int, d time.Duration)
@@ -72,6 +83,12 @@ func New(svc Services, cfg Config, logger *slog.Logger) *Handler {
 	}
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = parley.DefaultMaxUploadBytes
+	}
+	if cfg.BodyGrace <= 0 {
+		cfg.BodyGrace = defaultBodyGrace
+	}
+	if cfg.MinBodyRate <= 0 {
+		cfg.MinBodyRate = defaultMinBodyRate
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -181,6 +198,13 @@ func (h *Handler) Handle(pattern string, handler http.Handler) { h.mux.Handle(pa
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if a := clientAddr(r, h.cfg.TrustedProxies); a.IsValid() {
+		r = r.WithContext(parley.WithClientAddr(r.Context(), a))
+	}
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		r.Body = paceBody(w, r.Body, h.cfg.BodyGrace, h.cfg.MinBodyRate)
+		defer paceWrites(w)()
+	}
 	sw := &statusWriter{ResponseWriter: w, h: h, r: r}
 	h.mux.ServeHTTP(sw, r)
 	if sw.status == 0 {

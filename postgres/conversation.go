@@ -30,15 +30,20 @@ func scanConversation(s scanner) (*parley.Conversation, error) {
 	return &c, nil
 }
 
-const memberCols = `m.conversation_id, m.user_id, m.role, m.joined_seq, m.joined_at, m.left_seq, m.delivered_seq, m.read_seq, m.hidden, m.cleared_seq, m.muted`
+const memberCols = `m.conversation_id, m.user_id, m.role, m.joined_seq, m.joined_at, m.left_seq, m.delivered_seq, m.read_seq, m.hidden, m.cleared_seq, m.muted, coalesce(m.left_title, ''), m.left_at`
 
 // memberDest returns scan destinations for memberCols and a function that
 // fills m once the row is scanned.
 func memberDest(m *parley.Member) ([]any, func()) {
 	var conv, user int64
+	var leftAt *time.Time
 	m.LeftSeq = nil
-	return []any{&conv, &user, &m.Role, &m.JoinedSeq, &m.JoinedAt, &m.LeftSeq, &m.DeliveredSeq, &m.ReadSeq, &m.Hidden, &m.ClearedSeq, &m.Muted}, func() {
+	return []any{&conv, &user, &m.Role, &m.JoinedSeq, &m.JoinedAt, &m.LeftSeq, &m.DeliveredSeq, &m.ReadSeq, &m.Hidden, &m.ClearedSeq, &m.Muted, &m.LeftTitle, &leftAt}, func() {
 		m.ConversationID, m.UserID, m.JoinedAt = parley.ID(conv), parley.ID(user), utc(m.JoinedAt)
+		m.LeftAt = time.Time{}
+		if leftAt != nil {
+			m.LeftAt = utc(*leftAt)
+		}
 	}
 }
 
@@ -208,7 +213,7 @@ func (db *DB) AddMembers(ctx context.Context, conversationID parley.ID, members 
 				continue
 			}
 			if known {
-				b.Queue(`UPDATE members SET role = $3, joined_seq = $4, joined_at = $5, left_seq = NULL, delivered_seq = $4, read_seq = $4, hidden = false, cleared_seq = 0
+				b.Queue(`UPDATE members SET role = $3, joined_seq = $4, joined_at = $5, left_seq = NULL, left_title = NULL, left_at = NULL, delivered_seq = $4, read_seq = $4, hidden = false, cleared_seq = 0
 					WHERE conversation_id = $1 AND user_id = $2`, int64(conversationID), int64(m.UserID), string(m.Role), last, t)
 			} else {
 				b.Queue(`INSERT INTO members (conversation_id, user_id, role, joined_seq, joined_at, delivered_seq, read_seq) VALUES ($1, $2, $3, $4, $5, $4, $4)`,
@@ -230,11 +235,11 @@ func (db *DB) AddMembers(ctx context.Context, conversationID parley.ID, members 
 }
 
 // RemoveMember implements parley.ConversationStore.
-func (db *DB) RemoveMember(ctx context.Context, conversationID, userID parley.ID) (*parley.Member, error) {
-	m, err := scanMember(db.pool.QueryRow(ctx, `WITH c AS (SELECT id, last_seq FROM conversations WHERE id = $1 FOR NO KEY UPDATE)
-		UPDATE members m SET left_seq = c.last_seq FROM c
+func (db *DB) RemoveMember(ctx context.Context, conversationID, userID parley.ID, t time.Time) (*parley.Member, error) {
+	m, err := scanMember(db.pool.QueryRow(ctx, `WITH c AS (SELECT id, last_seq, title FROM conversations WHERE id = $1 FOR NO KEY UPDATE)
+		UPDATE members m SET left_seq = c.last_seq, left_title = c.title, left_at = $3 FROM c
 		WHERE m.conversation_id = c.id AND m.user_id = $2 AND m.left_seq IS NULL
-		RETURNING `+memberCols, int64(conversationID), int64(userID)))
+		RETURNING `+memberCols, int64(conversationID), int64(userID), micro(t)))
 	if err != nil {
 		return nil, db.notFound("remove member", err, "not a member")
 	}

@@ -32,3 +32,10 @@ func PageSQL(ascending bool, now time.Time, part string) string {
 
 // UserConversationsSQL is the query of a member's conversation list.
 const UserConversationsSQL = userConversationsSQL
+
+// MigrationCount returns how many migrations this binary knows (their
+// numbers need not be contiguous).
+func MigrationCount() int {
+	ms, _ := loadMigrations()
+	return len(ms)
+}

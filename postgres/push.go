@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/parleyhq/parley"
@@ -19,6 +20,9 @@ func scanPushRegistration(s scanner) (*parley.PushRegistration, error) {
 	return &r, nil
 }
 
+// errAddressTaken refuses a push address another user registered.
+var errAddressTaken = parley.Errorf(parley.ECONFLICT, "this push address is registered to another account")
+
 // SavePushRegistration implements parley.PushStore: one upsert on the
 // (kind, endpoint) key, which only a live device of the user may take.
 func (db *DB) SavePushRegistration(ctx context.Context, reg *parley.PushRegistration) (bool, error) {
@@ -28,10 +32,20 @@ func (db *DB) SavePushRegistration(ctx context.Context, reg *parley.PushRegistra
 	err := db.pool.QueryRow(ctx, `INSERT INTO push_registrations (user_id, device_id, kind, endpoint, p256dh, auth, created_at)
 		SELECT $1, $2, $3, $4, $5, $6, $7
 		WHERE EXISTS (SELECT 1 FROM devices WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL)
-		ON CONFLICT (kind, endpoint) DO UPDATE SET user_id = excluded.user_id, device_id = excluded.device_id,
+		ON CONFLICT (kind, endpoint) DO UPDATE SET device_id = excluded.device_id,
 			p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at
+			WHERE push_registrations.user_id = excluded.user_id
 		RETURNING id, xmax = 0`,
 		int64(reg.UserID), int64(reg.DeviceID), string(reg.Kind), reg.Endpoint, reg.P256dh, reg.Auth, reg.CreatedAt).Scan(&id, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// No row: the device is not the user's, or another user holds the
+		// address.
+		var owner int64
+		if qerr := db.pool.QueryRow(ctx, `SELECT user_id FROM push_registrations WHERE kind = $1 AND endpoint = $2`,
+			string(reg.Kind), reg.Endpoint).Scan(&owner); qerr == nil && owner != int64(reg.UserID) {
+			return false, errAddressTaken
+		}
+	}
 	if err != nil {
 		return false, db.notFound("save push registration", err, "device not found")
 	}

@@ -41,6 +41,15 @@ type DispatcherConfig struct {
 	// After waits for a backoff; nil means time.After. Tests replace it to
 	// retry without sleeping.
 	After func(time.Duration) <-chan time.Time
+	// BreakerFailures is how many pushes in a row to one registration may
+	// fail (retries exhausted, or a permanent error) before its breaker
+	// opens: pushes to it are then dropped for BreakerCooldown, so an
+	// address that never answers stops costing workers (defaults 3 and
+	// 10m). A push that goes through closes the breaker.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+	// Now is the clock of the breakers; nil means time.Now.
+	Now func() time.Time
 }
 
 // Stats are a Dispatcher's counters since it started.
@@ -69,20 +78,40 @@ type Dispatcher struct {
 	mu     sync.RWMutex // guards closed against Enqueue sending on a closed queue
 	closed bool
 	done   chan struct{} // closed when every worker has exited
+	// inflight counts pushes from Enqueue to their outcome, waiting
+	// retries included; the queues close once it is zero after Close.
+	inflight   sync.WaitGroup
+	closeQueue sync.Once
+
+	breakerMu sync.Mutex
+	breakers  map[parley.ID]*breaker
 
 	noChannel atomic.Uint64 // pushes for a kind without a channel
 }
 
 type lane struct {
-	pusher                                  parley.Pusher
-	queue                                   chan job
+	pusher parley.Pusher
+	queue  chan job
+	// retrySlots bounds the pushes waiting for a retry (as many as the
+	// queue holds); past it a failed push is not retried.
+	retrySlots                              chan struct{}
 	sent, failed, removed, dropped, retried atomic.Uint64
 }
 
 type job struct {
-	reg *parley.PushRegistration
-	n   *parley.PushNotification
+	reg     *parley.PushRegistration
+	n       *parley.PushNotification
+	attempt int // tries made so far
 }
+
+// breaker is a registration's run of failed pushes.
+type breaker struct {
+	failures  int
+	openUntil time.Time
+}
+
+// maxBreakers bounds the registrations whose failures are remembered.
+const maxBreakers = 100_000
 
 // NewDispatcher starts the workers. It returns EINVALID when no pusher is
 // given or two serve the same kind.
@@ -96,6 +125,11 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	setDefault(&cfg.MinBackoff, time.Second)
 	setDefault(&cfg.MaxBackoff, time.Minute)
 	setDefault(&cfg.AttemptTimeout, 15*time.Second)
+	setDefault(&cfg.BreakerFailures, 3)
+	setDefault(&cfg.BreakerCooldown, 10*time.Minute)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff
 	}
@@ -106,12 +140,13 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Dispatcher{cfg: cfg, log: log, lanes: make(map[parley.PushKind]*lane), done: make(chan struct{})}
+	d := &Dispatcher{cfg: cfg, log: log, lanes: make(map[parley.PushKind]*lane), done: make(chan struct{}),
+		breakers: make(map[parley.ID]*breaker)}
 	for _, p := range cfg.Pushers {
 		if _, dup := d.lanes[p.Kind()]; dup {
 			return nil, parley.Errorf(parley.EINVALID, "push dispatcher: two channels for %s", p.Kind())
 		}
-		d.lanes[p.Kind()] = &lane{pusher: p, queue: make(chan job, cfg.QueueSize)}
+		d.lanes[p.Kind()] = &lane{pusher: p, queue: make(chan job, cfg.QueueSize), retrySlots: make(chan struct{}, cfg.QueueSize)}
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	for _, l := range d.lanes {
@@ -134,12 +169,16 @@ func setDefault[T int | time.Duration](v *T, def T) {
 
 // Enqueue queues a push of n to reg and returns at once. It reports false
 // when the push was dropped: the channel's queue is full, no channel serves
-// reg.Kind, or the Dispatcher is closed. Neither reg nor n may be changed
-// afterwards.
+// reg.Kind, reg's breaker is open, or the Dispatcher is closed. Neither reg
+// nor n may be changed afterwards.
 func (d *Dispatcher) Enqueue(reg *parley.PushRegistration, n *parley.PushNotification) bool {
 	l := d.lanes[reg.Kind]
 	if l == nil {
 		d.noChannel.Add(1)
+		return false
+	}
+	if d.broken(reg.ID) {
+		l.dropped.Add(1)
 		return false
 	}
 	d.mu.RLock()
@@ -148,10 +187,12 @@ func (d *Dispatcher) Enqueue(reg *parley.PushRegistration, n *parley.PushNotific
 		l.dropped.Add(1)
 		return false
 	}
+	d.inflight.Add(1) // before a worker can take it and call Done
 	select {
 	case l.queue <- job{reg: reg, n: n}:
 		return true
 	default:
+		d.inflight.Done()
 		l.dropped.Add(1)
 		return false
 	}
@@ -159,53 +200,123 @@ func (d *Dispatcher) Enqueue(reg *parley.PushRegistration, n *parley.PushNotific
 
 func (d *Dispatcher) work(l *lane) {
 	for j := range l.queue {
-		if d.ctx.Err() != nil {
-			l.dropped.Add(1) // shutting down: empty the queue without pushing
+		if d.ctx.Err() != nil || d.broken(j.reg.ID) {
+			l.dropped.Add(1) // shutting down, or the address keeps failing
+			d.inflight.Done()
 			continue
 		}
 		d.deliver(l, j)
 	}
 }
 
-// deliver tries one push until it succeeds, the registration is gone, the
-// error is permanent, or the attempts run out.
+// deliver tries one push once. On a retryable failure the push goes back
+// to its queue after its backoff, so no worker waits through it.
 func (d *Dispatcher) deliver(l *lane, j job) {
 	kind := l.pusher.Kind()
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.AttemptTimeout)
-		err := l.pusher.Push(ctx, j.reg, j.n)
-		cancel()
-		switch {
-		case err == nil:
-			l.sent.Add(1)
-			return
-		case errors.Is(err, parley.ErrPushGone):
-			l.removed.Add(1)
-			d.log.Info("push registration gone", "kind", kind, "registration", j.reg.ID, "user", j.reg.UserID, "err", err)
-			if d.cfg.OnGone != nil {
-				ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), d.cfg.AttemptTimeout)
-				d.cfg.OnGone(ctx, j.reg)
-				cancel()
-			}
-			return
-		case d.ctx.Err() != nil:
-			l.dropped.Add(1)
-			return
+	j.attempt++
+	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.AttemptTimeout)
+	err := l.pusher.Push(ctx, j.reg, j.n)
+	cancel()
+	switch {
+	case err == nil:
+		l.sent.Add(1)
+		d.succeeded(j.reg.ID)
+		d.inflight.Done()
+		return
+	case errors.Is(err, parley.ErrPushGone):
+		l.removed.Add(1)
+		d.log.Info("push registration gone", "kind", kind, "registration", j.reg.ID, "user", j.reg.UserID, "err", err)
+		if d.cfg.OnGone != nil {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), d.cfg.AttemptTimeout)
+			d.cfg.OnGone(ctx, j.reg)
+			cancel()
 		}
-		wait, retry := d.backoff(attempt, err)
-		if !retry {
-			l.failed.Add(1)
-			d.log.Warn("push failed", "kind", kind, "registration", j.reg.ID, "attempts", attempt, "err", err)
-			return
-		}
-		d.log.Debug("push retry", "kind", kind, "registration", j.reg.ID, "attempt", attempt, "wait", wait, "err", err)
+		d.inflight.Done()
+		return
+	case d.ctx.Err() != nil:
+		l.dropped.Add(1)
+		d.inflight.Done()
+		return
+	}
+	wait, retry := d.backoff(j.attempt, err)
+	if retry {
 		select {
-		case <-d.cfg.After(wait):
-		case <-d.ctx.Done():
-			l.dropped.Add(1)
-			return
+		case l.retrySlots <- struct{}{}:
+		default:
+			retry = false // too many waiting already
 		}
-		l.retried.Add(1)
+	}
+	if !retry {
+		l.failed.Add(1)
+		d.failedPush(j.reg.ID)
+		d.log.Warn("push failed", "kind", kind, "registration", j.reg.ID, "attempts", j.attempt, "err", err)
+		d.inflight.Done()
+		return
+	}
+	d.log.Debug("push retry", "kind", kind, "registration", j.reg.ID, "attempt", j.attempt, "wait", wait, "err", err)
+	d.wg.Go(func() { d.requeue(l, j, wait) })
+}
+
+// requeue puts j back on its queue after wait. It holds one of the lane's
+// retry slots until then.
+func (d *Dispatcher) requeue(l *lane, j job, wait time.Duration) {
+	defer func() { <-l.retrySlots }()
+	select {
+	case <-d.cfg.After(wait):
+	case <-d.ctx.Done():
+		l.dropped.Add(1)
+		d.inflight.Done()
+		return
+	}
+	l.retried.Add(1)
+	// The queue is still open: it closes only once nothing is in flight.
+	select {
+	case l.queue <- j:
+	default:
+		l.dropped.Add(1)
+		d.inflight.Done()
+	}
+}
+
+// broken reports whether id's breaker is open.
+func (d *Dispatcher) broken(id parley.ID) bool {
+	d.breakerMu.Lock()
+	defer d.breakerMu.Unlock()
+	b := d.breakers[id]
+	return b != nil && d.cfg.Now().Before(b.openUntil)
+}
+
+func (d *Dispatcher) succeeded(id parley.ID) {
+	d.breakerMu.Lock()
+	delete(d.breakers, id)
+	d.breakerMu.Unlock()
+}
+
+// failedPush counts a failed push to id, opening its breaker at
+// BreakerFailures in a row.
+func (d *Dispatcher) failedPush(id parley.ID) {
+	d.breakerMu.Lock()
+	defer d.breakerMu.Unlock()
+	now := d.cfg.Now()
+	b := d.breakers[id]
+	if b == nil {
+		if len(d.breakers) >= maxBreakers {
+			for k, x := range d.breakers {
+				if now.After(x.openUntil) {
+					delete(d.breakers, k)
+				}
+			}
+			if len(d.breakers) >= maxBreakers {
+				return
+			}
+		}
+		b = &breaker{}
+		d.breakers[id] = b
+	}
+	if b.failures++; b.failures >= d.cfg.BreakerFailures {
+		b.failures = 0
+		b.openUntil = now.Add(d.cfg.BreakerCooldown)
+		d.log.Warn("push breaker open", "registration", id, "for", d.cfg.BreakerCooldown)
 	}
 }
 
@@ -276,9 +387,16 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	d.mu.Lock()
 	if !d.closed {
 		d.closed = true
-		for _, l := range d.lanes {
-			close(l.queue)
-		}
+		// Retries go back to their queues: close them only once every
+		// push has its outcome.
+		go func() {
+			d.inflight.Wait()
+			d.closeQueue.Do(func() {
+				for _, l := range d.lanes {
+					close(l.queue)
+				}
+			})
+		}()
 	}
 	d.mu.Unlock()
 

@@ -334,3 +334,94 @@ func TestDispatcherWebPushEndToEnd(t *testing.T) {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
 }
+
+// routedPusher fails pushes to one registration and records the others.
+type routedPusher struct {
+	kind    parley.PushKind
+	failFor parley.ID
+	err     error
+	mu      sync.Mutex
+	sent    []parley.ID
+	failed  int
+	ok      chan parley.ID
+}
+
+func (r *routedPusher) Kind() parley.PushKind { return r.kind }
+
+func (r *routedPusher) Push(ctx context.Context, reg *parley.PushRegistration, n *parley.PushNotification) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reg.ID == r.failFor {
+		r.failed++
+		return r.err
+	}
+	r.sent = append(r.sent, reg.ID)
+	if r.ok != nil {
+		r.ok <- reg.ID
+	}
+	return nil
+}
+
+func TestDispatcherRetryFreesTheWorker(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	p := &routedPusher{kind: parley.PushWeb, failFor: 1, err: errUnavailable, ok: make(chan parley.ID, 1)}
+	gate := make(chan time.Time)
+	asked := make(chan time.Duration, 1)
+	after := func(d time.Duration) <-chan time.Time { asked <- d; return gate }
+	d := MustDispatcher(t, push.DispatcherConfig{Pushers: []parley.Pusher{p}, Workers: 1, After: after, MaxAttempts: 2})
+	d.Enqueue(webReg, testNotification()) // registration 1: fails, then waits
+	<-asked                               // its retry is scheduled, not slept through
+	other := &parley.PushRegistration{ID: 9, UserID: 2, DeviceID: 3, Kind: parley.PushWeb, Endpoint: "https://push.example/9"}
+	d.Enqueue(other, testNotification())
+	if got := <-p.ok; got != 9 {
+		t.Fatalf("pushed %d", got)
+	}
+	// The only worker pushed registration 9 while registration 1 waited.
+	close(gate)
+	MustClose(t, d)
+	if got := d.Stats(); got.Sent != 1 || got.Failed != 1 || got.Retried != 1 {
+		t.Errorf("Stats = %+v", got)
+	}
+}
+
+func TestDispatcherBreaker(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := &routedPusher{kind: parley.PushWeb, failFor: 1, err: parley.Errorf(parley.EINVALID, "refused")}
+	d := MustDispatcher(t, push.DispatcherConfig{Pushers: []parley.Pusher{p}, Workers: 1, BreakerFailures: 3, BreakerCooldown: time.Minute, Now: clock})
+	defer MustClose(t, d)
+	for i := 0; i < 3; i++ {
+		if !d.Enqueue(webReg, testNotification()) {
+			t.Fatalf("push %d dropped before the breaker opened", i)
+		}
+	}
+	waitUntil := func(cond func() bool) {
+		for deadline := time.Now().Add(10 * time.Second); !cond(); {
+			if time.Now().After(deadline) {
+				t.Fatal("timed out")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitUntil(func() bool { return d.Stats().Failed == 3 })
+	t.Run("OpenDropsPushes", func(t *testing.T) {
+		if d.Enqueue(webReg, testNotification()) {
+			t.Fatal("a push to a registration whose breaker is open was queued")
+		}
+	})
+	t.Run("OtherRegistrationsUnaffected", func(t *testing.T) {
+		if !d.Enqueue(&parley.PushRegistration{ID: 5, Kind: parley.PushWeb}, testNotification()) {
+			t.Fatal("another registration's push dropped")
+		}
+	})
+	t.Run("ClosesAfterTheCooldown", func(t *testing.T) {
+		mu.Lock()
+		now = now.Add(time.Minute)
+		mu.Unlock()
+		if !d.Enqueue(webReg, testNotification()) {
+			t.Fatal("push dropped after the cooldown")
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,6 +142,12 @@ func (w *WebPush) endpoint(raw string) (*url.URL, error) {
 	for _, h := range w.hosts {
 		h = strings.ToLower(h)
 		if host == h || strings.HasSuffix(host, "."+h) {
+			// The browsers' services listen on 443: another port there is
+			// no push service, and a port that never answers would hold a
+			// worker. Self-hosted services (--webpush-hosts) name theirs.
+			if p := u.Port(); p != "" && p != "443" && slices.Contains(DefaultWebPushHosts(), h) {
+				return nil, parley.Errorf(parley.EINVALID, "web push subscription: %s is served on port 443 only", host)
+			}
 			return u, nil
 		}
 	}

@@ -294,3 +294,27 @@ func TestShortKey(t *testing.T) {
 		t.Error("different keys collapse together")
 	}
 }
+
+func TestWebPushPort443(t *testing.T) {
+	key := MustVAPIDKey(t)
+	ps := newPushService(t, key.PublicKey(), newClock().Now)
+	good, _ := ps.Subscribe("port")
+	w, err := push.NewWebPush(push.WebPushConfig{Key: key, Subject: "mailto:ops@parley.example",
+		Hosts: append(push.DefaultWebPushHosts(), "push.selfhosted.example")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for endpoint, ok := range map[string]bool{
+		"https://fcm.googleapis.com/fcm/send/x":           true,
+		"https://fcm.googleapis.com:443/fcm/send/x":       true,
+		"https://fcm.googleapis.com:8443/fcm/send/x":      false,
+		"https://updates.push.services.mozilla.com:1/w/x": false,
+		"https://push.selfhosted.example:8082/wpush/x":    true, // a configured host names its port
+	} {
+		reg := *good
+		reg.Endpoint = endpoint
+		if err := w.CheckSubscription(&reg); (err == nil) != ok {
+			t.Errorf("CheckSubscription(%s) = %v, want ok=%v", endpoint, err, ok)
+		}
+	}
+}

@@ -23,17 +23,20 @@ func scanConversation(s scanner, extra ...any) (*parley.Conversation, error) {
 	return &c, nil
 }
 
-const memberCols = `m.conversation_id, m.user_id, m.role, m.joined_seq, m.joined_at, m.left_seq, m.delivered_seq, m.read_seq, m.hidden, m.cleared_seq, m.muted`
+const memberCols = `m.conversation_id, m.user_id, m.role, m.joined_seq, m.joined_at, m.left_seq, m.delivered_seq, m.read_seq, m.hidden, m.cleared_seq, m.muted, coalesce(m.left_title, ''), coalesce(m.left_at, 0)`
 
 // memberDest returns scan destinations for memberCols and a function that
 // fills m once the row is scanned.
 func memberDest(m *parley.Member) ([]any, func()) {
-	var conv, user, joinedAt int64
+	var conv, user, joinedAt, leftAt int64
 	var left sql.NullInt64
-	dest := []any{&conv, &user, &m.Role, &m.JoinedSeq, &joinedAt, &left, &m.DeliveredSeq, &m.ReadSeq, &m.Hidden, &m.ClearedSeq, &m.Muted}
+	dest := []any{&conv, &user, &m.Role, &m.JoinedSeq, &joinedAt, &left, &m.DeliveredSeq, &m.ReadSeq, &m.Hidden, &m.ClearedSeq, &m.Muted, &m.LeftTitle, &leftAt}
 	return dest, func() {
 		m.ConversationID, m.UserID, m.JoinedAt = parley.ID(conv), parley.ID(user), fromTS(joinedAt)
-		m.LeftSeq = nil
+		m.LeftSeq, m.LeftAt = nil, time.Time{}
+		if leftAt != 0 {
+			m.LeftAt = fromTS(leftAt)
+		}
 		if left.Valid {
 			v := left.Int64
 			m.LeftSeq = &v
@@ -194,7 +197,7 @@ func (db *DB) AddMembers(ctx context.Context, conversationID parley.ID, members 
 				continue
 			}
 			if old != nil {
-				_, err = b.exec(`UPDATE members SET role = ?, joined_seq = ?, joined_at = ?, left_seq = NULL, delivered_seq = ?, read_seq = ?, hidden = 0, cleared_seq = 0
+				_, err = b.exec(`UPDATE members SET role = ?, joined_seq = ?, joined_at = ?, left_seq = NULL, left_title = NULL, left_at = NULL, delivered_seq = ?, read_seq = ?, hidden = 0, cleared_seq = 0
 					WHERE conversation_id = ? AND user_id = ?`, string(m.Role), last, ts(t), last, last, int64(conversationID), int64(m.UserID))
 			} else {
 				_, err = b.exec(`INSERT INTO members (conversation_id, user_id, role, joined_seq, joined_at, delivered_seq, read_seq) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -216,7 +219,7 @@ func (db *DB) AddMembers(ctx context.Context, conversationID parley.ID, members 
 }
 
 // RemoveMember implements parley.ConversationStore.
-func (db *DB) RemoveMember(ctx context.Context, conversationID, userID parley.ID) (*parley.Member, error) {
+func (db *DB) RemoveMember(ctx context.Context, conversationID, userID parley.ID, t time.Time) (*parley.Member, error) {
 	var out *parley.Member
 	err := db.w.do(ctx, func(b *batch) error {
 		last, err := b.lastSeq(conversationID)
@@ -230,10 +233,14 @@ func (db *DB) RemoveMember(ctx context.Context, conversationID, userID parley.ID
 		if !m.Active() {
 			return parley.Errorf(parley.ENOTFOUND, "not a member")
 		}
-		if _, err := b.exec(`UPDATE members SET left_seq = ? WHERE conversation_id = ? AND user_id = ?`, last, int64(conversationID), int64(userID)); err != nil {
+		if _, err := b.exec(`UPDATE members SET left_seq = ?, left_at = ?, left_title = (SELECT title FROM conversations WHERE id = ?) WHERE conversation_id = ? AND user_id = ?`,
+			last, ts(t), int64(conversationID), int64(conversationID), int64(userID)); err != nil {
 			return err
 		}
-		m.LeftSeq = &last
+		if err := b.queryRow(`SELECT coalesce(left_title, '') FROM members WHERE conversation_id = ? AND user_id = ?`, int64(conversationID), int64(userID)).Scan(&m.LeftTitle); err != nil {
+			return err
+		}
+		m.LeftSeq, m.LeftAt = &last, fromTS(ts(t))
 		out = m
 		return nil
 	})

@@ -33,3 +33,13 @@ func BulkLoad(ctx context.Context, db *DB, convs, perConv int, createdAt int64) 
 	})
 	return first, err
 }
+
+// SecureDelete returns the secure_delete setting of a read connection and
+// of the writer's.
+func SecureDelete(ctx context.Context, db *DB) (read, write int, err error) {
+	if err := db.read.QueryRowContext(ctx, `PRAGMA secure_delete`).Scan(&read); err != nil {
+		return 0, 0, err
+	}
+	err = db.w.do(ctx, func(b *batch) error { return b.queryRow(`PRAGMA secure_delete`).Scan(&write) })
+	return read, write, err
+}

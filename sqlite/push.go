@@ -21,6 +21,9 @@ func scanPushRegistration(s scanner) (*parley.PushRegistration, error) {
 	return &r, nil
 }
 
+// errAddressTaken refuses a push address another user registered.
+var errAddressTaken = parley.Errorf(parley.ECONFLICT, "this push address is registered to another account")
+
 // SavePushRegistration implements parley.PushStore.
 func (db *DB) SavePushRegistration(ctx context.Context, reg *parley.PushRegistration) (bool, error) {
 	var created bool
@@ -34,8 +37,11 @@ func (db *DB) SavePushRegistration(ctx context.Context, reg *parley.PushRegistra
 		if n == 0 {
 			return parley.Errorf(parley.ENOTFOUND, "device not found")
 		}
-		var old int64
-		err := b.queryRow(`SELECT id FROM push_registrations WHERE kind = ? AND endpoint = ?`, string(reg.Kind), reg.Endpoint).Scan(&old)
+		var old, owner int64
+		err := b.queryRow(`SELECT id, user_id FROM push_registrations WHERE kind = ? AND endpoint = ?`, string(reg.Kind), reg.Endpoint).Scan(&old, &owner)
+		if err == nil && owner != int64(reg.UserID) {
+			return errAddressTaken
+		}
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			var id int64

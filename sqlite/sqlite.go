@@ -104,6 +104,9 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	// Deleted rows (recalled messages) are overwritten, not left in free
+	// pages where a copy of the file would still show them.
+	q.Add("_pragma", "secure_delete(ON)")
 	// The writer keeps a large page cache (it touches index pages all over
 	// the file); each reader a smaller one, leaving the rest to the OS.
 	if readOnly {

@@ -122,16 +122,25 @@ func testMembership(t *testing.T, open Opener) {
 	})
 	MustSend(t, s, g, a, da, "m3", "c can see this")
 	t.Run("LeaveFreezesCeiling", func(t *testing.T) {
-		m, err := s.RemoveMember(ctx, g.ID, c.ID)
-		if err != nil || m.LeftSeq == nil || *m.LeftSeq != 3 {
+		if _, err := s.SetTitle(ctx, g.ID, "as c knew it", epoch); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.RemoveMember(ctx, g.ID, c.ID, epoch.Add(time.Minute))
+		if err != nil || m.LeftSeq == nil || *m.LeftSeq != 3 || m.LeftTitle != "as c knew it" || !m.LeftAt.Equal(epoch.Add(time.Minute)) {
 			t.Fatalf("RemoveMember = %+v, %v", m, err)
 		}
 		MustSend(t, s, g, a, da, "m4", "c cannot see this")
+		if _, err := s.SetTitle(ctx, g.ID, "renamed after c left", epoch); err != nil {
+			t.Fatal(err)
+		}
 		m, _ = s.Member(ctx, g.ID, c.ID)
-		if m.Active() || !m.Visible(3) || m.Visible(4) || m.Ceiling(4) != 3 {
+		if m.Active() || !m.Visible(3) || m.Visible(4) || m.Ceiling(4) != 3 || m.LeftTitle != "as c knew it" || !m.LeftAt.Equal(epoch.Add(time.Minute)) {
 			t.Fatalf("left member = %+v", m)
 		}
-		_, err = s.RemoveMember(ctx, g.ID, c.ID)
+		if ucs, _ := s.UserConversations(ctx, c.ID, parley.ConversationFilter{IncludeLeft: true}); len(ucs) != 1 || ucs[0].Self.LeftTitle != "as c knew it" {
+			t.Fatalf("left member's list entry = %+v", ucs)
+		}
+		_, err = s.RemoveMember(ctx, g.ID, c.ID, epoch)
 		wantCode(t, err, parley.ENOTFOUND)
 		list, _ := s.UserConversations(ctx, c.ID, parley.ConversationFilter{})
 		if len(list) != 0 {
@@ -148,7 +157,7 @@ func testMembership(t *testing.T, open Opener) {
 			t.Fatalf("rejoin = %+v, %v", added, err)
 		}
 		m, _ := s.Member(ctx, g.ID, c.ID)
-		if !m.Active() || m.Visible(4) || !m.Visible(5) {
+		if !m.Active() || m.Visible(4) || !m.Visible(5) || m.LeftTitle != "" || !m.LeftAt.IsZero() {
 			t.Fatalf("rejoined member = %+v", m)
 		}
 	})

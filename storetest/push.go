@@ -62,16 +62,22 @@ func testPushRegistrations(t *testing.T, s parley.Store) {
 			t.Fatalf("registrations = %+v", rs)
 		}
 	})
-	t.Run("AddressMovesToAnotherUser", func(t *testing.T) {
+	t.Run("ErrConflictForAnotherUser", func(t *testing.T) {
 		taken := webSub(b, bd, "https://push.example/1")
-		if created, err := s.SavePushRegistration(ctx, taken); err != nil || created {
-			t.Fatalf("take over = %v, %v", created, err)
+		_, err := s.SavePushRegistration(ctx, taken)
+		wantCode(t, err, parley.ECONFLICT)
+		if rs := list(a); len(rs) != 2 || rs[0].ID != reg.ID || rs[0].DeviceID != laptop.ID {
+			t.Fatalf("a's registration moved: %+v", rs)
 		}
-		if rs := list(a); len(rs) != 1 || rs[0].Kind != parley.PushAPNs {
-			t.Fatalf("a still has %+v", rs)
-		}
-		if rs := list(b); len(rs) != 1 || rs[0].ID != reg.ID || rs[0].DeviceID != bd.ID {
+		if rs := list(b); len(rs) != 0 {
 			t.Fatalf("b has %+v", rs)
+		}
+		// Once a lets it go (logs out), b may register the address.
+		if err := s.DeletePushRegistration(ctx, reg.ID); err != nil {
+			t.Fatal(err)
+		}
+		if created, err := s.SavePushRegistration(ctx, taken); err != nil || !created {
+			t.Fatalf("register a freed address = %v, %v", created, err)
 		}
 	})
 	t.Run("ErrUnknownDevice", func(t *testing.T) {

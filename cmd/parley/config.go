@@ -9,12 +9,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/httpapi"
 	"github.com/parleyhq/parley/push"
 )
 
@@ -61,7 +63,6 @@ type Config struct {
 	UserEventBurst    int
 	MaxSocketsPerUser int
 	MaxSocketsPerAddr int
-	TrustedProxies    string
 	SendRate          float64
 	SendBurst         int
 	LoginRate         float64
@@ -106,6 +107,18 @@ type Config struct {
 	SessionCheckInterval time.Duration
 	// Ops holds the production settings: node id, admin port, credentials.
 	Ops OpsConfig
+	// Abuse limits: what one client, address or user can make a node hold.
+	TrustedProxies    string
+	Argon2Concurrency int
+	RegisterRate      float64
+	RegisterBurst     int
+	LoginFailures     int
+	LoginBackoffMax   time.Duration
+	BodyGrace         time.Duration
+	MinBodyRate       int64
+	UploadQuota       int64
+	MinFreeDisk       int64
+	TypingInterval    time.Duration
 }
 
 // DefaultConfig returns the defaults: a complete server on :8080 keeping
@@ -139,8 +152,8 @@ func DefaultConfig() Config {
 		MaxSocketsPerAddr: 200,
 		SendRate:          50,
 		SendBurst:         200,
-		LoginRate:         0.2,
-		LoginBurst:        10,
+		LoginRate:         1,
+		LoginBurst:        30,
 		Argon2MemoryKiB:   19 * 1024,
 		Argon2Time:        2,
 		MaxUploadBytes:    parley.DefaultMaxUploadBytes,
@@ -152,6 +165,15 @@ func DefaultConfig() Config {
 		Registration:         parley.RegistrationOpen,
 		SessionIdleTimeout:   30 * 24 * time.Hour,
 		SessionCheckInterval: 300 * time.Millisecond,
+		RegisterRate:    0.05,
+		RegisterBurst:   20,
+		LoginFailures:   5,
+		LoginBackoffMax: 15 * time.Minute,
+		BodyGrace:       20 * time.Second,
+		MinBodyRate:     8 << 10,
+		UploadQuota:     1 << 30,
+		MinFreeDisk:     1 << 30,
+		TypingInterval:  2500 * time.Millisecond,
 	}
 }
 
@@ -191,11 +213,10 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.UserEventBurst, "user-event-burst", cfg.UserEventBurst, "realtime events one user may send at once before --user-event-rate applies")
 	fs.IntVar(&cfg.MaxSocketsPerUser, "max-sockets-per-user", cfg.MaxSocketsPerUser, "realtime connections one user may hold on a node; more are refused with connect_error too_many")
 	fs.IntVar(&cfg.MaxSocketsPerAddr, "max-sockets-per-address", cfg.MaxSocketsPerAddr, "realtime connections one client address may hold on a node; more are refused with connect_error too_many")
-	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client address")
 	fs.Float64Var(&cfg.SendRate, "send-rate", cfg.SendRate, "messages per second each user may send on a node, refilled continuously (0: no limit)")
 	fs.IntVar(&cfg.SendBurst, "send-burst", cfg.SendBurst, "messages a user may send at once before --send-rate applies")
-	fs.Float64Var(&cfg.LoginRate, "login-rate", cfg.LoginRate, "login attempts per second per handle on a node (0: no limit)")
-	fs.IntVar(&cfg.LoginBurst, "login-burst", cfg.LoginBurst, "login attempts per handle at once before --login-rate applies")
+	fs.Float64Var(&cfg.LoginRate, "login-rate", cfg.LoginRate, "login attempts per second per client address on a node, whatever handles they name (0: no limit); over it, 429 too_many")
+	fs.IntVar(&cfg.LoginBurst, "login-burst", cfg.LoginBurst, "login attempts per client address at once before --login-rate applies")
 	fs.UintVar(&cfg.Argon2MemoryKiB, "argon2-memory-kib", cfg.Argon2MemoryKiB, "Argon2id memory cost for new password hashes, KiB (OWASP minimum 19456)")
 	fs.UintVar(&cfg.Argon2Time, "argon2-time", cfg.Argon2Time, "Argon2id time cost for new password hashes (OWASP minimum 2)")
 	fs.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", cfg.MaxUploadBytes, "largest media upload in bytes; a larger one is refused with 413 too_large")
@@ -226,6 +247,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.SessionMaxAge, "session-max-age", cfg.SessionMaxAge, "a session this old ends however much it is used (0: never)")
 	fs.DurationVar(&cfg.SessionCheckInterval, "session-check-interval", cfg.SessionCheckInterval, "how often each node reads the sessions that ended (revoked, expired, account disabled) and closes their sockets")
 	opsFlags(fs, &cfg.Ops)
+	abuseFlags(fs, cfg)
 	fs.Usage = func() { usage(fs, name) }
 	return fs
 }
@@ -310,9 +332,6 @@ func (c *Config) Validate() error {
 	case c.DataDir == "":
 		return fmt.Errorf("--data-dir is required")
 	}
-	if _, err := c.trustedProxies(); err != nil {
-		return err
-	}
 	switch c.Store {
 	case "sqlite":
 	case "postgres":
@@ -344,6 +363,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Ops.validate(); err != nil {
+		return err
+	}
+	if err := c.validateAbuse(); err != nil {
 		return err
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
@@ -455,6 +477,58 @@ func (c *Config) vapidKeyFile() string {
 func (c *Config) mediaDir() string  { return filepath.Join(c.DataDir, "media") }
 func (c *Config) uploadDir() string { return filepath.Join(c.DataDir, "uploads") }
 
+// abuseFlags declares the limits that keep one client, address or user
+// from exhausting a node.
+func abuseFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "comma-separated CIDR prefixes of proxies (HAProxy, a load balancer) whose X-Forwarded-For is believed, so limits per client address count the client behind them; empty trusts nobody")
+	fs.IntVar(&cfg.Argon2Concurrency, "argon2-concurrency", cfg.Argon2Concurrency, "password hashes computed at once (each holds --argon2-memory-kib); a login or sign-up that finds them all busy for 1s gets 503 unavailable with Retry-After; 0 means max(2, number of CPUs), fewer if they would hold over 256 MiB")
+	fs.Float64Var(&cfg.RegisterRate, "register-rate", cfg.RegisterRate, "sign-ups (POST /v1/users) per second per client address on a node (0: no limit); over it, 429 too_many")
+	fs.IntVar(&cfg.RegisterBurst, "register-burst", cfg.RegisterBurst, "sign-ups per client address at once before --register-rate applies")
+	fs.IntVar(&cfg.LoginFailures, "login-failures", cfg.LoginFailures, "failed logins in a row one client address may make for one handle before each further attempt waits 1s, doubling up to --login-backoff-max (429 too_many with Retry-After); a success starts over (0: no back-off)")
+	fs.DurationVar(&cfg.LoginBackoffMax, "login-backoff-max", cfg.LoginBackoffMax, "longest wait between failed logins for one handle from one client address")
+	fs.Int64Var(&cfg.UploadQuota, "upload-quota", cfg.UploadQuota, "bytes each user may upload per day on a node, refilled continuously (0: no quota); over it, 429 too_many with Retry-After")
+	fs.Int64Var(&cfg.MinFreeDisk, "min-free-disk", cfg.MinFreeDisk, "free bytes to keep on the file system of --data-dir: below this plus --max-upload-bytes, uploads are refused (503 unavailable) so messages keep being stored (0: no floor)")
+	fs.DurationVar(&cfg.TypingInterval, "typing-interval", cfg.TypingInterval, "at most one typing event per user and conversation is passed on per interval; the rest are accepted and dropped (0: pass every one)")
+	fs.DurationVar(&cfg.BodyGrace, "body-grace", cfg.BodyGrace, "how long an HTTP API request body may take before --min-body-rate applies")
+	fs.Int64Var(&cfg.MinBodyRate, "min-body-rate", cfg.MinBodyRate, "bytes per second an HTTP API request body must average after --body-grace, or the request is cut (400 invalid); downloads get as long at this rate, plus a minute")
+}
+
+// argon2MemoryBudget bounds, by default, the memory password hashing may
+// hold at once: with a large --argon2-memory-kib, fewer hashes run.
+const argon2MemoryBudget = 256 << 20
+
+// argon2Concurrency returns how many password hashes may run at once: the
+// flag, or max(2, CPUs) within argon2MemoryBudget (at least one).
+func (c *Config) argon2Concurrency() int {
+	if c.Argon2Concurrency > 0 {
+		return c.Argon2Concurrency
+	}
+	byMemory := argon2MemoryBudget / max(1, int(c.Argon2MemoryKiB)<<10)
+	return max(1, min(max(2, runtime.NumCPU()), byMemory))
+}
+
+// validateAbuse checks the abuse limits.
+func (c *Config) validateAbuse() error {
+	if _, err := httpapi.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	switch {
+	case c.Argon2Concurrency < 0:
+		return fmt.Errorf("--argon2-concurrency must not be negative")
+	case c.RegisterRate < 0 || c.RegisterBurst < 0 || c.LoginFailures < 0:
+		return fmt.Errorf("rate limits must not be negative")
+	case c.LoginBackoffMax < time.Second:
+		return fmt.Errorf("--login-backoff-max must be at least 1s")
+	case c.TypingInterval < 0:
+		return fmt.Errorf("--typing-interval must not be negative")
+	case c.UploadQuota < 0 || c.MinFreeDisk < 0:
+		return fmt.Errorf("--upload-quota and --min-free-disk must not be negative")
+	case c.BodyGrace < 100*time.Millisecond || c.MinBodyRate < 1:
+		return fmt.Errorf("--body-grace must be at least 100ms and --min-body-rate at least 1")
+	}
+	return nil
+}
+
 // list splits a comma-separated flag value.
 func list(s string) []string {
 	var out []string
@@ -467,24 +541,9 @@ func list(s string) []string {
 }
 
 // trustedProxies parses --trusted-proxies: addresses and CIDR prefixes.
+// The HTTP API and the realtime endpoint both believe their X-Forwarded-For.
 func (c *Config) trustedProxies() ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.Split(c.TrustedProxies, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		if p, err := netip.ParsePrefix(f); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(f)
-		if err != nil {
-			return nil, fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR prefix", f)
-		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-	}
-	return out, nil
+	return httpapi.ParseTrustedProxies(c.TrustedProxies)
 }
 
 func (c *Config) validateSessions() error {

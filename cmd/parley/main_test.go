@@ -38,6 +38,7 @@ func testConfig(tb testing.TB) Config {
 	cfg.SendRate, cfg.LoginRate, cfg.EventRate = 0, 0, 0 // tests send in bursts; TestRateLimit checks the limits
 	cfg.UserEventRate = 0
 	cfg.MaxSocketsPerAddr = 1 << 20 // every test client is 127.0.0.1; the hostile suite checks the cap
+	cfg.RegisterRate, cfg.LoginFailures = 0, 0
 	return cfg
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/blob"
@@ -48,4 +49,16 @@ func (m *Main) s3Credentials() func(context.Context) (blob.Credentials, error) {
 		return nil
 	}
 	return blob.AWSCredentials(blob.AWSChainConfig{Getenv: m.Getenv})
+}
+
+// freeSpace returns the bytes available to the server on the file system
+// that holds dir.
+func freeSpace(dir string) func() (int64, error) {
+	return func() (int64, error) {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err != nil {
+			return 0, fmt.Errorf("statfs %s: %w", dir, err)
+		}
+		return int64(st.Bavail) * int64(st.Bsize), nil
+	}
 }

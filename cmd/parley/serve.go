@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +47,9 @@ type Main struct {
 	// Clock, when set, is the app's time: tests move it to expire
 	// sessions.
 	Clock parley.Clock
+	// FreeSpace, when set, reports the free bytes of --data-dir's file
+	// system in place of the operating system (tests fill a disk with it).
+	FreeSpace func() (int64, error)
 
 	ln       net.Listener
 	adminLn  net.Listener
@@ -143,19 +148,31 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return pushQ.Close(ctx)
 		})
 	}
+	free := m.FreeSpace
+	if free == nil {
+		free = freeSpace(cfg.DataDir)
+	}
 	m.app, err = app.New(ctx, app.Config{
-		Retention:      cfg.Retention,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		MemberCap:      cfg.MemberCap,
-		RecallWindow:   cfg.RecallWindow,
-		SendRate:       app.Rate{PerSecond: cfg.SendRate, Burst: cfg.SendBurst},
-		LoginRate:      app.Rate{PerSecond: cfg.LoginRate, Burst: cfg.LoginBurst},
-		MaxUploadBytes: cfg.MaxUploadBytes,
-		TempDir:        cfg.uploadDir(),
-		MediaGrace:     cfg.MediaGrace,
-		PushDelay:      cfg.PushDelay,
-		OnFanOut:       m.nm.onFanOut,
-
+		Retention:    cfg.Retention,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		MemberCap:    cfg.MemberCap,
+		RecallWindow: cfg.RecallWindow,
+		SendRate:     app.Rate{PerSecond: cfg.SendRate, Burst: cfg.SendBurst},
+		LoginRate:    app.Rate{PerSecond: cfg.LoginRate, Burst: cfg.LoginBurst},
+		// Abuse limits.
+		RegisterRate:    app.Rate{PerSecond: cfg.RegisterRate, Burst: cfg.RegisterBurst},
+		LoginFailures:   cfg.LoginFailures,
+		LoginBackoff:    time.Second,
+		LoginBackoffMax: cfg.LoginBackoffMax,
+		UploadQuota:     cfg.UploadQuota,
+		TypingInterval:  cfg.TypingInterval,
+		MinFreeBytes:    cfg.MinFreeDisk,
+		MaxUploadBytes:  cfg.MaxUploadBytes,
+		TempDir:         cfg.uploadDir(),
+		MediaGrace:      cfg.MediaGrace,
+		PushDelay:       cfg.PushDelay,
+		OnFanOut:        m.nm.onFanOut,
+		// Accounts and sessions.
 		Registration:       cfg.Registration,
 		SessionIdleTimeout: cfg.SessionIdleTimeout,
 		SessionMaxAge:      cfg.SessionMaxAge,
@@ -163,11 +180,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Store:    timedStore{m.store, m.nm.history},
 		Bus:      m.bus,
 		Presence: presence,
-		Hasher:   argon2id.New(argon2id.Params{MemoryKiB: uint32(cfg.Argon2MemoryKiB), Time: uint32(cfg.Argon2Time), Threads: 1}),
-		Logger:   m.Logger,
-		Blobs:    blobs,
-		Push:     pq,
-		Clock:    m.Clock,
+		Hasher: argon2id.NewBounded(argon2id.Params{MemoryKiB: uint32(cfg.Argon2MemoryKiB), Time: uint32(cfg.Argon2Time), Threads: 1},
+			cfg.argon2Concurrency(), time.Second),
+		Logger: m.Logger,
+		Blobs:  blobs,
+		Push:   pq,
+		Clock:  m.Clock,
+		// Uploads stop first when the data disk runs low.
+		FreeSpace: free,
 	})
 	if err != nil {
 		return fmt.Errorf("start app: %w", err)
@@ -176,6 +196,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	m.pushMetrics(pushQ)
 
+	trusted, err := cfg.trustedProxies()
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	api := httpapi.New(httpapi.Services{
 		Accounts: m.app, Conversations: m.app, Messages: m.app, Friends: m.app, Presence: m.app,
 		Media: m.app, Push: m.app,
@@ -184,16 +208,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		VAPIDPublicKey: vapidPublic,
+		TrustedProxies: trusted,
+		BodyGrace:      cfg.BodyGrace,
+		MinBodyRate:    cfg.MinBodyRate,
 		OnRequest:      m.nm.onRequest,
 	}, m.Logger)
 	if cfg.Ops.AdminAddr == "" {
 		api.Handle("GET /metrics", m.Metrics)
 	}
 
-	proxies, err := cfg.trustedProxies()
-	if err != nil {
-		return err
-	}
 	m.gateway, err = realtime.New(realtime.Config{
 		Engine: engineio.Config{
 			PingInterval:   cfg.PingInterval,
@@ -202,7 +225,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			MaxWriteBuffer: cfg.SocketBuffer,
 			MaxInputBuffer: cfg.SocketInput,
 			MaxNodeBuffer:  cfg.NodeBuffer,
-			TrustedProxies: proxies,
+			TrustedProxies: trusted,
 			AllowOrigin:    cfg.allowOrigin(),
 			Logger:         m.Logger,
 			SIDPrefix:      cfg.Ops.sidPrefix(),
@@ -220,7 +243,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("start realtime gateway: %w", err)
 	}
 	m.resync.Store(m.gateway)
-	api.Handle("/socket.io/", m.gateway.Handler())
+	api.Handle("/socket.io/", ownOrigin(m.gateway.Handler()))
 	m.registerStats()
 
 	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -256,6 +279,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 // expired. A request made with an expired session is refused at once
 // whatever the sweep: the sweep is what closes idle sockets.
 const sessionExpiryInterval = time.Minute
+
+// ownOrigin lets pages of the server's own origin (an Origin whose host is
+// the request's Host) use the realtime endpoint whatever --allowed-origins
+// lists: the engine's check sees only the origin, so such a request is
+// passed on as a same-origin one, without the header. Same-origin requests
+// need no CORS answer, and WebSockets none at all.
+func ownOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o != "" {
+			if u, err := url.Parse(o); err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+				r = r.Clone(r.Context())
+				r.Header.Del("Origin")
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // background runs fn until Close, which cancels its context and waits
 // for it.

@@ -1,0 +1,120 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/app"
+	"github.com/parleyhq/parley/argon2id"
+	"github.com/parleyhq/parley/inmem"
+	"github.com/parleyhq/parley/sqlite"
+)
+
+// countingStore counts the reads of member lists and profiles.
+type countingStore struct {
+	parley.Store
+	members, users atomic.Int64
+}
+
+func (s *countingStore) Members(ctx context.Context, id parley.ID) ([]parley.Member, error) {
+	s.members.Add(1)
+	return s.Store.Members(ctx, id)
+}
+
+func (s *countingStore) Users(ctx context.Context, ids []parley.ID) ([]*parley.User, error) {
+	s.users.Add(1)
+	return s.Store.Users(ctx, ids)
+}
+
+func TestGroupChangeIsLinear(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "parley.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cs := &countingStore{Store: db}
+	clk := &clock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
+	bus := inmem.NewBus()
+	a, err := app.New(ctx, app.Config{}, app.Deps{Store: cs, Bus: bus, Presence: inmem.NewPresence(), Clock: clk.now,
+		Hasher: argon2id.New(argon2id.Params{MemoryKiB: 64, Time: 1, Threads: 1})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	e := &env{app: a, store: db, bus: bus, clock: clk}
+	const n = 60
+	var users []*user
+	for i := 0; i < n; i++ {
+		users = append(users, e.MustUser(t))
+	}
+	g := e.MustGroup(t, users[0], users[1:]...)
+	var watch []*events
+	for _, u := range users {
+		watch = append(watch, e.Watch(t, u))
+	}
+	cs.members.Store(0)
+	cs.users.Store(0)
+	if _, err := a.Rename(ctx, users[0].c, g, "renamed"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("ReadsDoNotGrowWithMembers", func(t *testing.T) {
+		// The rename's own answer reads the list too; the announcement
+		// adds one read of each, not one per member.
+		if m, u := cs.members.Load(), cs.users.Load(); m > 3 || u > 3 {
+			t.Fatalf("a rename of a %d-member group read the member list %d times and profiles %d times", n, m, u)
+		}
+	})
+	t.Run("OneSharedEvent", func(t *testing.T) {
+		var first []byte
+		for i, w := range watch {
+			got := w.named(parley.EventConversation)
+			if len(got) != 1 {
+				t.Fatalf("member %d got %d conversation events", i, len(got))
+			}
+			if first == nil {
+				first = got[0].Data
+				if !bytes.Contains(first, []byte(`"renamed"`)) || bytes.Count(first, []byte(`"user_id"`)) != n {
+					t.Fatalf("event = %s", first)
+				}
+			} else if !bytes.Equal(got[0].Data, first) {
+				t.Fatal(fmt.Sprintf("member %d got another payload", i))
+			}
+		}
+	})
+}
+
+func TestTypingCoalesced(t *testing.T) {
+	e := MustApp(t, app.Config{TypingInterval: 2 * time.Second})
+	ctx := context.Background()
+	a, b, c := e.MustUser(t), e.MustUser(t), e.MustUser(t)
+	g := e.MustGroup(t, a, b, c)
+	ev := e.Watch(t, b)
+	for i := 0; i < 50; i++ {
+		if err := e.app.Typing(ctx, a.c, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(ev.named(parley.EventTyping)); n != 1 {
+		t.Fatalf("50 typing events in a burst fanned out %d times, want 1", n)
+	}
+	t.Run("PerUser", func(t *testing.T) {
+		e.app.Typing(ctx, c.c, g)
+		if n := len(ev.named(parley.EventTyping)); n != 2 {
+			t.Fatalf("another member's typing was coalesced with the first: %d events", n)
+		}
+	})
+	t.Run("AgainAfterTheInterval", func(t *testing.T) {
+		e.clock.add(2 * time.Second)
+		e.app.Typing(ctx, a.c, g)
+		if n := len(ev.named(parley.EventTyping)); n != 3 {
+			t.Fatalf("typing after the interval: %d events, want 3", n)
+		}
+	})
+}
