@@ -57,7 +57,12 @@ func MustAppWith(tb testing.TB, cfg app.Config, deps app.Deps) *env {
 	tb.Cleanup(func() { db.Close() })
 	clk := &clock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
 	bus := inmem.NewBus()
-	deps.Store, deps.Bus, deps.Presence, deps.Clock = db, bus, inmem.NewPresence(), clk.now
+	if o, ok := deps.Store.(*outageStore); ok {
+		o.Store = db // the test's store, with outages on demand
+	} else {
+		deps.Store = db
+	}
+	deps.Bus, deps.Presence, deps.Clock = bus, inmem.NewPresence(), clk.now
 	deps.Hasher = argon2id.New(argon2id.Params{MemoryKiB: 64, Time: 1, Threads: 1})
 	a, err := app.New(ctx, cfg, deps)
 	if err != nil {

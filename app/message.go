@@ -166,6 +166,9 @@ func (a *App) Recall(ctx context.Context, c parley.Caller, conversationID, messa
 		return nil, err
 	}
 	orig, err := a.store.Message(ctx, messageID)
+	if err != nil && parley.ErrorCode(err) != parley.ENOTFOUND {
+		return nil, err // the store cannot say now: a retry may succeed
+	}
 	if err != nil || orig.ConversationID != conversationID {
 		return nil, parley.Errorf(parley.ENOTFOUND, "message not found")
 	}

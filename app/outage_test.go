@@ -1,39 +1,57 @@
-package app
+package app_test
 
 import (
-	"bytes"
-	"errors"
-	"log/slog"
-	"strings"
+	"context"
+	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/app"
 )
 
-// TestOutageLogsOnce checks that a run of failures logs one warning when
-// it starts and one line, with the count, when it ends.
-func TestOutageLogsOnce(t *testing.T) {
-	var buf bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&buf, nil))
-	o := &outage{what: "bus publish"}
-	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
-	o.ok(logger, t0)
-	for i := range 50 {
-		o.fail(logger, t0.Add(time.Duration(i)*time.Second), errors.New("connection refused"))
+// outageStore is the test's store with message reads that fail as an
+// unreachable database does, on demand.
+type outageStore struct {
+	parley.Store
+	down atomic.Bool
+}
+
+func (s *outageStore) Message(ctx context.Context, id parley.ID) (*parley.Message, error) {
+	if s.down.Load() {
+		return nil, parley.Errorf(parley.EUNAVAILABLE, "database unavailable")
 	}
-	o.ok(logger, t0.Add(time.Minute))
-	o.ok(logger, t0.Add(2*time.Minute))
-	o.fail(logger, t0.Add(3*time.Minute), errors.New("again"))
-	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("%d lines, want 3:\n%s", len(lines), buf.String())
+	return s.Store.Message(ctx, id)
+}
+
+// TestStoreOutageIsRetryable checks that an outage while a send or a
+// recall looks up a message is answered unavailable (retry), never as if
+// the message did not exist.
+func TestStoreOutageIsRetryable(t *testing.T) {
+	ctx := context.Background()
+	st := &outageStore{}
+	e := MustAppWith(t, app.Config{}, app.Deps{Store: st})
+	a, b := e.MustUser(t), e.MustUser(t)
+	conv := e.MustDirect(t, a, b)
+	m, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "orig", Body: "hello"}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], "connection refused") {
-		t.Errorf("first line: %s", lines[0])
-	}
-	if !strings.Contains(lines[1], "recovered") || !strings.Contains(lines[1], "failed=50") || !strings.Contains(lines[1], "lasted=1m0s") {
-		t.Errorf("second line: %s", lines[1])
-	}
-	if !strings.Contains(lines[2], "again") {
-		t.Errorf("a new outage is logged again: %s", lines[2])
-	}
+	st.down.Store(true)
+	t.Run("ReplyTo", func(t *testing.T) {
+		_, _, err := e.app.Send(ctx, b.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "re", Body: "re", ReplyTo: m.ID}, nil)
+		wantCode(t, err, parley.EUNAVAILABLE)
+	})
+	t.Run("Recall", func(t *testing.T) {
+		_, err := e.app.Recall(ctx, a.c, conv, m.ID)
+		wantCode(t, err, parley.EUNAVAILABLE)
+	})
+	st.down.Store(false)
+	t.Run("AfterTheOutage", func(t *testing.T) {
+		if _, _, err := e.app.Send(ctx, b.c, parley.SendRequest{ConversationID: conv, ClientMsgID: "re", Body: "re", ReplyTo: m.ID}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.app.Recall(ctx, a.c, conv, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

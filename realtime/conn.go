@@ -47,6 +47,9 @@ type conn struct {
 	ready   bool
 	syncing bool
 	pending []heldEvent // message events that arrived before ready or during sync
+	// receipts holds the watermarks this socket was last told per
+	// (conversation, user); see emitReceipt.
+	receipts map[receiptKey]receiptMarks
 	// heldN and heldBytes count what the connection holds back, in
 	// pending and in its streams' held maps, against MaxHeld and
 	// MaxHeldBytes.
@@ -62,8 +65,9 @@ type stream struct {
 	// base is the lowest seq of the run base..last the socket emitted (or
 	// was told by the client it has): sync replays skip that run.
 	base int64
-	// replayLow is the lowest seq the running sync replayed (0: none).
-	replayLow int64
+	// replayLow..replayTop is the run the running sync replayed below
+	// base (0: none).
+	replayLow, replayTop int64
 	// starting is set while the stream's start is being read.
 	starting bool
 	held     map[int64][]byte // seq → encoded message that arrived early; nil: the socket's own send
@@ -72,10 +76,7 @@ type stream struct {
 	retry time.Duration
 }
 
-// heldEvent is an event that waits while a sync runs: a message (name
-// empty), or another event emitted as it is.
 type heldEvent struct {
-	name string
 	conv parley.ID
 	seq  int64
 	data []byte // a message's nil: silent (the socket's own send, acknowledged already)
@@ -148,21 +149,7 @@ func (c *conn) onBusEvent(e *parley.Event) {
 		}
 		c.deliverLocked(e.ConversationID, e.Seq, data)
 	case parley.EventReceipt:
-		// A sync emits the receipts it reads; one that changed meanwhile
-		// follows it, so a watermark never seems to go back.
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.gone {
-			return
-		}
-		if c.syncing {
-			data := append([]byte(nil), e.Data...)
-			if c.budgetLocked(len(data)) {
-				c.pending = append(c.pending, heldEvent{name: e.Name, data: data})
-			}
-			return
-		}
-		c.emitRaw(e.Name, e.Data)
+		c.emitReceipt(e.Data)
 	default:
 		c.emitRaw(e.Name, e.Data)
 	}
@@ -183,6 +170,51 @@ func (c *conn) acked(m *parley.Message) {
 		return
 	}
 	c.deliverLocked(m.ConversationID, m.Seq, nil)
+}
+
+type receiptKey struct{ conv, user parley.ID }
+
+type receiptMarks struct{ delivered, read int64 }
+
+// maxReceipts bounds the watermarks one connection remembers; past it the
+// memory starts over (a receipt racing another just then may then show a
+// watermark lower than one shown before).
+const maxReceipts = 4096
+
+// emitReceipt emits a receipt event so that, on this socket, neither
+// watermark ever seems to go back: receipts of two marks racing (on one
+// node or two) may be published out of order, and a sync emits those it
+// read while live ones go on. A receipt that would lower one is emitted
+// with the higher value this socket was told; one that tells nothing new
+// is not emitted.
+func (c *conn) emitReceipt(data []byte) {
+	var r parley.Receipt
+	if err := json.Unmarshal(data, &r); err != nil {
+		c.emitRaw(parley.EventReceipt, data)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone {
+		return
+	}
+	k := receiptKey{r.ConversationID, r.UserID}
+	prev, seen := c.receipts[k]
+	next := receiptMarks{max(prev.delivered, r.DeliveredSeq), max(prev.read, r.ReadSeq)}
+	if seen && next == prev {
+		return
+	}
+	if next.delivered != r.DeliveredSeq || next.read != r.ReadSeq {
+		r.DeliveredSeq, r.ReadSeq = next.delivered, next.read
+		if b, err := json.Marshal(r); err == nil {
+			data = b
+		}
+	}
+	if c.receipts == nil || len(c.receipts) >= maxReceipts {
+		c.receipts = make(map[receiptKey]receiptMarks)
+	}
+	c.receipts[k] = next
+	c.emitRaw(parley.EventReceipt, data)
 }
 
 // budgetLocked takes room for one more held message of n bytes, or drops
@@ -495,6 +527,11 @@ func (c *conn) syncFrom(p parley.SyncPoint) {
 }
 
 // replayed emits a message that sync replays, and moves the stream to it.
+// A replay is ascending. Below the run base..last the socket has, its
+// messages form a run of their own, which joins base..last once it
+// reaches base-1; a replay that stops before that (caught_up false)
+// leaves it apart, and the next replay, from where this one stopped,
+// still emits what lies between.
 func (c *conn) replayed(conv parley.ID, seq int64, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -511,9 +548,14 @@ func (c *conn) replayed(conv parley.ID, seq int64, data []byte) {
 		st.known, st.last, st.base = true, seq, seq
 	case seq > st.last:
 		st.last = seq
-	}
-	if st.replayLow == 0 || seq < st.replayLow {
-		st.replayLow = seq
+	default:
+		if st.replayLow == 0 || seq != st.replayTop+1 {
+			st.replayLow = seq
+		}
+		st.replayTop = seq
+		if st.replayTop == st.base-1 {
+			st.base, st.replayLow, st.replayTop = st.replayLow, 0, 0
+		}
 	}
 	for s, d := range st.held {
 		if s <= st.last {
@@ -553,19 +595,12 @@ func (c *conn) deliverPendingLocked() {
 	for _, e := range pending {
 		c.releaseLocked(len(e.data))
 	}
-	// Sync replays an ascending run from the client's cursor, so now that
-	// it is through, the socket has everything from the lowest replayed seq.
+	// A replayed run that did not reach the stream's is forgotten: the
+	// next replay starts after it.
 	for _, st := range c.streams {
-		if st.replayLow > 0 {
-			st.base = min(st.base, st.replayLow)
-			st.replayLow = 0
-		}
+		st.replayLow, st.replayTop = 0, 0
 	}
 	for _, e := range pending {
-		if e.name != "" {
-			c.emitRaw(e.name, e.data)
-			continue
-		}
 		c.deliverLocked(e.conv, e.seq, e.data)
 	}
 }

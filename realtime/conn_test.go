@@ -357,6 +357,21 @@ func TestStreamOrder(t *testing.T) {
 		c.endSync()
 		waitGot(t, r, "[10 11 8 9 12]")
 	})
+	t.Run("PartialReplayLeavesNoHole", func(t *testing.T) {
+		// A sync that stops early (caught_up false) below what the live
+		// stream emitted must not make the next one skip what lies between.
+		c, r, st := newTestConn(t)
+		st.start = 9
+		deliver(c, 10, 11)
+		waitGot(t, r, "[10 11]")
+		syncing(c)
+		replay(c, 5, 6)
+		c.endSync()
+		syncing(c)
+		replay(c, 7, 8, 9, 10, 11, 12)
+		c.endSync()
+		waitGot(t, r, "[10 11 5 6 7 8 9 12]")
+	})
 	t.Run("TooManyHeldDropsSlowConsumer", func(t *testing.T) {
 		c, r, _ := newTestConn(t)
 		waitLong(c)
@@ -408,4 +423,44 @@ func seqRange(lo, hi int64) []int64 {
 		out = append(out, s)
 	}
 	return out
+}
+
+// receiptRecorder records the receipts a socket is sent.
+type receiptRecorder struct {
+	recorder
+	receipts []parley.Receipt
+}
+
+func (r *receiptRecorder) EmitRaw(event string, data []byte) error {
+	if event != parley.EventReceipt {
+		return r.recorder.EmitRaw(event, data)
+	}
+	var rc parley.Receipt
+	json.Unmarshal(data, &rc)
+	r.mu.Lock()
+	r.receipts = append(r.receipts, rc)
+	r.mu.Unlock()
+	return nil
+}
+
+func TestReceiptsNeverGoBack(t *testing.T) {
+	c, _, _ := newTestConn(t)
+	r := &receiptRecorder{}
+	c.s = r
+	for _, m := range [][2]int64{{220, 200}, {218, 210}, {218, 210}, {230, 205}, {230, 210}} {
+		b, _ := json.Marshal(parley.Receipt{ConversationID: conv, UserID: 5, DeliveredSeq: m[0], ReadSeq: m[1]})
+		c.onBusEvent(&parley.Event{Name: parley.EventReceipt, ConversationID: conv, Data: b})
+	}
+	other, _ := json.Marshal(parley.Receipt{ConversationID: conv, UserID: 6, DeliveredSeq: 1, ReadSeq: 1})
+	c.onBusEvent(&parley.Event{Name: parley.EventReceipt, ConversationID: conv, Data: other})
+	got := fmt.Sprint(r.receipts)
+	want := fmt.Sprint([]parley.Receipt{
+		{ConversationID: conv, UserID: 5, DeliveredSeq: 220, ReadSeq: 200},
+		{ConversationID: conv, UserID: 5, DeliveredSeq: 220, ReadSeq: 210},
+		{ConversationID: conv, UserID: 5, DeliveredSeq: 230, ReadSeq: 210},
+		{ConversationID: conv, UserID: 6, DeliveredSeq: 1, ReadSeq: 1},
+	})
+	if got != want {
+		t.Fatalf("receipts emitted %s, want %s", got, want)
+	}
 }

@@ -318,6 +318,8 @@ func (g *Gateway) replay(ctx context.Context, c *conn, q parley.SyncQuery) (plac
 			replayed++
 			c.replayed(m.ConversationID, m.Seq, b)
 			places[m.ConversationID] = m.Seq
+		} else if name == parley.EventReceipt {
+			c.emitReceipt(b)
 		} else {
 			c.emitRaw(name, b)
 		}
