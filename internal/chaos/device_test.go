@@ -1,0 +1,460 @@
+package chaos_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/client"
+)
+
+// device is one login of a user with its realtime connection. A syncing
+// device uses the client's own reconnection and syncs after each one; a
+// device that never syncs dials again itself when its socket ends and
+// lives on what the live stream brings.
+type device struct {
+	w         *world
+	name      string
+	user      *user
+	id        parley.ID
+	node      *node
+	http      *client.Client
+	neverSync bool
+	rng       *rand.Rand // the workload goroutine's alone
+
+	stop chan struct{} // closed at the end: no more dials
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	sock     *client.Socket
+	cur      *connLog
+	conns    []*connLog
+	frozen   bool // socket-level records end; events go to history only
+	syncing  int  // sync calls outstanding
+	syncGen  int  // incremented at each sync call
+	syncsN   int
+	hist     map[parley.ID]map[int64]parley.ID
+	receipts map[parley.ID]map[parley.ID]parley.Receipt
+	own      []*parley.Message // acked sends, for recalls
+}
+
+// connLog is what one socket (one connection) received.
+type connLog struct {
+	n     int
+	start time.Time // Dial returned: the socket had authenticated
+	end   time.Time // zero while up
+	seqs  map[parley.ID][]int64
+	got   map[parley.ID]map[int64]bool
+	last  map[parley.ID]int64
+	run   map[parley.ID]int // syncGen of the replay run in progress
+}
+
+func (d *device) newConnLocked() *connLog {
+	c := &connLog{n: len(d.conns) + 1, seqs: map[parley.ID][]int64{}, got: map[parley.ID]map[int64]bool{},
+		last: map[parley.ID]int64{}, run: map[parley.ID]int{}}
+	d.conns = append(d.conns, c)
+	d.cur = c
+	return c
+}
+
+func (d *device) socketConfig(c *connLog) client.SocketConfig {
+	cfg := client.SocketConfig{
+		AckTimeout:       5 * time.Second,
+		HandshakeTimeout: 5 * time.Second,
+	}
+	if d.neverSync {
+		cfg.Handler = func(ev client.Event) { d.onEvent(c, ev) }
+		return cfg
+	}
+	cfg.Reconnect = true
+	cfg.ReconnectMin, cfg.ReconnectMax = 50*time.Millisecond, 500*time.Millisecond
+	cfg.Handler = func(ev client.Event) {
+		d.mu.Lock()
+		cur := d.cur
+		d.mu.Unlock()
+		d.onEvent(cur, ev)
+	}
+	cfg.OnDisconnect = func(error) {
+		// Runs on the reader goroutine, in order with the events: what
+		// follows belongs to the next connection.
+		d.mu.Lock()
+		d.cur.end = time.Now()
+		d.newConnLocked()
+		d.mu.Unlock()
+	}
+	cfg.OnReconnect = func(s *client.Socket, _ map[parley.ID]int64) {
+		d.w.reconnects.Add(1)
+		d.mu.Lock()
+		if d.cur.start.IsZero() {
+			d.cur.start = time.Now()
+		}
+		d.mu.Unlock()
+		d.sync(s)
+	}
+	return cfg
+}
+
+// start connects the device and keeps it connected until stop.
+func (d *device) start() {
+	d.stop = make(chan struct{})
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for first := true; ; first = false {
+			select {
+			case <-d.stop:
+				return
+			default:
+			}
+			d.mu.Lock()
+			c := d.newConnLocked()
+			d.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s, err := d.http.Dial(ctx, d.socketConfig(c))
+			cancel()
+			if err != nil {
+				d.mu.Lock()
+				c.end = time.Now()
+				d.mu.Unlock()
+				select {
+				case <-d.stop:
+					return
+				case <-time.After(100 * time.Millisecond): // redial pace
+				}
+				continue
+			}
+			if !first {
+				d.w.reconnects.Add(1)
+			}
+			d.mu.Lock()
+			c.start = time.Now()
+			d.sock = s
+			d.mu.Unlock()
+			if !d.neverSync {
+				go d.sync(s)
+			}
+			select {
+			case <-s.Done():
+				d.mu.Lock()
+				if d.cur.end.IsZero() {
+					d.cur.end = time.Now()
+				}
+				d.mu.Unlock()
+			case <-d.stop:
+				return
+			}
+		}
+	}()
+}
+
+// close ends the device's connection for good.
+func (d *device) close() {
+	close(d.stop)
+	d.wg.Wait()
+	if s := d.socket(); s != nil {
+		s.Close()
+	}
+}
+
+func (d *device) socket() *client.Socket {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sock
+}
+
+// reconnect drops the connection on purpose; sync says whether the new
+// one syncs (only devices that sync at all).
+func (d *device) reconnect() {
+	s := d.socket()
+	if s == nil {
+		return
+	}
+	// A syncing device's Socket reconnects by itself only after a
+	// network failure; closing it ends it, and the loop in start dials a
+	// new one.
+	s.Close()
+}
+
+// sync catches the device up, from its own cursors or the server's,
+// retrying while the server cannot answer for now.
+func (d *device) sync(s *client.Socket) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d.mu.Lock()
+		d.syncing++
+		d.syncGen++
+		d.syncsN++
+		var cursors map[parley.ID]int64
+		if d.syncsN%2 == 1 {
+			cursors = d.cursorsLocked()
+		}
+		d.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := s.Sync(ctx, cursors)
+		cancel()
+		d.mu.Lock()
+		d.syncing--
+		d.mu.Unlock()
+		if err == nil {
+			d.w.syncs.Add(1)
+			return
+		}
+		var pe *parley.Error
+		if errors.Is(err, client.ErrClosed) || (errors.As(err, &pe) && !parley.IsRetryable(err)) || time.Now().After(deadline) {
+			return // a socket that drops syncs again when it reconnects
+		}
+		select {
+		case <-s.Done():
+			return
+		case <-time.After(50 * time.Millisecond): // retry pace
+		}
+	}
+}
+
+// cursorsLocked returns, per conversation, the highest seq held without a
+// gap.
+func (d *device) cursorsLocked() map[parley.ID]int64 {
+	out := map[parley.ID]int64{}
+	for _, conv := range d.user.convs {
+		out[conv] = d.contiguousLocked(conv)
+	}
+	return out
+}
+
+func (d *device) contiguousLocked(conv parley.ID) int64 {
+	h := d.hist[conv]
+	var cur int64
+	for h[cur+1] != 0 {
+		cur++
+	}
+	return cur
+}
+
+func (d *device) onEvent(c *connLog, ev client.Event) {
+	switch v := ev.Data.(type) {
+	case *parley.Message:
+		d.onMessage(c, v)
+	case *parley.Receipt:
+		d.onReceipt(v)
+	}
+}
+
+// onMessage records a message event in the history and checks it against
+// the socket's order.
+func (d *device) onMessage(c *connLog, m *parley.Message) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.recordLocked(m)
+	if d.frozen || c == nil {
+		return
+	}
+	conv := m.ConversationID
+	got := c.got[conv]
+	if got == nil {
+		got = map[int64]bool{}
+		c.got[conv] = got
+	}
+	last := c.last[conv]
+	switch {
+	case got[m.Seq]:
+		d.w.violate(kindDup, "%s socket %d: message seq %d of conversation %s emitted twice on the socket (received so far: %s)",
+			d.name, c.n, m.Seq, conv, ranges(c.seqs[conv]))
+	case m.Seq > last:
+	case d.syncing > 0 && c.run[conv] != d.syncGen:
+		// The replay of a sync the device asked for starts its own run.
+		c.run[conv] = d.syncGen
+	default:
+		d.w.violate(kindOrder, "%s socket %d: message seq %d of conversation %s after seq %d (no sync replay began here; received so far: %s)",
+			d.name, c.n, m.Seq, conv, last, ranges(c.seqs[conv]))
+	}
+	got[m.Seq] = true
+	c.seqs[conv] = append(c.seqs[conv], m.Seq)
+	c.last[conv] = m.Seq
+}
+
+func (d *device) recordLocked(m *parley.Message) {
+	h := d.hist[m.ConversationID]
+	if h == nil {
+		h = map[int64]parley.ID{}
+		d.hist[m.ConversationID] = h
+	}
+	if id, ok := h[m.Seq]; ok && id != m.ID {
+		d.w.violate(kindConflict, "%s: seq %d of conversation %s is message %s, and also %s", d.name, m.Seq, m.ConversationID, id, m.ID)
+	}
+	h[m.Seq] = m.ID
+}
+
+// onReceipt checks that watermarks seen by this device never go down.
+func (d *device) onReceipt(r *parley.Receipt) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	byUser := d.receipts[r.ConversationID]
+	if byUser == nil {
+		byUser = map[parley.ID]parley.Receipt{}
+		d.receipts[r.ConversationID] = byUser
+	}
+	prev := byUser[r.UserID]
+	if r.DeliveredSeq < prev.DeliveredSeq || r.ReadSeq < prev.ReadSeq {
+		d.w.violate(kindReceipt, "%s: receipt of user %s in conversation %s went from delivered %d read %d to delivered %d read %d",
+			d.name, r.UserID, r.ConversationID, prev.DeliveredSeq, prev.ReadSeq, r.DeliveredSeq, r.ReadSeq)
+	}
+	prev.DeliveredSeq, prev.ReadSeq = max(prev.DeliveredSeq, r.DeliveredSeq), max(prev.ReadSeq, r.ReadSeq)
+	byUser[r.UserID] = prev
+}
+
+// retryable reports whether a failed call may be tried again: transport
+// failures and the server's retryable codes.
+func retryable(err error) bool {
+	var pe *parley.Error
+	if errors.As(err, &pe) {
+		return parley.IsRetryable(err)
+	}
+	return true
+}
+
+// sendsOpen reports whether sends still retry.
+func (w *world) sendsOpen() bool { return time.Now().UnixNano() < w.sendsUntil.Load() }
+
+// send sends one message and retries it, with the same client_msg_id,
+// until it is acknowledged or the run's recovery ends.
+func (d *device) send(conv parley.ID, n int) {
+	w := d.w
+	rec := &sendRec{cmid: fmt.Sprintf("%s-%d", d.name, n), dev: d, conv: conv, issued: time.Now()}
+	w.mu.Lock()
+	w.sends[rec.cmid] = rec
+	w.mu.Unlock()
+	req := parley.SendRequest{ConversationID: conv, ClientMsgID: rec.cmid, Type: parley.TextMessage, Body: "chaos " + rec.cmid}
+	var err error
+	for w.sendsOpen() {
+		s := d.socket()
+		if s == nil {
+			err = client.ErrDisconnected
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			var m *parley.Message
+			m, err = s.Send(ctx, req)
+			cancel()
+			if err == nil {
+				rec.mu.Lock()
+				rec.acked = m
+				rec.mu.Unlock()
+				d.mu.Lock()
+				d.recordLocked(m)
+				d.own = append(d.own, m)
+				d.mu.Unlock()
+				return
+			}
+		}
+		if !retryable(err) {
+			w.violate(kindStuck, "%s: send %s to %s refused: %v", d.name, rec.cmid, conv, err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // retry pace, as a client's
+	}
+	w.violate(kindStuck, "%s: send %s to %s never acknowledged, even after recovery: %v", d.name, rec.cmid, conv, err)
+}
+
+// recall withdraws one of the device's acknowledged messages, retrying
+// like send.
+func (d *device) recall(m *parley.Message) {
+	w := d.w
+	w.mu.Lock()
+	if _, ok := w.recalls[m.ID]; ok {
+		w.mu.Unlock()
+		return
+	}
+	w.recalls[m.ID] = time.Now()
+	w.mu.Unlock()
+	var err error
+	for w.sendsOpen() {
+		s := d.socket()
+		if s == nil {
+			err = client.ErrDisconnected
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err = s.Recall(ctx, m.ConversationID, m.ID)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+		if !retryable(err) {
+			w.violate(kindStuck, "%s: recall of %s (seq %d of %s) refused: %v", d.name, m.ID, m.Seq, m.ConversationID, err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // retry pace
+	}
+	w.violate(kindStuck, "%s: recall of %s never acknowledged, even after recovery: %v", d.name, m.ID, err)
+}
+
+// mark sends a delivered (and sometimes read) mark for what the device
+// holds without a gap.
+func (d *device) mark(conv parley.ID, read bool) {
+	d.mu.Lock()
+	seq := d.contiguousLocked(conv)
+	s := d.sock
+	d.mu.Unlock()
+	if seq == 0 || s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if read {
+		_ = s.Read(ctx, conv, seq-d.rng.Int64N(min(seq, 5)))
+		return
+	}
+	_ = s.Delivered(ctx, conv, seq)
+}
+
+// work runs the device's share of the workload until ctx ends: sends
+// (sometimes several at once), marks, recalls and reconnections, chosen by
+// the device's own generator.
+func (d *device) work(ctx context.Context) {
+	n := 0
+	for ctx.Err() == nil {
+		conv := d.user.convs[d.rng.IntN(len(d.user.convs))]
+		d.w.ops.Add(1)
+		switch op := d.rng.IntN(100); {
+		case op < 60:
+			burst := 1 + d.rng.IntN(4)
+			var wg sync.WaitGroup
+			for i := 0; i < burst; i++ {
+				n++
+				wg.Add(1)
+				d.w.inflight.Add(1)
+				go func(n int) {
+					defer wg.Done()
+					defer d.w.inflight.Done()
+					d.send(conv, n)
+				}(n)
+			}
+			wg.Wait()
+		case op < 75:
+			d.mark(conv, false)
+		case op < 85:
+			d.mark(conv, true)
+		case op < 92:
+			d.mu.Lock()
+			var m *parley.Message
+			if len(d.own) > 0 {
+				m = d.own[d.rng.IntN(len(d.own))]
+			}
+			d.mu.Unlock()
+			if m != nil {
+				d.w.inflight.Add(1)
+				d.recall(m)
+				d.w.inflight.Done()
+			}
+		default:
+			d.reconnect()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(d.rng.IntN(30)) * time.Millisecond): // think time
+		}
+	}
+}

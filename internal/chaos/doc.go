@@ -1,0 +1,49 @@
+// Package chaos is Parley's fault-injection suite, in the manner of Jepsen:
+// real parley processes (built from cmd/parley) on SQLite, or on
+// PostgreSQL and Redis, with loopback proxies (internal/faultnet) between
+// clients and nodes and between nodes and their store and bus, a
+// randomized workload of users and devices driven by a printed seed, faults
+// injected while it runs (latency, pauses, cut connections, kill -9 of
+// nodes, restarts of Redis and PostgreSQL), and a checker that proves, once
+// the faults stop and everything has recovered, what the delivery model
+// promises (DESIGN §2 and §7, docs/api.md "Delivery guarantees").
+//
+// The package has no code of its own besides this comment: the suite is
+// its tests (go test ./internal/chaos). What the checker holds the server
+// to, precisely:
+//
+//   - The log. Every conversation's seqs are dense from 1. Every
+//     acknowledged send is in the log exactly once, with the id and seq of
+//     its ack; no client_msg_id appears twice.
+//   - Every device's history equals the log. A device's history is what
+//     it received in message events (live and sync replays) plus the acks
+//     of its own sends, keyed by (conversation, seq); after recovery each
+//     device syncs once more, and then, for every conversation of its
+//     user, it holds exactly the log's message at every seq.
+//   - Order on a socket. A socket is one Socket.IO connection (a
+//     reconnection is a new socket). Per socket and conversation, message
+//     events arrive in strictly increasing seq, each seq at most once. The
+//     one exception is a sync replay the client asked for: while a sync
+//     call of the device is outstanding, the first message of a
+//     conversation whose seq is not above the highest seen on that socket
+//     starts a new run (the replay, ascending from the requested cursor);
+//     it may repeat no seq the socket already received.
+//   - No gaps on a socket. Between the lowest and the highest seq a socket
+//     received in a conversation it received every seq of the log, except
+//     the device's own sends, which reach it in their acks.
+//   - Live delivery without sync. Some devices never call sync. For such a
+//     socket, authenticated at time T (Dial returned), every message whose
+//     send (or recall) was first issued after T by anyone, other than the
+//     device's own sends, reaches it: if the socket is still up when the
+//     run ends (after recovery, and after one more message in every
+//     conversation, which lets a socket notice and fill a hole the bus
+//     left), it has received every one of them; if it dropped earlier, it
+//     has received every one whose seq is below the highest it received.
+//   - Receipts never move backwards. Per observing device, per
+//     (conversation, user), delivered_seq and read_seq of receipt events
+//     never decrease.
+//
+// A violation fails the test with the seed, which replays the run's
+// decisions (which operations, faults and kills, in which order; the
+// timing between goroutines is the machine's).
+package chaos
