@@ -10,6 +10,7 @@ import (
 
 	"github.com/parleyhq/parley/client/clienttest"
 	"github.com/parleyhq/parley/internal/faultnet"
+	"github.com/parleyhq/parley/internal/testenv"
 )
 
 // fault is one kind of trouble the nemesis can cause: apply starts it and
@@ -89,7 +90,8 @@ func (w *world) restart(n *node) {
 func (w *world) since() time.Duration { return time.Since(w.start).Round(time.Millisecond) }
 
 // nemesis causes one fault after another until ctx ends: each lasts a
-// random while, then is healed, then a calm spell follows.
+// random while, then is healed, then a calm spell follows. One fault at a
+// time keeps every failure explainable by the log of faults.
 func (w *world) nemesis(ctx context.Context, faults []fault) {
 	rng := w.rng(1)
 	total := 0
@@ -140,12 +142,9 @@ func (w *world) run(d time.Duration, faults []fault, heal func()) {
 			dv.work(ctx)
 		}(dv)
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		w.nemesis(ctx, faults)
-	}()
-	<-ctx.Done()
+	// The nemesis runs on the test's goroutine: healing may restart
+	// Redis or PostgreSQL, whose helpers fail the test from there.
+	w.nemesis(ctx, faults)
 
 	// Recovery: no more faults, every process up, every proxy healed;
 	// what is still being sent or recalled gets a minute to be
@@ -272,6 +271,69 @@ func TestChaosSQLite(t *testing.T) {
 			f.Heal()
 		}
 		w.restart(n)
+	})
+	w.report(d)
+}
+
+// TestChaosCluster: three nodes sharing PostgreSQL and Redis, each behind
+// a front proxy for its clients and reaching PostgreSQL and Redis through
+// proxies of its own, so one node can lose its bus or its database while
+// the others keep theirs. The nemesis delays, pauses and cuts all of those
+// links, kills nodes with SIGKILL, and stops and restarts Redis and
+// PostgreSQL.
+func TestChaosCluster(t *testing.T) {
+	w, d := begin(t)
+	bin := mustBuild(t)
+	pg, rd := testenv.MustPostgresServer(t), testenv.MustRedis(t)
+	var faults []fault
+	var links []*faultnet.Proxy
+	for i := 0; i < 3; i++ {
+		pgp, err := faultnet.Listen(pg.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pgp.Close() })
+		rdp, err := faultnet.Listen(rd.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rdp.Close() })
+		name := fmt.Sprintf("node%d", i)
+		n := mustNode(t, name, bin, 1,
+			"--store", "postgres", "--postgres-dsn", fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", pgp.Addr(), pg.Database()),
+			"--bus", "redis", "--redis-addrs", rdp.Addr())
+		w.nodes = append(w.nodes, n)
+		links = append(links, pgp, rdp, n.fronts[0])
+		faults = append(faults, proxyFaults(w, name+"'s clients", n.fronts[0], 2)...)
+		faults = append(faults, proxyFaults(w, name+"'s PostgreSQL link", pgp, 1)...)
+		faults = append(faults, proxyFaults(w, name+"'s Redis link", rdp, 1)...)
+		faults = append(faults, killFault(w, n, 1))
+	}
+	faults = append(faults,
+		fault{"restart Redis", 2, func(rng *rand.Rand) func() {
+			rd.Stop()
+			t.Logf("[%s] fault: Redis stopped", w.since())
+			return func() { rd.Restart() }
+		}},
+		fault{"restart PostgreSQL", 2, func(rng *rand.Rand) func() {
+			pg.Stop()
+			t.Logf("[%s] fault: PostgreSQL stopped", w.since())
+			return func() { pg.Restart() }
+		}},
+	)
+	// Eight users, the first four with two devices; every second device
+	// of a user, and the last user's only one, never sync.
+	w.setup(8, 4, func(u, d int) bool { return d == 1 || u == 7 })
+	w.run(d, faults, func() {
+		for _, p := range links {
+			p.Heal()
+		}
+		if rd.Pid() == 0 {
+			rd.Restart()
+		}
+		for _, n := range w.nodes {
+			w.restart(n)
+		}
 	})
 	w.report(d)
 }

@@ -28,11 +28,14 @@
 //     conversation whose seq is not above the highest seen on that socket
 //     starts a new run (the replay, ascending from the requested cursor);
 //     it may repeat no seq the socket already received.
-//   - No gaps on a socket. Between the lowest and the highest seq a socket
-//     received in a conversation it received every seq of the log, except
-//     the device's own sends, which reach it in their acks.
-//   - Live delivery without sync. Some devices never call sync. For such a
-//     socket, authenticated at time T (Dial returned), every message whose
+//   - Live delivery without sync. Some devices never call sync. Between
+//     the lowest and the highest seq such a socket received in a
+//     conversation, it received every seq of the log, except the device's
+//     own sends, which reach it in their acks. (A syncing socket may
+//     rightly skip ahead: its sync told the server the device holds
+//     everything up to the cursor; it is held to order, and its device to
+//     the log.) And for such a socket,
+//     authenticated at time T (Dial returned), every message whose
 //     send (or recall) was first issued after T by anyone, other than the
 //     device's own sends, reaches it: if the socket is still up when the
 //     run ends (after recovery, and after one more message in every

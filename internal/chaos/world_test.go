@@ -57,7 +57,7 @@ func mustNode(t *testing.T, name, bin string, fronts int, args ...string) *node 
 				t.Logf("%s: %v", name, err)
 			}
 			if t.Failed() {
-				t.Logf("%s log (last start):\n%s", name, tail(p.Log(), 6000))
+				t.Logf("%s log (last start):\n%s", name, tail(p.Log(), 1500))
 			}
 		}
 	})
@@ -151,7 +151,6 @@ const (
 	kindLost     = "lost"
 	kindDup      = "duplicated"
 	kindOrder    = "out of order"
-	kindGap      = "gap"
 	kindReceipt  = "receipt backwards"
 	kindConflict = "conflict"
 	kindStuck    = "no recovery"
