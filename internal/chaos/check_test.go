@@ -242,3 +242,11 @@ func ranges(seqs []int64) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// recent writes the last arrivals of a socket in arrival order.
+func recent(seqs []int64) string {
+	if len(seqs) > 10 {
+		seqs = seqs[len(seqs)-10:]
+	}
+	return strings.Trim(fmt.Sprint(seqs), "[]")
+}

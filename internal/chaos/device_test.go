@@ -261,15 +261,15 @@ func (d *device) onMessage(c *connLog, m *parley.Message) {
 	last := c.last[conv]
 	switch {
 	case got[m.Seq]:
-		d.w.violate(kindDup, "%s socket %d: message seq %d of conversation %s emitted twice on the socket (received so far: %s)",
-			d.name, c.n, m.Seq, conv, ranges(c.seqs[conv]))
+		d.w.violate(kindDup, "%s socket %d: message seq %d of conversation %s emitted twice on the socket (received so far: %s; last arrivals: %s)",
+			d.name, c.n, m.Seq, conv, ranges(c.seqs[conv]), recent(c.seqs[conv]))
 	case m.Seq > last:
 	case d.syncing > 0 && c.run[conv] != d.syncGen:
 		// The replay of a sync the device asked for starts its own run.
 		c.run[conv] = d.syncGen
 	default:
-		d.w.violate(kindOrder, "%s socket %d: message seq %d of conversation %s after seq %d (no sync replay began here; received so far: %s)",
-			d.name, c.n, m.Seq, conv, last, ranges(c.seqs[conv]))
+		d.w.violate(kindOrder, "%s socket %d: message seq %d of conversation %s after seq %d (no sync replay of the device began here; last arrivals: %s)",
+			d.name, c.n, m.Seq, conv, last, recent(c.seqs[conv]))
 	}
 	got[m.Seq] = true
 	c.seqs[conv] = append(c.seqs[conv], m.Seq)
@@ -350,7 +350,7 @@ func (d *device) send(conv parley.ID, n int) {
 			}
 		}
 		if !retryable(err) {
-			w.violate(kindStuck, "%s: send %s to %s refused: %v", d.name, rec.cmid, conv, err)
+			w.violate(kindRefused, "%s: send %s to %s refused with an error a client does not retry: %v", d.name, rec.cmid, conv, err)
 			return
 		}
 		time.Sleep(50 * time.Millisecond) // retry pace, as a client's
@@ -383,7 +383,7 @@ func (d *device) recall(m *parley.Message) {
 			}
 		}
 		if !retryable(err) {
-			w.violate(kindStuck, "%s: recall of %s (seq %d of %s) refused: %v", d.name, m.ID, m.Seq, m.ConversationID, err)
+			w.violate(kindRefused, "%s: recall of %s (seq %d of %s, the device's own) refused with an error a client does not retry: %v", d.name, m.ID, m.Seq, m.ConversationID, err)
 			return
 		}
 		time.Sleep(50 * time.Millisecond) // retry pace

@@ -154,6 +154,7 @@ const (
 	kindReceipt  = "receipt backwards"
 	kindConflict = "conflict"
 	kindStuck    = "no recovery"
+	kindRefused  = "refused"
 )
 
 // world is one run: its nodes, users, devices, conversations, what was
