@@ -177,7 +177,7 @@ func (w *world) run(d time.Duration, faults []fault, heal func()) {
 
 	// Sockets of devices that never sync get what they must by
 	// themselves; give them the time a loaded machine needs.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for _, dv := range w.devs {
 		for dv.requiredPending(logs) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond) // polling a condition with a deadline
@@ -320,6 +320,16 @@ func TestChaosCluster(t *testing.T) {
 			t.Logf("[%s] fault: PostgreSQL stopped", w.since())
 			return func() { pg.Restart() }
 		}},
+		fault{"crash Redis", 1, func(rng *rand.Rand) func() {
+			rd.Kill()
+			t.Logf("[%s] fault: Redis killed", w.since())
+			return func() { rd.Restart() }
+		}},
+		fault{"crash PostgreSQL", 1, func(rng *rand.Rand) func() {
+			pg.Kill()
+			t.Logf("[%s] fault: PostgreSQL killed (immediate shutdown: the restart replays its WAL)", w.since())
+			return func() { pg.Restart() }
+		}},
 	)
 	// Eight users, the first four with two devices; every second device
 	// of a user, and the last user's only one, never sync.
@@ -330,6 +340,9 @@ func TestChaosCluster(t *testing.T) {
 		}
 		if rd.Pid() == 0 {
 			rd.Restart()
+		}
+		if pg.Pid() == 0 {
+			pg.Restart()
 		}
 		for _, n := range w.nodes {
 			w.restart(n)

@@ -38,6 +38,7 @@ type device struct {
 	syncGen  int  // incremented at each sync call
 	syncsN   int
 	hist     map[parley.ID]map[int64]parley.ID
+	contig   map[parley.ID]int64 // highest seq held without a gap, as last computed
 	receipts map[parley.ID]map[parley.ID]parley.Receipt
 	own      []*parley.Message // acked sends, for recalls
 }
@@ -226,19 +227,23 @@ func (d *device) cursorsLocked() map[parley.ID]int64 {
 }
 
 func (d *device) contiguousLocked(conv parley.ID) int64 {
+	// A history only grows, so the walk resumes where it stopped.
 	h := d.hist[conv]
-	var cur int64
+	cur := d.contig[conv]
 	for h[cur+1] != 0 {
 		cur++
 	}
+	d.contig[conv] = cur
 	return cur
 }
 
 func (d *device) onEvent(c *connLog, ev client.Event) {
 	switch v := ev.Data.(type) {
 	case *parley.Message:
+		d.w.events.Add(1)
 		d.onMessage(c, v)
 	case *parley.Receipt:
+		d.w.receiptEvents.Add(1)
 		d.onReceipt(v)
 	}
 }

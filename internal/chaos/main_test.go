@@ -51,6 +51,9 @@ func chaosDuration(t *testing.T) time.Duration {
 		}
 		return d
 	}
+	if testing.Short() {
+		return ciDuration / 2
+	}
 	return ciDuration
 }
 

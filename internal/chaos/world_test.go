@@ -171,6 +171,7 @@ type world struct {
 	group map[parley.ID]bool
 
 	ops, faults, kills, syncs, reconnects atomic.Int64
+	events, receiptEvents                 atomic.Int64
 
 	// sendsUntil is when sends stop retrying (unix nanos): the end of the
 	// recovery phase.
@@ -242,7 +243,7 @@ func (w *world) setup(nUsers, multi int, neverSync func(u, d int) bool) {
 			c.SetToken(s.Token)
 			d := &device{w: w, name: fmt.Sprintf("%s/d%d", h, j), user: us, id: s.DeviceID, node: n, http: c,
 				neverSync: neverSync(i, j), rng: w.rng(uint64(1000 + k)),
-				hist: map[parley.ID]map[int64]parley.ID{}, receipts: map[parley.ID]map[parley.ID]parley.Receipt{}}
+				hist: map[parley.ID]map[int64]parley.ID{}, contig: map[parley.ID]int64{}, receipts: map[parley.ID]map[parley.ID]parley.Receipt{}}
 			us.devices = append(us.devices, d)
 			w.devs = append(w.devs, d)
 			k++
@@ -362,8 +363,8 @@ func (w *world) summary() string {
 		}
 	}
 	sort.Strings(other)
-	s := fmt.Sprintf("seed %d: %d operations (%d sends acknowledged, %d recalls), %d faults, %d node kills, %d syncs, %d reconnections over %d devices; %d lost, %d duplicated, %d out of order",
-		w.seed, w.ops.Load(), acked, len(w.recalls), w.faults.Load(), kills, w.syncs.Load(), w.reconnects.Load(), len(w.devs),
+	s := fmt.Sprintf("seed %d: %d operations (%d sends acknowledged, %d recalls), %d faults, %d node kills, %d syncs, %d reconnections over %d devices, %d message and %d receipt events checked; %d lost, %d duplicated, %d out of order",
+		w.seed, w.ops.Load(), acked, len(w.recalls), w.faults.Load(), kills, w.syncs.Load(), w.reconnects.Load(), len(w.devs), w.events.Load(), w.receiptEvents.Load(),
 		w.counts[kindLost], w.counts[kindDup], w.counts[kindOrder])
 	if len(other) > 0 {
 		s += "; " + strings.Join(other, ", ")
