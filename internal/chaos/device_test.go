@@ -167,8 +167,8 @@ func (d *device) socket() *client.Socket {
 	return d.sock
 }
 
-// reconnect drops the connection on purpose; sync says whether the new
-// one syncs (only devices that sync at all).
+// reconnect drops the connection on purpose; the device's loop dials a
+// new one (which syncs, if the device ever does).
 func (d *device) reconnect() {
 	s := d.socket()
 	if s == nil {

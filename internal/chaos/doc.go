@@ -45,6 +45,10 @@
 //   - Receipts never move backwards. Per observing device, per
 //     (conversation, user), delivered_seq and read_seq of receipt events
 //     never decrease.
+//   - Outages are retryable. While a link, a node, Redis or PostgreSQL is
+//     down, a send or a recall is answered with a retryable error (or not
+//     at all) and never refused for good; clients retry with the same
+//     client_msg_id, and after recovery every one of them is acknowledged.
 //
 // A violation fails the test with the seed, which replays the run's
 // decisions (which operations, faults and kills, in which order; the

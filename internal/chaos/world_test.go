@@ -168,7 +168,6 @@ type world struct {
 	users []*user
 	devs  []*device
 	convs []parley.ID
-	group map[parley.ID]bool
 
 	ops, faults, kills, syncs, reconnects atomic.Int64
 	events, receiptEvents                 atomic.Int64
@@ -186,7 +185,7 @@ type world struct {
 }
 
 func newWorld(t *testing.T, seed uint64) *world {
-	return &world{t: t, seed: seed, start: time.Now(), group: map[parley.ID]bool{},
+	return &world{t: t, seed: seed, start: time.Now(),
 		sends: map[string]*sendRec{}, recalls: map[parley.ID]time.Time{}, counts: map[string]int{}}
 }
 
@@ -281,7 +280,6 @@ func (w *world) setup(nUsers, multi int, neverSync func(u, d int) bool) {
 		if err != nil {
 			t.Fatalf("create group: %v", err)
 		}
-		w.group[v.ID] = true
 		addConv(v, members)
 	}
 	for _, d := range w.devs {
