@@ -192,8 +192,9 @@ func (w *world) run(d time.Duration, faults []fault, heal func()) {
 	// Every device, syncing or not, catches up once more; then its
 	// history must be the log.
 	for _, dv := range w.devs {
-		if s := dv.socket(); s != nil {
-			dv.sync(s)
+		if err := dv.finalSync(); err != nil {
+			w.violate(kindStuck, "%s: its final sync did not complete after recovery: %v", dv.name, err)
+			continue
 		}
 		w.checkHistory(dv, logs)
 	}

@@ -205,7 +205,7 @@ func (w *world) checkHistory(d *device, logs map[parley.ID]*convLog) {
 			}
 		}
 		if len(missing) > 0 {
-			w.violate(kindLost, "%s: conversation %s: history lacks seqs %s of the log's %d after its final sync", d.name, conv, ranges(missing), l.last())
+			w.violate(kindLost, "%s: conversation %s: history lacks seqs %s of the log's %d after its final sync (from cursor %d, caught up)", d.name, conv, ranges(missing), l.last(), d.finalCursors[conv])
 		}
 		if len(wrong) > 0 {
 			w.violate(kindConflict, "%s: conversation %s: history holds other messages than the log at seqs %s", d.name, conv, ranges(wrong))

@@ -29,18 +29,20 @@ type device struct {
 	stop chan struct{} // closed at the end: no more dials
 	wg   sync.WaitGroup
 
-	mu       sync.Mutex
-	sock     *client.Socket
-	cur      *connLog
-	conns    []*connLog
-	frozen   bool // socket-level records end; events go to history only
-	syncing  int  // sync calls outstanding
-	syncGen  int  // incremented at each sync call
-	syncsN   int
-	hist     map[parley.ID]map[int64]parley.ID
-	contig   map[parley.ID]int64 // highest seq held without a gap, as last computed
-	receipts map[parley.ID]map[parley.ID]parley.Receipt
-	own      []*parley.Message // acked sends, for recalls
+	mu      sync.Mutex
+	sock    *client.Socket
+	cur     *connLog
+	conns   []*connLog
+	frozen  bool // socket-level records end; events go to history only
+	syncing int  // sync calls outstanding
+	syncGen int  // incremented at each sync call
+	syncsN  int
+	hist    map[parley.ID]map[int64]parley.ID
+	contig  map[parley.ID]int64 // highest seq held without a gap, as last computed
+	// finalCursors are the cursors of the last final sync.
+	finalCursors map[parley.ID]int64
+	receipts     map[parley.ID]map[parley.ID]parley.Receipt
+	own          []*parley.Message // acked sends, for recalls
 }
 
 // connLog is what one socket (one connection) received.
@@ -216,6 +218,39 @@ func (d *device) sync(s *client.Socket) {
 	}
 }
 
+// finalSync catches the device up after recovery from the cursors of what
+// it holds without a gap, on the socket it has, as a client that noticed a
+// hole would: it calls sync again while the server answers caught_up
+// false or cannot answer for now, for up to a minute.
+func (d *device) finalSync() error {
+	deadline := time.Now().Add(60 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		s := d.socket()
+		if s == nil {
+			return errors.New("no socket")
+		}
+		d.mu.Lock()
+		d.syncing++
+		d.syncGen++
+		cursors := d.cursorsLocked()
+		d.finalCursors = cursors
+		d.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = s.Sync(ctx, cursors)
+		cancel()
+		d.mu.Lock()
+		d.syncing--
+		d.mu.Unlock()
+		if err == nil {
+			d.w.syncs.Add(1)
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond) // retry pace
+	}
+	return err
+}
+
 // cursorsLocked returns, per conversation, the highest seq held without a
 // gap.
 func (d *device) cursorsLocked() map[parley.ID]int64 {
@@ -238,6 +273,14 @@ func (d *device) contiguousLocked(conv parley.ID) int64 {
 }
 
 func (d *device) onEvent(c *connLog, ev client.Event) {
+	if ev.Name == parley.EventResync && !d.neverSync {
+		// The node's bus came back and events may have been lost: a
+		// device that syncs does so now, as the contract asks.
+		if s := d.socket(); s != nil {
+			go d.sync(s)
+		}
+		return
+	}
 	switch v := ev.Data.(type) {
 	case *parley.Message:
 		d.w.events.Add(1)
