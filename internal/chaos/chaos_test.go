@@ -89,9 +89,9 @@ func (w *world) restart(n *node) {
 
 func (w *world) since() time.Duration { return time.Since(w.start).Round(time.Millisecond) }
 
-// nemesis causes one fault after another until ctx ends: each lasts a
-// random while, then is healed, then a calm spell follows. One fault at a
-// time keeps every failure explainable by the log of faults.
+// nemesis causes faults until ctx ends: one (sometimes two) at a time,
+// lasting a random while, then healed, then a calm spell. Few faults at
+// once keep every failure explainable by the log of faults.
 func (w *world) nemesis(ctx context.Context, faults []fault) {
 	rng := w.rng(1)
 	total := 0
@@ -109,19 +109,30 @@ func (w *world) nemesis(ctx context.Context, faults []fault) {
 		if ctx.Err() != nil {
 			return
 		}
-		pick := rng.IntN(total)
-		var f fault
-		for _, f = range faults {
-			if pick < f.weight {
-				break
-			}
-			pick -= f.weight
+		// Mostly one fault at a time; sometimes two at once (a node
+		// killed while Redis is away, a cut during a pause).
+		n := 1
+		if rng.IntN(4) == 0 {
+			n = 2
 		}
-		w.faults.Add(1)
-		heal := f.apply(rng)
+		var heals []func()
+		for range n {
+			pick := rng.IntN(total)
+			var f fault
+			for _, f = range faults {
+				if pick < f.weight {
+					break
+				}
+				pick -= f.weight
+			}
+			w.faults.Add(1)
+			heals = append(heals, f.apply(rng))
+		}
 		wait(between(rng, 100*time.Millisecond, 1500*time.Millisecond))
-		if heal != nil {
-			heal()
+		for i := len(heals) - 1; i >= 0; i-- {
+			if heals[i] != nil {
+				heals[i]()
+			}
 		}
 	}
 }
