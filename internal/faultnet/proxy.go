@@ -8,6 +8,7 @@
 package faultnet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -59,9 +60,10 @@ const chunkQueue = 64
 // Proxy forwards every connection accepted on its address to a target
 // address, through whatever faults are set. It is safe for concurrent use.
 type Proxy struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
-	done chan struct{}
+	ln     net.Listener
+	wg     sync.WaitGroup
+	ctx    context.Context // cancelled by Close: ends dials in progress
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	target  string
@@ -87,7 +89,8 @@ func Listen(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("faultnet: listen: %w", err)
 	}
-	p := &Proxy{ln: ln, target: target, done: make(chan struct{}), links: map[*link]struct{}{}, dialTTL: 5 * time.Second}
+	p := &Proxy{ln: ln, target: target, links: map[*link]struct{}{}, dialTTL: 5 * time.Second}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -204,7 +207,7 @@ func (p *Proxy) Close() error {
 		return nil
 	}
 	p.closed = true
-	close(p.done)
+	p.cancel()
 	for i := range p.paused {
 		if p.paused[i] != nil {
 			close(p.paused[i])
@@ -254,8 +257,8 @@ func (p *Proxy) accept() {
 // ends or the connection is cut.
 func (p *Proxy) serve(client net.Conn, target string) {
 	defer p.wg.Done()
-	d := net.Dialer{Timeout: p.dialTTL, Cancel: p.done}
-	server, err := d.Dial("tcp", target)
+	d := net.Dialer{Timeout: p.dialTTL}
+	server, err := d.DialContext(p.ctx, "tcp", target)
 	if err != nil {
 		p.mu.Lock()
 		p.stats.Refused++
