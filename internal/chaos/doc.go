@@ -28,20 +28,21 @@
 //     conversation whose seq is not above the highest seen on that socket
 //     starts a new run (the replay, ascending from the requested cursor);
 //     it may repeat no seq the socket already received.
-//   - Live delivery without sync. Some devices never call sync. Between
-//     the lowest and the highest seq such a socket received in a
+//   - Live delivery without sync. Some devices never call sync (until the
+//     final catch-up, after their sockets were checked). For such a socket:
+//     between the lowest and the highest seq it received in a
 //     conversation, it received every seq of the log, except the device's
-//     own sends, which reach it in their acks. (A syncing socket may
-//     rightly skip ahead: its sync told the server the device holds
-//     everything up to the cursor; it is held to order, and its device to
-//     the log.) And for such a socket,
-//     authenticated at time T (Dial returned), every message whose
-//     send (or recall) was first issued after T by anyone, other than the
-//     device's own sends, reaches it: if the socket is still up when the
-//     run ends (after recovery, and after one more message in every
-//     conversation, which lets a socket notice and fill a hole the bus
-//     left), it has received every one of them; if it dropped earlier, it
-//     has received every one whose seq is below the highest it received.
+//     own sends, which reach the device in the answers to its sends; and,
+//     authenticated at time T (Dial returned), it receives every message
+//     whose send (or recall) was first issued after T, by anyone but the
+//     device itself. If the socket is still up when the run ends (after
+//     recovery, and after one more message in every conversation, which
+//     lets a socket notice and fill a hole the bus left), it has received
+//     every one of them; if it dropped earlier, every one whose seq is
+//     below the highest it received. A syncing socket is not held to the
+//     gap rule: its sync tells the server the device holds everything up to
+//     the cursor, so the replay may rightly start above what the socket
+//     received live; it is held to order, and its device to the log.
 //   - Receipts never move backwards. Per observing device, per
 //     (conversation, user), delivered_seq and read_seq of receipt events
 //     never decrease.
