@@ -19,6 +19,9 @@ type fault struct {
 	name   string
 	weight int
 	apply  func(rng *rand.Rand) (heal func())
+	// node marks a fault whose healing starts a node: it is healed after
+	// the others, since a node may need its store and bus to start.
+	node bool
 }
 
 // between returns a random duration in [lo, hi).
@@ -34,20 +37,20 @@ func randomDir(rng *rand.Rand) faultnet.Direction {
 // cut with or without refusing new connections for a while.
 func proxyFaults(w *world, what string, p *faultnet.Proxy, weight int) []fault {
 	return []fault{
-		{"delay " + what, weight, func(rng *rand.Rand) func() {
+		{name: "delay " + what, weight: weight, apply: func(rng *rand.Rand) func() {
 			d := between(rng, 5*time.Millisecond, 150*time.Millisecond)
 			dir := randomDir(rng)
 			p.Delay(dir, d)
 			w.t.Logf("[%s] fault: delay %s %s by %v", w.since(), what, dir, d)
 			return func() { p.Delay(faultnet.Both, 0) }
 		}},
-		{"pause " + what, weight, func(rng *rand.Rand) func() {
+		{name: "pause " + what, weight: weight, apply: func(rng *rand.Rand) func() {
 			dir := randomDir(rng)
 			p.Pause(dir)
 			w.t.Logf("[%s] fault: pause %s %s", w.since(), what, dir)
 			return func() { p.Resume(faultnet.Both) }
 		}},
-		{"cut " + what, weight, func(rng *rand.Rand) func() {
+		{name: "cut " + what, weight: weight, apply: func(rng *rand.Rand) func() {
 			refuse := rng.IntN(2) == 0
 			p.Refuse(refuse)
 			n := p.Cut()
@@ -60,7 +63,7 @@ func proxyFaults(w *world, what string, p *faultnet.Proxy, weight int) []fault {
 // killFault kills a node with SIGKILL; healing starts it again on its
 // data (the same SQLite files, or the shared PostgreSQL).
 func killFault(w *world, n *node, weight int) fault {
-	return fault{"kill " + n.name, weight, func(rng *rand.Rand) func() {
+	return fault{name: "kill " + n.name, weight: weight, node: true, apply: func(rng *rand.Rand) func() {
 		n.kill()
 		w.kills.Add(1)
 		w.t.Logf("[%s] fault: kill -9 %s", w.since(), n.name)
@@ -84,6 +87,7 @@ func (w *world) restart(n *node) {
 			w.violate(kindStuck, "%s does not start again: %v", n.name, err)
 			return
 		}
+		time.Sleep(200 * time.Millisecond) // retry pace
 	}
 }
 
@@ -115,7 +119,7 @@ func (w *world) nemesis(ctx context.Context, faults []fault) {
 		if rng.IntN(4) == 0 {
 			n = 2
 		}
-		var heals []func()
+		var heals, nodeHeals []func()
 		for range n {
 			pick := rng.IntN(total)
 			var f fault
@@ -126,13 +130,15 @@ func (w *world) nemesis(ctx context.Context, faults []fault) {
 				pick -= f.weight
 			}
 			w.faults.Add(1)
-			heals = append(heals, f.apply(rng))
+			if heal := f.apply(rng); heal != nil && f.node {
+				nodeHeals = append(nodeHeals, heal)
+			} else if heal != nil {
+				heals = append(heals, heal)
+			}
 		}
 		wait(between(rng, 100*time.Millisecond, 1500*time.Millisecond))
-		for i := len(heals) - 1; i >= 0; i-- {
-			if heals[i] != nil {
-				heals[i]()
-			}
+		for _, heal := range append(heals, nodeHeals...) {
+			heal()
 		}
 	}
 }
@@ -322,22 +328,22 @@ func TestChaosCluster(t *testing.T) {
 		faults = append(faults, killFault(w, n, 1))
 	}
 	faults = append(faults,
-		fault{"restart Redis", 2, func(rng *rand.Rand) func() {
+		fault{name: "restart Redis", weight: 2, apply: func(rng *rand.Rand) func() {
 			rd.Stop()
 			t.Logf("[%s] fault: Redis stopped", w.since())
 			return func() { rd.Restart() }
 		}},
-		fault{"restart PostgreSQL", 2, func(rng *rand.Rand) func() {
+		fault{name: "restart PostgreSQL", weight: 2, apply: func(rng *rand.Rand) func() {
 			pg.Stop()
 			t.Logf("[%s] fault: PostgreSQL stopped", w.since())
 			return func() { pg.Restart() }
 		}},
-		fault{"crash Redis", 1, func(rng *rand.Rand) func() {
+		fault{name: "crash Redis", weight: 1, apply: func(rng *rand.Rand) func() {
 			rd.Kill()
 			t.Logf("[%s] fault: Redis killed", w.since())
 			return func() { rd.Restart() }
 		}},
-		fault{"crash PostgreSQL", 1, func(rng *rand.Rand) func() {
+		fault{name: "crash PostgreSQL", weight: 1, apply: func(rng *rand.Rand) func() {
 			pg.Kill()
 			t.Logf("[%s] fault: PostgreSQL killed (immediate shutdown: the restart replays its WAL)", w.since())
 			return func() { pg.Restart() }
