@@ -26,8 +26,9 @@ type device struct {
 	neverSync bool
 	rng       *rand.Rand // the workload goroutine's alone
 
-	stop chan struct{} // closed at the end: no more dials
-	wg   sync.WaitGroup
+	stop     chan struct{} // closed at the end: no more dials
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 
 	mu      sync.Mutex
 	sock    *client.Socket
@@ -154,9 +155,9 @@ func (d *device) start() {
 	}()
 }
 
-// close ends the device's connection for good.
+// close ends the device's connection for good. It may be called again.
 func (d *device) close() {
-	close(d.stop)
+	d.stopOnce.Do(func() { close(d.stop) })
 	d.wg.Wait()
 	if s := d.socket(); s != nil {
 		s.Close()

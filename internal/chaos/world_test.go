@@ -285,6 +285,13 @@ func (w *world) setup(nUsers, multi int, neverSync func(u, d int) bool) {
 	for _, d := range w.devs {
 		d.start()
 	}
+	// A test that stops early still ends every device and every retry.
+	t.Cleanup(func() {
+		w.sendsUntil.Store(0)
+		for _, d := range w.devs {
+			d.close()
+		}
+	})
 }
 
 // membersOf returns the devices whose user is in conv.
