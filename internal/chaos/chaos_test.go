@@ -283,7 +283,7 @@ func TestChaosSQLite(t *testing.T) {
 	for i, f := range n.fronts {
 		faults = append(faults, proxyFaults(w, fmt.Sprintf("client front %d", i), f, 3)...)
 	}
-	faults = append(faults, killFault(w, n, 2))
+	faults = append(faults, killFault(w, n, 5))
 	w.run(d, faults, func() {
 		for _, f := range n.fronts {
 			f.Heal()
@@ -325,7 +325,7 @@ func TestChaosCluster(t *testing.T) {
 		faults = append(faults, proxyFaults(w, name+"'s clients", n.fronts[0], 2)...)
 		faults = append(faults, proxyFaults(w, name+"'s PostgreSQL link", pgp, 1)...)
 		faults = append(faults, proxyFaults(w, name+"'s Redis link", rdp, 1)...)
-		faults = append(faults, killFault(w, n, 1))
+		faults = append(faults, killFault(w, n, 3))
 	}
 	faults = append(faults,
 		fault{name: "restart Redis", weight: 2, apply: func(rng *rand.Rand) func() {
