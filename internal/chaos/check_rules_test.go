@@ -96,6 +96,17 @@ func TestCheckerOrder(t *testing.T) {
 		feed(d, c, 2, 3, 1)
 		wantViolations(t, w, "out of order: user9/d1 socket 1: message seq 1 of conversation 7 after seq 3")
 	})
+	t.Run("OverlappingSyncsEachStartARun", func(t *testing.T) {
+		w, d := testDevice(t, false)
+		c := d.newConnLocked()
+		feed(d, c, 5, 6)
+		d.syncing, d.syncGen = 2, 2
+		// The first replay from cursor 2, the second from 0.
+		feed(d, c, 3, 4, 1, 2, 7)
+		wantViolations(t, w)
+		feed(d, c, 0)
+		wantViolations(t, w, "out of order: user9/d1 socket 1: message seq 0")
+	})
 	t.Run("ErrDescentOutsideSync", func(t *testing.T) {
 		w, d := testDevice(t, false)
 		c := d.newConnLocked()

@@ -54,12 +54,17 @@ type connLog struct {
 	seqs  map[parley.ID][]int64
 	got   map[parley.ID]map[int64]bool
 	last  map[parley.ID]int64
-	run   map[parley.ID]int // syncGen of the replay run in progress
+	// gen0 is the device's syncGen when the socket began; descents counts,
+	// per conversation, the replay runs begun on it. Each sync call the
+	// device began since may start one run per conversation (two calls
+	// may overlap: a resync event during the sync after a reconnection).
+	gen0     int
+	descents map[parley.ID]int
 }
 
 func (d *device) newConnLocked() *connLog {
 	c := &connLog{n: len(d.conns) + 1, seqs: map[parley.ID][]int64{}, got: map[parley.ID]map[int64]bool{},
-		last: map[parley.ID]int64{}, run: map[parley.ID]int{}}
+		last: map[parley.ID]int64{}, gen0: d.syncGen, descents: map[parley.ID]int{}}
 	d.conns = append(d.conns, c)
 	d.cur = c
 	return c
@@ -313,9 +318,9 @@ func (d *device) onMessage(c *connLog, m *parley.Message) {
 		d.w.violate(kindDup, "%s socket %d: message seq %d of conversation %s emitted twice on the socket (received so far: %s; last arrivals: %s)",
 			d.name, c.n, m.Seq, conv, ranges(c.seqs[conv]), recent(c.seqs[conv]))
 	case m.Seq > last:
-	case d.syncing > 0 && c.run[conv] != d.syncGen:
+	case d.syncing > 0 && c.descents[conv] < d.syncGen-c.gen0:
 		// The replay of a sync the device asked for starts its own run.
-		c.run[conv] = d.syncGen
+		c.descents[conv]++
 	default:
 		d.w.violate(kindOrder, "%s socket %d: message seq %d of conversation %s after seq %d (no sync replay of the device began here; last arrivals: %s)",
 			d.name, c.n, m.Seq, conv, last, recent(c.seqs[conv]))

@@ -24,10 +24,11 @@
 //     reconnection is a new socket). Per socket and conversation, message
 //     events arrive in strictly increasing seq, each seq at most once. The
 //     one exception is a sync replay the client asked for: while a sync
-//     call of the device is outstanding, the first message of a
-//     conversation whose seq is not above the highest seen on that socket
-//     starts a new run (the replay, ascending from the requested cursor);
-//     it may repeat no seq the socket already received.
+//     call of the device is outstanding, a message whose seq is not above
+//     the highest seen on that socket in its conversation starts a new run
+//     (the replay, ascending from the requested cursor), at most once per
+//     conversation for each sync call the device began since the socket
+//     did; a replay may repeat no seq the socket already received.
 //   - Live delivery without sync. Some devices never call sync (until the
 //     final catch-up, after their sockets were checked). For such a socket:
 //     between the lowest and the highest seq it received in a
