@@ -60,6 +60,9 @@ type connLog struct {
 	// may overlap: a resync event during the sync after a reconnection).
 	gen0     int
 	descents map[parley.ID]int
+	// lingering counts sync calls on this socket that timed out: the
+	// server may still be replaying them.
+	lingering int
 }
 
 func (d *device) newConnLocked() *connLog {
@@ -197,6 +200,7 @@ func (d *device) sync(s *client.Socket) {
 		d.syncing++
 		d.syncGen++
 		d.syncsN++
+		c := d.cur
 		var cursors map[parley.ID]int64
 		if d.syncsN%2 == 1 {
 			cursors = d.cursorsLocked()
@@ -205,9 +209,7 @@ func (d *device) sync(s *client.Socket) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := s.Sync(ctx, cursors)
 		cancel()
-		d.mu.Lock()
-		d.syncing--
-		d.mu.Unlock()
+		d.endSync(c, err)
 		if err == nil {
 			d.w.syncs.Add(1)
 			return
@@ -239,15 +241,14 @@ func (d *device) finalSync() error {
 		d.mu.Lock()
 		d.syncing++
 		d.syncGen++
+		c := d.cur
 		cursors := d.cursorsLocked()
 		d.finalCursors = cursors
 		d.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = s.Sync(ctx, cursors)
 		cancel()
-		d.mu.Lock()
-		d.syncing--
-		d.mu.Unlock()
+		d.endSync(c, err)
 		if err == nil {
 			d.w.syncs.Add(1)
 			return nil
@@ -255,6 +256,17 @@ func (d *device) finalSync() error {
 		time.Sleep(50 * time.Millisecond) // retry pace
 	}
 	return err
+}
+
+// endSync closes a sync call's window. A call that timed out leaves it
+// open on its socket: its replay may still come.
+func (d *device) endSync(c *connLog, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.syncing--
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, client.ErrAckTimeout) {
+		c.lingering++
+	}
 }
 
 // cursorsLocked returns, per conversation, the highest seq held without a
@@ -318,7 +330,7 @@ func (d *device) onMessage(c *connLog, m *parley.Message) {
 		d.w.violate(kindDup, "%s socket %d: message seq %d of conversation %s emitted twice on the socket (received so far: %s; last arrivals: %s)",
 			d.name, c.n, m.Seq, conv, ranges(c.seqs[conv]), recent(c.seqs[conv]))
 	case m.Seq > last:
-	case d.syncing > 0 && c.descents[conv] < d.syncGen-c.gen0:
+	case (d.syncing > 0 || c.lingering > 0) && c.descents[conv] < d.syncGen-c.gen0:
 		// The replay of a sync the device asked for starts its own run.
 		c.descents[conv]++
 	default:

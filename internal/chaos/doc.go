@@ -28,7 +28,9 @@
 //     the highest seen on that socket in its conversation starts a new run
 //     (the replay, ascending from the requested cursor), at most once per
 //     conversation for each sync call the device began since the socket
-//     did; a replay may repeat no seq the socket already received.
+//     did (a call that timed out keeps its window open on that socket,
+//     since its replay may still come); a replay may repeat no seq the
+//     socket already received.
 //   - Live delivery without sync. Some devices never call sync (until the
 //     final catch-up, after their sockets were checked). For such a socket:
 //     between the lowest and the highest seq it received in a
