@@ -298,6 +298,11 @@ func (d *device) onEvent(c *connLog, ev client.Event) {
 		}
 		return
 	}
+	if ev.Err != nil {
+		// The checker would not see what it cannot read: say so.
+		d.w.violate(kindConflict, "%s: a %s event did not decode: %v", d.name, ev.Name, ev.Err)
+		return
+	}
 	switch v := ev.Data.(type) {
 	case *parley.Message:
 		d.w.events.Add(1)
