@@ -40,6 +40,8 @@ var allowed = map[string][]string{
 	"internal/loadgen":           {"", "client"},
 	"internal/imaging":           {""},
 	"internal/testenv":           {},
+	"internal/faultnet":          {},
+	"internal/chaos":             {},
 	"internal/jstest":            {},
 	"internal/migrations":        {},
 	"internal/writeq":            {""},
