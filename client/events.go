@@ -224,6 +224,7 @@ func (s *Socket) Typing(conversationID parley.ID) error {
 // than one replay takes several: Sync asks again from where the server
 // stopped until it is caught up.
 func (s *Socket) Sync(ctx context.Context, cursors map[parley.ID]int64) error {
+	s.claim(cursors)
 	for {
 		// An empty map is sent as it is: it means "from the start", while
 		// no cursors mean the device's stored ones.
@@ -237,6 +238,9 @@ func (s *Socket) Sync(ctx context.Context, cursors map[parley.ID]int64) error {
 		if err != nil {
 			return err
 		}
+		// The cursors say where the device now stands (a conversation it
+		// joined late starts where its history does).
+		s.claim(a.Cursors)
 		if a.CaughtUp {
 			return nil
 		}

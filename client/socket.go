@@ -186,6 +186,9 @@ type Socket struct {
 
 	curMu   sync.Mutex
 	cursors map[parley.ID]int64
+	// ahead holds, per conversation, seqs seen above a gap after the
+	// cursor, until what lies between arrives.
+	ahead map[parley.ID]map[int64]bool
 }
 
 // Dial connects to the server and joins the namespace "/" with the token.
@@ -263,8 +266,12 @@ func (s *Socket) ID() string {
 // Reconnects returns how many times the socket has reconnected.
 func (s *Socket) Reconnects() int64 { return s.reconnects.Load() }
 
-// Cursors returns, per conversation, the highest seq the socket has seen:
-// message events and the acks of its own sends.
+// Cursors returns, per conversation, the seq up to which the socket has
+// seen the log without a gap — in message events, the acks of its own
+// sends, or cursors given to Sync — which is where a sync should start.
+// A message seen above a gap (after a reconnection, the new connection
+// starts with the messages sent after it connected) moves it only once
+// the gap is filled.
 func (s *Socket) Cursors() map[parley.ID]int64 {
 	s.curMu.Lock()
 	defer s.curMu.Unlock()
@@ -277,10 +284,60 @@ func (s *Socket) Cursors() map[parley.ID]int64 {
 
 func (s *Socket) advance(conv parley.ID, seq int64) {
 	s.curMu.Lock()
-	if seq > s.cursors[conv] {
-		s.cursors[conv] = seq
+	defer s.curMu.Unlock()
+	cur := s.cursors[conv]
+	switch {
+	case seq <= cur:
+		return
+	case seq > cur+1:
+		if s.ahead == nil {
+			s.ahead = make(map[parley.ID]map[int64]bool)
+		}
+		a := s.ahead[conv]
+		if a == nil {
+			a = make(map[int64]bool)
+			s.ahead[conv] = a
+		}
+		if len(a) < maxAhead {
+			a[seq] = true
+		}
+		return
 	}
-	s.curMu.Unlock()
+	s.raiseLocked(conv, seq)
+}
+
+// maxAhead bounds the seqs remembered above a gap per conversation; those
+// past it are seen again when a sync fills the gap.
+const maxAhead = 1 << 14
+
+// raiseLocked moves a conversation's cursor to seq, and on over the seqs
+// seen ahead that now follow.
+func (s *Socket) raiseLocked(conv parley.ID, seq int64) {
+	a := s.ahead[conv]
+	for a[seq+1] {
+		seq++
+	}
+	for k := range a {
+		if k <= seq {
+			delete(a, k)
+		}
+	}
+	if len(a) == 0 {
+		delete(s.ahead, conv)
+	}
+	s.cursors[conv] = seq
+}
+
+// claim records that the device holds each conversation up to the given
+// seq, as a sync's cursors say.
+func (s *Socket) claim(cursors map[parley.ID]int64) {
+	s.curMu.Lock()
+	defer s.curMu.Unlock()
+	for conv, seq := range cursors {
+		if seq > s.cursors[conv] {
+			s.raiseLocked(conv, seq)
+		}
+	}
 }
 
 // Close ends the socket: it leaves the namespace, closes the connection,

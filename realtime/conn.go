@@ -513,8 +513,8 @@ func (c *conn) streamPlaces() (places map[parley.ID]int64, ok bool) {
 }
 
 // syncFrom takes up a conversation's stream where a sync starts replaying
-// it: the client has the log up to p.Seq. A stream already under way
-// keeps its place (the replay skips what it emitted).
+// it: the client says it has the log up to p.Seq. A stream already under
+// way keeps its place (the replay skips what it emitted).
 func (c *conn) syncFrom(p parley.SyncPoint) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -522,7 +522,9 @@ func (c *conn) syncFrom(p parley.SyncPoint) {
 		return
 	}
 	if st := c.stream(p.ConversationID); !st.known {
-		st.known, st.last, st.base = true, p.Seq, 1
+		// The socket itself has emitted nothing yet: a later replay from a
+		// lower cursor skips nothing.
+		st.known, st.last, st.base = true, p.Seq, p.Seq+1
 	}
 }
 

@@ -266,29 +266,26 @@ func (g *Gateway) sync(ctx context.Context, c *conn, arg json.RawMessage) (json.
 	if len(a.Cursors) > maxSyncCursors {
 		return nil, parley.Errorf(parley.ETOOMANY, "at most %d cursors", maxSyncCursors)
 	}
-	places, err := g.replay(ctx, c, parley.SyncQuery{Cursors: a.Cursors})
+	places, caughtUp, err := g.replay(ctx, c, parley.SyncQuery{Cursors: a.Cursors})
 	if err != nil {
 		return nil, err
 	}
-	if places != nil {
-		// The rest would overflow the connection's bounded queue: the
-		// client calls sync again with these cursors, where this replay
-		// stopped in every conversation.
-		return json.Marshal(struct {
-			OK       bool                `json:"ok"`
-			CaughtUp bool                `json:"caught_up"`
-			Cursors  map[parley.ID]int64 `json:"cursors"`
-		}{true, false, places})
-	}
-	return json.RawMessage(`{"ok":true,"caught_up":true}`), nil
+	// cursors says where the device now stands in every conversation. When
+	// not caught up (the rest would overflow the connection's bounded
+	// queue), the client calls sync again with them.
+	return json.Marshal(struct {
+		OK       bool                `json:"ok"`
+		CaughtUp bool                `json:"caught_up"`
+		Cursors  map[parley.ID]int64 `json:"cursors"`
+	}{true, caughtUp, places})
 }
 
 // replay runs one sync on c: the messages q says the device misses, in
 // order, then the receipts, while live events wait. One replay runs at a
-// time per connection. It stops early once it replayed what the
-// connection's outbound queue can take at once, and then returns where
-// the device stands in each of its conversations (nil: caught up).
-func (g *Gateway) replay(ctx context.Context, c *conn, q parley.SyncQuery) (places map[parley.ID]int64, err error) {
+// time per connection. It stops early (caughtUp false) once it replayed
+// what the connection's outbound queue can take at once. places is where
+// the device then stands in each of its conversations.
+func (g *Gateway) replay(ctx context.Context, c *conn, q parley.SyncQuery) (places map[parley.ID]int64, caughtUp bool, err error) {
 	c.syncMu.Lock()
 	defer c.syncMu.Unlock()
 	c.mu.Lock()
@@ -326,9 +323,9 @@ func (g *Gateway) replay(ctx context.Context, c *conn, q parley.SyncQuery) (plac
 		return nil
 	})
 	if errors.Is(err, errSyncMore) {
-		return places, nil
+		return places, false, nil
 	}
-	return nil, err
+	return places, err == nil, err
 }
 
 // catchUp replays to c, without being asked, what its streams may have
@@ -343,14 +340,14 @@ func (g *Gateway) catchUp(c *conn) {
 	q := parley.SyncQuery{Cursors: cursors, Since: c.pos}
 	for range maxCatchUpRounds {
 		ctx, cancel := g.callContext()
-		places, err := g.replay(ctx, c, q)
+		places, caughtUp, err := g.replay(ctx, c, q)
 		cancel()
 		if err != nil {
 			// The client was told to sync as well; its sync covers this.
 			g.logger.Warn("catch up after a bus outage", "user", c.caller.UserID, "err", err)
 			return
 		}
-		if places == nil {
+		if caughtUp {
 			return
 		}
 		q = parley.SyncQuery{Cursors: places}
