@@ -189,6 +189,7 @@ func TestAccountsAPI(t *testing.T) {
 	}
 	t.Cleanup(func() { m.Close() })
 	c := newClient(t, m.Addr())
+	c.record = openAPIRecorder(t) // every answer is checked against docs/openapi.yaml
 
 	t.Run("ListAndRevoke", func(t *testing.T) {
 		defer bind(t, c)()
