@@ -262,6 +262,69 @@ func TestHostileWebSocket(t *testing.T) {
 	t.Run("PollingNeverPolls", hostilePollingNeverPolls)
 	t.Run("SocketsThatNeverRead", hostileSocketsThatNeverRead)
 	t.Run("TwoThousandSockets", hostileTwoThousandSockets)
+	t.Run("BigSyncRepeated", hostileBigSyncRepeated)
+}
+
+// A sync naming 10,000 conversations, repeated: each is answered (ok, or
+// too_many past the event rate), and the connection keeps state only for
+// the caller's own conversations, so the node holds nothing per key.
+func hostileBigSyncRepeated(t *testing.T) {
+	n := startHostileNode(t)
+	mallory, _ := n.anon.mustSignUp("mallory")
+	w := n.startWitness(t)
+
+	ws, err := hostileDial(n.srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if ans, err := connectAnswer(ws, mallory.token); err != nil || !strings.HasPrefix(ans, "40{") {
+		t.Fatalf("connect: %q %v", ans, err)
+	}
+	// One after the other, as fast as they are answered (sent all at once
+	// they would trip --socket-input-buffer, a limit of its own).
+	const rounds = 100
+	answers := map[string]int{}
+	for r := range rounds {
+		var b strings.Builder
+		fmt.Fprintf(&b, `42%d["sync",{"cursors":{`, r)
+		for k := range 10_000 {
+			if k > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"%d":%d`, 1_000_000+r*10_000+k, k)
+		}
+		b.WriteString("}}]")
+		if err := ws.WriteText(b.String()); err != nil {
+			t.Fatalf("round %d: %v", r, err)
+		}
+		ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for answered := false; !answered; {
+			_, data, err := ws.Read()
+			if err != nil {
+				t.Fatalf("round %d: %v", r, err)
+			}
+			switch m := string(data); {
+			case m == "2":
+				ws.WriteText("3")
+			case strings.HasPrefix(m, "43"):
+				answered = true
+				switch {
+				case strings.Contains(m, `"caught_up":true`):
+					answers["ok"]++
+				case strings.Contains(m, `"code":"too_many"`):
+					answers["too_many"]++
+				default:
+					t.Errorf("sync answered %.200q", m)
+				}
+			}
+		}
+	}
+	if answers["ok"] == 0 {
+		t.Errorf("no sync answered: %v", answers)
+	}
+	t.Logf("hostile: 10,000-key syncs: %v", answers)
+	n.finish(t, w, "10,000-key sync repeated", 48)
 }
 
 // 1 MB frames streamed at one socket faster than its events are handled:
