@@ -30,8 +30,7 @@ type limiter struct {
 	rate Rate
 	now  parley.Clock
 	mu   sync.Mutex
-	m    map[string]*bucket
-	seen int
+	m    keyTable[bucket]
 }
 
 type bucket struct {
@@ -40,7 +39,60 @@ type bucket struct {
 }
 
 func newLimiter(r Rate, now parley.Clock) *limiter {
-	return &limiter{rate: r, now: now, m: make(map[string]*bucket)}
+	l := &limiter{rate: r, now: now}
+	l.m = keyTable[bucket]{
+		fresh: func(now time.Time) *bucket { return &bucket{tokens: float64(r.Burst), at: now} },
+		// A bucket that refilled completely is as good as none.
+		stale: func(b *bucket, now time.Time) bool {
+			return b.tokens+now.Sub(b.at).Seconds()*r.PerSecond >= float64(r.Burst)
+		},
+	}
+	return l
+}
+
+// keyTable holds per-key state (a bucket, a failure count) in bounded
+// memory: entries that went stale are swept now and then, and when the
+// table is full anyway, arbitrary entries are forgotten (they start over,
+// which loosens a limit for them but never grows the table).
+type keyTable[T any] struct {
+	m     map[string]*T
+	seen  int
+	fresh func(now time.Time) *T
+	stale func(v *T, now time.Time) bool
+}
+
+// get returns key's entry, made fresh if there is none.
+func (t *keyTable[T]) get(key string, now time.Time) *T {
+	if t.seen++; t.seen >= 10_000 {
+		t.seen = 0
+		t.sweep(now)
+	}
+	v := t.m[key]
+	if v == nil {
+		if len(t.m) >= maxLimiterKeys {
+			t.sweep(now)
+			evict(t.m, maxLimiterKeys/10)
+		}
+		if t.m == nil {
+			t.m = make(map[string]*T)
+		}
+		v = t.fresh(now)
+		t.m[key] = v
+	}
+	return v
+}
+
+// lookup returns key's entry, or nil.
+func (t *keyTable[T]) lookup(key string) *T { return t.m[key] }
+
+func (t *keyTable[T]) forget(key string) { delete(t.m, key) }
+
+func (t *keyTable[T]) sweep(now time.Time) {
+	for k, v := range t.m {
+		if t.stale(v, now) {
+			delete(t.m, k)
+		}
+	}
 }
 
 // allow takes a token for key, reporting false when none is left.
@@ -55,19 +107,7 @@ func (l *limiter) take(key string) time.Duration {
 	now := l.now.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.seen++; l.seen >= 10_000 {
-		l.seen = 0
-		l.sweep(now)
-	}
-	b := l.m[key]
-	if b == nil {
-		if len(l.m) >= maxLimiterKeys {
-			l.sweep(now)
-			evict(l.m, maxLimiterKeys/10)
-		}
-		b = &bucket{tokens: float64(l.rate.Burst), at: now}
-		l.m[key] = b
-	}
+	b := l.m.get(key, now)
 	b.tokens = min(float64(l.rate.Burst), b.tokens+now.Sub(b.at).Seconds()*l.rate.PerSecond)
 	b.at = now
 	if b.tokens < 1 {
@@ -75,15 +115,6 @@ func (l *limiter) take(key string) time.Duration {
 	}
 	b.tokens--
 	return 0
-}
-
-// sweep forgets buckets that are full again.
-func (l *limiter) sweep(now time.Time) {
-	for k, b := range l.m {
-		if b.tokens+now.Sub(b.at).Seconds()*l.rate.PerSecond >= float64(l.rate.Burst) {
-			delete(l.m, k)
-		}
-	}
 }
 
 // evict forgets up to n arbitrary keys of m.
@@ -106,8 +137,7 @@ type backoff struct {
 	base, max time.Duration
 	now       parley.Clock
 	mu        sync.Mutex
-	m         map[string]*strikes
-	seen      int
+	m         keyTable[strikes]
 }
 
 type strikes struct {
@@ -117,7 +147,15 @@ type strikes struct {
 }
 
 func newBackoff(free int, base, maxWait time.Duration, now parley.Clock) *backoff {
-	return &backoff{free: free, base: base, max: maxWait, now: now, m: make(map[string]*strikes)}
+	b := &backoff{free: free, base: base, max: maxWait, now: now}
+	b.m = keyTable[strikes]{
+		fresh: func(time.Time) *strikes { return &strikes{} },
+		// No attempt and no wait for longer than Max: the count starts over.
+		stale: func(s *strikes, now time.Time) bool {
+			return now.Sub(s.until) > maxWait && now.Sub(s.last) > maxWait
+		},
+	}
+	return b
 }
 
 // attempt counts an attempt for key as a failure, unless key must still
@@ -129,19 +167,7 @@ func (b *backoff) attempt(key string) time.Duration {
 	now := b.now.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.seen++; b.seen >= 10_000 {
-		b.seen = 0
-		b.sweep(now)
-	}
-	s := b.m[key]
-	if s == nil {
-		if len(b.m) >= maxLimiterKeys {
-			b.sweep(now)
-			evict(b.m, maxLimiterKeys/10)
-		}
-		s = &strikes{}
-		b.m[key] = s
-	}
+	s := b.m.get(key, now)
 	if wait := s.until.Sub(now); wait > 0 {
 		return wait
 	}
@@ -163,18 +189,8 @@ func (b *backoff) succeeded(key string) {
 		return
 	}
 	b.mu.Lock()
-	delete(b.m, key)
+	b.m.forget(key)
 	b.mu.Unlock()
-}
-
-// sweep forgets keys with no attempt and no wait for longer than Max:
-// their count starts over.
-func (b *backoff) sweep(now time.Time) {
-	for k, s := range b.m {
-		if now.Sub(s.until) > b.max && now.Sub(s.last) > b.max {
-			delete(b.m, k)
-		}
-	}
 }
 
 // addrKey returns the key of the client address ctx carries: the address
@@ -210,15 +226,7 @@ func (l *limiter) charge(key string, n float64) {
 	now := l.now.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.m[key]
-	if b == nil {
-		if len(l.m) >= maxLimiterKeys {
-			l.sweep(now)
-			evict(l.m, maxLimiterKeys/10)
-		}
-		b = &bucket{tokens: float64(l.rate.Burst), at: now}
-		l.m[key] = b
-	}
+	b := l.m.get(key, now)
 	b.tokens = min(float64(l.rate.Burst), b.tokens+now.Sub(b.at).Seconds()*l.rate.PerSecond) - n
 	b.at = now
 }
@@ -232,7 +240,7 @@ func (l *limiter) left(key string) (int64, time.Duration) {
 	now := l.now.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.m[key]
+	b := l.m.lookup(key)
 	if b == nil {
 		return int64(l.rate.Burst), 0
 	}

@@ -23,10 +23,10 @@ func TestLimiterMemoryBounded(t *testing.T) {
 		b.attempt(key)
 		b.attempt(key)
 	}
-	if n := len(l.m); n > maxLimiterKeys {
+	if n := len(l.m.m); n > maxLimiterKeys {
 		t.Errorf("limiter remembers %d keys, over %d", n, maxLimiterKeys)
 	}
-	if n := len(b.m); n > maxLimiterKeys {
+	if n := len(b.m.m); n > maxLimiterKeys {
 		t.Errorf("back-off remembers %d keys, over %d", n, maxLimiterKeys)
 	}
 }

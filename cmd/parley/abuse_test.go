@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -82,37 +79,13 @@ func TestHTTPBodyLimits(t *testing.T) {
 	m := MustRunMain(t, cfg)
 	alice, _ := newClient(t, m.Addr()).mustSignUp("alice")
 	t.Run("TrickledBodyCut", func(t *testing.T) {
-		conn, err := net.Dial("tcp", m.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		fmt.Fprintf(conn, "POST /v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100000\r\n\r\n", alice.token)
-		// One byte now and then: far below 1 KiB/s once the grace is over.
-		stop := make(chan struct{})
-		defer close(stop)
-		go func() {
-			tick := time.NewTicker(50 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-					if _, err := conn.Write([]byte("x")); err != nil {
-						return
-					}
-				}
-			}
-		}()
-		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		// One byte every 100 ms: far below 1 KiB/s once the grace is over.
+		status, b, err := trickle(m.Addr(), alice.token, "/v1/media")
 		if err != nil {
 			t.Fatalf("no answer to a trickled body: %v", err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "too slowly") {
-			t.Fatalf("trickled body = %d %s, want 400 invalid", resp.StatusCode, b)
+		if status != http.StatusBadRequest || !strings.Contains(string(b), "too slowly") {
+			t.Fatalf("trickled body = %d %s, want 400 invalid", status, b)
 		}
 	})
 	t.Run("MultipartFieldTooLarge", func(t *testing.T) {

@@ -458,7 +458,11 @@ func TestHostileHTTP(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := 0; i < 50; i++ {
 			wg.Go(func() {
-				status, err := trickle(m.Addr(), uploader.token, i%2 == 0)
+				path := "/v1/sessions"
+				if i%2 == 0 {
+					path = "/v1/media"
+				}
+				status, _, err := trickle(m.Addr(), uploader.token, path)
 				if err != nil {
 					t.Errorf("trickled body: %v", err)
 				} else if status != http.StatusBadRequest {
@@ -612,18 +616,14 @@ func (c *client) mustUploadOK(t *testing.T, data []byte) string {
 	return md.ID
 }
 
-// trickle sends a request whose body comes one byte every 100 ms and
-// returns the status the node answers with.
-func trickle(addr, token string, upload bool) (int, error) {
+// trickle sends a request to path whose body (announced as 50,000
+// bytes) comes one byte every 100 ms, and returns what the node answers.
+func trickle(addr, token, path string) (int, []byte, error) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer conn.Close()
-	path := "/v1/sessions"
-	if upload {
-		path = "/v1/media"
-	}
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 50000\r\n\r\n", path, token)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -644,8 +644,9 @@ func trickle(addr, token string, upload bool) (int, error) {
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, nil
 }

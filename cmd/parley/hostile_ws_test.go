@@ -177,25 +177,6 @@ func (n *hostileNode) finish(t *testing.T, w *witness, name string, maxGrowthMiB
 	}
 }
 
-// peakRSSKB reads the process's peak resident set size.
-func peakRSSKB(tb testing.TB, pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return n
-		}
-	}
-	tb.Fatal("no VmHWM")
-	return 0
-}
-
 // metric reads one unlabelled value from the node's /metrics.
 func metric(t *testing.T, c *client, name string) float64 {
 	t.Helper()

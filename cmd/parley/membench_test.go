@@ -125,13 +125,19 @@ func BenchmarkIdleConnections(b *testing.B) {
 }
 
 // rssKB reads a process's resident set size.
-func rssKB(tb testing.TB, pid int) int64 {
+func rssKB(tb testing.TB, pid int) int64 { return procStatusKB(tb, pid, "VmRSS") }
+
+// peakRSSKB reads a process's peak resident set size.
+func peakRSSKB(tb testing.TB, pid int) int64 { return procStatusKB(tb, pid, "VmHWM") }
+
+// procStatusKB reads one kB field of /proc/<pid>/status.
+func procStatusKB(tb testing.TB, pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			if err != nil {
 				tb.Fatal(err)
@@ -139,6 +145,6 @@ func rssKB(tb testing.TB, pid int) int64 {
 			return n
 		}
 	}
-	tb.Fatal("no VmRSS")
+	tb.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }
