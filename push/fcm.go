@@ -123,17 +123,8 @@ func NewFCM(cfg FCMConfig) (*FCM, error) {
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = "https://oauth2.googleapis.com/token"
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = FCMBaseURL
-	}
-	if cfg.TTL == 0 {
-		cfg.TTL = 24 * time.Hour
-	}
-	if cfg.TTL < 0 || cfg.TTL > 28*24*time.Hour {
-		return nil, parley.Errorf(parley.EINVALID, "fcm: TTL %s is outside 0 to 4 weeks", cfg.TTL)
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = newHTTPClient(defaultTransport())
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
 	}
 	return &FCM{
 		key:      key,
@@ -405,3 +396,21 @@ func (f *FCM) dropAccessToken(tok string) {
 
 // CloseIdleConnections closes the channel's idle connections.
 func (f *FCM) CloseIdleConnections() { f.client.CloseIdleConnections() }
+
+// withDefaults fills what both ways of authenticating share: the base URL,
+// the TTL (checked against FCM's range) and the HTTP client.
+func (cfg *FCMConfig) withDefaults() error {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = FCMBaseURL
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = 24 * time.Hour
+	}
+	if cfg.TTL < 0 || cfg.TTL > 28*24*time.Hour {
+		return parley.Errorf(parley.EINVALID, "fcm: TTL %s is outside 0 to 4 weeks", cfg.TTL)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = newHTTPClient(defaultTransport())
+	}
+	return nil
+}

@@ -26,17 +26,8 @@ func newMetadataFCM(cfg FCMConfig) (*FCM, error) {
 	if cfg.MetadataURL == "" {
 		cfg.MetadataURL = FCMMetadataURL
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = FCMBaseURL
-	}
-	if cfg.TTL == 0 {
-		cfg.TTL = 24 * time.Hour
-	}
-	if cfg.TTL < 0 || cfg.TTL > 28*24*time.Hour {
-		return nil, parley.Errorf(parley.EINVALID, "fcm: TTL %s is outside 0 to 4 weeks", cfg.TTL)
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = newHTTPClient(defaultTransport())
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
 	}
 	return &FCM{
 		metadata: strings.TrimRight(cfg.MetadataURL, "/"),
