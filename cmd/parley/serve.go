@@ -24,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/realtime"
 	"github.com/parleyhq/parley/redis"
 	"github.com/parleyhq/parley/sqlite"
+	"github.com/parleyhq/parley/web"
 )
 
 // Main is one Parley node: the program, testable as a value. ParseFlags
@@ -192,6 +193,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("start realtime gateway: %w", err)
 	}
 	api.Handle("/socket.io/", m.gateway.Handler())
+	// The web client, below every more specific route ("/v1/", "/socket.io/").
+	client, err := web.New()
+	if err != nil {
+		return fmt.Errorf("load web client: %w", err)
+	}
+	api.Handle("/", client)
 	gs := m.gateway.Stats()
 	m.Metrics.GaugeFunc("parley_realtime_connections", "Realtime sockets connected to this node.", func() float64 { return float64(gs.Connections.Load()) })
 	m.Metrics.CounterFunc("parley_realtime_connects_total", "Realtime connects accepted.", gs.Connects.Load)
