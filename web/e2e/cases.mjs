@@ -1,5 +1,9 @@
 // The cases, each a person-level story.
-import { person, newChat, openChat, send, message, messages, texts, assert, eventually } from "./lib.mjs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  person, login, newChat, openChat, send, message, messages, texts, assert, eventually, png, apiAs, base, run, desktop, phone,
+} from "./lib.mjs";
 
 async function close(...people) {
   for (const p of people) await p.context.close();
@@ -84,5 +88,227 @@ export const cases = {
     // Both sides show the same order: the log's.
     assert(JSON.stringify(want(await texts(alice))) === JSON.stringify(want(await texts(bob))), "the two sides differ in order");
     await close(alice, bob);
+  },
+
+  // A group of three: sender names, and the message-info panel following
+  // each member's delivered and read.
+  async group(browser) {
+    const ann = await person(browser, "ann");
+    const ben = await person(browser, "ben");
+    const cat = await person(browser, "cat");
+    const p = ann.page;
+    await p.getByRole("button", { name: "New chat" }).click();
+    const dlg = p.getByRole("dialog", { name: "New chat" });
+    await dlg.getByLabel("Group title").fill("Trip");
+    await dlg.getByLabel("Members (handles, separated by commas)").fill(`${ben.handle}, ${cat.handle}`);
+    await dlg.getByRole("button", { name: "Create group" }).click();
+    await p.getByRole("heading", { name: "Trip", exact: true }).waitFor();
+    await send(ann, "Who brings the map?");
+    await message(ann, "Who brings the map?").getByRole("img", { name: "Delivered" }).waitFor();
+    await openChat(ben, "Trip");
+    const seen = message(ben, "Who brings the map?");
+    await seen.waitFor();
+    assert((await seen.innerText()).includes("Ann"), "the sender's name is shown in a group");
+    await message(ann, "Who brings the map?").hover();
+    await message(ann, "Who brings the map?").getByRole("button", { name: "Info" }).click();
+    const info = p.getByRole("dialog", { name: "Message info" }).getByRole("list", { name: "Receipts" });
+    await info.getByRole("listitem").filter({ hasText: "Ben" }).filter({ hasText: "Read" }).waitFor();
+    await info.getByRole("listitem").filter({ hasText: "Cat" }).filter({ hasText: "Delivered" }).waitFor();
+    await message(ann, "Who brings the map?").getByRole("img", { name: "Delivered" }).waitFor();
+    // Cat reads it while the panel is open: it updates, and so does the tick.
+    await openChat(cat, "Trip");
+    await info.getByRole("listitem").filter({ hasText: "Cat" }).filter({ hasText: "Read" }).waitFor();
+    await p.keyboard.press("Escape");
+    await p.getByRole("dialog", { name: "Message info" }).waitFor({ state: "detached" });
+    await message(ann, "Who brings the map?").getByRole("img", { name: "Read" }).waitFor();
+    // Rename and membership through the details panel.
+    await p.getByRole("button", { name: "Details" }).click();
+    const det = p.getByRole("dialog", { name: "Details of Trip" });
+    await det.getByLabel("Group title").fill("Trip 2027");
+    await det.getByRole("button", { name: "Rename" }).click();
+    await ben.page.getByRole("heading", { name: "Trip 2027", exact: true }).waitFor();
+    await det.getByRole("button", { name: "Make Ben an admin" }).click();
+    await det.getByRole("button", { name: "Make Ben a member" }).waitFor();
+    await det.getByRole("button", { name: "Remove Cat" }).click();
+    await det.getByRole("button", { name: "Remove Cat" }).waitFor({ state: "detached" });
+    await close(ann, ben, cat);
+  },
+
+  // Media: an image arrives as a thumbnail and opens full size; a file
+  // downloads with its name and bytes.
+  async media(browser) {
+    const eve = await person(browser, "eve");
+    const fay = await person(browser, "fay");
+    await newChat(eve, fay);
+    await eve.page.getByLabel("Attach a file").setInputFiles({ name: "photo.png", mimeType: "image/png", buffer: png(800, 600) });
+    await openChat(fay, "Eve");
+    const open = messages(fay).getByRole("button", { name: "Open image" });
+    await open.waitFor();
+    const thumb = open.getByRole("img", { name: "Image" });
+    await eventually(() => thumb.evaluate((img) => img.complete && img.naturalWidth > 0), "the thumbnail to load");
+    const tw = await thumb.evaluate((img) => img.naturalWidth);
+    assert(tw <= 320, `the list shows the thumbnail, not the original (width ${tw})`);
+    await open.click();
+    const full = fay.page.getByRole("dialog", { name: "Image viewer" }).getByRole("img");
+    await eventually(() => full.evaluate((img) => img.complete && img.naturalWidth === 800), "the full-size image");
+    await fay.page.keyboard.press("Escape");
+    await fay.page.getByRole("dialog", { name: "Image viewer" }).waitFor({ state: "detached" });
+
+    const content = `minutes of ${run}\n`;
+    await eve.page.getByLabel("Attach a file").setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from(content) });
+    const dl = messages(fay).getByRole("button", { name: "Download notes.txt" });
+    await dl.waitFor();
+    assert((await message(fay, "notes.txt").innerText()).includes(`${content.length} B`), "the file's size is shown");
+    const [download] = await Promise.all([fay.page.waitForEvent("download"), dl.click()]);
+    assert(download.suggestedFilename() === "notes.txt", `download name ${download.suggestedFilename()}`);
+    const got = await readFile(await download.path(), "utf8");
+    assert(got === content, `downloaded ${JSON.stringify(got)}`);
+    await close(eve, fay);
+  },
+
+  // Reply with a quoted preview, and recall: "This message was deleted" on
+  // both sides.
+  async replyRecall(browser) {
+    const gus = await person(browser, "gus");
+    const hal = await person(browser, "hal");
+    await newChat(gus, hal);
+    await send(gus, "Lunch at noon?");
+    await openChat(hal, "Gus");
+    const q = message(hal, "Lunch at noon?");
+    await q.hover();
+    await q.getByRole("button", { name: "Reply" }).click();
+    await hal.page.getByRole("button", { name: "Cancel reply" }).waitFor();
+    await send(hal, "Yes, see you there");
+    const answer = message(gus, "Yes, see you there");
+    await answer.waitFor();
+    assert((await answer.innerText()).includes("Lunch at noon?"), "the reply quotes the message it answers");
+    assert((await hal.page.getByRole("button", { name: "Cancel reply" }).count()) === 0, "the reply preview is cleared");
+
+    await send(gus, "oops, wrong chat");
+    await message(hal, "oops, wrong chat").waitFor();
+    const mine = message(gus, "oops, wrong chat");
+    await mine.hover();
+    await mine.getByRole("button", { name: "Delete" }).click();
+    for (const p of [gus, hal]) {
+      await message(p, "This message was deleted").waitFor();
+      await message(p, "oops, wrong chat").waitFor({ state: "detached" });
+    }
+    await close(gus, hal);
+  },
+
+  // A conversation of 10,000 messages opens at its newest page and scrolls
+  // up through history a page at a time, without loading it whole.
+  async scroll(browser) {
+    const N = 10000;
+    const a = `ivy_${run}`;
+    const b = `jon_${run}`;
+    await apiAs(null, "POST", "/v1/users", { handle: a, password: "correct horse", display_name: "Ivy" });
+    await apiAs(null, "POST", "/v1/users", { handle: b, password: "correct horse", display_name: "Jon" });
+    const sa = await apiAs(null, "POST", "/v1/sessions", { handle: a, password: "correct horse" });
+    const sb = await apiAs(null, "POST", "/v1/sessions", { handle: b, password: "correct horse" });
+    const conv = await apiAs(sa.token, "POST", "/v1/conversation", { member_ids: [sb.user.id] });
+    let next = 1;
+    const t0 = Date.now();
+    const worker = async () => {
+      for (;;) {
+        const i = next++;
+        if (i > N) return;
+        const tok = i % 2 ? sa.token : sb.token;
+        await apiAs(tok, "POST", `/v1/conversation/${conv.id}/messages`, { client_msg_id: `seed-${i}`, type: "text", body: `message ${i}` });
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    console.log(`     seeded ${N} messages in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    const ivy = await login(browser, "Ivy", a);
+    await openChat(ivy, "Jon");
+    const items = messages(ivy).getByRole("listitem");
+    // Seeding was concurrent: the log's order decides which is newest.
+    const newest = await apiAs(sa.token, "GET", `/v1/conversation/${conv.id}/details?limit=1`);
+    await message(ivy, newest.messages[0].body).waitFor();
+    const shown = await items.count();
+    assert(shown < 300, `opening showed ${shown} items: the conversation was loaded whole`);
+    const target = (await apiAs(sa.token, "GET", `/v1/conversation/${conv.id}/details?limit=1&before_seq=${newest.messages[0].seq - 450}`)).messages[0].body;
+    await messages(ivy).hover();
+    await eventually(async () => {
+      await ivy.page.mouse.wheel(0, -4000);
+      return (await message(ivy, new RegExp(`^${target}\\b`)).count()) > 0 || (await message(ivy, target).count()) > 0;
+    }, `scrolling up to ${target}`, 60000);
+    const loaded = await items.count();
+    assert(loaded < 2000, `${loaded} items after scrolling up 450: more than the pages scrolled through`);
+    // What is shown is the log's tail, in order, with no hole.
+    const bodies = await messages(ivy).getByRole("listitem").filter({ hasText: "message " }).allInnerTexts();
+    const log = await apiAs(sa.token, "GET", `/v1/conversation/${conv.id}/details?limit=200`);
+    const want = log.messages.map((m) => m.body);
+    const got = bodies.map((x) => x.split("\n")[0]).slice(-200);
+    assert(JSON.stringify(got) === JSON.stringify(want), "the newest 200 differ from the log's");
+    await ivy.context.close();
+  },
+
+  // The service worker shows a notification for a push, delivered through
+  // the browser's own push path (DevTools' deliverPushMessage).
+  async push(browser) {
+    const kim = await person(browser, "kim", { context: { permissions: ["notifications"] } });
+    const page = kim.page;
+    await eventually(() => page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration("/"))?.active), "the service worker");
+    const cdp = await kim.context.newCDPSession(page);
+    const registration = new Promise((resolve) => cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => {
+      for (const r of e.registrations) if (!r.isDeleted) resolve(r.registrationId);
+    }));
+    await cdp.send("ServiceWorker.enable");
+    const registrationId = await registration;
+    const push = { conversation_id: "42", seq: 7, sender_id: "1", sender_name: "Lea", title: "Book club", preview: "<b>Chapter 3</b> tonight", collapse_key: "conv-42", unread: 2 };
+    await cdp.send("ServiceWorker.deliverPushMessage", { origin: new URL(base).origin, registrationId, data: JSON.stringify(push) });
+    let shown;
+    await eventually(async () => {
+      shown = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag })));
+      return shown.length > 0;
+    }, "a notification");
+    assert(shown[0].title === "Lea in Book club" && shown[0].body === "<b>Chapter 3</b> tonight" && shown[0].tag === "conv-42", `notification ${JSON.stringify(shown)}`);
+    await kim.context.close();
+  },
+
+  // The README's screenshots: login, list and chat, desktop and phone.
+  async screenshots(browser) {
+    const dir = process.env.PARLEY_SCREENSHOTS;
+    if (!dir) return;
+    const shot = (p, name) => p.screenshot({ path: join(dir, `${name}.png`) });
+    const anon = await browser.newContext({ viewport: desktop });
+    const lp = await anon.newPage();
+    await lp.goto(base);
+    await lp.getByRole("button", { name: "Log in" }).waitFor();
+    await shot(lp, "login-desktop");
+    await lp.setViewportSize(phone);
+    await shot(lp, "login-phone");
+    await anon.close();
+
+    const maya = await person(browser, "maya", { displayName: "Maya Lind" });
+    const noah = await person(browser, "noah", { displayName: "Noah Berg" });
+    const omar = await person(browser, "omar", { displayName: "Omar Haddad" });
+    await newChat(omar, maya);
+    await send(omar, "Are we still on for Saturday?");
+    await newChat(noah, maya);
+    await send(noah, "Hi Maya! Did you get the photos from the hike?");
+    await openChat(maya, "Noah Berg");
+    await send(maya, "Yes — they're great. The one at the ridge is my favourite.");
+    await message(noah, "my favourite").waitFor();
+    await send(noah, "Sending the route for next time: https://example.com/trails/ridge-loop");
+    await noah.page.getByLabel("Attach a file").setInputFiles({ name: "ridge.png", mimeType: "image/png", buffer: png(640, 420) });
+    await messages(maya).getByRole("button", { name: "Open image" }).getByRole("img").waitFor();
+    await eventually(() => messages(maya).getByRole("button", { name: "Open image" }).getByRole("img").evaluate((i) => i.complete && i.naturalWidth > 0), "the thumbnail");
+    await send(maya, "Perfect, thanks!");
+    await message(maya, "Perfect, thanks!").getByRole("img", { name: "Read" }).waitFor();
+    await maya.page.mouse.move(0, 0);
+    await shot(maya.page, "chat-desktop");
+    await maya.page.emulateMedia({ colorScheme: "dark" });
+    await shot(maya.page, "chat-desktop-dark");
+    await maya.page.emulateMedia({ colorScheme: "light" });
+    await maya.page.setViewportSize(phone);
+    await shot(maya.page, "chat-phone");
+    await maya.page.getByRole("link", { name: "Back to chats" }).click();
+    await maya.page.getByRole("list", { name: "Conversations" }).waitFor();
+    await shot(maya.page, "list-phone");
+    await maya.page.setViewportSize(desktop);
+    await shot(maya.page, "list-desktop");
+    await close(maya, noah, omar);
   },
 };

@@ -35,6 +35,7 @@ export function chatView() {
   let shown = null;
   const nodes = new Map(); // key -> {el, sig}
   let stick = true;
+  let shownFirst = 0; // the oldest seq on screen, to keep the view still when older pages arrive
 
   box.addEventListener("scroll", () => {
     stick = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
@@ -76,6 +77,7 @@ export function chatView() {
       list.replaceChildren();
       nodes.clear();
       stick = true;
+      shownFirst = 0;
       if (!c.loaded) loadNewest(c);
       else rt.markRead(c);
     }
@@ -108,7 +110,8 @@ export function chatView() {
     }
     for (const p of c.pending) add(p, `p:${p.client_msg_id}`, true);
 
-    const firstBefore = list.firstElementChild;
+    const firstBefore = shownFirst;
+    shownFirst = c.seqs.length ? c.seqs[0] : 0;
     const oldHeight = box.scrollHeight;
     const oldTop = box.scrollTop;
     const keep = new Set(items.map((i) => i.key));
@@ -132,9 +135,9 @@ export function chatView() {
       prev = n.el;
     }
     if (stick) box.scrollTop = box.scrollHeight;
-    else if (firstBefore && list.firstElementChild !== firstBefore) box.scrollTop = oldTop + (box.scrollHeight - oldHeight);
-    // A first page shorter than the screen cannot be scrolled: fetch more.
-    if (c.loaded && c.hasOlder && box.scrollHeight <= box.clientHeight) loadOlder(c);
+    else if (firstBefore && shownFirst !== firstBefore) box.scrollTop = oldTop + (box.scrollHeight - oldHeight);
+    // Near the top (or a page shorter than the screen): fetch the next one.
+    if (c.loaded && c.hasOlder && box.scrollTop < 300) loadOlder(c);
   }
 
   return { root, render, focus: () => composer.focus() };
@@ -150,7 +153,7 @@ function statusLine(c) {
   return state.presence.get(String(v.recipient_id)) ? "online" : "";
 }
 
-const tickText = { pending: "🕓", failed: "!", sent: "✓", delivered: "✓✓", read: "✓✓" };
+const tickText = { pending: "○", failed: "!", sent: "✓", delivered: "✓✓", read: "✓✓" };
 const tickLabel = { pending: "Pending", failed: "Not sent", sent: "Sent", delivered: "Delivered", read: "Read" };
 
 function messageItem(c, m, t, showName, pending) {
@@ -208,7 +211,7 @@ function fileBlock(m) {
   const md = m.media;
   const name = md.filename || m.body || "file";
   return h("div", { class: "file" },
-    h("span", { class: "file-icon", "aria-hidden": "true" }, "📄"),
+    h("span", { class: "file-icon", "aria-hidden": "true" }, (name.split(".").pop() || "file").slice(0, 4).toUpperCase()),
     h("span", { class: "file-name" }, name),
     h("span", { class: "file-size" }, fileSize(md.size)),
     h("button", {

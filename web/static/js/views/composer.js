@@ -92,7 +92,7 @@ export function composerView() {
   const form = h("form", { class: "composer", "aria-label": "Write a message", onsubmit: (e) => { e.preventDefault(); submit(); } },
     reply,
     h("div", { class: "composer-row" },
-      h("label", { for: "composer-file", class: "attach", title: "Attach a file" }, h("span", { "aria-hidden": "true" }, "📎"), h("span", { class: "sr-only" }, "Attach")),
+      h("label", { for: "composer-file", class: "attach", title: "Attach a file" }, clip(), h("span", { class: "sr-only" }, "Attach")),
       file, input,
       h("button", { type: "submit", class: "primary" }, "Send")));
 
@@ -123,4 +123,22 @@ export function composerView() {
   }
 
   return { root: form, render, focus: () => input.focus() };
+}
+
+// clip is the attach icon, drawn as SVG: system fonts may have no emoji.
+function clip() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "22");
+  svg.setAttribute("height", "22");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5");
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "1.8");
+  path.setAttribute("stroke-linecap", "round");
+  svg.append(path);
+  return svg;
 }

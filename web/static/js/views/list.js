@@ -58,7 +58,7 @@ export function listView(actions) {
 
 export function previewText(m) {
   if (m.recalled_at) return "This message was deleted";
-  if (m.type === "image") return m.body ? `📷 ${m.body}` : "📷 Photo";
-  if (m.type === "file") return `📎 ${(m.media && m.media.filename) || m.body || "File"}`;
+  if (m.type === "image") return m.body ? `Photo: ${m.body}` : "Photo";
+  if (m.type === "file") return `File: ${(m.media && m.media.filename) || m.body || "file"}`;
   return m.body || "";
 }
