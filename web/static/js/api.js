@@ -59,11 +59,18 @@ const blobs = new Map(); // path -> Promise<object URL>
 export function mediaURL(path) {
   if (!blobs.has(path)) {
     const p = (async () => {
-      const res = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+      let res;
+      try {
+        res = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+      } catch {
+        throw new APIError(0, "network", "You are offline.");
+      }
       if (!res.ok) throw new APIError(res.status, "http", res.statusText);
       return URL.createObjectURL(await res.blob());
     })();
-    p.catch(() => blobs.delete(path));
+    // A refusal (404: not visible to this user) is remembered; a network
+    // failure is tried again on the next render.
+    p.catch((e) => { if (!(e.status >= 400 && e.status < 500)) blobs.delete(path); });
     blobs.set(path, p);
   }
   return blobs.get(path);

@@ -133,14 +133,17 @@ async function start() {
   state.route = parseRoute();
   loadQueue();
   changed();
-  rt.connect({ onLoggedOut: () => logout(false), onFriends: () => loadFriends().catch(() => {}) });
-  rt.refreshConversations().then(() => {
-    const peers = [...state.convs.values()].filter((c) => c.view && c.view.type === "direct").map((c) => c.view.recipient_id);
-    return rt.loadPresence(peers);
-  }).catch(() => {});
-  loadFriends().catch(() => {});
+  rt.connect({ onLoggedOut: () => logout(false), onFriends: friendsChanged });
+  rt.refreshConversations().catch(() => {});
+  friendsChanged();
   detectSessions();
   registerServiceWorker();
+}
+
+// friendsChanged reloads the friend list; a new friend's presence becomes
+// visible, so it is asked for again.
+function friendsChanged() {
+  loadFriends().then(() => rt.loadPresence(state.friends.filter((f) => f.state === "friends").map((f) => f.user_id), true)).catch(() => {});
 }
 
 function registerServiceWorker() {

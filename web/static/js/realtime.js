@@ -46,6 +46,7 @@ export function connect(h) {
   });
   socket.on("conversation", (v) => {
     setConversation(v);
+    if (v.type === "direct" && v.recipient_id) loadPresence([v.recipient_id]).catch(() => {});
     changed();
   });
   socket.on("typing", (t) => {
@@ -111,6 +112,7 @@ export async function refreshConversations() {
     if (r.conversations.length < 100) break;
   }
   changed();
+  loadPresence(peers(), true).catch(() => {});
 }
 
 function emit(event, payload, timeout = ACK_TIMEOUT) {
@@ -184,6 +186,7 @@ export function markRead(c) {
 // order sent.
 export function send(conversationId, msg) {
   const c = conv(conversationId);
+  lastTyping.delete(c.id);
   c.pending.push({
     conversation_id: c.id,
     client_msg_id: msg.client_msg_id,
@@ -238,19 +241,28 @@ export function recall(conversationId, messageId) {
   });
 }
 
-let lastTyping = 0;
+const lastTyping = new Map(); // conversation id -> ms; a send resets it
 export function typing(conversationId) {
+  const id = String(conversationId);
   const now = Date.now();
-  if (now - lastTyping < 3000) return;
-  lastTyping = now;
-  emit("typing", { conversation_id: String(conversationId) }).catch(() => {});
+  if (now - (lastTyping.get(id) || 0) < 3000) return;
+  lastTyping.set(id, now);
+  emit("typing", { conversation_id: id }).catch(() => {});
 }
 
-export async function loadPresence(ids) {
-  if (!ids.length) return;
-  const r = await get(`/v1/presence?user_ids=${ids.slice(0, 256).join(",")}`);
-  for (const p of r.presence) state.presence.set(String(p.user_id), !!p.online);
+// loadPresence asks for the presence of the given users not yet known;
+// the `presence` event keeps it current afterwards.
+export async function loadPresence(ids, force = false) {
+  const want = [...new Set(ids.map(String))].filter((id) => force || !state.presence.has(id));
+  for (let i = 0; i < want.length; i += 256) {
+    const r = await get(`/v1/presence?user_ids=${want.slice(i, i + 256).join(",")}`);
+    for (const p of r.presence) state.presence.set(String(p.user_id), !!p.online);
+  }
   changed();
+}
+
+function peers() {
+  return [...state.convs.values()].filter((c) => c.view && c.view.type === "direct" && c.view.recipient_id).map((c) => c.view.recipient_id);
 }
 
 export function connected() {

@@ -80,6 +80,7 @@ export function chatView() {
       shownFirst = 0;
       if (!c.loaded) loadNewest(c);
       else rt.markRead(c);
+      if (c.view && c.view.type === "direct" && c.view.recipient_id) rt.loadPresence([c.view.recipient_id]).catch(() => {});
     }
     const v = c.view;
     title.textContent = convTitle(c);
