@@ -234,13 +234,19 @@ export const cases = {
       return (await message(ivy, new RegExp(`^${target}\\b`)).count()) > 0 || (await message(ivy, target).count()) > 0;
     }, `scrolling up to ${target}`, 60000);
     const loaded = await items.count();
-    assert(loaded < 2000, `${loaded} items after scrolling up 450: more than the pages scrolled through`);
-    // What is shown is the log's tail, in order, with no hole.
+    assert(loaded < 450, `${loaded} items in the page after scrolling up 450 messages: the list is not windowed`);
+    // Back down to the newest: the window slides back, and what is shown
+    // is the log's tail, in order, with no hole.
+    await eventually(async () => {
+      await ivy.page.mouse.wheel(0, 4000);
+      return (await message(ivy, newest.messages[0].body).count()) > 0 && (await message(ivy, target).count()) === 0;
+    }, "scrolling back down to the newest", 60000);
     const bodies = await messages(ivy).getByRole("listitem").filter({ hasText: "message " }).allInnerTexts();
     const log = await apiAs(sa.token, "GET", `/v1/conversation/${conv.id}/details?limit=200`);
     const want = log.messages.map((m) => m.body);
     const got = bodies.map((x) => x.split("\n")[0]).slice(-200);
     assert(JSON.stringify(got) === JSON.stringify(want), "the newest 200 differ from the log's");
+    assert((await items.count()) < 450, "the window grew on the way down");
     await ivy.context.close();
   },
 

@@ -1,7 +1,8 @@
 // The chat view: the conversation's log in seq order with day separators,
-// ticks on one's own messages, typing, recall, replies, media. Only what
-// was fetched is in the page: the newest page first, older pages as the
-// user scrolls up (before_seq), so a long conversation never loads whole.
+// ticks on one's own messages, typing, recall, replies, media. A long
+// conversation never loads whole: the newest page is fetched first, older
+// pages as the user scrolls up (before_seq), and the page holds a window of
+// at most WINDOW messages that slides as the user scrolls either way.
 import { h, linkify, timeOf, dayKey, dayLabel, fileSize } from "../dom.js";
 import { get, mediaURL } from "../api.js";
 import { state, changed, subscribe, conv, addMessage, tick, userName, convTitle } from "../store.js";
@@ -14,6 +15,9 @@ import { previewText } from "./list.js";
 
 const PAGE = 50;
 const OLDER_PAGE = 100;
+const WINDOW = 300; // messages in the page at most
+const STEP = 100; // how far the window slides
+const EDGE = 400; // px from an end that slides it
 
 export function chatView() {
   const title = h("h2", { class: "chat-title" });
@@ -34,13 +38,45 @@ export function chatView() {
 
   let shown = null;
   const nodes = new Map(); // key -> {el, sig}
-  let stick = true;
-  let shownFirst = 0; // the oldest seq on screen, to keep the view still when older pages arrive
+  let stick = true; // scrolled to the very end: new messages keep it there
+  let follow = true; // the window ends at the newest message
+  let topSeq = 0; // the oldest seq in the window when not following
+  let pendingSeen = 0;
 
   box.addEventListener("scroll", () => {
-    stick = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
-    if (box.scrollTop < 300) loadOlder(conv(shown));
+    stick = follow && box.scrollHeight - box.scrollTop - box.clientHeight < 60;
+    slide(conv(shown));
   });
+
+  // window returns the index range [start, end) of c.seqs in the page.
+  function windowOf(c) {
+    const n = c.seqs.length;
+    if (follow) return [Math.max(0, n - WINDOW), n];
+    let start = lowerBound(c.seqs, topSeq);
+    const end = Math.min(n, start + WINDOW);
+    start = Math.max(0, end - WINDOW);
+    return [start, end];
+  }
+
+  // slide moves the window (or fetches an older page) when the user is
+  // near either end of what the page holds.
+  function slide(c) {
+    if (!c || !c.loaded) return;
+    const [start, end] = windowOf(c);
+    if (box.scrollTop < EDGE) {
+      if (start > 0) {
+        follow = stick = false;
+        topSeq = c.seqs[Math.max(0, start - STEP)];
+        changed();
+      } else if (c.hasOlder) {
+        loadOlder(c);
+      }
+    } else if (!follow && box.scrollHeight - box.scrollTop - box.clientHeight < EDGE) {
+      if (end + STEP >= c.seqs.length) follow = true;
+      else topSeq = c.seqs[start + STEP];
+      changed();
+    }
+  }
 
   async function loadNewest(c) {
     try {
@@ -63,6 +99,11 @@ export function chatView() {
       const r = await get(`/v1/conversation/${c.id}/details?limit=${OLDER_PAGE}&before_seq=${c.seqs[0]}`);
       for (const m of r.messages) addMessage(m);
       c.hasOlder = r.messages.length === OLDER_PAGE;
+      // Show the new page even when that cuts the newest off the window.
+      if (r.messages.length && shown === c.id && c.seqs.length > WINDOW) {
+        follow = stick = false;
+        topSeq = r.messages[0].seq;
+      }
     } catch {
       // scrolling again retries
     }
@@ -77,7 +118,8 @@ export function chatView() {
       list.replaceChildren();
       nodes.clear();
       stick = true;
-      shownFirst = 0;
+      follow = true;
+      pendingSeen = c.pending.length;
       if (!c.loaded) loadNewest(c);
       else rt.markRead(c);
       if (c.view && c.view.type === "direct" && c.view.recipient_id) rt.loadPresence([c.view.recipient_id]).catch(() => {});
@@ -86,8 +128,13 @@ export function chatView() {
     title.textContent = convTitle(c);
     pic.replaceChildren(avatar(convTitle(c), v && v.type === "direct" ? v.recipient_profile_pic : "", false));
     status.textContent = statusLine(c);
-    historyState.textContent = c.loadingOlder ? "Loading earlier messages…" : c.loaded && !c.hasOlder ? "Start of the conversation" : "";
     composer.render(c);
+
+    // Writing a message jumps to the end.
+    if (c.pending.length > pendingSeen) follow = stick = true;
+    pendingSeen = c.pending.length;
+    const [start, end] = windowOf(c);
+    const atEnd = end === c.seqs.length;
 
     const items = [];
     let lastDay = null;
@@ -105,16 +152,26 @@ export function chatView() {
       const sig = `${m.body}|${m.recalled_at || ""}|${t}|${showName}|${m.media ? m.media.id : ""}|${m.reply_to || ""}`;
       items.push({ key, sig, build: () => messageItem(c, m, t, showName, pending) });
     };
-    for (const seq of c.seqs) {
-      const m = c.msgs.get(seq);
-      if (m.type !== "recall") add(m, `s:${seq}`, false);
+    for (let i = start; i < end; i++) {
+      const m = c.msgs.get(c.seqs[i]);
+      if (m.type !== "recall") add(m, `s:${m.seq}`, false);
     }
-    for (const p of c.pending) add(p, `p:${p.client_msg_id}`, true);
+    if (atEnd) for (const p of c.pending) add(p, `p:${p.client_msg_id}`, true);
+    historyState.textContent = c.loadingOlder ? "Loading earlier messages…" : start === 0 && c.loaded && !c.hasOlder ? "Start of the conversation" : "";
 
-    const firstBefore = shownFirst;
-    shownFirst = c.seqs.length ? c.seqs[0] : 0;
-    const oldHeight = box.scrollHeight;
-    const oldTop = box.scrollTop;
+    // Keep the message at the top of the view where it is while items come
+    // and go around it.
+    let anchor = null;
+    let anchorOffset = 0;
+    if (!stick) {
+      for (const el of list.children) {
+        if (el.offsetTop + el.offsetHeight > box.scrollTop) {
+          anchor = el;
+          anchorOffset = el.offsetTop - box.scrollTop;
+          break;
+        }
+      }
+    }
     const keep = new Set(items.map((i) => i.key));
     for (const [k, n] of nodes) {
       if (!keep.has(k)) {
@@ -127,7 +184,11 @@ export function chatView() {
       let n = nodes.get(it.key);
       if (!n || n.sig !== it.sig) {
         const el = it.build();
-        if (n) n.el.replaceWith(el);
+        el.dataset.key = it.key;
+        if (n) {
+          if (anchor === n.el) anchor = el;
+          n.el.replaceWith(el);
+        }
         n = { el, sig: it.sig };
         nodes.set(it.key, n);
       }
@@ -136,12 +197,23 @@ export function chatView() {
       prev = n.el;
     }
     if (stick) box.scrollTop = box.scrollHeight;
-    else if (firstBefore && shownFirst !== firstBefore) box.scrollTop = oldTop + (box.scrollHeight - oldHeight);
-    // Near the top (or a page shorter than the screen): fetch the next one.
-    if (c.loaded && c.hasOlder && box.scrollTop < 300) loadOlder(c);
+    else if (anchor && anchor.isConnected) box.scrollTop = anchor.offsetTop - anchorOffset;
+    // Near an end (or a page shorter than the screen): slide or fetch.
+    slide(c);
   }
 
   return { root, render, focus: () => composer.focus() };
+}
+
+function lowerBound(a, x) {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function statusLine(c) {
