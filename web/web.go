@@ -120,7 +120,7 @@ func ContentSecurityPolicy(host string) string {
 	if validHost(host) {
 		connect += " ws://" + host + " wss://" + host
 	}
-	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; " +
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; " +
 		"media-src 'self' blob:; connect-src " + connect + "; worker-src 'self'; manifest-src 'self'; " +
 		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; " +
 		"require-trusted-types-for 'script'; trusted-types parley"

@@ -207,3 +207,25 @@ func TestVendoredSocketIO(t *testing.T) {
 		t.Error("package-lock.json does not pin socket.io-client")
 	}
 }
+
+// TestPreloads keeps index.html's modulepreload list complete: every module
+// the page imports is fetched at once, not one import level at a time.
+func TestPreloads(t *testing.T) {
+	index, err := os.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir("static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".js") || p == "static/sw.js" || p == "static/js/main.js" {
+			return err
+		}
+		link := `<link rel="modulepreload" href="` + strings.TrimPrefix(p, "static") + `">`
+		if !bytes.Contains(index, []byte(link)) {
+			t.Errorf("index.html lacks %s", link)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -131,6 +131,11 @@ export const cases = {
     await det.getByRole("button", { name: "Make Ben a member" }).waitFor();
     await det.getByRole("button", { name: "Remove Cat" }).click();
     await det.getByRole("button", { name: "Remove Cat" }).waitFor({ state: "detached" });
+    await p.keyboard.press("Escape");
+    // Ben leaves: the group goes from his list.
+    await ben.page.getByRole("button", { name: "Details" }).click();
+    await ben.page.getByRole("dialog", { name: "Details of Trip 2027" }).getByRole("button", { name: "Leave group" }).click();
+    await ben.page.getByRole("list", { name: "Conversations" }).getByRole("link", { name: /^Trip/ }).waitFor({ state: "detached" });
     await close(ann, ben, cat);
   },
 

@@ -26,7 +26,10 @@ export async function person(browser, name, opts = {}) {
   const context = await browser.newContext({ viewport: opts.viewport || desktop, acceptDownloads: true, ...(opts.context || {}) });
   const page = await context.newPage();
   page.on("pageerror", (e) => console.error(`[${name}] page error: ${e.message}`));
-  page.on("console", (m) => { if (m.type() === "error") console.error(`[${name}] console: ${m.text()}`); });
+  // Refused requests are part of some stories (a 404 feature probe, a
+  // picture only its owner may read); anything else logged as an error is
+  // worth seeing.
+  page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) console.error(`[${name}] console: ${m.text()}`); });
   const handle = `${name}_${run}`;
   await page.goto(base);
   await page.getByLabel("Handle").fill(handle);

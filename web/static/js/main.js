@@ -36,6 +36,7 @@ function parseRoute() {
 
 addEventListener("hashchange", () => {
   state.route = parseRoute();
+  state.notice = "";
   if (state.route.view === "friends" && state.me) loadFriends().catch(() => {});
   changed();
 });
