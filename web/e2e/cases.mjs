@@ -324,7 +324,10 @@ export const cases = {
     await p.getByLabel("Profile picture").setInputFiles({ name: "me.png", mimeType: "image/png", buffer: png(64, 64) });
     await p.getByRole("status").filter({ hasText: "Picture saved." }).waitFor();
     await uma.page.reload();
-    await uma.page.getByRole("list", { name: "Conversations" }).getByRole("link", { name: /^Tom Tailor/ }).waitFor();
+    await uma.page.getByRole("list", { name: "Conversations" }).getByRole("link", { name: /^Tom Tailor/ }).click();
+    await uma.page.getByRole("button", { name: "Details" }).click();
+    await uma.page.getByRole("dialog", { name: "Details of Tom Tailor" }).getByText("Sews <i>things</i>").waitFor();
+    await uma.page.keyboard.press("Escape");
     const sessions = await (await fetch(`${base}/v1/sessions`)).status;
     if (sessions === 404 || sessions === 405) {
       assert((await p.getByRole("heading", { name: "Devices" }).count()) === 0, "the device list shows without a session list");

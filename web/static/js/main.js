@@ -10,7 +10,7 @@ import { listView } from "./views/list.js";
 import { chatView } from "./views/chat.js";
 import { newChatDialog } from "./views/conversation.js";
 import { friendsView, loadFriends } from "./views/friends.js";
-import { settingsView, detectSessions } from "./views/settings.js";
+import { settingsView, detectSessions, subscribePush } from "./views/settings.js";
 
 // The one Trusted Types policy: it admits the service worker's fixed URL
 // and nothing else. There is no policy that turns a string into HTML.
@@ -139,6 +139,9 @@ async function start() {
   friendsChanged();
   detectSessions();
   registerServiceWorker();
+  // Permission given earlier (on a click in Settings): keep this device
+  // subscribed without asking again.
+  if ("Notification" in window && Notification.permission === "granted" && swReady) subscribePush(swReady).catch(() => {});
 }
 
 // friendsChanged reloads the friend list; a new friend's presence becomes

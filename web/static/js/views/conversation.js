@@ -107,7 +107,13 @@ export function detailsDialog(c) {
     const myRole = cv.role;
     const admin = myRole === "owner" || myRole === "admin";
     if (cv.type === "direct") {
-      body.replaceChildren(h("p", null, `A private chat with ${convTitle(c)}.`),
+      const about = h("p", { class: "bio" });
+      const handle = h("p", { class: "handle" });
+      get(`/v1/users/${cv.recipient_id}`).then((u) => {
+        handle.textContent = `@${u.handle}`;
+        about.textContent = u.bio || "";
+      }, () => {});
+      body.replaceChildren(h("p", null, `A private chat with ${convTitle(c)}.`), handle, about,
         h("button", { type: "button", onclick: act(async () => { await post(`/v1/friends/${cv.recipient_id}/block`); state.notice = `${convTitle(c)} is blocked.`; return null; }) }, `Block ${convTitle(c)}`));
       return;
     }

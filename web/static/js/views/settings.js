@@ -51,20 +51,13 @@ export function settingsView({ logout, swRegistration }) {
   });
   previews.addEventListener("change", () => save({ push_previews: previews.checked }, "Notification setting"));
 
+  // The permission is asked only here, on a click.
   async function enablePush() {
     try {
       if (!("Notification" in window) || !swRegistration()) throw new Error("This browser cannot show notifications.");
       const perm = await Notification.requestPermission();
       if (perm !== "granted") throw new Error("Notifications were not allowed.");
-      let key;
-      try {
-        key = (await get("/v1/push/vapid-public-key")).public_key;
-      } catch {
-        throw new Error("This server does not send Web Push notifications.");
-      }
-      const reg = await swRegistration();
-      const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64url(key) });
-      await post("/v1/push/subscriptions", sub.toJSON());
+      await subscribePush(swRegistration());
       status.textContent = "Notifications are on for this browser.";
     } catch (e) {
       status.textContent = e.message;
@@ -110,6 +103,22 @@ export function settingsView({ logout, swRegistration }) {
       })));
   }
   return { root, render };
+}
+
+// subscribePush registers this browser's push subscription with the
+// server (again after a new login: logging out removes a device's
+// registrations).
+export async function subscribePush(registration) {
+  let key;
+  try {
+    key = (await get("/v1/push/vapid-public-key")).public_key;
+  } catch {
+    throw new Error("This server does not send Web Push notifications.");
+  }
+  const reg = await registration;
+  if (!reg) throw new Error("This browser cannot show notifications.");
+  const sub = (await reg.pushManager.getSubscription()) || (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64url(key) }));
+  await post("/v1/push/subscriptions", sub.toJSON());
 }
 
 function b64url(s) {
