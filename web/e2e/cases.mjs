@@ -395,8 +395,15 @@ export const cases = {
     const maya = await person(browser, "maya", { displayName: "Maya Lind" });
     const noah = await person(browser, "noah", { displayName: "Noah Berg" });
     const omar = await person(browser, "omar", { displayName: "Omar Haddad" });
+    await omar.page.getByRole("button", { name: "New chat" }).click();
+    const dlg = omar.page.getByRole("dialog", { name: "New chat" });
+    await dlg.getByLabel("Group title").fill("Hiking club");
+    await dlg.getByLabel("Members (handles, separated by commas)").fill(`${maya.handle}, ${noah.handle}`);
+    await dlg.getByRole("button", { name: "Create group" }).click();
+    await omar.page.getByRole("heading", { name: "Hiking club", exact: true }).waitFor();
+    await send(omar, "Are we still on for Saturday? Forecast says sun.");
     await newChat(omar, maya);
-    await send(omar, "Are we still on for Saturday?");
+    await send(omar, "Can I borrow your map?");
     await newChat(noah, maya);
     await send(noah, "Hi Maya! Did you get the photos from the hike?");
     await openChat(maya, "Noah Berg");
@@ -409,6 +416,7 @@ export const cases = {
     await send(maya, "Perfect, thanks!");
     await message(maya, "Perfect, thanks!").getByRole("img", { name: "Read" }).waitFor();
     await maya.page.mouse.move(0, 0);
+    await maya.page.getByRole("list", { name: "Conversations" }).getByRole("link", { name: /^Omar Haddad, online/ }).waitFor();
     await shot(maya.page, "chat-desktop");
     await maya.page.emulateMedia({ colorScheme: "dark" });
     await shot(maya.page, "chat-desktop-dark");
