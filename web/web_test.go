@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -228,4 +229,22 @@ func TestPreloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestJavaScriptUnits runs the client's unit tests (unit/*.test.mjs) with
+// node's test runner. A missing node fails: the tests are part of CI.
+func TestJavaScriptUnits(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is not installed; install Node.js ≥ 18")
+	}
+	files, _ := filepath.Glob(filepath.Join("unit", "*.test.mjs"))
+	if len(files) == 0 {
+		t.Fatal("no unit tests found")
+	}
+	out, err := exec.Command(node, append([]string{"--test"}, files...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }
