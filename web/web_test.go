@@ -178,6 +178,13 @@ func TestNoMarkupSinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	index, err := os.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if regexp.MustCompile(`<script(\s+type="module")?>|\son[a-z]+=|\sstyle=`).Match(index) {
+		t.Error("index.html has inline script, an inline handler or an inline style")
+	}
 }
 
 // TestVendoredSocketIO proves the committed Socket.IO client is the

@@ -2,11 +2,15 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
-  person, login, newChat, openChat, send, message, messages, texts, assert, eventually, png, apiAs, base, run, desktop, phone,
+  watch, person, login, newChat, openChat, send, message, messages, texts, assert, eventually, png, apiAs, base, run, desktop, phone,
 } from "./lib.mjs";
 
+// close ends the people's sessions, failing on any page error or policy
+// violation seen meanwhile.
 async function close(...people) {
   for (const p of people) await p.context.close();
+  const errors = people.flatMap((p) => p.errors.map((e) => `${p.name}: ${e}`));
+  assert(errors.length === 0, errors.join("\n"));
 }
 
 export const cases = {
@@ -51,6 +55,28 @@ export const cases = {
     await message(bob, "line two").waitFor();
     assert((await message(bob, "line two").innerText()).includes("line one\nline two"), "multi-line message");
     await close(alice, bob);
+  },
+
+  // The served policy holds in the browser: HTML, script text and script
+  // URL sinks need Trusted Types, and no other policy can be made.
+  async policy(browser) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = watch(page, "policy");
+    await page.goto(base);
+    await page.getByRole("button", { name: "Log in" }).waitFor();
+    const tries = await page.evaluate(() => {
+      const attempt = (fn) => { try { fn(); return "allowed"; } catch { return "blocked"; } };
+      return {
+        innerHTML: attempt(() => { document.createElement("div").innerHTML = "<b>x</b>"; }),
+        scriptSrc: attempt(() => { document.createElement("script").src = "/x.js"; }),
+        scriptText: attempt(() => { document.createElement("script").textContent = "document.title = 'ran'"; }),
+        policy: attempt(() => trustedTypes.createPolicy("other", { createHTML: (x) => x })),
+      };
+    });
+    assert(JSON.stringify(tries) === JSON.stringify({ innerHTML: "blocked", scriptSrc: "blocked", scriptText: "blocked", policy: "blocked" }), `sinks: ${JSON.stringify(tries)}`);
+    await eventually(() => errors.length >= 4, "the violations to be reported");
+    await context.close();
   },
 
   // Bob's network is cut while both write; when it returns, every message
@@ -252,7 +278,7 @@ export const cases = {
     const got = bodies.map((x) => x.split("\n")[0]).slice(-200);
     assert(JSON.stringify(got) === JSON.stringify(want), "the newest 200 differ from the log's");
     assert((await items.count()) < 450, "the window grew on the way down");
-    await ivy.context.close();
+    await close(ivy);
   },
 
   // The service worker shows a notification for a push, delivered through
@@ -275,7 +301,7 @@ export const cases = {
       return shown.length > 0;
     }, "a notification");
     assert(shown[0].title === "Lea in Book club" && shown[0].body === "<b>Chapter 3</b> tonight" && shown[0].tag === "conv-42", `notification ${JSON.stringify(shown)}`);
-    await kim.context.close();
+    await close(kim);
   },
 
   // Friends: a request is declined, another accepted; block and unblock.

@@ -25,11 +25,7 @@ export const phone = { width: 390, height: 780 };
 export async function person(browser, name, opts = {}) {
   const context = await browser.newContext({ viewport: opts.viewport || desktop, acceptDownloads: true, ...(opts.context || {}) });
   const page = await context.newPage();
-  page.on("pageerror", (e) => console.error(`[${name}] page error: ${e.message}`));
-  // Refused requests are part of some stories (a 404 feature probe, a
-  // picture only its owner may read); anything else logged as an error is
-  // worth seeing.
-  page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) console.error(`[${name}] console: ${m.text()}`); });
+  const errors = watch(page, name);
   const handle = `${name}_${run}`;
   await page.goto(base);
   await page.getByLabel("Handle").fill(handle);
@@ -37,7 +33,23 @@ export async function person(browser, name, opts = {}) {
   await page.getByLabel("Display name (new accounts)").fill(opts.displayName || cap(name));
   await page.getByRole("button", { name: "Create account" }).click();
   await page.getByRole("navigation", { name: "Main" }).waitFor();
-  return { name: opts.displayName || cap(name), handle, context, page };
+  return { name: opts.displayName || cap(name), handle, context, page, errors };
+}
+
+// watch collects what must never happen on a page: an uncaught error, a
+// Content-Security-Policy or Trusted Types violation. Refused requests are
+// part of some stories (a 404 feature probe, a picture only its owner may
+// read) and are only logged.
+export function watch(page, name) {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() !== "error" && m.type() !== "warning") return;
+    const t = m.text();
+    if (/Content Security Policy|Trusted ?Type|TrustedScript|TrustedHTML/i.test(t)) errors.push(`policy violation: ${t}`);
+    else if (m.type() === "error" && !t.startsWith("Failed to load resource") && !t.includes("WebSocket connection")) console.error(`[${name}] console: ${t}`);
+  });
+  return errors;
 }
 
 export function cap(s) {
@@ -150,11 +162,11 @@ export async function apiAs(token, method, path, body) {
 export async function login(browser, name, handle, opts = {}) {
   const context = await browser.newContext({ viewport: opts.viewport || desktop });
   const page = await context.newPage();
-  page.on("pageerror", (e) => console.error(`[${name}] page error: ${e.message}`));
+  const errors = watch(page, name);
   await page.goto(base);
   await page.getByLabel("Handle").fill(handle);
   await page.getByLabel("Password").fill("correct horse");
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("navigation", { name: "Main" }).waitFor();
-  return { name, handle, context, page };
+  return { name, handle, context, page, errors };
 }
