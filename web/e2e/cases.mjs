@@ -113,6 +113,22 @@ export const cases = {
     }
     // Both sides show the same order: the log's.
     assert(JSON.stringify(want(await texts(alice))) === JSON.stringify(want(await texts(bob))), "the two sides differ in order");
+
+    // The queue survives a reload: written offline, reloaded while the
+    // realtime endpoint is still unreachable, sent once it is back.
+    await bob.context.setOffline(true);
+    await send(bob, "written before a reload");
+    await message(bob, "written before a reload").getByRole("img", { name: "Pending" }).waitFor();
+    await bob.context.route("**/socket.io/**", (r) => r.abort());
+    await bob.context.setOffline(false);
+    await bob.page.reload();
+    await bob.page.getByRole("status").filter({ hasText: "Connecting" }).waitFor();
+    await openChat(bob, "Carol");
+    await message(bob, "written before a reload").getByRole("img", { name: "Pending" }).waitFor();
+    await bob.context.unroute("**/socket.io/**");
+    await message(alice, "written before a reload").waitFor();
+    await message(bob, "written before a reload").getByRole("img", { name: /Delivered|Read/ }).waitFor();
+    assert((await message(alice, "written before a reload").count()) === 1, "the queued message arrived twice");
     await close(alice, bob);
   },
 
