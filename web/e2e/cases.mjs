@@ -54,6 +54,14 @@ export const cases = {
     await box.press("Enter");
     await message(bob, "line two").waitFor();
     assert((await message(bob, "line two").innerText()).includes("line one\nline two"), "multi-line message");
+
+    // Keyboard focus in the list survives a live update of that row.
+    const row = bob.page.getByRole("list", { name: "Conversations" }).getByRole("link", { name: /^Alice/ });
+    await row.focus();
+    await send(alice, "focus check");
+    await message(bob, "focus check").waitFor();
+    await bob.page.getByRole("list", { name: "Conversations" }).getByText("focus check").waitFor();
+    assert(await row.evaluate((el) => el === document.activeElement), "keyboard focus was lost when the list updated");
     await close(alice, bob);
   },
 

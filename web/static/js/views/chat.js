@@ -125,9 +125,16 @@ export function chatView() {
       if (c.view && c.view.type === "direct" && c.view.recipient_id) rt.loadPresence([c.view.recipient_id]).catch(() => {});
     }
     const v = c.view;
-    title.textContent = convTitle(c);
-    pic.replaceChildren(avatar(convTitle(c), v && v.type === "direct" ? v.recipient_profile_pic : "", false));
-    status.textContent = statusLine(c);
+    // Set only on change: the status line is announced when it changes.
+    const name = convTitle(c);
+    const picture = v && v.type === "direct" ? v.recipient_profile_pic : "";
+    if (title.textContent !== name || pic.dataset.src !== `${name}|${picture}`) {
+      title.textContent = name;
+      pic.dataset.src = `${name}|${picture}`;
+      pic.replaceChildren(avatar(name, picture, false));
+    }
+    const line = statusLine(c);
+    if (status.textContent !== line) status.textContent = line;
     composer.render(c);
 
     // Writing a message jumps to the end.

@@ -53,7 +53,13 @@ export function friendsView() {
       })));
   }
 
+  let shownFriends = null;
+  let shownBlocks = null;
   function render() {
+    // Rebuilt only when the lists changed, so focus survives other updates.
+    if (shownFriends === state.friends && shownBlocks === state.blocks) return;
+    shownFriends = state.friends;
+    shownBlocks = state.blocks;
     const by = (s) => state.friends.filter((e) => e.state === s);
     body.replaceChildren(
       section("Requests", by("incoming"), (id, name) => [

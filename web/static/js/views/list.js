@@ -11,6 +11,7 @@ export function listView(actions) {
   });
   const ul = h("ul", { class: "conv-list", "aria-label": "Conversations" });
   const empty = h("p", { class: "empty" });
+  const rows = new Map(); // conversation id -> {li, sig}
   const root = h("section", { class: "sidebar", "aria-label": "Chats" },
     h("div", { class: "sidebar-head" },
       h("label", { for: "conv-filter", class: "sr-only" }, "Filter conversations"), filter,
@@ -23,7 +24,35 @@ export function listView(actions) {
       .filter((c) => c.view && c.view.active !== false)
       .filter((c) => !q || convTitle(c).toLowerCase().includes(q))
       .sort((a, b) => String(b.view.last_activity_at || "").localeCompare(String(a.view.last_activity_at || "")));
-    ul.replaceChildren(...items.map(item));
+    // Rows are rebuilt only when what they show changed, and reordered in
+    // place, so keyboard focus and the screen reader's position survive
+    // live updates.
+    const keep = new Set();
+    let prev = null;
+    for (const c of items) {
+      const { sig, build } = item(c);
+      keep.add(c.id);
+      let row = rows.get(c.id);
+      if (!row || row.sig !== sig) {
+        const li = build();
+        if (row) {
+          const focused = row.li.contains(document.activeElement);
+          row.li.replaceWith(li);
+          if (focused) li.querySelector("a").focus();
+        }
+        row = { li, sig };
+        rows.set(c.id, row);
+      }
+      const want = prev ? prev.nextSibling : ul.firstChild;
+      if (want !== row.li) ul.insertBefore(row.li, want);
+      prev = row.li;
+    }
+    for (const [id, row] of rows) {
+      if (!keep.has(id)) {
+        row.li.remove();
+        rows.delete(id);
+      }
+    }
     empty.textContent = items.length ? "" : q ? "No chat matches." : "No chats yet. Start one with “New chat”.";
   }
 
@@ -43,14 +72,17 @@ export function listView(actions) {
     const unread = v.unread_count || 0;
     const label = [title, online ? "online" : "", unread ? `${unread} unread` : "", typers.length ? "typing" : ""].filter(Boolean).join(", ");
     const selected = state.route.view === "chat" && state.route.id === c.id;
-    return h("li", null,
+    const time = shortTime(v.last_activity_at);
+    const pic = v.type === "direct" ? v.recipient_profile_pic : "";
+    const sig = JSON.stringify([label, title, hint, unread, selected, time, pic, online, typers.length > 0]);
+    return { sig, build: () => h("li", null,
       h("a", { href: `#/c/${c.id}`, class: selected ? "conv selected" : "conv", "aria-label": label, "aria-current": selected ? "page" : null },
-        avatar(title, v.type === "direct" ? v.recipient_profile_pic : "", online),
+        avatar(title, pic, online),
         h("span", { class: "conv-main" },
-          h("span", { class: "conv-top" }, h("span", { class: "conv-title" }, title), h("time", { class: "conv-time" }, shortTime(v.last_activity_at))),
+          h("span", { class: "conv-top" }, h("span", { class: "conv-title" }, title), h("time", { class: "conv-time" }, time)),
           h("span", { class: "conv-bottom" },
             h("span", { class: typers.length ? "conv-preview typing" : "conv-preview" }, hint),
-            unread ? h("span", { class: "badge" }, String(unread)) : null))));
+            unread ? h("span", { class: "badge" }, String(unread)) : null)))) };
   }
 
   return { root, render };

@@ -27,6 +27,7 @@ export function settingsView({ logout, swRegistration }) {
   const picBox = h("span");
   const devices = h("section", { "aria-labelledby": "st-devices" });
   let filled = null;
+  let shownSessions = null;
 
   const save = async (body, what) => {
     try {
@@ -88,11 +89,17 @@ export function settingsView({ logout, swRegistration }) {
       previews.checked = state.me.push_previews !== false;
     }
     const label = state.me.display_name || state.me.handle;
-    picBox.replaceChildren(avatar(label, state.me.profile_pic, false), h("span", { class: "handle" }, ` @${state.me.handle}`));
+    const key = `${label}|${state.me.profile_pic}`;
+    if (picBox.dataset.key !== key) {
+      picBox.dataset.key = key;
+      picBox.replaceChildren(avatar(label, state.me.profile_pic, false), h("span", { class: "handle" }, ` @${state.me.handle}`));
+    }
     if (!state.sessionsSupported) {
       devices.hidden = true;
       return;
     }
+    if (shownSessions === state.sessions) return;
+    shownSessions = state.sessions;
     devices.hidden = false;
     devices.replaceChildren(h("h3", { id: "st-devices" }, "Devices"),
       h("ul", { class: "people", "aria-label": "Devices" }, ...(state.sessions || []).map((d) => {
