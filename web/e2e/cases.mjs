@@ -386,6 +386,34 @@ export const cases = {
     await p.getByRole("button", { name: "Log in" }).waitFor();
     await p.reload();
     await p.getByRole("button", { name: "Log in" }).waitFor();
+
+    // Where the server lists sessions (docs/api.md on the accounts work:
+    // GET /v1/sessions, DELETE /v1/sessions/{device_id}), the devices show
+    // and another one can be revoked. The server's answers are stood in for
+    // here, only for those two requests.
+    const revoked = [];
+    let list = [
+      { id: "11", name: "Chrome (web)", created_at: "2026-01-01T10:00:00Z", last_seen_at: "2026-01-02T10:00:00Z", current: true },
+      { id: "12", name: "Phone", created_at: "2026-01-01T11:00:00Z", last_seen_at: "2026-01-02T09:00:00Z", current: false },
+    ];
+    await uma.context.route(/\/v1\/sessions(\/\d+)?$/, async (route) => {
+      const req = route.request();
+      if (req.method() === "GET") return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ sessions: list }) });
+      if (req.method() === "DELETE" && /\/\d+$/.test(req.url())) {
+        revoked.push(req.url().split("/").pop());
+        list = list.filter((d) => !req.url().endsWith(`/${d.id}`));
+        return route.fulfill({ status: 204 });
+      }
+      return route.fallback();
+    });
+    await uma.page.reload();
+    await uma.page.getByRole("link", { name: "Settings" }).click();
+    const devices = uma.page.getByRole("list", { name: "Devices" });
+    await devices.getByRole("listitem").filter({ hasText: "this device" }).waitFor();
+    assert((await devices.getByRole("button", { name: "Revoke Chrome (web)" }).count()) === 0, "the current device can be revoked from the list");
+    await devices.getByRole("button", { name: "Revoke Phone" }).click();
+    await devices.getByRole("listitem").filter({ hasText: "Phone" }).waitFor({ state: "detached" });
+    assert(JSON.stringify(revoked) === '["12"]', `revoked ${revoked}`);
     await close(tom, uma);
   },
 

@@ -105,7 +105,8 @@ export function settingsView({ logout, swRegistration }) {
       h("ul", { class: "people", "aria-label": "Devices" }, ...(state.sessions || []).map((d) => {
         const id = String(d.id || d.device_id);
         const current = d.current || String(d.device_id || d.id) === String(state.deviceId);
-        return h("li", null, h("span", null, d.device_name || d.name || "Device", current ? " (this device)" : ""),
+        const seen = d.last_seen_at ? `, last seen ${new Date(d.last_seen_at).toLocaleString()}` : "";
+        return h("li", null, h("span", null, d.device_name || d.name || "Device", current ? " (this device)" : seen),
           current ? null : h("button", { type: "button", onclick: async () => { await api("DELETE", `/v1/sessions/${id}`).catch((e) => { status.textContent = e.message; }); detectSessions(); } }, `Revoke ${d.device_name || d.name || "device"}`));
       })));
   }
