@@ -373,6 +373,14 @@ export const cases = {
     await p.getByRole("status").filter({ hasText: "Profile saved." }).waitFor();
     await p.getByLabel("Profile picture").setInputFiles({ name: "me.png", mimeType: "image/png", buffer: png(64, 64) });
     await p.getByRole("status").filter({ hasText: "Picture saved." }).waitFor();
+    const previews = p.getByLabel("Show message previews in notifications");
+    assert(await previews.isChecked(), "previews are on by default");
+    await previews.uncheck();
+    await p.getByRole("status").filter({ hasText: "Notification setting saved." }).waitFor();
+    await p.reload();
+    await p.getByLabel("Display name").waitFor();
+    assert(!(await p.getByLabel("Show message previews in notifications").isChecked()), "the previews setting did not persist");
+    assert((await p.getByLabel("Display name").inputValue()) === "Tom Tailor", "the display name did not persist");
     await uma.page.reload();
     await uma.page.getByRole("list", { name: "Conversations" }).getByRole("link", { name: /^Tom Tailor/ }).click();
     await uma.page.getByRole("button", { name: "Details" }).click();
