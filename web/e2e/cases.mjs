@@ -5,6 +5,39 @@ import {
   watch, person, login, newChat, openChat, send, message, messages, texts, assert, eventually, png, apiAs, base, run, desktop, phone,
 } from "./lib.mjs";
 
+// seedLongConversation writes 10,000 messages into a new 1:1 conversation
+// over the HTTP API. run.mjs starts it before the other cases, so it runs
+// while they do.
+let seeding = null;
+export function prepare(only) {
+  if (!only.length || only.includes("scroll")) seeding = seedLongConversation();
+  seeding?.catch(() => {}); // reported by the case that awaits it
+}
+
+async function seedLongConversation() {
+  const N = 10000;
+  const a = `ivy_${run}`;
+  const b = `jon_${run}`;
+  await apiAs(null, "POST", "/v1/users", { handle: a, password: "correct horse", display_name: "Ivy" });
+  await apiAs(null, "POST", "/v1/users", { handle: b, password: "correct horse", display_name: "Jon" });
+  const sa = await apiAs(null, "POST", "/v1/sessions", { handle: a, password: "correct horse" });
+  const sb = await apiAs(null, "POST", "/v1/sessions", { handle: b, password: "correct horse" });
+  const conv = await apiAs(sa.token, "POST", "/v1/conversation", { member_ids: [sb.user.id] });
+  let next = 1;
+  const t0 = Date.now();
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i > N) return;
+      const tok = i % 2 ? sa.token : sb.token;
+      await apiAs(tok, "POST", `/v1/conversation/${conv.id}/messages`, { client_msg_id: `seed-${i}`, type: "text", body: `message ${i}` });
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  console.log(`     (seeded ${N} messages in ${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+  return { a, sa, conv };
+}
+
 // close ends the people's sessions, failing on any page error or policy
 // violation seen meanwhile.
 async function close(...people) {
@@ -251,60 +284,6 @@ export const cases = {
     await close(gus, hal);
   },
 
-  // A conversation of 10,000 messages opens at its newest page and scrolls
-  // up through history a page at a time, without loading it whole.
-  async scroll(browser) {
-    const N = 10000;
-    const a = `ivy_${run}`;
-    const b = `jon_${run}`;
-    await apiAs(null, "POST", "/v1/users", { handle: a, password: "correct horse", display_name: "Ivy" });
-    await apiAs(null, "POST", "/v1/users", { handle: b, password: "correct horse", display_name: "Jon" });
-    const sa = await apiAs(null, "POST", "/v1/sessions", { handle: a, password: "correct horse" });
-    const sb = await apiAs(null, "POST", "/v1/sessions", { handle: b, password: "correct horse" });
-    const conv = await apiAs(sa.token, "POST", "/v1/conversation", { member_ids: [sb.user.id] });
-    let next = 1;
-    const t0 = Date.now();
-    const worker = async () => {
-      for (;;) {
-        const i = next++;
-        if (i > N) return;
-        const tok = i % 2 ? sa.token : sb.token;
-        await apiAs(tok, "POST", `/v1/conversation/${conv.id}/messages`, { client_msg_id: `seed-${i}`, type: "text", body: `message ${i}` });
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, worker));
-    console.log(`     seeded ${N} messages in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-    const ivy = await login(browser, "Ivy", a);
-    await openChat(ivy, "Jon");
-    const items = messages(ivy).getByRole("listitem");
-    // Seeding was concurrent: the log's order decides which is newest.
-    const newest = await apiAs(sa.token, "GET", `/v1/conversation/${conv.id}/details?limit=1`);
-    await message(ivy, newest.messages[0].body).waitFor();
-    const shown = await items.count();
-    assert(shown < 300, `opening showed ${shown} items: the conversation was loaded whole`);
-    const target = (await apiAs(sa.token, "GET", `/v1/conversation/${conv.id}/details?limit=1&before_seq=${newest.messages[0].seq - 450}`)).messages[0].body;
-    await messages(ivy).hover();
-    await eventually(async () => {
-      await ivy.page.mouse.wheel(0, -4000);
-      return (await message(ivy, new RegExp(`^${target}\\b`)).count()) > 0 || (await message(ivy, target).count()) > 0;
-    }, `scrolling up to ${target}`, 60000);
-    const loaded = await items.count();
-    assert(loaded < 450, `${loaded} items in the page after scrolling up 450 messages: the list is not windowed`);
-    // Back down to the newest: the window slides back, and what is shown
-    // is the log's tail, in order, with no hole.
-    await eventually(async () => {
-      await ivy.page.mouse.wheel(0, 4000);
-      return (await message(ivy, newest.messages[0].body).count()) > 0 && (await message(ivy, target).count()) === 0;
-    }, "scrolling back down to the newest", 60000);
-    const bodies = await messages(ivy).getByRole("listitem").filter({ hasText: "message " }).allInnerTexts();
-    const log = await apiAs(sa.token, "GET", `/v1/conversation/${conv.id}/details?limit=200`);
-    const want = log.messages.map((m) => m.body);
-    const got = bodies.map((x) => x.split("\n")[0]).slice(-200);
-    assert(JSON.stringify(got) === JSON.stringify(want), "the newest 200 differ from the log's");
-    assert((await items.count()) < 450, "the window grew on the way down");
-    await close(ivy);
-  },
-
   // The service worker shows a notification for a push, delivered through
   // the browser's own push path (DevTools' deliverPushMessage).
   async push(browser) {
@@ -464,6 +443,54 @@ export const cases = {
     await messages(val).getByRole("button", { name: "Open image" }).waitFor();
     await close(val, wes, xia);
   },
+  // A conversation of 10,000 messages opens at its newest page and scrolls
+  // up through history a page at a time, without loading it whole.
+  async scroll(browser) {
+    const { a, sa, conv } = await (seeding || seedLongConversation());
+    const ivy = await login(browser, "Ivy", a);
+    await openChat(ivy, "Jon");
+    const items = messages(ivy).getByRole("listitem");
+    // Seeding was concurrent: the log's order decides which is newest.
+    const newest = await apiAs(sa.token, "GET", `/v1/conversation/${conv.id}/details?limit=1`);
+    await message(ivy, newest.messages[0].body).waitFor();
+    const shown = await items.count();
+    assert(shown < 300, `opening showed ${shown} items: the conversation was loaded whole`);
+    // Jumping to the top (Home) fetches one older page, not the whole
+    // history: the view stays on the message it showed.
+    const history = ivy.page.getByRole("region", { name: "Message history" });
+    await history.press("Home");
+    await ivy.page.getByText("Loading earlier messages…").waitFor({ state: "detached" });
+    await eventually(async () => (await items.count()) > shown, "an older page");
+    assert((await ivy.page.getByText("Start of the conversation").count()) === 0, "Home ran to the start of the history");
+    assert((await items.count()) <= 320, `Home loaded ${await items.count()} items`);
+    const target = (await apiAs(sa.token, "GET", `/v1/conversation/${conv.id}/details?limit=1&before_seq=${newest.messages[0].seq - 450}`)).messages[0].body;
+    await messages(ivy).hover();
+    await eventually(async () => {
+      await ivy.page.mouse.wheel(0, -4000);
+      return (await message(ivy, new RegExp(`^${target}\\b`)).count()) > 0 || (await message(ivy, target).count()) > 0;
+    }, `scrolling up to ${target}`, 60000).catch(async (e) => {
+      const items2 = await messages(ivy).getByRole("listitem").allInnerTexts();
+      const box = await messages(ivy).evaluate((el) => [el.parentElement.scrollTop, el.parentElement.scrollHeight, el.parentElement.clientHeight]);
+      throw new Error(`${e.message}; ${items2.length} items from ${JSON.stringify(items2[0])}, ${JSON.stringify(items2[1])} to ${JSON.stringify(items2[items2.length - 1])}; scroll ${box}`);
+    });
+    assert((await message(ivy, "Start of the conversation").count()) === 0 && (await ivy.page.getByText("Start of the conversation").count()) === 0, "scrolling up 450 messages ran to the start of the history");
+    const loaded = await items.count();
+    assert(loaded < 450, `${loaded} items in the page after scrolling up 450 messages: the list is not windowed`);
+    // Back down to the newest: the window slides back, and what is shown
+    // is the log's tail, in order, with no hole.
+    await eventually(async () => {
+      await ivy.page.mouse.wheel(0, 4000);
+      return (await message(ivy, newest.messages[0].body).count()) > 0 && (await message(ivy, target).count()) === 0;
+    }, "scrolling back down to the newest", 60000);
+    const bodies = await messages(ivy).getByRole("listitem").filter({ hasText: "message " }).allInnerTexts();
+    const log = await apiAs(sa.token, "GET", `/v1/conversation/${conv.id}/details?limit=200`);
+    const want = log.messages.map((m) => m.body);
+    const got = bodies.map((x) => x.split("\n")[0]).slice(-200);
+    assert(JSON.stringify(got) === JSON.stringify(want), "the newest 200 differ from the log's");
+    assert((await items.count()) < 450, "the window grew on the way down");
+    await close(ivy);
+  },
+
   // The README's screenshots: login, list and chat, desktop and phone.
   async screenshots(browser) {
     const dir = process.env.PARLEY_SCREENSHOTS;

@@ -6,10 +6,11 @@
 // cmd/parley/web_test.go starts a node and runs this; PARLEY_SCREENSHOTS
 // names a directory to write the README's screenshots into.
 import { launch, base } from "./lib.mjs";
-import { cases } from "./cases.mjs";
+import { cases, prepare } from "./cases.mjs";
 
 const only = process.argv.slice(3);
 const browser = await launch();
+prepare(only);
 let failed = 0;
 const started = Date.now();
 for (const [name, fn] of Object.entries(cases)) {

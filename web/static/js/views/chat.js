@@ -24,7 +24,7 @@ export function chatView() {
   const status = h("p", { class: "chat-status", "aria-live": "polite" });
   const pic = h("span");
   const list = h("ol", { class: "messages", "aria-label": "Messages", "aria-live": "polite", "aria-relevant": "additions" });
-  const box = h("div", { class: "scroll", tabindex: "0" }, h("p", { class: "history-state" }), list);
+  const box = h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Message history" }, h("p", { class: "history-state" }), list);
   const historyState = box.firstChild;
   const composer = composerView();
   const root = h("section", { class: "chat", "aria-labelledby": "chat-title" },
@@ -167,12 +167,13 @@ export function chatView() {
     historyState.textContent = c.loadingOlder ? "Loading earlier messages…" : start === 0 && c.loaded && !c.hasOlder ? "Start of the conversation" : "";
 
     // Keep the message at the top of the view where it is while items come
-    // and go around it.
+    // and go around it. A day separator cannot be the anchor: the same
+    // day's separator stays first while a page is added above it.
     let anchor = null;
     let anchorOffset = 0;
     if (!stick) {
       for (const el of list.children) {
-        if (el.offsetTop + el.offsetHeight > box.scrollTop) {
+        if (!el.dataset.key.startsWith("d:") && el.offsetTop + el.offsetHeight > box.scrollTop) {
           anchor = el;
           anchorOffset = el.offsetTop - box.scrollTop;
           break;
@@ -205,8 +206,9 @@ export function chatView() {
     }
     if (stick) box.scrollTop = box.scrollHeight;
     else if (anchor && anchor.isConnected) box.scrollTop = anchor.offsetTop - anchorOffset;
-    // Near an end (or a page shorter than the screen): slide or fetch.
-    slide(c);
+    // A page shorter than the screen cannot be scrolled: fetch more.
+    // Otherwise the window moves only when the user scrolls.
+    if (box.scrollHeight <= box.clientHeight + EDGE) slide(c);
   }
 
   return { root, render, focus: () => composer.focus() };
