@@ -54,10 +54,11 @@ type Config struct {
 	DisablePolling   bool
 	DisableWebSocket bool
 
-	// AllowOrigin decides whether a request that carries an Origin header may
-	// open or use a session, on both transports. Allowed origins get CORS
-	// headers on polling. Nil allows only the request's own host. Requests
-	// without Origin (non-browser clients) are always allowed.
+	// AllowOrigin decides whether a request that carries an Origin header
+	// from another host may open or use a session, on both transports.
+	// Allowed origins get CORS headers on polling. A page of the request's
+	// own host is always allowed (the server's own web client), and so are
+	// requests without Origin (non-browser clients); nil allows no other.
 	AllowOrigin func(origin string) bool
 
 	// TrustedProxies are the peers whose X-Forwarded-For is believed when
@@ -123,17 +124,16 @@ func (c Config) withDefaults() Config {
 // endpoints and the protocol test suites.
 func AllowAllOrigins(string) bool { return true }
 
-// originAllowed applies AllowOrigin, or the same-host rule when it is nil.
+// originAllowed admits the request's own host, then applies AllowOrigin.
 func (c *Config) originAllowed(r *http.Request) (origin string, ok bool) {
 	origin = r.Header.Get("Origin")
 	if origin == "" {
 		return "", true
 	}
-	if c.AllowOrigin != nil {
-		return origin, c.AllowOrigin(origin)
+	if u, err := url.Parse(origin); err == nil && u.Host == r.Host {
+		return origin, true
 	}
-	u, err := url.Parse(origin)
-	return origin, err == nil && u.Host == r.Host
+	return origin, c.AllowOrigin != nil && c.AllowOrigin(origin)
 }
 
 // clientAddr is the address of the client that made r: its peer, or for a

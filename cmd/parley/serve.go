@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/realtime"
 	"github.com/parleyhq/parley/redis"
 	"github.com/parleyhq/parley/sqlite"
+	"github.com/parleyhq/parley/web"
 )
 
 // Main is one Parley node: the program, testable as a value. ParseFlags
@@ -243,7 +242,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("start realtime gateway: %w", err)
 	}
 	m.resync.Store(m.gateway)
-	api.Handle("/socket.io/", ownOrigin(m.gateway.Handler()))
+	api.Handle("/socket.io/", m.gateway.Handler())
+	// The web client, below every more specific route ("/v1/", "/socket.io/").
+	client, err := web.New()
+	if err != nil {
+		return fmt.Errorf("load web client: %w", err)
+	}
+	api.Handle("/", client)
 	m.registerStats()
 
 	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -279,23 +284,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 // expired. A request made with an expired session is refused at once
 // whatever the sweep: the sweep is what closes idle sockets.
 const sessionExpiryInterval = time.Minute
-
-// ownOrigin lets pages of the server's own origin (an Origin whose host is
-// the request's Host) use the realtime endpoint whatever --allowed-origins
-// lists: the engine's check sees only the origin, so such a request is
-// passed on as a same-origin one, without the header. Same-origin requests
-// need no CORS answer, and WebSockets none at all.
-func ownOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if o := r.Header.Get("Origin"); o != "" {
-			if u, err := url.Parse(o); err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
-				r = r.Clone(r.Context())
-				r.Header.Del("Origin")
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 // background runs fn until Close, which cancels its context and waits
 // for it.

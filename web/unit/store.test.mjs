@@ -1,0 +1,106 @@
+// Unit tests of the client's state rules (web/static/js/store.js), run by
+// node's test runner from web/web_test.go: dedup by seq, the offline queue,
+// unread counts, recall, ticks, sync cursors.
+import { test, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+
+const storage = new Map();
+globalThis.localStorage = {
+  getItem: (k) => (storage.has(k) ? storage.get(k) : null),
+  setItem: (k, v) => storage.set(k, String(v)),
+  removeItem: (k) => storage.delete(k),
+};
+globalThis.document = { visibilityState: "visible" };
+globalThis.requestAnimationFrame = (fn) => setTimeout(fn, 0);
+
+const { state, conv, addMessage, setConversation, setReceipt, tick, cursor, maxSeq, reset, unreadTotal } = await import("../static/js/store.js");
+
+const me = { id: "1", handle: "me" };
+const msg = (seq, sender, extra = {}) => ({
+  id: String(100 + seq), conversation_id: "9", seq, sender_id: sender, client_msg_id: `c${seq}`, type: "text", body: `m${seq}`,
+  created_at: new Date(2026, 0, 1, 12, seq).toISOString(), ...extra,
+});
+const view = (extra = {}) => ({
+  id: "9", type: "group", title: "G", last_seq: 0, unread_count: 0, latest_message: null,
+  members: [{ user_id: "1", delivered_seq: 0, read_seq: 0 }, { user_id: "2", delivered_seq: 0, read_seq: 0 }, { user_id: "3", delivered_seq: 0, read_seq: 0 }],
+  ...extra,
+});
+
+beforeEach(() => {
+  reset();
+  state.me = me;
+  state.token = "t";
+  state.route = { view: "list", id: null };
+});
+
+test("messages are kept once per seq, in seq order, whatever order they arrive in", () => {
+  setConversation(view());
+  for (const s of [3, 1, 2, 3, 1]) addMessage(msg(s, "2"));
+  const c = conv("9");
+  assert.deepEqual(c.seqs, [1, 2, 3]);
+  assert.equal(maxSeq(c), 3);
+});
+
+test("an acknowledged send replaces its pending copy", () => {
+  setConversation(view());
+  const c = conv("9");
+  c.pending.push({ client_msg_id: "c5", conversation_id: "9", body: "m5" });
+  c.pending.push({ client_msg_id: "c6", conversation_id: "9", body: "m6" });
+  addMessage(msg(5, "1"));
+  assert.deepEqual(c.pending.map((p) => p.client_msg_id), ["c6"]);
+});
+
+test("unread counts others' new messages, not replays, own ones or an open chat's", () => {
+  setConversation(view({ last_seq: 2, unread_count: 1 }));
+  addMessage(msg(2, "2")); // already counted by the list
+  addMessage(msg(3, "2"));
+  addMessage(msg(4, "1"));
+  assert.equal(conv("9").view.unread_count, 2);
+  state.route = { view: "chat", id: "9" };
+  addMessage(msg(5, "3"));
+  assert.equal(conv("9").view.unread_count, 2);
+  assert.equal(unreadTotal(), 2);
+});
+
+test("a recall entry erases the original", () => {
+  setConversation(view());
+  addMessage(msg(1, "2"));
+  addMessage(msg(2, "2", { type: "recall", body: "", recall_of: "101" }));
+  const c = conv("9");
+  assert.ok(c.msgs.get(1).recalled_at);
+  assert.equal(c.msgs.get(1).body, "");
+});
+
+test("ticks: sent, delivered when every other member has it, read when every one read it", () => {
+  setConversation(view());
+  const m = msg(1, "1");
+  addMessage(m);
+  const c = conv("9");
+  assert.equal(tick(c, m), "sent");
+  setReceipt({ conversation_id: "9", user_id: "2", delivered_seq: 1, read_seq: 1 });
+  assert.equal(tick(c, m), "sent");
+  setReceipt({ conversation_id: "9", user_id: "3", delivered_seq: 1, read_seq: 0 });
+  assert.equal(tick(c, m), "delivered");
+  // A member's own message says it read everything before.
+  addMessage(msg(2, "3"));
+  assert.equal(tick(c, m), "read");
+});
+
+test("receipts only grow", () => {
+  setConversation(view());
+  setReceipt({ conversation_id: "9", user_id: "2", delivered_seq: 5, read_seq: 4 });
+  setReceipt({ conversation_id: "9", user_id: "2", delivered_seq: 3, read_seq: 1 });
+  assert.deepEqual(conv("9").receipts.get("2"), { delivered_seq: 5, read_seq: 4 });
+});
+
+test("sync cursors: the held seq of an open history, the list's for the rest", () => {
+  setConversation(view({ last_seq: 40 }));
+  const c = conv("9");
+  assert.equal(cursor(c), 40);
+  c.loaded = true;
+  addMessage(msg(30, "2"));
+  addMessage(msg(31, "2"));
+  // A newer list must not move an open history's cursor past a hole.
+  setConversation(view({ last_seq: 50 }));
+  assert.equal(cursor(c), 31);
+});
