@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley"
@@ -29,6 +30,8 @@ type conn struct {
 	token  string
 	authAt time.Time
 	pos    parley.LogPosition
+	// broken is set once an emit failed; see emitRaw.
+	broken atomic.Bool
 
 	// tokens and refill implement the per-connection event rate; only the
 	// client's handler goroutine (one at a time) touches them.
@@ -50,6 +53,9 @@ type conn struct {
 	// receipts holds the watermarks this socket was last told per
 	// (conversation, user); see emitReceipt.
 	receipts map[receiptKey]receiptMarks
+	// primed holds the conversations whose stored watermarks the socket
+	// learned (true) or is reading (false).
+	primed map[parley.ID]bool
 	// heldN and heldBytes count what the connection holds back, in
 	// pending and in its streams' held maps, against MaxHeld and
 	// MaxHeldBytes.
@@ -117,10 +123,19 @@ func (c *conn) allow(now time.Time) bool {
 	return true
 }
 
+// emitRaw emits one event. Once an emit failed (the transport is closing:
+// its buffer overflowed, or it broke) nothing more is emitted, even if the
+// transport would take it: a client must never get a message after one it
+// missed. It reconnects and resyncs.
 func (c *conn) emitRaw(name string, data []byte) {
-	if c.s.EmitRaw(name, data) == nil {
-		c.g.stats.Emitted.Add(1)
+	if c.broken.Load() {
+		return
 	}
+	if c.s.EmitRaw(name, data) != nil {
+		c.broken.Store(true)
+		return
+	}
+	c.g.stats.Emitted.Add(1)
 }
 
 // dropSlow closes the connection as a slow consumer: the client reconnects
@@ -149,7 +164,7 @@ func (c *conn) onBusEvent(e *parley.Event) {
 		}
 		c.deliverLocked(e.ConversationID, e.Seq, data)
 	case parley.EventReceipt:
-		c.emitReceipt(e.Data)
+		c.emitReceipt(e.Data, false)
 	default:
 		c.emitRaw(e.Name, e.Data)
 	}
@@ -174,20 +189,29 @@ func (c *conn) acked(m *parley.Message) {
 
 type receiptKey struct{ conv, user parley.ID }
 
-type receiptMarks struct{ delivered, read int64 }
+type receiptMarks struct {
+	delivered, read int64
+	// waiting: not told yet; the conversation's stored watermarks are
+	// being read.
+	waiting bool
+}
 
 // maxReceipts bounds the watermarks one connection remembers; past it the
 // memory starts over (a receipt racing another just then may then show a
 // watermark lower than one shown before).
 const maxReceipts = 4096
 
-// emitReceipt emits a receipt event so that, on this socket, neither
-// watermark ever seems to go back: receipts of two marks racing (on one
-// node or two) may be published out of order, and a sync emits those it
-// read while live ones go on. A receipt that would lower one is emitted
-// with the higher value this socket was told; one that tells nothing new
-// is not emitted.
-func (c *conn) emitReceipt(data []byte) {
+// emitReceipt emits a receipt event so that neither watermark ever seems
+// to go back, on this socket or from one socket of the device to the next.
+// Receipts of marks that raced (on one node or two) may be published out
+// of order, a publish may be delayed by the network past a reconnection,
+// and a sync emits the receipts it read while live ones go on. So each
+// socket keeps the watermarks it told, and learns a conversation's stored
+// ones before it tells the first live receipt of it; a receipt that would
+// lower one goes out with the higher value, and one that tells nothing new
+// not at all. fresh marks a receipt read from the store just now (a
+// sync's), which needs no such check.
+func (c *conn) emitReceipt(data []byte, fresh bool) {
 	var r parley.Receipt
 	if err := json.Unmarshal(data, &r); err != nil {
 		c.emitRaw(parley.EventReceipt, data)
@@ -198,23 +222,71 @@ func (c *conn) emitReceipt(data []byte) {
 	if c.gone {
 		return
 	}
-	k := receiptKey{r.ConversationID, r.UserID}
-	prev, seen := c.receipts[k]
-	next := receiptMarks{max(prev.delivered, r.DeliveredSeq), max(prev.read, r.ReadSeq)}
-	if seen && next == prev {
-		return
-	}
-	if next.delivered != r.DeliveredSeq || next.read != r.ReadSeq {
-		r.DeliveredSeq, r.ReadSeq = next.delivered, next.read
-		if b, err := json.Marshal(r); err == nil {
-			data = b
-		}
-	}
 	if c.receipts == nil || len(c.receipts) >= maxReceipts {
 		c.receipts = make(map[receiptKey]receiptMarks)
+		c.primed = make(map[parley.ID]bool)
 	}
+	if !fresh && !c.primed[r.ConversationID] {
+		// Hold it until the stored watermarks are known (primeReceipts).
+		k := receiptKey{r.ConversationID, r.UserID}
+		prev := c.receipts[k]
+		c.receipts[k] = receiptMarks{max(prev.delivered, r.DeliveredSeq), max(prev.read, r.ReadSeq), true}
+		if _, asked := c.primed[r.ConversationID]; !asked {
+			c.primed[r.ConversationID] = false
+			go c.primeReceipts(r.ConversationID)
+		}
+		return
+	}
+	if fresh {
+		c.primed[r.ConversationID] = true
+	}
+	c.tellReceiptLocked(r)
+}
+
+// tellReceiptLocked emits r raised to what the socket told before, if it
+// tells anything new.
+func (c *conn) tellReceiptLocked(r parley.Receipt) {
+	k := receiptKey{r.ConversationID, r.UserID}
+	prev, seen := c.receipts[k]
+	next := receiptMarks{delivered: max(prev.delivered, r.DeliveredSeq), read: max(prev.read, r.ReadSeq)}
+	if seen && !prev.waiting && next.delivered == prev.delivered && next.read == prev.read {
+		return
+	}
+	r.DeliveredSeq, r.ReadSeq = next.delivered, next.read
 	c.receipts[k] = next
-	c.emitRaw(parley.EventReceipt, data)
+	if b, err := json.Marshal(r); err == nil {
+		c.emitRaw(parley.EventReceipt, b)
+	}
+}
+
+// primeReceipts reads a conversation's stored watermarks, then tells the
+// receipts that waited for them, raised to them.
+func (c *conn) primeReceipts(conv parley.ID) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.CallTimeout)
+	stored, err := c.g.svc.Conversations.Receipts(ctx, c.caller, conv)
+	cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone || c.primed == nil {
+		return
+	}
+	if err != nil {
+		// Without them, the waiting receipts go out as they are.
+		c.g.logger.Debug("read receipts", "conversation", conv, "err", err)
+	}
+	c.primed[conv] = true
+	byUser := make(map[parley.ID]parley.Receipt, len(stored))
+	for _, r := range stored {
+		byUser[r.UserID] = r
+	}
+	for k, m := range c.receipts {
+		if k.conv != conv || !m.waiting {
+			continue
+		}
+		s := byUser[k.user]
+		c.tellReceiptLocked(parley.Receipt{ConversationID: conv, UserID: k.user,
+			DeliveredSeq: max(m.delivered, s.DeliveredSeq), ReadSeq: max(m.read, s.ReadSeq)})
+	}
 }
 
 // budgetLocked takes room for one more held message of n bytes, or drops
@@ -500,7 +572,9 @@ func (c *conn) close() {
 func (c *conn) streamPlaces() (places map[parley.ID]int64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gone {
+	if c.gone || !c.ready {
+		// Not ready: its position is taken after the bus came back, so its
+		// streams start after anything the outage lost.
 		return nil, false
 	}
 	places = make(map[parley.ID]int64, len(c.streams))

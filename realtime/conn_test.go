@@ -53,6 +53,14 @@ type store struct {
 	// startFailures StreamStart calls answer EUNAVAILABLE.
 	startFailures int
 	startCalls    int
+	// stored are the watermarks Receipts answers.
+	stored []parley.Receipt
+}
+
+func (s *store) Receipts(context.Context, parley.Caller, parley.ID) ([]parley.Receipt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]parley.Receipt(nil), s.stored...), nil
 }
 
 func (s *store) History(_ context.Context, _ parley.Caller, conv parley.ID, q parley.HistoryQuery) ([]*parley.Message, error) {
@@ -443,24 +451,67 @@ func (r *receiptRecorder) EmitRaw(event string, data []byte) error {
 	return nil
 }
 
+func (r *receiptRecorder) got() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprint(r.receipts)
+}
+
 func TestReceiptsNeverGoBack(t *testing.T) {
-	c, _, _ := newTestConn(t)
-	r := &receiptRecorder{}
-	c.s = r
-	for _, m := range [][2]int64{{220, 200}, {218, 210}, {218, 210}, {230, 205}, {230, 210}} {
-		b, _ := json.Marshal(parley.Receipt{ConversationID: conv, UserID: 5, DeliveredSeq: m[0], ReadSeq: m[1]})
+	receipt := func(user parley.ID, d, rd int64) parley.Receipt {
+		return parley.Receipt{ConversationID: conv, UserID: user, DeliveredSeq: d, ReadSeq: rd}
+	}
+	live := func(c *conn, rc parley.Receipt) {
+		b, _ := json.Marshal(rc)
 		c.onBusEvent(&parley.Event{Name: parley.EventReceipt, ConversationID: conv, Data: b})
 	}
-	other, _ := json.Marshal(parley.Receipt{ConversationID: conv, UserID: 6, DeliveredSeq: 1, ReadSeq: 1})
-	c.onBusEvent(&parley.Event{Name: parley.EventReceipt, ConversationID: conv, Data: other})
-	got := fmt.Sprint(r.receipts)
-	want := fmt.Sprint([]parley.Receipt{
-		{ConversationID: conv, UserID: 5, DeliveredSeq: 220, ReadSeq: 200},
-		{ConversationID: conv, UserID: 5, DeliveredSeq: 220, ReadSeq: 210},
-		{ConversationID: conv, UserID: 5, DeliveredSeq: 230, ReadSeq: 210},
-		{ConversationID: conv, UserID: 6, DeliveredSeq: 1, ReadSeq: 1},
-	})
-	if got != want {
-		t.Fatalf("receipts emitted %s, want %s", got, want)
+	waitReceipts := func(t *testing.T, r *receiptRecorder, want ...parley.Receipt) {
+		t.Helper()
+		w := fmt.Sprint(want)
+		deadline := time.Now().Add(5 * time.Second)
+		for r.got() != w {
+			if time.Now().After(deadline) {
+				t.Fatalf("receipts emitted %s, want %s", r.got(), w)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
+	t.Run("OutOfOrderOnOneSocket", func(t *testing.T) {
+		c, _, _ := newTestConn(t)
+		r := &receiptRecorder{}
+		c.s = r
+		for _, m := range [][2]int64{{220, 200}, {218, 210}, {218, 210}, {230, 205}, {230, 210}} {
+			live(c, receipt(5, m[0], m[1]))
+			// Each waits for the conversation's stored watermarks (none
+			// here) only the first time.
+			if m == [2]int64{220, 200} {
+				waitReceipts(t, r, receipt(5, 220, 200))
+			}
+		}
+		live(c, receipt(6, 1, 1))
+		waitReceipts(t, r, receipt(5, 220, 200), receipt(5, 220, 210), receipt(5, 230, 210), receipt(6, 1, 1))
+	})
+	t.Run("StaleAfterReconnect", func(t *testing.T) {
+		// A new socket of the device gets a receipt published long ago: it
+		// goes out raised to what is stored, which the previous socket may
+		// have shown already.
+		c, _, st := newTestConn(t)
+		st.stored = []parley.Receipt{receipt(5, 13810, 13810)}
+		r := &receiptRecorder{}
+		c.s = r
+		live(c, receipt(5, 13787, 13782))
+		waitReceipts(t, r, receipt(5, 13810, 13810))
+		live(c, receipt(5, 13811, 13800))
+		waitReceipts(t, r, receipt(5, 13810, 13810), receipt(5, 13811, 13810))
+	})
+	t.Run("SyncReceiptsNeedNoRead", func(t *testing.T) {
+		c, _, st := newTestConn(t)
+		st.stored = []parley.Receipt{receipt(5, 99, 99)} // would show if it were read
+		r := &receiptRecorder{}
+		c.s = r
+		b, _ := json.Marshal(receipt(5, 40, 30))
+		c.emitReceipt(b, true)
+		live(c, receipt(5, 41, 30))
+		waitReceipts(t, r, receipt(5, 40, 30), receipt(5, 41, 30))
+	})
 }

@@ -51,6 +51,7 @@ func (g *Gateway) onConnect(s *socketio.Socket, auth json.RawMessage) (err error
 	}
 	now := time.Now()
 	c := &conn{g: g, s: sioSocket{s}, caller: caller, token: a.Token, authAt: now, refill: now, tokens: float64(g.cfg.EventRate.Burst)}
+	resyncs := g.resyncs.Load()
 	s.SetData(c)
 	if err := g.users.add(ctx, c); err == errTooMany {
 		g.stats.TooMany.Add(1)
@@ -69,6 +70,15 @@ func (g *Gateway) onConnect(s *socketio.Socket, auth json.RawMessage) (err error
 		return &socketio.ConnectError{Message: parley.EUNAVAILABLE}
 	}
 	c.setPosition(pos)
+	if g.resyncs.Load() != resyncs {
+		// The bus came back while this connection was starting: its
+		// position may predate events the outage lost.
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.catchUp(c)
+		}()
+	}
 	if err := g.svc.Connections.Connected(ctx, caller); err != nil {
 		g.logger.Warn("presence connect", "user", caller.UserID, "err", err)
 	}

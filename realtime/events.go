@@ -316,7 +316,7 @@ func (g *Gateway) replay(ctx context.Context, c *conn, q parley.SyncQuery) (plac
 			c.replayed(m.ConversationID, m.Seq, b)
 			places[m.ConversationID] = m.Seq
 		} else if name == parley.EventReceipt {
-			c.emitReceipt(b)
+			c.emitReceipt(b, true)
 		} else {
 			c.emitRaw(name, b)
 		}
@@ -350,7 +350,7 @@ func (g *Gateway) catchUp(c *conn) {
 		if caughtUp {
 			return
 		}
-		q = parley.SyncQuery{Cursors: places}
+		q = parley.SyncQuery{Cursors: places, Since: c.pos}
 	}
 }
 

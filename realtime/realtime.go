@@ -128,6 +128,9 @@ type Gateway struct {
 
 	closed atomic.Bool
 	wg     sync.WaitGroup
+	// resyncs counts bus reconnections, so a connection that was starting
+	// during one catches up too.
+	resyncs atomic.Uint64
 }
 
 // Stats are the gateway's running counts, exported as metrics.
@@ -196,6 +199,7 @@ func (g *Gateway) Close() error {
 // misses nothing either. It returns at once and is safe to call from any
 // goroutine; the catch-ups run a few at a time.
 func (g *Gateway) Resync() {
+	g.resyncs.Add(1)
 	var conns []*conn
 	g.users.each(func(c *conn) {
 		c.emitRaw(parley.EventResync, []byte("{}"))
