@@ -213,6 +213,10 @@ func measure(ctx context.Context, cfg Config, server string, rate float64) (Meas
 		}
 		return m, err
 	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted during the load: the figures are partial.
+		return m, err
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if sampleErr != nil {
