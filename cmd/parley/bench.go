@@ -44,7 +44,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	fs.StringVar(&against, "against", "", "relay: ignore --url; start a fresh Parley node (embedded SQLite, temp data dir, no abuse limits) and the reference Node Socket.IO relay, run the load against each in turn and print both and their ratio")
 	fs.IntVar(&cmp.Repeats, "repeats", cmp.Repeats, "with --against: runs per server and rate (alternating the servers); the table shows medians")
-	fs.StringVar(&rates, "rates", "", "with --against: comma-separated target rates in msgs/s to measure, 0 for the closed loop (default: the closed loop only)")
+	fs.StringVar(&rates, "rates", "", "with --against: comma-separated target rates in msgs/s to measure, 0 for the closed loop (default: --rate)")
 	fs.StringVar(&parleyPath, "parley", "", "with --against: the parley program to start (default: this one)")
 	fs.StringVar(&cmp.Node, "node", "node", "with --against: the node program")
 	fs.StringVar(&cmp.RelayScript, "relay-script", "internal/jstest/relay.mjs", "with --against: the relay (its packages installed with npm ci --prefix internal/jstest)")
@@ -107,6 +107,9 @@ func runCompare(ctx context.Context, cmp benchcompare.Config, load loadgen.Confi
 			return fmt.Errorf("bench: --rates: %q is not a rate", f)
 		}
 		cmp.Rates = append(cmp.Rates, r)
+	}
+	if len(cmp.Rates) == 0 && load.Rate > 0 {
+		cmp.Rates = []float64{load.Rate}
 	}
 	cmp.Load = load
 	cmp.Logger = slog.New(slog.NewTextHandler(stderr, nil))

@@ -68,3 +68,26 @@ func TestBenchAgainstRelay(t *testing.T) {
 		t.Error("a run's accounting failed")
 	}
 }
+
+// TestBenchAgainstErrors checks that a comparison the flags cannot describe
+// is refused before any server starts.
+func TestBenchAgainstErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"UnknownServer", []string{"--against", "centrifugo"}},
+		{"BadRate", []string{"--against", "relay", "--rates", "1000,fast"}},
+		{"NegativeRate", []string{"--against", "relay", "--rates", "-5"}},
+		{"JSON", []string{"--against", "relay", "--json"}},
+		{"NoRelayScript", []string{"--against", "relay", "--relay-script", filepath.Join(t.TempDir(), "missing.mjs")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), append([]string{"bench"}, tc.args...), func(string) string { return "" }, &out, &out)
+			if err == nil {
+				t.Fatalf("no error; output:\n%s", &out)
+			}
+		})
+	}
+}
