@@ -6,8 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/internal/benchcompare"
 	"github.com/parleyhq/parley/internal/loadgen"
 )
 
@@ -18,7 +23,11 @@ import (
 // duplicated or reordered.
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg := loadgen.Config{URL: "http://127.0.0.1:8080", Pairs: 50, Duration: 10 * time.Second, WarmUp: 2 * time.Second, InFlight: 8, BodySize: 64}
-	var asJSON bool
+	var (
+		asJSON                     bool
+		against, rates, parleyPath string
+		cmp                        = benchcompare.Config{Repeats: 3}
+	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.URL, "url", cfg.URL, "base URL of the server (or load balancer) to load")
@@ -33,11 +42,19 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.HandlePrefix, "handle-prefix", "bench", "handles of the load's users (existing users are reused)")
 	fs.StringVar(&cfg.Password, "password", "bench-password", "password of the load's users")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	fs.StringVar(&against, "against", "", "relay: ignore --url; start a fresh Parley node (embedded SQLite, temp data dir, no abuse limits) and the reference Node Socket.IO relay, run the load against each in turn and print both and their ratio")
+	fs.IntVar(&cmp.Repeats, "repeats", cmp.Repeats, "with --against: runs per server and rate (alternating the servers); the table shows medians")
+	fs.StringVar(&rates, "rates", "", "with --against: comma-separated target rates in msgs/s to measure, 0 for the closed loop (default: --rate)")
+	fs.StringVar(&parleyPath, "parley", "", "with --against: the parley program to start (default: this one)")
+	fs.StringVar(&cmp.Node, "node", "node", "with --against: the node program")
+	fs.StringVar(&cmp.RelayScript, "relay-script", "internal/jstest/relay.mjs", "with --against: the relay (its packages installed with npm ci --prefix internal/jstest)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: parley bench [flags]\n\nLoads a running Parley server end to end (send → durable commit → ack → delivery to the peer)")
 		fmt.Fprintln(stderr, "and reports throughput and latency. The server should run with --send-rate 0 --event-rate 0")
 		fmt.Fprintln(stderr, "--user-event-rate 0, and --max-sockets-per-address above twice --pairs when the load comes from one")
-		fmt.Fprintln(stderr, "address, so its abuse limits do not throttle the load.\n\nFlags:")
+		fmt.Fprintln(stderr, "address, so its abuse limits do not throttle the load.\n\nWith --against relay it starts the servers itself and compares a fresh Parley node with the")
+		fmt.Fprintln(stderr, "reference Node Socket.IO relay under the same load (DESIGN §6), for example:")
+		fmt.Fprintln(stderr, "  parley bench --against relay --pairs 50 --one-way --in-flight 10 --duration 20s\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -45,6 +62,15 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 			return nil
 		}
 		return err
+	}
+	if against != "" {
+		if against != "relay" {
+			return fmt.Errorf("bench: --against %q: the only comparison is relay", against)
+		}
+		if asJSON {
+			return errors.New("bench: --json does not apply to --against")
+		}
+		return runCompare(ctx, cmp, cfg, rates, parleyPath, stdout, stderr)
 	}
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
@@ -60,4 +86,42 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	return res.Check()
+}
+
+// runCompare is `parley bench --against relay`.
+func runCompare(ctx context.Context, cmp benchcompare.Config, load loadgen.Config, rates, parleyPath string, stdout, stderr io.Writer) error {
+	if parleyPath == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bench: find this program: %w", err)
+		}
+		parleyPath = exe
+	}
+	cmp.ParleyArgv = []string{parleyPath, "serve"}
+	for f := range strings.SplitSeq(rates, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(f, 64)
+		if err != nil || r < 0 {
+			return fmt.Errorf("bench: --rates: %q is not a rate", f)
+		}
+		cmp.Rates = append(cmp.Rates, r)
+	}
+	if len(cmp.Rates) == 0 && load.Rate > 0 {
+		cmp.Rates = []float64{load.Rate}
+	}
+	cmp.Load = load
+	cmp.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	rep, err := benchcompare.Run(ctx, cmp)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return errors.New("bench: a run lost, duplicated or reordered messages")
+	}
+	return nil
 }

@@ -3,6 +3,7 @@
 //	parley [serve] [flags]   run the server (the default)
 //	parley migrate [flags]   apply database migrations and exit
 //	parley bench [flags]     load a running server end to end and report
+//	                         (--against relay: a fresh node against the reference relay)
 //	parley user|sessions|invite …  manage accounts, sessions and invite codes
 //	parley version           print the version
 //

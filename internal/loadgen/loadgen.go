@@ -81,6 +81,12 @@ type Config struct {
 	// default keeps SetupConcurrency connections alive.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// OnWindow, when set, is called with true as the measured window opens
+	// (the warm-up has passed) and with false as sending stops, so that a
+	// caller can sample what the window costs (CPU time of the processes
+	// under load). It is not called with true when the run stops before
+	// the warm-up ends.
+	OnWindow func(open bool)
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -60,6 +60,16 @@ func (r *run) load(ctx context.Context) {
 	r.warmEnd = cfg.WarmUp
 	t := time.AfterFunc(cfg.WarmUp+cfg.Duration, r.stopSending)
 	defer t.Stop()
+	if cfg.OnWindow != nil {
+		w := time.AfterFunc(cfg.WarmUp, func() {
+			select {
+			case <-stop:
+			default:
+				cfg.OnWindow(true)
+			}
+		})
+		defer w.Stop()
+	}
 	cancel := context.AfterFunc(ctx, r.stopSending)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -68,6 +78,9 @@ func (r *run) load(ctx context.Context) {
 	}
 	wg.Wait()
 	r.end = r.since()
+	if cfg.OnWindow != nil {
+		cfg.OnWindow(false)
+	}
 	r.log.Info("load sent", "messages", r.n.sent.Load(), "elapsed", r.end)
 }
 

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchAgainstRelay runs `parley bench --against relay` very briefly:
+// both servers start (Parley as this test binary in a child process), the
+// load runs against each at the closed loop and at a fixed rate, both rows
+// print with the accounting passed, and the ratio is computed. It asserts
+// what the comparison does, not how fast either server is.
+func TestBenchAgainstRelay(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is not installed; install Node.js ≥ 18 and run: npm ci --prefix internal/jstest")
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "..", "internal", "jstest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io")); err != nil {
+		t.Fatal("internal/jstest/node_modules is missing; run: npm ci --prefix internal/jstest")
+	}
+	// The child parley is this binary, which TestMain turns into the server.
+	t.Setenv("PARLEY_TEST_CHILD", "serve")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err = run(ctx, []string{"bench", "--against", "relay", "--parley", os.Args[0], "--node", node,
+		"--relay-script", filepath.Join(dir, "relay.mjs"),
+		"--pairs", "4", "--one-way", "--in-flight", "4", "--warmup", "300ms", "--duration", "1500ms",
+		"--repeats", "1", "--rates", "0,400"}, func(string) string { return "" }, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("bench --against relay: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
+	}
+	out := stdout.String()
+	t.Log("\n" + out)
+	for _, row := range []*regexp.Regexp{
+		regexp.MustCompile(`closed loop\s+parley\s+yes\s+1\s+[1-9]\d*\s.*\sok`),
+		regexp.MustCompile(`closed loop\s+relay\s+no\s+1\s+[1-9]\d*\s.*\sok`),
+		regexp.MustCompile(`400 msgs/s\s+parley\s+yes\s+1\s+[1-9]\d*\s.*\sok`),
+		regexp.MustCompile(`400 msgs/s\s+relay\s+no\s+1\s+[1-9]\d*\s.*\sok`),
+	} {
+		if !row.MatchString(out) {
+			t.Errorf("no row matching %s", row)
+		}
+	}
+	for _, load := range []string{"closed loop", "400 msgs/s"} {
+		m := regexp.MustCompile(`parley/relay at ` + load + `: msgs/s ([0-9.]+)×`).FindStringSubmatch(out)
+		if m == nil {
+			t.Errorf("no ratio at %s", load)
+			continue
+		}
+		if r, err := strconv.ParseFloat(m[1], 64); err != nil || r <= 0 {
+			t.Errorf("ratio at %s is %q, want a positive number", load, m[1])
+		}
+	}
+	if strings.Contains(out, "failed") {
+		t.Error("a run's accounting failed")
+	}
+}
+
+// TestBenchAgainstErrors checks that a comparison the flags cannot describe
+// is refused before any server starts.
+func TestBenchAgainstErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"UnknownServer", []string{"--against", "centrifugo"}},
+		{"BadRate", []string{"--against", "relay", "--rates", "1000,fast"}},
+		{"NegativeRate", []string{"--against", "relay", "--rates", "-5"}},
+		{"JSON", []string{"--against", "relay", "--json"}},
+		{"NoRelayScript", []string{"--against", "relay", "--relay-script", filepath.Join(t.TempDir(), "missing.mjs")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), append([]string{"bench"}, tc.args...), func(string) string { return "" }, &out, &out)
+			if err == nil {
+				t.Fatalf("no error; output:\n%s", &out)
+			}
+		})
+	}
+}
