@@ -38,6 +38,7 @@ var allowed = map[string][]string{
 	"client":                     {""},
 	"client/clienttest":          {},
 	"internal/loadgen":           {"", "client"},
+	"internal/benchcompare":      {"internal/loadgen"},
 	"internal/imaging":           {""},
 	"internal/testenv":           {},
 	"internal/faultnet":          {},
