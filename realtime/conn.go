@@ -488,8 +488,10 @@ func (c *conn) fillGap(conv parley.ID) {
 	if err != nil {
 		switch parley.ErrorCode(err) {
 		case parley.ENOTFOUND, parley.EFORBIDDEN:
-			// The caller may not read this conversation any more.
-			c.dropStreamLocked(conv, st)
+			// The caller may not read this conversation any more: what
+			// waits for the hole is let go. The stream keeps its place, so
+			// it never starts over below what the socket has.
+			c.releaseHeldLocked(st)
 		default:
 			c.g.logger.Warn("fill message gap", "conversation", conv, "err", err)
 			c.armLocked(conv, st, c.backoffLocked(st))
@@ -533,15 +535,16 @@ func (c *conn) fillGap(conv parley.ID) {
 	}
 }
 
-// dropStreamLocked forgets a conversation's stream and what it held.
-func (c *conn) dropStreamLocked(conv parley.ID, st *stream) {
-	for _, data := range st.held {
+// releaseHeldLocked lets go of what a stream held.
+func (c *conn) releaseHeldLocked(st *stream) {
+	for seq, data := range st.held {
 		c.releaseLocked(len(data))
+		delete(st.held, seq)
 	}
 	if st.timer != nil {
 		st.timer.Stop()
+		st.timer = nil
 	}
-	delete(c.streams, conv)
 }
 
 func firstHeld(h map[int64][]byte) int64 {
