@@ -117,4 +117,15 @@ func TestTypingCoalesced(t *testing.T) {
 			t.Fatalf("typing after the interval: %d events, want 3", n)
 		}
 	})
+	t.Run("AgainAfterASend", func(t *testing.T) {
+		// A message ends its sender's typing for the others: typing right
+		// after it is a new one, within the interval or not.
+		if _, _, err := e.app.Send(ctx, a.c, parley.SendRequest{ConversationID: g, ClientMsgID: "typed", Body: "done"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.app.Typing(ctx, a.c, g)
+		if n := len(ev.named(parley.EventTyping)); n != 4 {
+			t.Fatalf("typing right after a send: %d events, want 4", n)
+		}
+	})
 }

@@ -95,6 +95,16 @@ func (t *keyTable[T]) sweep(now time.Time) {
 	}
 }
 
+// forget starts key over with a full allowance.
+func (l *limiter) forget(key string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.m.forget(key)
+	l.mu.Unlock()
+}
+
 // allow takes a token for key, reporting false when none is left.
 func (l *limiter) allow(key string) bool { return l.take(key) == 0 }
 

@@ -82,6 +82,9 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest,
 		a.stats.MessagesStored.Add(1)
 		a.fanOut(detach(ctx), ci, c, got)
 		a.pushAfterSend(ci, c.UserID, got)
+		// The message ends the members' "typing" for its sender: the next
+		// typing starts anew, not coalesced into the last one.
+		a.typing.forget(typingKey(c.UserID, req.ConversationID))
 	} else {
 		a.stats.SendsDuplicated.Add(1)
 	}
@@ -209,6 +212,10 @@ func (a *App) Recall(ctx context.Context, c parley.Caller, conversationID, messa
 	return got, nil
 }
 
+func typingKey(user, conversationID parley.ID) string {
+	return user.String() + " " + conversationID.String()
+}
+
 // Typing implements parley.MessageService.
 func (a *App) Typing(ctx context.Context, c parley.Caller, conversationID parley.ID) error {
 	ci, _, err := a.activeMemberOf(ctx, c, conversationID)
@@ -218,7 +225,7 @@ func (a *App) Typing(ctx context.Context, c parley.Caller, conversationID parley
 	if ci.blocked {
 		return nil
 	}
-	if !a.typing.allow(c.UserID.String() + " " + conversationID.String()) {
+	if !a.typing.allow(typingKey(c.UserID, conversationID)) {
 		return nil // the members were told a moment ago
 	}
 	others := make([]parley.ID, 0, len(ci.members))
