@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,23 +18,13 @@ import (
 // print with the accounting passed, and the ratio is computed. It asserts
 // what the comparison does, not how fast either server is.
 func TestBenchAgainstRelay(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is not installed; install Node.js ≥ 18 and run: npm ci --prefix internal/jstest")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "..", "internal", "jstest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io")); err != nil {
-		t.Fatal("internal/jstest/node_modules is missing; run: npm ci --prefix internal/jstest")
-	}
+	node, dir := mustJSTest(t, "socket.io")
 	// The child parley is this binary, which TestMain turns into the server.
 	t.Setenv("PARLEY_TEST_CHILD", "serve")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err = run(ctx, []string{"bench", "--against", "relay", "--parley", os.Args[0], "--node", node,
+	err := run(ctx, []string{"bench", "--against", "relay", "--parley", os.Args[0], "--node", node,
 		"--relay-script", filepath.Join(dir, "relay.mjs"),
 		"--pairs", "4", "--one-way", "--in-flight", "4", "--warmup", "300ms", "--duration", "1500ms",
 		"--repeats", "1", "--rates", "0,400"}, func(string) string { return "" }, &stdout, &stderr)

@@ -215,6 +215,20 @@ func hostileDial(addr string) (*wstest.Conn, error) {
 	return ws, nil
 }
 
+// mustJoin opens a raw WebSocket session and joins "/" with token.
+func mustJoin(t *testing.T, addr, token string) *wstest.Conn {
+	t.Helper()
+	ws, err := hostileDial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans, err := connectAnswer(ws, token); err != nil || !strings.HasPrefix(ans, "40{") {
+		ws.Close()
+		t.Fatalf("connect: %q %v", ans, err)
+	}
+	return ws
+}
+
 // connectAnswer joins "/" with token and returns the answer.
 func connectAnswer(ws *wstest.Conn, token string) (string, error) {
 	if err := ws.WriteText(`40{"token":"` + token + `"}`); err != nil {
@@ -254,14 +268,8 @@ func hostileBigSyncRepeated(t *testing.T) {
 	mallory, _ := n.anon.mustSignUp("mallory")
 	w := n.startWitness(t)
 
-	ws, err := hostileDial(n.srv.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := mustJoin(t, n.srv.addr, mallory.token)
 	defer ws.Close()
-	if ans, err := connectAnswer(ws, mallory.token); err != nil || !strings.HasPrefix(ans, "40{") {
-		t.Fatalf("connect: %q %v", ans, err)
-	}
 	// One after the other, as fast as they are answered (sent all at once
 	// they would trip --socket-input-buffer, a limit of its own).
 	const rounds = 100
@@ -320,14 +328,8 @@ func hostileBigFrames(t *testing.T) {
 	mallory, _ := n.anon.mustSignUp("mallory")
 	w := n.startWitness(t)
 
-	ws, err := hostileDial(n.srv.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := mustJoin(t, n.srv.addr, mallory.token)
 	defer ws.Close()
-	if ans, err := connectAnswer(ws, mallory.token); err != nil || !strings.HasPrefix(ans, "40{") {
-		t.Fatalf("connect: %q %v", ans, err)
-	}
 	// Encoded once, so frames leave at loopback speed: faster than the
 	// node can decode and refuse a 1 MB event.
 	frame := wstest.Frame(true, wstest.OpText, []byte(`42["typing",{"conversation_id":"1","pad":"`+strings.Repeat("x", 999_000)+`"}]`))

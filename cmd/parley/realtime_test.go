@@ -21,21 +21,28 @@ func jsClient(t *testing.T, addr, scenario, mode string, setup any, out any) {
 	jsClientAt(t, "http://"+addr, nil, scenario, mode, setup, out)
 }
 
-// jsClientAt is jsClient against a base URL, with extra environment
-// variables for node (NODE_EXTRA_CA_CERTS for a test certificate).
-func jsClientAt(t *testing.T, url string, env []string, scenario, mode string, setup any, out any) {
+// mustJSTest returns node and the internal/jstest directory, failing the
+// test when either, or the named package of its node_modules, is missing.
+func mustJSTest(t *testing.T, pkg string) (node, dir string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatal("node is not installed; install Node.js ≥ 18 and run: npm ci --prefix internal/jstest")
 	}
-	dir, err := filepath.Abs(filepath.Join("..", "..", "internal", "jstest"))
-	if err != nil {
+	if dir, err = filepath.Abs(filepath.Join("..", "..", "internal", "jstest")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err != nil {
 		t.Fatal("internal/jstest/node_modules is missing; run: npm ci --prefix internal/jstest")
 	}
+	return node, dir
+}
+
+// jsClientAt is jsClient against a base URL, with extra environment
+// variables for node (NODE_EXTRA_CA_CERTS for a test certificate).
+func jsClientAt(t *testing.T, url string, env []string, scenario, mode string, setup any, out any) {
+	t.Helper()
+	node, dir := mustJSTest(t, "socket.io-client")
 	js, _ := json.Marshal(setup)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
