@@ -233,7 +233,7 @@ func (c *conn) emitReceipt(data []byte, fresh bool) {
 		c.receipts[k] = receiptMarks{max(prev.delivered, r.DeliveredSeq), max(prev.read, r.ReadSeq), true}
 		if _, asked := c.primed[r.ConversationID]; !asked {
 			c.primed[r.ConversationID] = false
-			go c.primeReceipts(r.ConversationID)
+			go c.primeReceipts(r.ConversationID, 0)
 		}
 		return
 	}
@@ -260,8 +260,12 @@ func (c *conn) tellReceiptLocked(r parley.Receipt) {
 }
 
 // primeReceipts reads a conversation's stored watermarks, then tells the
-// receipts that waited for them, raised to them.
-func (c *conn) primeReceipts(conv parley.ID) {
+// receipts that waited for them, raised to them. A store that cannot
+// answer now is asked again (GapWait, doubling up to maxRetryWait), the
+// receipts held meanwhile: told as they came, one published late could
+// show a watermark lower than a previous socket of the device showed. A
+// caller who may no longer read the conversation is told none of them.
+func (c *conn) primeReceipts(conv parley.ID, wait time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.CallTimeout)
 	stored, err := c.g.svc.Conversations.Receipts(ctx, c.caller, conv)
 	cancel()
@@ -270,9 +274,15 @@ func (c *conn) primeReceipts(conv parley.ID) {
 	if c.gone || c.primed == nil {
 		return
 	}
-	if err != nil {
-		// Without them, the waiting receipts go out as they are.
-		c.g.logger.Debug("read receipts", "conversation", conv, "err", err)
+	if _, asked := c.primed[conv]; !asked {
+		return // the memory started over (maxReceipts) meanwhile
+	}
+	lost := parley.ErrorCode(err) == parley.ENOTFOUND || parley.ErrorCode(err) == parley.EFORBIDDEN
+	if err != nil && !lost {
+		wait = min(max(wait*2, c.g.cfg.GapWait), maxRetryWait)
+		c.g.logger.Debug("read receipts", "conversation", conv, "err", err, "retry", wait)
+		time.AfterFunc(wait, func() { c.primeReceipts(conv, wait) })
+		return
 	}
 	c.primed[conv] = true
 	byUser := make(map[parley.ID]parley.Receipt, len(stored))
@@ -281,6 +291,10 @@ func (c *conn) primeReceipts(conv parley.ID) {
 	}
 	for k, m := range c.receipts {
 		if k.conv != conv || !m.waiting {
+			continue
+		}
+		if err != nil {
+			delete(c.receipts, k)
 			continue
 		}
 		s := byUser[k.user]

@@ -53,13 +53,22 @@ type store struct {
 	// startFailures StreamStart calls answer EUNAVAILABLE.
 	startFailures int
 	startCalls    int
-	// stored are the watermarks Receipts answers.
-	stored []parley.Receipt
+	// stored are the watermarks Receipts answers, after receiptErrs
+	// calls that answer the first of receiptErrs in turn.
+	stored       []parley.Receipt
+	receiptErrs  []error
+	receiptCalls int
 }
 
 func (s *store) Receipts(context.Context, parley.Caller, parley.ID) ([]parley.Receipt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.receiptCalls++
+	if len(s.receiptErrs) > 0 {
+		err := s.receiptErrs[0]
+		s.receiptErrs = s.receiptErrs[1:]
+		return nil, err
+	}
 	return append([]parley.Receipt(nil), s.stored...), nil
 }
 
@@ -505,6 +514,48 @@ func TestReceiptsNeverGoBack(t *testing.T) {
 		waitReceipts(t, r, receipt(5, 13810, 13810))
 		live(c, receipt(5, 13811, 13800))
 		waitReceipts(t, r, receipt(5, 13810, 13810), receipt(5, 13811, 13810))
+	})
+	t.Run("StoreOutageWhilePriming", func(t *testing.T) {
+		// The stored watermarks cannot be read for a while: the late
+		// receipt waits for them rather than going out lower than what a
+		// previous socket of the device showed.
+		c, _, st := newTestConn(t)
+		unavailable := parley.Errorf(parley.EUNAVAILABLE, "store down")
+		st.stored = []parley.Receipt{receipt(5, 11856, 11850)}
+		st.receiptErrs = []error{unavailable, unavailable, context.DeadlineExceeded}
+		r := &receiptRecorder{}
+		c.s = r
+		live(c, receipt(5, 11836, 11830))
+		waitReceipts(t, r, receipt(5, 11856, 11850))
+		st.mu.Lock()
+		calls := st.receiptCalls
+		st.mu.Unlock()
+		if calls != 4 {
+			t.Fatalf("stored watermarks read %d times, want 4 (three failures, then the answer)", calls)
+		}
+	})
+	t.Run("NoLongerMember", func(t *testing.T) {
+		c, _, st := newTestConn(t)
+		st.receiptErrs = []error{parley.Errorf(parley.ENOTFOUND, "conversation not found")}
+		r := &receiptRecorder{}
+		c.s = r
+		live(c, receipt(5, 7, 7))
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			c.mu.Lock()
+			done := c.primed[conv]
+			c.mu.Unlock()
+			if done {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the conversation's receipts were never settled")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := r.got(); got != "[]" {
+			t.Fatalf("receipts emitted %s for a conversation the caller may not read", got)
+		}
 	})
 	t.Run("SyncReceiptsNeedNoRead", func(t *testing.T) {
 		c, _, st := newTestConn(t)
