@@ -29,6 +29,22 @@ const (
 	MaxMembersPerCall = 256
 )
 
+// Bounds of a conversation's disappearing-messages timer, in seconds; 0
+// turns it off.
+const (
+	MinDisappearAfter = 5
+	MaxDisappearAfter = 90 * 24 * 60 * 60
+)
+
+// ValidateDisappearAfter returns EINVALID unless seconds is 0 (off) or
+// within MinDisappearAfter…MaxDisappearAfter.
+func ValidateDisappearAfter(seconds int64) error {
+	if seconds != 0 && (seconds < MinDisappearAfter || seconds > MaxDisappearAfter) {
+		return Errorf(EINVALID, "disappear_after must be 0 (off) or %d to %d seconds", MinDisappearAfter, MaxDisappearAfter)
+	}
+	return nil
+}
+
 // Conversation is a log of messages shared by its members. LastSeq is the
 // seq of its newest log entry (0 when empty).
 type Conversation struct {
@@ -39,6 +55,10 @@ type Conversation struct {
 	CreatedAt      time.Time        `json:"created_at"`
 	LastSeq        int64            `json:"last_seq"`
 	LastActivityAt time.Time        `json:"last_activity_at"`
+	// DisappearAfter is the disappearing-messages timer in seconds (0:
+	// off): messages appended while it is on expire that long after they
+	// were created.
+	DisappearAfter int64 `json:"disappear_after"`
 	// Members is filled where the API shows members: the active members.
 	Members []Member `json:"members,omitempty"`
 }
@@ -128,6 +148,9 @@ type ConversationFilter struct {
 	IncludeLeft bool
 	Limit       int // 0 means no limit
 	Offset      int
+	// Now, when set, leaves expired entries out of LatestMessage (see
+	// MessageFilter.Now).
+	Now time.Time
 }
 
 // ConversationStore persists conversations and memberships.

@@ -91,6 +91,8 @@ type MediaReference struct {
 	ConversationID ID
 	Seq            int64
 	Member         Member
+	// ExpiresAt is the entry's expiry, nil if it never expires.
+	ExpiresAt *time.Time
 }
 
 // MediaCollection selects the media DeleteUnreferencedMedia deletes.

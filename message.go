@@ -18,7 +18,24 @@ const (
 	// seq (so offline devices learn of it on sync) and RecallOf names the
 	// original, whose body and media are erased. Clients never send it.
 	RecallEntry MessageType = "recall"
+	// SettingEntry is the log entry that records a change of the
+	// conversation's disappearing-messages timer: DisappearAfter holds the
+	// new value. It has its own seq, so every device learns of the change
+	// in log order, and it never expires itself. Clients never send it.
+	SettingEntry MessageType = "setting"
 )
+
+// Sent reports whether clients append entries of this type with send (and
+// so get each one back in the send's acknowledgement); the other types
+// record an action on the log.
+func (t MessageType) Sent() bool {
+	return t == TextMessage || t == ImageMessage || t == FileMessage
+}
+
+// Disappears reports whether entries of this type expire under the
+// conversation's disappearing-messages timer: what people write does; the
+// entries that record an action (a recall, a timer change) do not.
+func (t MessageType) Disappears() bool { return t.Sent() }
 
 // Limits on messages.
 const (
@@ -45,6 +62,31 @@ type Message struct {
 	RecallOf       ID          `json:"recall_of,omitempty"`
 	CreatedAt      time.Time   `json:"created_at"`
 	RecalledAt     *time.Time  `json:"recalled_at,omitempty"`
+	// ExpiresAt is set on a message appended while the conversation's
+	// disappearing-messages timer was on: CreatedAt plus the timer. From
+	// then on the message is gone from every read, and the retention job
+	// erases it and the media no other message carries.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// DisappearAfter is set on a SettingEntry only: the timer it set, in
+	// seconds (0: off).
+	DisappearAfter *int64 `json:"disappear_after,omitempty"`
+}
+
+// SetExpiry sets m.ExpiresAt from the conversation's disappearing-messages
+// timer (seconds, 0: off) at the moment m takes its seq. Both stores call
+// it in the transaction that assigns the seq, with the timer read there, so
+// concurrent senders agree with the log order.
+func (m *Message) SetExpiry(disappearAfter int64) {
+	m.ExpiresAt = nil
+	if disappearAfter > 0 && m.Type.Disappears() {
+		t := m.CreatedAt.Add(time.Duration(disappearAfter) * time.Second)
+		m.ExpiresAt = &t
+	}
+}
+
+// Expired reports whether m has expired at now.
+func (m *Message) Expired(now time.Time) bool {
+	return m.ExpiresAt != nil && !m.ExpiresAt.After(now)
 }
 
 // SendRequest is a client's request to append a message.
@@ -114,6 +156,9 @@ type MessageFilter struct {
 	AfterSeq  int64
 	BeforeSeq int64
 	Limit     int
+	// Now, when set, leaves out the entries that expired at or before it
+	// (ExpiresAt <= Now). Readers on behalf of a user always set it.
+	Now time.Time
 }
 
 // Window is how a store reads f: the entries with lo < seq <= hi, the
@@ -168,6 +213,13 @@ type MessageStore interface {
 	// transaction. Returns the updated original; ENOTFOUND if it does not
 	// exist, ECONFLICT if it was recalled already.
 	RecallMessage(ctx context.Context, entry *Message) (original *Message, err error)
+	// SetDisappearAfter appends entry (a SettingEntry whose DisappearAfter
+	// holds the new timer, in seconds) with the next seq, setting its ID
+	// and Seq, and makes that timer the conversation's, in one durable
+	// transaction: every message appended after the entry carries
+	// ExpiresAt (see Message.SetExpiry). Returns ENOTFOUND if the
+	// conversation does not exist.
+	SetDisappearAfter(ctx context.Context, entry *Message) error
 	// LogPosition returns a mark of everything committed when it is called.
 	// Returns EUNAVAILABLE when the store cannot answer now.
 	LogPosition(ctx context.Context) (LogPosition, error)
@@ -180,4 +232,8 @@ type MessageStore interface {
 	// DeleteMessagesBefore removes log entries created before t and their
 	// idempotency records, and returns how many entries it removed.
 	DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, error)
+	// DeleteExpiredMessages removes up to limit log entries that expired
+	// at or before now, with their idempotency records, and returns how
+	// many it removed and the media ids those entries carried (each once).
+	DeleteExpiredMessages(ctx context.Context, now time.Time, limit int) (deleted int64, media []ID, err error)
 }

@@ -9,12 +9,12 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-const convCols = `c.id, c.type, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at`
+const convCols = `c.id, c.type, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at, c.disappear_after`
 
 // convDest returns scan destinations for convCols.
 func convDest(c *parley.Conversation) ([]any, func()) {
 	var id, by int64
-	return []any{&id, &c.Type, &c.Title, &by, &c.CreatedAt, &c.LastSeq, &c.LastActivityAt}, func() {
+	return []any{&id, &c.Type, &c.Title, &by, &c.CreatedAt, &c.LastSeq, &c.LastActivityAt, &c.DisappearAfter}, func() {
 		c.ID, c.CreatedBy = parley.ID(id), parley.ID(by)
 		c.CreatedAt, c.LastActivityAt = utc(c.CreatedAt), utc(c.LastActivityAt)
 	}
@@ -300,8 +300,13 @@ func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.
 	if f.Limit > 0 {
 		limit = f.Limit
 	}
+	var now *time.Time
+	if !f.Now.IsZero() {
+		t := micro(f.Now)
+		now = &t
+	}
 	rows, err := db.pool.Query(ctx, userConversationsSQL,
-		int64(userID), f.IncludeLeft, f.IncludeHidden, limit, f.Offset)
+		int64(userID), f.IncludeLeft, f.IncludeHidden, limit, f.Offset, now)
 	if err != nil {
 		return nil, db.err("read conversations", err)
 	}
@@ -329,11 +334,15 @@ func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.
 
 // userConversationsSQL selects a page of a member's conversations ($1
 // user, $2 include left, $3 include hidden, $4 limit or NULL, $5 offset),
-// then for each its newest visible entry, in one query. An active member's
-// newest visible entry is the conversation's last: it is looked up by its
-// full primary key, so only its own partition is read. A member who left
-// sees up to its left seq, found by a backward step of the primary key in
-// every partition.
+// then for each its newest visible entry that has not expired at $6 (NULL:
+// none has), in one query. An active member's newest visible entry is
+// usually the conversation's last: it is looked up by its full primary
+// key, so only its own partition is read. A member who left sees up to
+// its left seq, and the last entry may have expired (or been removed):
+// then the entry is found by a backward step of the primary key in every
+// partition. The second branch runs only when the first found nothing (the
+// Append under LIMIT 1 stops at the first row); when both ran, they would
+// agree.
 const userConversationsSQL = `SELECT x.*, l.*
 		FROM (
 			SELECT ` + convCols + `, ` + memberCols + `, c.last_message_at,
@@ -350,10 +359,12 @@ const userConversationsSQL = `SELECT x.*, l.*
 			SELECT ` + messageCols + ` FROM messages
 			WHERE x.ceiling = x.last_seq AND x.ceiling > x.floor
 			  AND conversation_id = x.id AND seq = x.last_seq AND created_at = x.last_message_at
+			  AND (expires_at IS NULL OR $6::timestamptz IS NULL OR expires_at > $6)
 			UNION ALL
 			(SELECT ` + messageCols + ` FROM messages
-			WHERE x.ceiling < x.last_seq
+			WHERE x.ceiling > x.floor
 			  AND conversation_id = x.id AND seq > x.floor AND seq <= x.ceiling
+			  AND (expires_at IS NULL OR $6::timestamptz IS NULL OR expires_at > $6)
 			ORDER BY seq DESC LIMIT 1)
 			LIMIT 1
 		) l ON true
@@ -364,11 +375,12 @@ const userConversationsSQL = `SELECT x.*, l.*
 type nullMessage struct {
 	id, conv, seq, sender, device, media, reply, recallOf *int64
 	cmid, typ, body                                       *string
-	created, recalled                                     *time.Time
+	created, recalled, expires                            *time.Time
+	disappear                                             *int64
 }
 
 func (n *nullMessage) dest() []any {
-	return []any{&n.id, &n.conv, &n.seq, &n.sender, &n.device, &n.cmid, &n.typ, &n.body, &n.media, &n.reply, &n.recallOf, &n.created, &n.recalled}
+	return []any{&n.id, &n.conv, &n.seq, &n.sender, &n.device, &n.cmid, &n.typ, &n.body, &n.media, &n.reply, &n.recallOf, &n.created, &n.recalled, &n.expires, &n.disappear}
 }
 
 func (n *nullMessage) message() *parley.Message {
@@ -380,6 +392,6 @@ func (n *nullMessage) message() *parley.Message {
 		SenderID: parley.ID(deref(n.sender)), SenderDeviceID: parley.ID(deref(n.device)), ClientMsgID: deref(n.cmid),
 		Type: parley.MessageType(deref(n.typ)), Body: deref(n.body),
 		MediaID: parley.ID(deref(n.media)), ReplyTo: parley.ID(deref(n.reply)), RecallOf: parley.ID(deref(n.recallOf)),
-		CreatedAt: utc(deref(n.created)), RecalledAt: utcPtr(n.recalled),
+		CreatedAt: utc(deref(n.created)), RecalledAt: utcPtr(n.recalled), ExpiresAt: utcPtr(n.expires), DisappearAfter: n.disappear,
 	}
 }

@@ -156,26 +156,26 @@ func TestReadPlans(t *testing.T) {
 		name := map[bool]string{false: "NewestPage", true: "OldestPage"}[asc]
 		t.Run(name+"Custom", func(t *testing.T) {
 			recent := postgres.PageSQL(asc, now, "recent")
-			wantIndexScans(t, explain(t, conn, recent, int64(50000), int64(0), int64(math.MaxInt64), 50), true, empty)
-			wantIndexScans(t, explain(t, conn, recent, int64(50000), int64(9000), int64(12000), 50), true, empty)
+			wantIndexScans(t, explain(t, conn, recent, int64(50000), int64(0), int64(math.MaxInt64), 50, now), true, empty)
+			wantIndexScans(t, explain(t, conn, recent, int64(50000), int64(9000), int64(12000), 50, now), true, empty)
 			// A short conversation may be read through a bitmap and sorted:
 			// its whole log is fewer rows than index-order reading saves.
-			wantIndexScans(t, explain(t, conn, recent, int64(10500), int64(0), int64(math.MaxInt64), 50), false, empty)
+			wantIndexScans(t, explain(t, conn, recent, int64(10500), int64(0), int64(math.MaxInt64), 50, now), false, empty)
 			older := postgres.PageSQL(asc, now, "older")
-			wantIndexScans(t, explain(t, conn, older, int64(50000), int64(0), int64(math.MaxInt64), 50), false, empty)
+			wantIndexScans(t, explain(t, conn, older, int64(50000), int64(0), int64(math.MaxInt64), 50, now), false, empty)
 		})
 		t.Run(name+"Generic", func(t *testing.T) {
 			for i, part := range []string{"recent", "older", "all"} {
 				stmt := fmt.Sprintf("page_%s_%d", strings.ToLower(name), i)
 				for _, sql := range []string{
 					`SET plan_cache_mode = force_generic_plan`,
-					`PREPARE ` + stmt + `(bigint, bigint, bigint, bigint) AS ` + postgres.PageSQL(asc, now, part),
+					`PREPARE ` + stmt + `(bigint, bigint, bigint, bigint, timestamptz) AS ` + postgres.PageSQL(asc, now, part),
 				} {
 					if _, err := conn.Exec(ctx, sql); err != nil {
 						t.Fatal(err)
 					}
 				}
-				plan := explain(t, conn, `EXECUTE `+stmt+`(50000, 0, 9223372036854775807, 50)`)
+				plan := explain(t, conn, `EXECUTE `+stmt+`(50000, 0, 9223372036854775807, 50, '2027-03-10 15:00:00+00')`)
 				conn.Exec(ctx, `RESET plan_cache_mode`)
 				wantIndexScans(t, plan, part != "older", empty)
 				// The recent partitions: recentDays up to now's day, and the next.
@@ -188,8 +188,8 @@ func TestReadPlans(t *testing.T) {
 		})
 	}
 	t.Run("ConversationList", func(t *testing.T) {
-		wantIndexScans(t, explain(t, conn, postgres.UserConversationsSQL, int64(100000), false, false, 20, 0), true, empty)
-		wantIndexScans(t, explain(t, conn, postgres.UserConversationsSQL, int64(100000), true, true, nil, 0), true, empty)
+		wantIndexScans(t, explain(t, conn, postgres.UserConversationsSQL, int64(100000), false, false, 20, 0, now), true, empty)
+		wantIndexScans(t, explain(t, conn, postgres.UserConversationsSQL, int64(100000), true, true, nil, 0, now), true, empty)
 		list, err := db.UserConversations(ctx, 100000, parley.ConversationFilter{Limit: 5})
 		if err != nil || len(list) != 5 || list[0].LatestMessage == nil || list[0].LatestMessage.Seq != 100 {
 			t.Fatalf("conversation list = %v, %v", list, err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/parleyhq/parley"
 )
 
@@ -46,10 +47,12 @@ type group struct {
 
 	// Read in round trip 1.
 	lastSeq map[parley.ID]int64
-	marks   map[memberKey]*memberMarks
-	records map[dedupKey]record
-	ids     []int64
-	nextID  int
+	// disappear is each conversation's disappearing-messages timer.
+	disappear map[parley.ID]int64
+	marks     map[memberKey]*memberMarks
+	records   map[dedupKey]record
+	ids       []int64
+	nextID    int
 
 	// Decided by apply.
 	fresh   []*op // sends that store a new message
@@ -97,12 +100,13 @@ type touch struct {
 
 func newGroup(ops []*op) *group {
 	g := &group{
-		ops:     ops,
-		lastSeq: make(map[parley.ID]int64),
-		marks:   make(map[memberKey]*memberMarks),
-		records: make(map[dedupKey]record),
-		touched: make(map[parley.ID]touch),
-		cursors: make(map[cursorKey]int64),
+		ops:       ops,
+		lastSeq:   make(map[parley.ID]int64),
+		disappear: make(map[parley.ID]int64),
+		marks:     make(map[memberKey]*memberMarks),
+		records:   make(map[dedupKey]record),
+		touched:   make(map[parley.ID]touch),
+		cursors:   make(map[cursorKey]int64),
 	}
 	convs := make(map[parley.ID]bool)
 	members := make(map[memberKey]bool)
@@ -156,16 +160,17 @@ func (g *group) readBatch() *pgx.Batch {
 	g.begin(b)
 	// g.convs is sorted, and the nested loop locks each row as it reaches
 	// it: in id order.
-	b.Queue(`SELECT c.id, c.last_seq FROM unnest($1::bigint[]) AS k(id)
-		CROSS JOIN LATERAL (SELECT id, last_seq FROM conversations WHERE id = k.id LIMIT 1) c
+	b.Queue(`SELECT c.id, c.last_seq, c.disappear_after FROM unnest($1::bigint[]) AS k(id)
+		CROSS JOIN LATERAL (SELECT id, last_seq, disappear_after FROM conversations WHERE id = k.id LIMIT 1) c
 		ORDER BY c.id FOR NO KEY UPDATE OF c`, g.convs).
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				var id, last int64
-				if err := rows.Scan(&id, &last); err != nil {
+				var id, last, disappear int64
+				if err := rows.Scan(&id, &last, &disappear); err != nil {
 					return err
 				}
 				g.lastSeq[parley.ID(id)] = last
+				g.disappear[parley.ID(id)] = disappear
 			}
 			return rows.Err()
 		})
@@ -317,6 +322,7 @@ func (g *group) applyAppend(o *op) {
 		return
 	}
 	o.id, o.newSeq = parley.ID(g.ids[g.nextID]), last+1
+	m.SetExpiry(g.disappear[m.ConversationID])
 	g.nextID++
 	g.lastSeq[m.ConversationID] = o.newSeq
 	t := g.touched[m.ConversationID]
@@ -365,6 +371,7 @@ func (g *group) writeBatch() *pgx.Batch {
 		cmids, types, bodies := make([]string, n), make([]string, n), make([]string, n)
 		media, replies := make([]int64, n), make([]int64, n)
 		ats := make([]time.Time, n)
+		expires := make([]pgtype.Timestamptz, n)
 		var dDevs, dConvs, dSeqs, dIDs []int64
 		var dCmids []string
 		var dHashes [][]byte
@@ -374,16 +381,19 @@ func (g *group) writeBatch() *pgx.Batch {
 			ids[i], convs[i], seqs[i], senders[i], devices[i] = int64(o.id), int64(m.ConversationID), o.newSeq, int64(m.SenderID), int64(m.SenderDeviceID)
 			cmids[i], types[i], bodies[i] = m.ClientMsgID, string(m.Type), m.Body
 			media[i], replies[i], ats[i] = int64(m.MediaID), int64(m.ReplyTo), m.CreatedAt
+			if m.ExpiresAt != nil {
+				expires[i] = pgtype.Timestamptz{Time: *m.ExpiresAt, Valid: true}
+			}
 			if m.ClientMsgID != "" {
 				dDevs, dCmids, dHashes = append(dDevs, int64(m.SenderDeviceID)), append(dCmids, m.ClientMsgID), append(dHashes, o.hash)
 				dConvs, dSeqs, dIDs, dAts = append(dConvs, int64(m.ConversationID)), append(dSeqs, o.newSeq), append(dIDs, int64(o.id)), append(dAts, m.CreatedAt)
 			}
 		}
-		b.Queue(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, created_at)
-			SELECT id, conv, seq, sender, device, nullif(cmid, ''), typ, body, nullif(media, 0), nullif(reply, 0), at
-			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::timestamptz[])
-				AS v(id, conv, seq, sender, device, cmid, typ, body, media, reply, at)`,
-			ids, convs, seqs, senders, devices, cmids, types, bodies, media, replies, ats)
+		b.Queue(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, created_at, expires_at)
+			SELECT id, conv, seq, sender, device, nullif(cmid, ''), typ, body, nullif(media, 0), nullif(reply, 0), at, expires
+			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::timestamptz[], $12::timestamptz[])
+				AS v(id, conv, seq, sender, device, cmid, typ, body, media, reply, at, expires)`,
+			ids, convs, seqs, senders, devices, cmids, types, bodies, media, replies, ats, expires)
 		if len(dDevs) > 0 {
 			b.Queue(`INSERT INTO message_dedup (sender_device_id, client_msg_id, content_hash, conversation_id, seq, message_id, created_at)
 				SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bigint[], $5::bigint[], $6::bigint[], $7::timestamptz[])`,

@@ -110,7 +110,7 @@ func (db *DB) MediaByIDs(ctx context.Context, ids []parley.ID) ([]*parley.Media,
 
 // MediaReferences implements parley.MediaStore.
 func (db *DB) MediaReferences(ctx context.Context, mediaID, userID parley.ID, limit int) ([]parley.MediaReference, error) {
-	rows, err := db.pool.Query(ctx, `SELECT msg.conversation_id, msg.seq, `+memberCols+`
+	rows, err := db.pool.Query(ctx, `SELECT msg.conversation_id, msg.seq, msg.expires_at, `+memberCols+`
 		FROM messages msg JOIN members m ON m.conversation_id = msg.conversation_id AND m.user_id = $1
 		WHERE msg.media_id = $2 LIMIT $3`, int64(userID), int64(mediaID), limit)
 	if err != nil {
@@ -120,10 +120,11 @@ func (db *DB) MediaReferences(ctx context.Context, mediaID, userID parley.ID, li
 		var r parley.MediaReference
 		var conv int64
 		dest, fill := memberDest(&r.Member)
-		if err := row.Scan(append([]any{&conv, &r.Seq}, dest...)...); err != nil {
+		if err := row.Scan(append([]any{&conv, &r.Seq, &r.ExpiresAt}, dest...)...); err != nil {
 			return r, err
 		}
 		fill()
+		r.ExpiresAt = utcPtr(r.ExpiresAt)
 		r.ConversationID = parley.ID(conv)
 		return r, nil
 	})

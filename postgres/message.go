@@ -12,7 +12,7 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, created_at, recalled_at`
+const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, created_at, recalled_at, expires_at, disappear_after`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -22,14 +22,14 @@ func scanMessage(s scanner, extra ...any) (*parley.Message, error) {
 	var id, conv, sender, device int64
 	var cmid *string
 	var media, reply, recallOf *int64
-	dest := []any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &m.CreatedAt, &m.RecalledAt}
+	dest := []any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &m.CreatedAt, &m.RecalledAt, &m.ExpiresAt, &m.DisappearAfter}
 	if err := s.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	m.ID, m.ConversationID, m.SenderID, m.SenderDeviceID = parley.ID(id), parley.ID(conv), parley.ID(sender), parley.ID(device)
 	m.ClientMsgID = deref(cmid)
 	m.MediaID, m.ReplyTo, m.RecallOf = parley.ID(deref(media)), parley.ID(deref(reply)), parley.ID(deref(recallOf))
-	m.CreatedAt, m.RecalledAt = utc(m.CreatedAt), utcPtr(m.RecalledAt)
+	m.CreatedAt, m.RecalledAt, m.ExpiresAt = utc(m.CreatedAt), utcPtr(m.RecalledAt), utcPtr(m.ExpiresAt)
 	return &m, nil
 }
 
@@ -68,7 +68,7 @@ func (db *DB) AppendMessage(ctx context.Context, m *parley.Message, contentHash 
 	if o.prior != nil {
 		return o.prior, false, nil
 	}
-	m.ID, m.Seq = o.id, o.newSeq
+	m.ID, m.Seq, m.ExpiresAt = o.id, o.newSeq, o.msg.ExpiresAt
 	return m, true, nil
 }
 
@@ -149,17 +149,22 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 	if hi <= lo {
 		return nil, nil
 	}
+	var now *time.Time
+	if !f.Now.IsZero() {
+		t := micro(f.Now)
+		now = &t
+	}
 	if f.BeforeSeq > 0 {
 		// Scrolling back: the recent partitions seldom hold the page.
-		ms, _, err := db.page(ctx, pageSQL(ascending, ""), conversationID, lo, hi, limit, ascending)
+		ms, _, err := db.page(ctx, pageSQL(ascending, ""), conversationID, lo, hi, limit, ascending, now)
 		return ms, err
 	}
 	recentOnly, olderOnly := windows(db.now())
-	recent, exact, err := db.page(ctx, pageSQL(ascending, recentOnly), conversationID, lo, hi, limit, ascending)
+	recent, exact, err := db.page(ctx, pageSQL(ascending, recentOnly), conversationID, lo, hi, limit, ascending, now)
 	if err != nil || exact {
 		return recent, err
 	}
-	older, _, err := db.page(ctx, pageSQL(ascending, olderOnly), conversationID, lo, hi, limit, ascending)
+	older, _, err := db.page(ctx, pageSQL(ascending, olderOnly), conversationID, lo, hi, limit, ascending, now)
 	if err != nil {
 		return nil, err
 	}
@@ -179,9 +184,11 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 }
 
 // page runs a page query and returns its entries in ascending seq order;
-// exact reports whether they are provably the page of the whole log.
-func (db *DB) page(ctx context.Context, sql string, conv parley.ID, lo, hi int64, limit int, ascending bool) (ms []*parley.Message, exact bool, err error) {
-	rows, err := db.pool.Query(ctx, sql, int64(conv), lo, hi, limit)
+// exact reports whether they are provably the page of the whole log. An
+// expired entry left out is a hole like any other: the page is then
+// completed from the other partitions.
+func (db *DB) page(ctx context.Context, sql string, conv parley.ID, lo, hi int64, limit int, ascending bool, now *time.Time) (ms []*parley.Message, exact bool, err error) {
+	rows, err := db.pool.Query(ctx, sql, int64(conv), lo, hi, limit, now)
 	if err != nil {
 		return nil, false, db.err("read messages", err)
 	}
@@ -222,8 +229,8 @@ func windows(now time.Time) (recent, older string) {
 
 // pageSQL returns the query of a page of the log in the partitions that
 // window selects (all when empty): $1 conversation, $2 < seq <= $3, $4 rows
-// from the low or the high end; the conversation's last seq is the last
-// column.
+// from the low or the high end, leaving out what expired at or before $5
+// (NULL: nothing); the conversation's last seq is the last column.
 func pageSQL(ascending bool, window string) string {
 	order := "DESC"
 	if ascending {
@@ -234,6 +241,7 @@ func pageSQL(ascending bool, window string) string {
 	}
 	return `SELECT ` + messageCols + `, (SELECT last_seq FROM conversations WHERE id = $1) FROM messages
 		WHERE conversation_id = $1 AND seq > $2 AND seq <= $3` + window + `
+		  AND (expires_at IS NULL OR $5::timestamptz IS NULL OR expires_at > $5)
 		ORDER BY seq ` + order + ` LIMIT $4`
 }
 
@@ -251,15 +259,9 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 	var orig *parley.Message
 	var id, seq int64
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var last int64
-		err := tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR NO KEY UPDATE`, int64(entry.ConversationID)).Scan(&last)
+		last, err := lockForEntry(ctx, tx, entry)
 		if err != nil {
 			return notFound("recall message", err, "message not found")
-		}
-		// Lock order as in a group: conversation, then member.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 FOR NO KEY UPDATE`,
-			int64(entry.ConversationID), int64(entry.SenderID)); err != nil {
-			return err
 		}
 		orig, err = scanMessage(tx.QueryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1 AND conversation_id = $2 FOR UPDATE`,
 			int64(entry.RecallOf), int64(entry.ConversationID)))
@@ -274,21 +276,7 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 			int64(orig.ConversationID), orig.Seq, orig.CreatedAt, entry.CreatedAt); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT nextval('message_ids')`).Scan(&id); err != nil {
-			return err
-		}
-		seq = last + 1
-		if _, err := tx.Exec(ctx, `INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, type, body, recall_of, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8)`,
-			id, int64(entry.ConversationID), seq, int64(entry.SenderID), int64(entry.SenderDeviceID), string(entry.Type), int64(entry.RecallOf), entry.CreatedAt); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE conversations SET last_seq = $2, last_activity_at = greatest(last_activity_at, $3), last_message_at = $3 WHERE id = $1`,
-			int64(entry.ConversationID), seq, entry.CreatedAt); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE members SET delivered_seq = greatest(delivered_seq, $3), read_seq = greatest(read_seq, $3)
-			WHERE conversation_id = $1 AND user_id = $2`, int64(entry.ConversationID), int64(entry.SenderID), seq)
+		id, seq, err = appendLocked(ctx, tx, entry, last)
 		return err
 	})
 	if err != nil {
@@ -298,6 +286,120 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 	at := entry.CreatedAt
 	orig.Body, orig.MediaID, orig.RecalledAt = "", 0, &at
 	return orig, nil
+}
+
+// lockForEntry takes, in a transaction of its own, the locks a group
+// takes to append to the conversation (the conversation, then the entry's
+// sender's membership) and returns the conversation's last seq.
+func lockForEntry(ctx context.Context, tx pgx.Tx, entry *parley.Message) (last int64, err error) {
+	err = tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR NO KEY UPDATE`, int64(entry.ConversationID)).Scan(&last)
+	if err != nil {
+		return 0, err
+	}
+	// Lock order as in a group: conversation, then member.
+	_, err = tx.Exec(ctx, `SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 FOR NO KEY UPDATE`,
+		int64(entry.ConversationID), int64(entry.SenderID))
+	return last, err
+}
+
+// appendLocked appends entry, an entry recording an action (no
+// idempotency record, never expiring), after last under the locks of
+// lockForEntry, as a group would: the conversation's counters and the
+// sender's watermarks follow.
+func appendLocked(ctx context.Context, tx pgx.Tx, entry *parley.Message, last int64) (id, seq int64, err error) {
+	if err := tx.QueryRow(ctx, `SELECT nextval('message_ids')`).Scan(&id); err != nil {
+		return 0, 0, err
+	}
+	seq = last + 1
+	if _, err := tx.Exec(ctx, `INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, type, body, recall_of, created_at, disappear_after)
+		VALUES ($1, $2, $3, $4, $5, $6, '', nullif($7, 0), $8, $9)`,
+		id, int64(entry.ConversationID), seq, int64(entry.SenderID), int64(entry.SenderDeviceID), string(entry.Type), int64(entry.RecallOf), entry.CreatedAt, entry.DisappearAfter); err != nil {
+		return 0, 0, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE conversations SET last_seq = $2, last_activity_at = greatest(last_activity_at, $3), last_message_at = $3 WHERE id = $1`,
+		int64(entry.ConversationID), seq, entry.CreatedAt); err != nil {
+		return 0, 0, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE members SET delivered_seq = greatest(delivered_seq, $3), read_seq = greatest(read_seq, $3)
+		WHERE conversation_id = $1 AND user_id = $2`, int64(entry.ConversationID), int64(entry.SenderID), seq)
+	return id, seq, err
+}
+
+// SetDisappearAfter implements parley.MessageStore. Like a recall it runs
+// in its own transaction under the conversation's lock, so the groups
+// before it append with the old timer and those after it with the new.
+func (db *DB) SetDisappearAfter(ctx context.Context, entry *parley.Message) error {
+	if entry.DisappearAfter == nil {
+		return parley.Errorf(parley.EINVALID, "a setting entry needs disappear_after")
+	}
+	entry.ClientMsgID = ""
+	if err := db.checkMessage(entry); err != nil {
+		return err
+	}
+	if err := db.parts.ensure(ctx, entry.CreatedAt); err != nil {
+		return db.err("set disappearing timer", err)
+	}
+	var id, seq int64
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		last, err := lockForEntry(ctx, tx, entry)
+		if err != nil {
+			return notFound("set disappearing timer", err, "conversation not found")
+		}
+		if id, seq, err = appendLocked(ctx, tx, entry, last); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE conversations SET disappear_after = $2 WHERE id = $1`, int64(entry.ConversationID), *entry.DisappearAfter)
+		return err
+	})
+	if err != nil {
+		return db.err("set disappearing timer", err)
+	}
+	entry.ID, entry.Seq = parley.ID(id), seq
+	return nil
+}
+
+// DeleteExpiredMessages implements parley.MessageStore: the entries are
+// found through the expiry index of each partition, and their
+// idempotency records go in the same transaction.
+func (db *DB) DeleteExpiredMessages(ctx context.Context, now time.Time, limit int) (int64, []parley.ID, error) {
+	var n int64
+	var media []parley.ID
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		n, media = 0, nil
+		rows, err := tx.Query(ctx, `DELETE FROM messages WHERE (conversation_id, seq, created_at) IN (
+				SELECT conversation_id, seq, created_at FROM messages WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)
+			RETURNING media_id, sender_device_id, client_msg_id`, micro(now), limit)
+		if err != nil {
+			return err
+		}
+		var devs []int64
+		var cmids []string
+		seen := make(map[int64]bool)
+		var m *int64
+		var dev int64
+		var cmid *string
+		_, err = pgx.ForEachRow(rows, []any{&m, &dev, &cmid}, func() error {
+			n++
+			if m != nil && !seen[*m] {
+				seen[*m] = true
+				media = append(media, parley.ID(*m))
+			}
+			if cmid != nil {
+				devs, cmids = append(devs, dev), append(cmids, *cmid)
+			}
+			return nil
+		})
+		if err != nil || len(devs) == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM message_dedup d USING unnest($1::bigint[], $2::text[]) AS k(dev, cmid)
+			WHERE d.sender_device_id = k.dev AND d.client_msg_id = k.cmid`, devs, cmids)
+		return err
+	})
+	if err != nil {
+		return 0, nil, db.err("delete expired messages", err)
+	}
+	return n, media, nil
 }
 
 // DeleteMessagesBefore implements parley.MessageStore. Partitions whose

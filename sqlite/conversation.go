@@ -10,12 +10,12 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-const convCols = `c.id, c.type, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at`
+const convCols = `c.id, c.type, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at, c.disappear_after`
 
 func scanConversation(s scanner, extra ...any) (*parley.Conversation, error) {
 	var c parley.Conversation
 	var id, by, created, activity int64
-	dest := append([]any{&id, &c.Type, &c.Title, &by, &created, &c.LastSeq, &activity}, extra...)
+	dest := append([]any{&id, &c.Type, &c.Title, &by, &created, &c.LastSeq, &activity, &c.DisappearAfter}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (db *DB) CreateConversation(ctx context.Context, c *parley.Conversation, me
 				return fmt.Errorf("insert member: %w", err)
 			}
 		}
-		b.w.lastSeq[c.ID] = 0
+		b.w.convs[c.ID] = convState{}
 		return nil
 	})
 	if err != nil {
@@ -349,7 +349,7 @@ func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.
 		if ceiling <= floor {
 			continue
 		}
-		ms, err := db.Messages(ctx, uc.Conversation.ID, parley.MessageFilter{Floor: floor, Ceiling: ceiling, Limit: 1})
+		ms, err := db.Messages(ctx, uc.Conversation.ID, parley.MessageFilter{Floor: floor, Ceiling: ceiling, Limit: 1, Now: f.Now})
 		if err != nil {
 			return nil, err
 		}

@@ -27,7 +27,7 @@ func BulkLoad(ctx context.Context, db *DB, convs, perConv int, createdAt int64) 
 				return err
 			}
 		}
-		clear(b.w.lastSeq)
+		clear(b.w.convs)
 		b.w.maxID = -1
 		return nil
 	})

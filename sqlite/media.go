@@ -120,7 +120,7 @@ func (db *DB) MediaByIDs(ctx context.Context, ids []parley.ID) ([]*parley.Media,
 
 // MediaReferences implements parley.MediaStore.
 func (db *DB) MediaReferences(ctx context.Context, mediaID, userID parley.ID, limit int) ([]parley.MediaReference, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT msg.conversation_id, msg.seq, `+memberCols+`
+	rows, err := db.read.QueryContext(ctx, `SELECT msg.conversation_id, msg.seq, msg.expires_at, `+memberCols+`
 		FROM messages msg JOIN members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?
 		WHERE msg.media_id = ? LIMIT ?`, int64(userID), int64(mediaID), limit)
 	if err != nil {
@@ -131,11 +131,13 @@ func (db *DB) MediaReferences(ctx context.Context, mediaID, userID parley.ID, li
 	for rows.Next() {
 		var r parley.MediaReference
 		var conv int64
+		var expires sql.NullInt64
 		dest, fill := memberDest(&r.Member)
-		if err := rows.Scan(append([]any{&conv, &r.Seq}, dest...)...); err != nil {
+		if err := rows.Scan(append([]any{&conv, &r.Seq, &expires}, dest...)...); err != nil {
 			return nil, err
 		}
 		fill()
+		r.ExpiresAt = fromNullTS(expires)
 		r.ConversationID = parley.ID(conv)
 		out = append(out, r)
 	}

@@ -14,22 +14,25 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, created_at, recalled_at`
+const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, created_at, recalled_at, expires_at, disappear_after`
 
 // scanMessage scans messageCols, then any extra columns into extra.
 func scanMessage(s scanner, extra ...any) (*parley.Message, error) {
 	var m parley.Message
 	var id, conv, sender, device, created int64
 	var cmid sql.NullString
-	var media, reply, recallOf, recalled sql.NullInt64
-	dest := append([]any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &created, &recalled}, extra...)
+	var media, reply, recallOf, recalled, expires, disappear sql.NullInt64
+	dest := append([]any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &created, &recalled, &expires, &disappear}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
 	m.ID, m.ConversationID, m.SenderID, m.SenderDeviceID = parley.ID(id), parley.ID(conv), parley.ID(sender), parley.ID(device)
 	m.ClientMsgID = cmid.String
 	m.MediaID, m.ReplyTo, m.RecallOf = parley.ID(media.Int64), parley.ID(reply.Int64), parley.ID(recallOf.Int64)
-	m.CreatedAt, m.RecalledAt = fromTS(created), fromNullTS(recalled)
+	m.CreatedAt, m.RecalledAt, m.ExpiresAt = fromTS(created), fromNullTS(recalled), fromNullTS(expires)
+	if disappear.Valid {
+		m.DisappearAfter = &disappear.Int64
+	}
 	return &m, nil
 }
 
@@ -92,7 +95,7 @@ func (b *batch) appendEntry(m *parley.Message, contentHash []byte) (prior *dedup
 			return &e, nil
 		}
 	}
-	last, err := b.lastSeq(m.ConversationID)
+	conv, err := b.conv(m.ConversationID)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +103,8 @@ func (b *batch) appendEntry(m *parley.Message, contentHash []byte) (prior *dedup
 	if err != nil {
 		return nil, err
 	}
-	m.ID, m.Seq = parley.ID(id), last+1
+	m.ID, m.Seq = parley.ID(id), conv.lastSeq+1
+	m.SetExpiry(conv.disappearAfter)
 	e := dedupEntry{m, contentHash}
 	b.pending = append(b.pending, e)
 	if m.ClientMsgID != "" {
@@ -117,16 +121,24 @@ func (b *batch) insertPending() error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	const width = 13
+	const width = 15
 	args := make([]any, 0, width*len(b.pending))
 	for _, e := range b.pending {
 		m := e.msg
+		var expires, disappear any
+		if m.ExpiresAt != nil {
+			expires = ts(*m.ExpiresAt)
+		}
+		if m.DisappearAfter != nil {
+			disappear = *m.DisappearAfter
+		}
 		args = append(args, int64(m.ID), int64(m.ConversationID), m.Seq, int64(m.SenderID), int64(m.SenderDeviceID),
-			nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, nullID(m.MediaID), nullID(m.ReplyTo), nullID(m.RecallOf), ts(m.CreatedAt))
+			nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, nullID(m.MediaID), nullID(m.ReplyTo), nullID(m.RecallOf), ts(m.CreatedAt),
+			expires, disappear)
 	}
 	b.pending = b.pending[:0]
-	err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, media_id, reply_to, recall_of, created_at)
-		VALUES %s`, "(?,?,?,?,?,?,?,?,?,?,?,?,?)", width, args)
+	err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, media_id, reply_to, recall_of, created_at, expires_at, disappear_after)
+		VALUES %s`, "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", width, args)
 	if err != nil {
 		return fmt.Errorf("append messages: %w", err)
 	}
@@ -180,9 +192,16 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 	if ascending {
 		order = "ASC"
 	}
+	// An entry that never expires has a NULL expires_at; a zero Now
+	// (0) leaves out none.
+	var now int64
+	if !f.Now.IsZero() {
+		now = ts(f.Now)
+	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+messageCols+` FROM messages
-		WHERE conversation_id = ? AND seq > ? AND seq <= ? ORDER BY seq `+order+` LIMIT ?`,
-		int64(conversationID), lo, hi, limit)
+		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND (expires_at IS NULL OR expires_at > ? OR ? = 0)
+		ORDER BY seq `+order+` LIMIT ?`,
+		int64(conversationID), lo, hi, now, now, limit)
 	if err != nil {
 		return nil, dbError(fmt.Sprintf("read messages of %d", conversationID), err)
 	}
@@ -268,6 +287,64 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 		return nil, err
 	}
 	return orig, nil
+}
+
+// SetDisappearAfter implements parley.MessageStore. The writer's cache
+// takes the new timer at once, so a send later in the same batch (later
+// in the log) gets it too.
+func (db *DB) SetDisappearAfter(ctx context.Context, entry *parley.Message) error {
+	if entry.DisappearAfter == nil {
+		return parley.Errorf(parley.EINVALID, "a setting entry needs disappear_after")
+	}
+	v := *entry.DisappearAfter
+	return db.w.do(ctx, func(b *batch) error {
+		entry.ClientMsgID = ""
+		if _, err := b.appendEntry(entry, nil); err != nil {
+			return err
+		}
+		if _, err := b.exec(`UPDATE conversations SET disappear_after = ? WHERE id = ?`, v, int64(entry.ConversationID)); err != nil {
+			return fmt.Errorf("set disappearing timer of %d: %w", entry.ConversationID, err)
+		}
+		st := b.w.convs[entry.ConversationID]
+		st.disappearAfter = v
+		b.w.convs[entry.ConversationID] = st
+		return nil
+	})
+}
+
+// DeleteExpiredMessages implements parley.MessageStore. The idempotency
+// key lives on the row, so it goes with it.
+func (db *DB) DeleteExpiredMessages(ctx context.Context, now time.Time, limit int) (int64, []parley.ID, error) {
+	var n int64
+	var media []parley.ID
+	err := db.w.do(ctx, func(b *batch) error {
+		n, media = 0, nil
+		if err := b.insertPending(); err != nil {
+			return err
+		}
+		seen := make(map[int64]bool)
+		err := b.collect(`DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
+			RETURNING media_id`, []any{ts(now), limit}, func(rows *sql.Rows) error {
+			var m sql.NullInt64
+			if err := rows.Scan(&m); err != nil {
+				return err
+			}
+			n++
+			if m.Valid && !seen[m.Int64] {
+				seen[m.Int64] = true
+				media = append(media, parley.ID(m.Int64))
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("delete expired messages: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, media, nil
 }
 
 // DeleteMessagesBefore implements parley.MessageStore. It deletes in

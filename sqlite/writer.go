@@ -35,11 +35,17 @@ type writer struct {
 	q     *writeq.Queue[*op]
 	done  chan struct{}
 
-	// lastSeq caches conversations' last seq and maxID the highest message
-	// id. Only the writer changes them, so they are exact; both are dropped
-	// when a batch fails.
-	lastSeq map[parley.ID]int64
-	maxID   int64
+	// convs caches conversations' last seq and disappearing-messages
+	// timer, and maxID the highest message id. Only the writer changes
+	// them, so they are exact; both are dropped when a batch fails.
+	convs map[parley.ID]convState
+	maxID int64
+}
+
+// convState is what appends need of a conversation row.
+type convState struct {
+	lastSeq        int64
+	disappearAfter int64
 }
 
 type op struct {
@@ -104,13 +110,13 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 		return nil, fmt.Errorf("sqlite writer connection: %w", err)
 	}
 	w := &writer{
-		db:      db,
-		conn:    conn,
-		stmts:   make(map[string]*sql.Stmt),
-		q:       writeq.New[*op](queueLen),
-		done:    make(chan struct{}),
-		lastSeq: make(map[parley.ID]int64),
-		maxID:   -1,
+		db:    db,
+		conn:  conn,
+		stmts: make(map[string]*sql.Stmt),
+		q:     writeq.New[*op](queueLen),
+		done:  make(chan struct{}),
+		convs: make(map[parley.ID]convState),
+		maxID: -1,
 	}
 	go w.loop()
 	return w, nil
@@ -177,7 +183,7 @@ func (w *writer) run(ops []*op) {
 	fail := func(err error) {
 		err = dbError("write batch", err)
 		w.exec(ctx, "ROLLBACK")
-		clear(w.lastSeq)
+		clear(w.convs)
 		w.maxID = -1
 		if parley.ErrorCode(err) == parley.EUNAVAILABLE {
 			w.db.logger.Warn("sqlite batch failed", "requests", len(ops), "err", err)
@@ -218,8 +224,8 @@ func (w *writer) run(ops []*op) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
-	if len(w.lastSeq) > maxCachedConversations {
-		clear(w.lastSeq)
+	if len(w.convs) > maxCachedConversations {
+		clear(w.convs)
 	}
 	for i, o := range ops {
 		o.err <- results[i]
@@ -272,18 +278,25 @@ func (b *batch) query(query string, args ...any) (*sql.Rows, error) {
 // lastSeq returns the conversation's last seq as of this batch, or
 // ENOTFOUND.
 func (b *batch) lastSeq(conv parley.ID) (int64, error) {
-	if v, ok := b.w.lastSeq[conv]; ok {
+	st, err := b.conv(conv)
+	return st.lastSeq, err
+}
+
+// conv returns what appends need of the conversation as of this batch, or
+// ENOTFOUND.
+func (b *batch) conv(conv parley.ID) (convState, error) {
+	if v, ok := b.w.convs[conv]; ok {
 		return v, nil
 	}
-	var v int64
-	err := b.queryRow(`SELECT last_seq FROM conversations WHERE id = ?`, int64(conv)).Scan(&v)
+	var v convState
+	err := b.queryRow(`SELECT last_seq, disappear_after FROM conversations WHERE id = ?`, int64(conv)).Scan(&v.lastSeq, &v.disappearAfter)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, parley.Errorf(parley.ENOTFOUND, "conversation not found")
+		return v, parley.Errorf(parley.ENOTFOUND, "conversation not found")
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read last seq of %d: %w", conv, err)
+		return v, fmt.Errorf("read last seq of %d: %w", conv, err)
 	}
-	b.w.lastSeq[conv] = v
+	b.w.convs[conv] = v
 	return v, nil
 }
 
@@ -300,7 +313,9 @@ func (b *batch) nextID() (int64, error) {
 
 // useSeq records that seq was taken at time at.
 func (b *batch) useSeq(conv parley.ID, seq int64, at time.Time) {
-	b.w.lastSeq[conv] = seq
+	st := b.w.convs[conv]
+	st.lastSeq = seq
+	b.w.convs[conv] = st
 	t := b.touched[conv]
 	t.seq = seq
 	if at.After(t.at) {
