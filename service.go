@@ -72,6 +72,7 @@ type ConversationView struct {
 	UnreadCount         int64            `json:"unread_count"`
 	LastSeq             int64            `json:"last_seq"`
 	LastActivityAt      time.Time        `json:"last_activity_at"`
+	DisappearAfter      int64            `json:"disappear_after"`
 	Role                Role             `json:"role"`
 	Active              bool             `json:"active"`
 	Muted               bool             `json:"muted"`
@@ -83,6 +84,17 @@ type ConversationView struct {
 type CreateConversationRequest struct {
 	MemberIDs []ID   `json:"member_ids"`
 	Title     string `json:"title"`
+}
+
+// ConversationUpdate changes a conversation's settings; nil fields are
+// left as they are.
+type ConversationUpdate struct {
+	// Title renames a group (owner or admin).
+	Title *string `json:"title"`
+	// DisappearAfter sets the disappearing-messages timer in seconds (0:
+	// off): either member of a direct conversation, the owner or an admin
+	// of a group.
+	DisappearAfter *int64 `json:"disappear_after"`
 }
 
 // HistoryQuery pages through a conversation's log by seq: with AfterSeq
@@ -197,6 +209,11 @@ type ConversationService interface {
 	SetRole(ctx context.Context, c Caller, id, userID ID, role Role) error
 	// Rename changes a group's title (owner or admin).
 	Rename(ctx context.Context, c Caller, id ID, title string) (*ConversationView, error)
+	// UpdateConversation applies upd, all of it or, on an error, none:
+	// EINVALID for a bad value or an empty update, EFORBIDDEN for a
+	// caller who may not make a change, ENOTFOUND for a conversation the
+	// caller cannot see. A changed timer appends a SettingEntry to the log.
+	UpdateConversation(ctx context.Context, c Caller, id ID, upd ConversationUpdate) (*ConversationView, error)
 	// Receipts returns every member's watermarks.
 	Receipts(ctx context.Context, c Caller, id ID) ([]Receipt, error)
 	// SetMuted mutes or unmutes push notifications of a conversation.

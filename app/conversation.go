@@ -86,7 +86,7 @@ func (a *App) Conversations(ctx context.Context, c parley.Caller, pageNumber, pa
 	if pageNumber <= 0 {
 		pageNumber = 1
 	}
-	ucs, err := a.store.UserConversations(ctx, c.UserID, parley.ConversationFilter{IncludeLeft: true, Limit: pageSize, Offset: (pageNumber - 1) * pageSize})
+	ucs, err := a.store.UserConversations(ctx, c.UserID, parley.ConversationFilter{IncludeLeft: true, Limit: pageSize, Offset: (pageNumber - 1) * pageSize, Now: a.now.Now()})
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (a *App) Conversation(ctx context.Context, c parley.Caller, id parley.ID) (
 	}
 	floor, ceiling := uc.Self.Floor(), uc.Self.Ceiling(conv.LastSeq)
 	if ceiling > floor {
-		ms, err := a.store.Messages(ctx, id, parley.MessageFilter{Floor: floor, Ceiling: ceiling, Limit: 1})
+		ms, err := a.store.Messages(ctx, id, parley.MessageFilter{Floor: floor, Ceiling: ceiling, Limit: 1, Now: a.now.Now()})
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +163,7 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 		v := &parley.ConversationView{
 			ID: conv.ID, Type: conv.Type, Title: conv.Title,
 			LatestMessage: uc.LatestMessage, UnreadCount: self.Unread(conv.LastSeq), LastSeq: conv.LastSeq,
-			LastActivityAt: conv.LastActivityAt, Role: self.Role, Active: self.Active(), Muted: self.Muted,
+			LastActivityAt: conv.LastActivityAt, DisappearAfter: conv.DisappearAfter, Role: self.Role, Active: self.Active(), Muted: self.Muted,
 			Members: []parley.MemberView{},
 		}
 		for _, m := range asSeenBy(&self, members[i]) {
@@ -247,7 +247,9 @@ func (a *App) History(ctx context.Context, c parley.Caller, id parley.ID, q parl
 	if ceiling <= floor {
 		return []*parley.Message{}, nil
 	}
-	ms, err := a.store.Messages(ctx, id, parley.MessageFilter{Floor: floor, Ceiling: ceiling, AfterSeq: q.AfterSeq, BeforeSeq: q.BeforeSeq, Ascending: q.Ascending, Limit: q.Limit})
+	// Expired messages are left out: a page may then hold fewer entries
+	// than its seq range, and the next page starts after its last entry.
+	ms, err := a.store.Messages(ctx, id, parley.MessageFilter{Floor: floor, Ceiling: ceiling, AfterSeq: q.AfterSeq, BeforeSeq: q.BeforeSeq, Ascending: q.Ascending, Limit: q.Limit, Now: a.now.Now()})
 	if err != nil {
 		return nil, err
 	}
@@ -388,6 +390,7 @@ type groupView struct {
 	RecipientName  string                  `json:"recipient_name"`
 	LastSeq        int64                   `json:"last_seq"`
 	LastActivityAt time.Time               `json:"last_activity_at"`
+	DisappearAfter int64                   `json:"disappear_after"`
 	Active         bool                    `json:"active"`
 	Members        []parley.MemberView     `json:"members"`
 }
@@ -405,7 +408,7 @@ func (a *App) sharedView(ctx context.Context, ci *convInfo) ([]byte, error) {
 		byID[u.ID] = u
 	}
 	v := groupView{ID: ci.conv.ID, Type: ci.conv.Type, Title: ci.conv.Title, RecipientName: ci.conv.Title,
-		LastSeq: ci.conv.LastSeq, LastActivityAt: ci.conv.LastActivityAt, Active: true,
+		LastSeq: ci.conv.LastSeq, LastActivityAt: ci.conv.LastActivityAt, DisappearAfter: ci.conv.DisappearAfter, Active: true,
 		Members: make([]parley.MemberView, 0, len(ids))}
 	for _, m := range ci.members {
 		u := byID[m.UserID]
@@ -579,28 +582,7 @@ func (a *App) SetRole(ctx context.Context, c parley.Caller, id, userID parley.ID
 
 // Rename implements parley.ConversationService.
 func (a *App) Rename(ctx context.Context, c parley.Caller, id parley.ID, title string) (*parley.ConversationView, error) {
-	ci, m, err := a.activeMemberOf(ctx, c, id)
-	if err != nil {
-		return nil, err
-	}
-	if ci.conv.Type != parley.Group {
-		return nil, parley.Errorf(parley.EINVALID, "a direct conversation has no title")
-	}
-	if !canManage(m.Role) {
-		return nil, parley.Errorf(parley.EFORBIDDEN, "only the owner or an admin may rename the group")
-	}
-	title, err = validateTitle(title)
-	if err != nil {
-		return nil, err
-	}
-	if title == "" {
-		return nil, parley.Errorf(parley.EINVALID, "a group needs a title")
-	}
-	if _, err := a.store.SetTitle(ctx, id, title, a.now.Now()); err != nil {
-		return nil, err
-	}
-	a.announce(ctx, id, nil)
-	return a.Conversation(ctx, c, id)
+	return a.UpdateConversation(ctx, c, id, parley.ConversationUpdate{Title: &title})
 }
 
 // Receipts implements parley.ConversationService.

@@ -251,22 +251,26 @@ func (a *App) OpenMedia(ctx context.Context, c parley.Caller, id parley.ID) (*pa
 	}, nil
 }
 
-// mayRead reports whether the user may read the media: its own upload, or
-// carried by a log entry the user may see.
+// mayRead reports whether the user may read the media: carried by a log
+// entry the user may see that has not expired, or its own upload unless
+// it went out in a message that expired (the media vanishes with it).
 func (a *App) mayRead(ctx context.Context, c parley.Caller, m *parley.Media) (bool, error) {
-	if m.OwnerID == c.UserID {
-		return true, nil
-	}
 	refs, err := a.store.MediaReferences(ctx, m.ID, c.UserID, mediaReferenceLimit)
 	if err != nil {
 		return false, err
 	}
+	now := a.now.Now()
+	expired := false
 	for _, r := range refs {
+		if r.ExpiresAt != nil && !r.ExpiresAt.After(now) {
+			expired = true
+			continue
+		}
 		if r.Member.Visible(r.Seq) {
 			return true, nil
 		}
 	}
-	return false, nil
+	return m.OwnerID == c.UserID && !expired, nil
 }
 
 // sendableMedia returns the media a send names, which must be the
@@ -375,9 +379,7 @@ func (a *App) CollectMedia(ctx context.Context) (int, error) {
 // RunMediaCollection collects media at start and then every interval until
 // ctx ends. Every node may run it: claims keep concurrent runs apart.
 func (a *App) RunMediaCollection(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	every(ctx, interval, func() {
 		n, err := a.CollectMedia(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -385,12 +387,7 @@ func (a *App) RunMediaCollection(ctx context.Context, interval time.Duration) {
 		case n > 0:
 			a.logger.Info("media collection removed unused media", "media", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // janitor releases the media of recalled messages in the background, so a

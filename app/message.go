@@ -51,12 +51,12 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest,
 		return nil, false, errUnreachable
 	}
 	if req.ReplyTo != 0 {
-		r, err := a.store.Message(ctx, req.ReplyTo)
-		if err != nil && parley.ErrorCode(err) != parley.ENOTFOUND {
-			return nil, false, err // the store cannot say now: a retry may succeed
-		}
-		if err != nil || r.ConversationID != req.ConversationID {
+		_, err := a.message(ctx, req.ConversationID, req.ReplyTo)
+		if parley.ErrorCode(err) == parley.ENOTFOUND {
 			return nil, false, parley.Errorf(parley.EINVALID, "reply_to is not a message of this conversation")
+		}
+		if err != nil {
+			return nil, false, err // the store cannot say now: a retry may succeed
 		}
 	}
 	var media *parley.Media
@@ -89,6 +89,20 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest,
 		a.stats.SendsDuplicated.Add(1)
 	}
 	return got, created, nil
+}
+
+// message returns a log entry of the conversation that has not expired;
+// ENOTFOUND for any other id, so an expired message looks like one that
+// never existed.
+func (a *App) message(ctx context.Context, conversationID, id parley.ID) (*parley.Message, error) {
+	m, err := a.store.Message(ctx, id)
+	if err != nil && parley.ErrorCode(err) != parley.ENOTFOUND {
+		return nil, err // the store cannot say now: a retry may succeed
+	}
+	if err != nil || m.ConversationID != conversationID || m.Expired(a.now.Now()) {
+		return nil, parley.Errorf(parley.ENOTFOUND, "message not found")
+	}
+	return m, nil
 }
 
 // fanOut publishes a new log entry to every active member's devices except
@@ -168,12 +182,9 @@ func (a *App) Recall(ctx context.Context, c parley.Caller, conversationID, messa
 	if err != nil {
 		return nil, err
 	}
-	orig, err := a.store.Message(ctx, messageID)
-	if err != nil && parley.ErrorCode(err) != parley.ENOTFOUND {
-		return nil, err // the store cannot say now: a retry may succeed
-	}
-	if err != nil || orig.ConversationID != conversationID {
-		return nil, parley.Errorf(parley.ENOTFOUND, "message not found")
+	orig, err := a.message(ctx, conversationID, messageID)
+	if err != nil {
+		return nil, err
 	}
 	if orig.SenderID != c.UserID {
 		return nil, parley.Errorf(parley.EFORBIDDEN, "only the sender may recall a message")
@@ -266,7 +277,8 @@ func (a *App) Sync(ctx context.Context, c parley.Caller, q parley.SyncQuery, emi
 			return err
 		}
 	}
-	ucs, err := a.store.UserConversations(ctx, c.UserID, parley.ConversationFilter{IncludeLeft: true, IncludeHidden: true})
+	now := a.now.Now()
+	ucs, err := a.store.UserConversations(ctx, c.UserID, parley.ConversationFilter{IncludeLeft: true, IncludeHidden: true, Now: now})
 	if err != nil {
 		return err
 	}
@@ -293,7 +305,7 @@ func (a *App) Sync(ctx context.Context, c parley.Caller, q parley.SyncQuery, emi
 		from := froms[i]
 		changed := ceiling > from
 		for from < ceiling {
-			ms, err := a.store.Messages(ctx, conv.ID, parley.MessageFilter{Floor: floor, Ceiling: ceiling, Ascending: true, AfterSeq: from, Limit: syncPage})
+			ms, err := a.store.Messages(ctx, conv.ID, parley.MessageFilter{Floor: floor, Ceiling: ceiling, Ascending: true, AfterSeq: from, Limit: syncPage, Now: now})
 			if err != nil {
 				return err
 			}

@@ -272,6 +272,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.background(func(ctx context.Context) { m.app.RunRetention(ctx, cfg.RetentionInterval) })
 	}
 	m.background(func(ctx context.Context) { m.app.RunMediaCollection(ctx, cfg.RetentionInterval) })
+	m.background(func(ctx context.Context) { m.app.RunExpiry(ctx, expiryInterval) })
 	m.background(func(ctx context.Context) { m.app.RunSessionExpiry(ctx, sessionExpiryInterval) })
 	sessions := m.gateway.WatchSessions(m.app, realtime.SessionWatchConfig{Poll: cfg.SessionCheckInterval})
 	m.sessions.Store(sessions)
@@ -279,6 +280,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Logger.Info("parley is serving", "addr", m.Addr(), "data_dir", cfg.DataDir, "store", cfg.Store, "bus", cfg.Bus)
 	return nil
 }
+
+// expiryInterval is how often a node erases the disappearing messages that
+// expired. Reads leave them out from the moment they expire whatever the
+// sweep: the sweep is what removes them and their media from storage.
+const expiryInterval = time.Minute
 
 // sessionExpiryInterval is how often a node ends the sessions that
 // expired. A request made with an expired session is refused at once
