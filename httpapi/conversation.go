@@ -57,24 +57,24 @@ func (h *Handler) conversation(w http.ResponseWriter, r *http.Request, c parley.
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (h *Handler) renameConversation(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+// updateConversation changes a conversation's settings: a group's title,
+// the disappearing-messages timer, or both at once.
+func (h *Handler) updateConversation(w http.ResponseWriter, r *http.Request, c parley.Caller) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	var req struct {
-		Title *string `json:"title"`
-	}
-	if err := decode(w, r, h.cfg.MaxJSONBytes, &req); err != nil {
+	var upd parley.ConversationUpdate
+	if err := decode(w, r, h.cfg.MaxJSONBytes, &upd); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	if req.Title == nil {
-		h.writeError(w, r, parley.Errorf(parley.EINVALID, "title is required"))
+	if upd.Title == nil && upd.DisappearAfter == nil {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "title or disappear_after is required"))
 		return
 	}
-	v, err := h.svc.Conversations.Rename(r.Context(), c, id, *req.Title)
+	v, err := h.svc.Conversations.UpdateConversation(r.Context(), c, id, upd)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -129,7 +129,7 @@ func (h *Handler) routes() {
 	auth("POST /v1/conversation", h.createConversation)
 	auth("DELETE /v1/conversation", h.removeConversation)
 	auth("GET /v1/conversation/{id}", h.conversation)
-	auth("PATCH /v1/conversation/{id}", h.renameConversation)
+	auth("PATCH /v1/conversation/{id}", h.updateConversation)
 	auth("GET /v1/conversation/{id}/details", h.details)
 	auth("POST /v1/conversation/{id}/messages", h.send)
 	auth("DELETE /v1/conversation/{id}/messages/{mid}", h.recall)
