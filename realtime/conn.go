@@ -530,8 +530,9 @@ func (c *conn) fillGap(conv parley.ID) {
 		if m.Seq <= st.last {
 			continue
 		}
-		// This device's own sends reached it in their acks.
-		own := m.SenderDeviceID == c.caller.DeviceID && m.Type != parley.RecallEntry
+		// This device's own sends reached it in their acks; entries that
+		// record an action (a recall, a timer change) did not.
+		own := m.SenderDeviceID == c.caller.DeviceID && m.Type.Sent()
 		if !own {
 			if data, err := json.Marshal(m); err == nil {
 				c.emitRaw(parley.EventMessage, data)

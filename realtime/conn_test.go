@@ -46,6 +46,8 @@ type store struct {
 	start int64
 	mu    sync.Mutex
 	log   map[int64]bool
+	// own are entries of the log the socket's own device appended, by type.
+	own   map[int64]parley.MessageType
 	calls []parley.HistoryQuery
 	// fail is returned by the next failures History calls.
 	fail     error
@@ -80,10 +82,20 @@ func (s *store) History(_ context.Context, _ parley.Caller, conv parley.ID, q pa
 		s.failures--
 		return nil, s.fail
 	}
+	// As the stores answer: the next Limit entries there are after
+	// AfterSeq, whatever holes lie between (expired or removed entries).
+	var top int64
+	for seq := range s.log {
+		top = max(top, seq)
+	}
 	var out []*parley.Message
-	for seq := q.AfterSeq + 1; len(out) < q.Limit && seq <= q.AfterSeq+int64(q.Limit); seq++ {
+	for seq := q.AfterSeq + 1; len(out) < q.Limit && seq <= top; seq++ {
 		if s.log[seq] {
-			out = append(out, &parley.Message{ConversationID: conv, Seq: seq})
+			m := &parley.Message{ConversationID: conv, Seq: seq, Type: parley.TextMessage}
+			if typ, ok := s.own[seq]; ok {
+				m.Type, m.SenderDeviceID = typ, 1
+			}
+			out = append(out, m)
 		}
 	}
 	return out, nil
@@ -235,6 +247,26 @@ func TestStreamOrder(t *testing.T) {
 		c, r, _ := newTestConn(t)
 		deliver(c, 1, 4, 5)
 		waitGot(t, r, "[1 4 5]")
+	})
+	t.Run("ExpiredMessageInTheHoleIsPassedOver", func(t *testing.T) {
+		// 2 expired: the store answers the entries after it, and the
+		// stream moves on rather than wait for a seq that never comes.
+		c, r, _ := newTestConn(t, 1, 3, 4)
+		deliver(c, 1, 4)
+		waitGot(t, r, "[1 3 4]")
+	})
+	t.Run("ExpiredMessagesEndingTheHoleArePassedOver", func(t *testing.T) {
+		c, r, _ := newTestConn(t, 1, 2, 5)
+		deliver(c, 1, 5)
+		waitGot(t, r, "[1 2 5]")
+	})
+	t.Run("OwnSettingEntryIsEmitted", func(t *testing.T) {
+		// A timer change this device made over HTTP had no ack on the
+		// socket: the fill emits it, unlike the device's own sends.
+		c, r, st := newTestConn(t, 1, 2, 3, 4, 5)
+		st.own = map[int64]parley.MessageType{2: parley.SettingEntry, 3: parley.TextMessage, 4: parley.RecallEntry}
+		deliver(c, 1, 5)
+		waitGot(t, r, "[1 2 4 5]")
 	})
 	t.Run("GapKeptWhileStoreUnavailable", func(t *testing.T) {
 		c, r, st := newTestConn(t, 1, 2, 3)
