@@ -90,11 +90,11 @@ type CreateConversationRequest struct {
 // left as they are.
 type ConversationUpdate struct {
 	// Title renames a group (owner or admin).
-	Title *string `json:"title"`
+	Title *string `json:"title,omitempty"`
 	// DisappearAfter sets the disappearing-messages timer in seconds (0:
 	// off): either member of a direct conversation, the owner or an admin
 	// of a group.
-	DisappearAfter *int64 `json:"disappear_after"`
+	DisappearAfter *int64 `json:"disappear_after,omitempty"`
 }
 
 // HistoryQuery pages through a conversation's log by seq: with AfterSeq

@@ -63,6 +63,27 @@ func (c *Client) RenameConversation(ctx context.Context, id parley.ID, title str
 	return &v, nil
 }
 
+// UpdateConversation changes a conversation's settings, all of upd or, on
+// an error, none of it: a group's title (owner or admin), the
+// disappearing-messages timer (either member of a direct conversation,
+// owner or admin of a group).
+func (c *Client) UpdateConversation(ctx context.Context, id parley.ID, upd parley.ConversationUpdate) (*parley.ConversationView, error) {
+	var v parley.ConversationView
+	if _, err := c.do(ctx, http.MethodPatch, idPath("/v1/conversation/%s", id), upd, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// SetDisappearAfter sets the conversation's disappearing-messages timer in
+// seconds (0: off; otherwise parley.MinDisappearAfter to
+// parley.MaxDisappearAfter). A change appends a setting entry to the log;
+// messages sent after it carry ExpiresAt, and a client hides each at that
+// moment.
+func (c *Client) SetDisappearAfter(ctx context.Context, id parley.ID, seconds int64) (*parley.ConversationView, error) {
+	return c.UpdateConversation(ctx, id, parley.ConversationUpdate{DisappearAfter: &seconds})
+}
+
 // RemoveConversation removes the conversation and its history up to now
 // from the caller's list; the other members keep theirs.
 func (c *Client) RemoveConversation(ctx context.Context, id parley.ID) error {
