@@ -104,3 +104,28 @@ test("sync cursors: the held seq of an open history, the list's for the rest", (
   setConversation(view({ last_seq: 50 }));
   assert.equal(cursor(c), 31);
 });
+
+test("a disappearing message is dropped at its expires_at, and the list shows what is left", async () => {
+  const { sweepExpired, expired, timerLabel } = await import("../static/js/store.js");
+  setConversation(view());
+  const t0 = Date.now() + 3_600_000; // ahead of the clock: not expired on arrival
+  addMessage(msg(1, "2", { type: "setting", body: "", disappear_after: 60 }));
+  addMessage(msg(2, "2", { expires_at: new Date(t0 + 60_000).toISOString() }));
+  const c = conv("9");
+  assert.equal(c.view.disappear_after, 60);
+  assert.equal(sweepExpired(t0 + 59_999), false);
+  assert.deepEqual(c.seqs, [1, 2]);
+  assert.equal(c.view.latest_message.seq, 2);
+  assert.equal(sweepExpired(t0 + 60_000), true);
+  assert.deepEqual(c.seqs, [1]);
+  assert.equal(c.byId.has("102"), false);
+  assert.equal(c.view.latest_message.seq, 1);
+  assert.equal(cursor(c), 2, "sync goes on from past the dropped message");
+  // One that expired before it arrived is never held.
+  assert.equal(addMessage(msg(3, "2", { expires_at: new Date(Date.now() - 1000).toISOString() })), false);
+  assert.deepEqual(c.seqs, [1]);
+  assert.equal(expired({ expires_at: null }), false);
+  assert.equal(timerLabel(3600), "1 hour");
+  assert.equal(timerLabel(90), "90 seconds");
+  assert.equal(timerLabel(0), "off");
+});

@@ -3,7 +3,7 @@
 // single state object.
 import { h } from "./dom.js";
 import { get, del, setUnauthorizedHandler, forgetMedia } from "./api.js";
-import { state, subscribe, changed, conv, reset, unreadTotal, loadQueue } from "./store.js";
+import { state, subscribe, changed, conv, reset, unreadTotal, loadQueue, sweepExpired } from "./store.js";
 import * as rt from "./realtime.js";
 import { loginView } from "./views/login.js";
 import { listView } from "./views/list.js";
@@ -40,6 +40,10 @@ addEventListener("hashchange", () => {
   if (state.route.view === "friends" && state.me) loadFriends().catch(() => {});
   changed();
 });
+// Disappearing messages go at their expires_at, wherever they are shown.
+setInterval(() => {
+  if (sweepExpired()) changed();
+}, 1000);
 document.addEventListener("visibilitychange", () => {
   if (state.route.view === "chat" && state.me) rt.markRead(conv(state.route.id));
   changed();

@@ -52,6 +52,7 @@ export function conv(id) {
       loaded: false, // the newest page of history was fetched
       hasOlder: false,
       loadingOlder: false,
+      seen: 0, // the highest seq ever held, also after expired ones were dropped
       receipts: new Map(), // user id -> {delivered_seq, read_seq}
       typing: new Map(), // user id -> until (ms)
       readSent: 0,
@@ -68,7 +69,52 @@ export function maxSeq(c) {
 // cursor is the seq up to which the client holds a conversation's log:
 // what it syncs from.
 export function cursor(c) {
-  return c.loaded ? Math.max(maxSeq(c), 0) : Math.max(c.view ? c.view.last_seq : 0, maxSeq(c));
+  return c.loaded ? Math.max(maxSeq(c), c.seen) : Math.max(c.view ? c.view.last_seq : 0, maxSeq(c), c.seen);
+}
+
+// expired reports whether a disappearing message's time is up: it is then
+// dropped (sweepExpired) and never shown again.
+export function expired(m, now = Date.now()) {
+  return !!m && !!m.expires_at && Date.parse(m.expires_at) <= now;
+}
+
+// sweepExpired forgets the messages whose expires_at passed, everywhere
+// the client holds them, and reports whether it dropped any.
+export function sweepExpired(now = Date.now()) {
+  let dropped = false;
+  for (const c of state.convs.values()) {
+    for (const [seq, m] of c.msgs) {
+      if (!expired(m, now)) continue;
+      c.msgs.delete(seq);
+      c.byId.delete(String(m.id));
+      c.seqs.splice(c.seqs.indexOf(seq), 1);
+      dropped = true;
+    }
+    const v = c.view;
+    if (v && expired(v.latest_message, now)) {
+      let newest = null;
+      for (let i = c.seqs.length - 1; i >= 0 && !newest; i--) {
+        const m = c.msgs.get(c.seqs[i]);
+        if (m.type !== "recall") newest = m;
+      }
+      v.latest_message = newest;
+      dropped = true;
+    }
+  }
+  return dropped;
+}
+
+// timerLabel says a disappearing-messages timer in words.
+export function timerLabel(seconds) {
+  if (!seconds) return "off";
+  const units = [[86400, "day"], [3600, "hour"], [60, "minute"], [1, "second"]];
+  for (const [n, name] of units) {
+    if (seconds % n === 0) {
+      const k = seconds / n;
+      return `${k} ${name}${k === 1 ? "" : "s"}`;
+    }
+  }
+  return `${seconds} seconds`;
 }
 
 function raise(c, userId, delivered, read) {
@@ -111,6 +157,9 @@ export function isOpen(id) {
 // history), deduplicated by seq. It returns true when the message was new.
 export function addMessage(m) {
   const c = conv(m.conversation_id);
+  c.seen = Math.max(c.seen, m.seq);
+  if (m.type === "setting" && c.view && m.seq > c.view.last_seq) c.view.disappear_after = m.disappear_after || 0;
+  if (expired(m)) return false; // its time was up before it arrived
   const fresh = !c.msgs.has(m.seq);
   if (m.type === "recall" && m.recall_of) markRecalled(c, m.recall_of);
   const old = c.byId.get(String(m.id));

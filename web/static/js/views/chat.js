@@ -11,7 +11,7 @@ import { avatar } from "./avatar.js";
 import { openDialog } from "./dialog.js";
 import { composerView } from "./composer.js";
 import { detailsDialog } from "./conversation.js";
-import { previewText } from "./list.js";
+import { previewText, settingText } from "./list.js";
 
 const PAGE = 50;
 const OLDER_PAGE = 100;
@@ -156,6 +156,11 @@ export function chatView() {
       const showName = v && v.type === "group" && String(m.sender_id) !== String(state.me.id) && lastSender !== String(m.sender_id);
       lastSender = String(m.sender_id);
       const t = pending ? (m.failed ? "failed" : "pending") : String(m.sender_id) === String(state.me.id) ? tick(c, m) : "";
+      if (m.type === "setting") {
+        lastSender = null;
+        items.push({ key, sig: `setting|${m.disappear_after}`, build: () => h("li", { class: "day setting" }, h("span", null, settingText(m))) });
+        return;
+      }
       const sig = `${m.body}|${m.recalled_at || ""}|${t}|${showName}|${m.media ? m.media.id : ""}|${m.reply_to || ""}`;
       items.push({ key, sig, build: () => messageItem(c, m, t, showName, pending) });
     };

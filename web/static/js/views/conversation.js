@@ -2,7 +2,7 @@
 // conversation's details: rename, members and roles, leave.
 import { h } from "../dom.js";
 import { get, post, patch, del } from "../api.js";
-import { state, changed, setConversation, convTitle, userName } from "../store.js";
+import { state, changed, setConversation, convTitle, userName, timerLabel } from "../store.js";
 import { openDialog } from "./dialog.js";
 
 async function findUser(handle) {
@@ -83,6 +83,19 @@ export function newChatDialog() {
   search.focus();
 }
 
+// The disappearing-messages timers offered, in seconds (0: off).
+const TIMERS = [0, 30, 300, 3600, 86400, 7 * 86400, 90 * 86400];
+
+// timerForm sets the conversation's disappearing-messages timer; who may
+// is the server's to say (either member of a 1:1, a group's admins).
+function timerForm(c, act) {
+  const now = c.view.disappear_after || 0;
+  const sel = h("select", { id: "cd-timer" }, ...[...new Set([...TIMERS, now])].sort((a, b) => a - b).map((s) =>
+    h("option", { value: String(s), selected: s === now }, s ? timerLabel(s) : "Off")));
+  return h("form", { onsubmit: (e) => { e.preventDefault(); act(() => patch(`/v1/conversation/${c.id}`, { disappear_after: Number(sel.value) }))(); } },
+    h("label", { for: "cd-timer" }, "Disappearing messages"), sel, h("button", { type: "submit" }, "Set timer"));
+}
+
 export function detailsDialog(c) {
   const v = c.view;
   if (!v) return;
@@ -113,7 +126,7 @@ export function detailsDialog(c) {
         handle.textContent = `@${u.handle}`;
         about.textContent = u.bio || "";
       }, () => {});
-      body.replaceChildren(h("p", null, `A private chat with ${convTitle(c)}.`), handle, about,
+      body.replaceChildren(h("p", null, `A private chat with ${convTitle(c)}.`), handle, about, timerForm(c, act),
         h("button", { type: "button", onclick: act(async () => { await post(`/v1/friends/${cv.recipient_id}/block`); state.notice = `${convTitle(c)} is blocked.`; return null; }) }, `Block ${convTitle(c)}`));
       return;
     }
@@ -122,6 +135,7 @@ export function detailsDialog(c) {
     body.replaceChildren(
       admin ? h("form", { onsubmit: (e) => { e.preventDefault(); act(() => patch(`/v1/conversation/${c.id}`, { title: title.value.trim() }))(); } },
         h("label", { for: "cd-title" }, "Group title"), title, h("button", { type: "submit" }, "Rename")) : h("p", null, cv.title),
+      admin ? timerForm(c, act) : h("p", null, `Disappearing messages: ${timerLabel(cv.disappear_after || 0)}`),
       h("h3", null, "Members"),
       h("ul", { class: "members", "aria-label": "Members" }, ...(cv.members || []).map((m) => {
         const name = m.display_name || m.handle || userName(m.user_id);

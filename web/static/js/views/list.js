@@ -1,7 +1,7 @@
 // The conversation list: newest activity first, filter by name, unread
 // badges, online dots and typing hints, updated live from the state.
 import { h, shortTime } from "../dom.js";
-import { state, changed, convTitle, userName } from "../store.js";
+import { state, changed, convTitle, userName, timerLabel } from "../store.js";
 import { avatar } from "./avatar.js";
 
 export function listView(actions) {
@@ -65,7 +65,7 @@ export function listView(actions) {
     const m = v.latest_message;
     let preview = "";
     if (m) {
-      const who = String(m.sender_id) === String(state.me.id) ? "You: " : v.type === "group" ? `${userName(m.sender_id)}: ` : "";
+      const who = m.type === "setting" ? "" : String(m.sender_id) === String(state.me.id) ? "You: " : v.type === "group" ? `${userName(m.sender_id)}: ` : "";
       preview = who + previewText(m);
     }
     const hint = typers.length ? (v.type === "group" ? `${typers.join(", ")} typing…` : "typing…") : preview;
@@ -89,8 +89,15 @@ export function listView(actions) {
 }
 
 export function previewText(m) {
+  if (m.type === "setting") return settingText(m);
   if (m.recalled_at) return "This message was deleted";
   if (m.type === "image") return m.body ? `Photo: ${m.body}` : "Photo";
   if (m.type === "file") return `File: ${(m.media && m.media.filename) || m.body || "file"}`;
   return m.body || "";
+}
+
+// settingText tells who changed the disappearing-messages timer, and to what.
+export function settingText(m) {
+  const who = String(m.sender_id) === String(state.me.id) ? "You" : userName(m.sender_id);
+  return m.disappear_after ? `${who} set disappearing messages to ${timerLabel(m.disappear_after)}` : `${who} turned off disappearing messages`;
 }
