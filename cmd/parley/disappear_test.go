@@ -1,8 +1,16 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley"
+	parleyclient "github.com/parleyhq/parley/client"
+	"github.com/parleyhq/parley/internal/testenv"
 )
 
 // TestAPIDisappearing drives the disappearing-messages timer over HTTP,
@@ -65,4 +73,132 @@ func TestAPIDisappearing(t *testing.T) {
 	carol.want("PATCH", "/v1/conversation/"+group.ID, map[string]int64{"disappear_after": 60}, 403, "forbidden")
 	alice.want("PATCH", "/v1/conversation/"+group.ID, map[string]any{"title": "Crew", "disappear_after": 60}, 200, "")
 	bob.want("PATCH", "/v1/conversation/"+group.ID, map[string]string{"title": "Mine"}, 403, "forbidden")
+}
+
+// collector keeps the message events one socket gets, by seq.
+type collector struct {
+	mu   sync.Mutex
+	msgs map[int64]*parley.Message
+}
+
+func (c *collector) on(ev parleyclient.Event) {
+	if m, ok := ev.Data.(*parley.Message); ok {
+		c.mu.Lock()
+		c.msgs[m.Seq] = m
+		c.mu.Unlock()
+	}
+}
+
+// visible returns the seqs the socket's client shows at now: what it got,
+// less what it hid at expires_at.
+func (c *collector) visible(now time.Time) []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int64
+	for seq, m := range c.msgs {
+		if !m.Expired(now) {
+			out = append(out, seq)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (c *collector) get(seq int64) *parley.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.msgs[seq]
+}
+
+func (c *collector) has(seq int64) bool { return c.get(seq) != nil }
+
+// TestClusterDisappearing: three nodes on one PostgreSQL and one Redis
+// share a clock the test moves. The timer is set through one node, a
+// message sent through another reaches a device on the third live with
+// its expires_at, and a device that was offline meanwhile syncs later
+// through yet another node: it gets both setting entries and not the
+// expired message, so the two devices show the same conversation.
+func TestClusterDisappearing(t *testing.T) {
+	pg, rd := testenv.MustPostgres(t), testenv.MustRedis(t)
+	clk := &testClock{t: time.Now().UTC().Truncate(time.Second)}
+	var urls []string
+	for range 3 {
+		m := NewMain()
+		m.Config, m.Clock, m.Stderr = clusterConfig(t, pg, rd), clk.now, nopWriter{}
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		urls = append(urls, "http://"+m.Addr())
+	}
+	ctx := context.Background()
+	login := func(url, handle string) (*parleyclient.Client, *parley.Session) {
+		c := parleyclient.New(url, nil)
+		if _, err := c.Register(ctx, parley.RegisterRequest{Handle: handle, Password: "password-" + handle}); err != nil && parley.ErrorCode(err) != parley.ECONFLICT {
+			t.Fatal(err)
+		}
+		s, err := c.Login(ctx, parley.LoginRequest{Handle: handle, Password: "password-" + handle})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, s
+	}
+	dial := func(c *parleyclient.Client, col *collector) *parleyclient.Socket {
+		s, err := c.Dial(ctx, parleyclient.SocketConfig{Handler: col.on, AckTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	alice, _ := login(urls[0], "alice")
+	phone, bs := login(urls[1], "bob")
+	conv, _, err := alice.CreateConversation(ctx, parley.CreateConversationRequest{MemberIDs: []parley.ID{bs.User.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := &collector{msgs: map[int64]*parley.Message{}}
+	dial(phone, live)
+	aliceSock := dial(alice, &collector{msgs: map[int64]*parley.Message{}})
+
+	if _, err := alice.SetDisappearAfter(ctx, conv.ID, 60); err != nil { // seq 1
+		t.Fatal(err)
+	}
+	gone, err := aliceSock.Send(ctx, parley.SendRequest{ConversationID: conv.ID, ClientMsgID: "gone", Type: parley.TextMessage, Body: "for a minute"}) // seq 2
+	if err != nil || gone.ExpiresAt == nil {
+		t.Fatalf("send = %+v, %v", gone, err)
+	}
+	waitFor(t, "the live device to get the setting entry and the message", func() bool { return live.has(1) && live.has(2) })
+	if m := live.get(2); m.ExpiresAt == nil || !m.ExpiresAt.Equal(*gone.ExpiresAt) {
+		t.Fatalf("live message = %+v", m)
+	}
+	clk.add(time.Minute)                                                                                                  // seq 2 expires
+	if _, err := parleyclient.New(urls[2], nil).WithToken(alice.Token()).SetDisappearAfter(ctx, conv.ID, 0); err != nil { // seq 3
+		t.Fatal(err)
+	}
+	if _, err := aliceSock.Send(ctx, parley.SendRequest{ConversationID: conv.ID, ClientMsgID: "kept", Type: parley.TextMessage, Body: "for good"}); err != nil { // seq 4
+		t.Fatal(err)
+	}
+	waitFor(t, "the live device to get the rest", func() bool { return live.has(3) && live.has(4) })
+
+	laptop, _ := login(urls[2], "bob")
+	late := &collector{msgs: map[int64]*parley.Message{}}
+	sock := dial(laptop, late)
+	if err := sock.Sync(ctx, map[parley.ID]int64{}); err != nil {
+		t.Fatal(err)
+	}
+	now := clk.now()
+	if got := fmt.Sprint(late.visible(now)); got != "[1 3 4]" || late.has(2) {
+		t.Fatalf("the device that synced late shows %s (expired message held: %v), want [1 3 4]", got, late.has(2))
+	}
+	if s := late.get(1); s.Type != parley.SettingEntry || s.DisappearAfter == nil || *s.DisappearAfter != 60 {
+		t.Fatalf("setting entry = %+v", s)
+	}
+	if a, b := fmt.Sprint(live.visible(now)), fmt.Sprint(late.visible(now)); a != b {
+		t.Fatalf("the devices show %s and %s", a, b)
+	}
+	ms, err := phone.History(ctx, conv.ID, parley.HistoryQuery{})
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("history = %+v, %v", ms, err)
+	}
 }
