@@ -325,3 +325,22 @@ func TestDisappearingMedia(t *testing.T) {
 		e.wantReadable(t, c, m2.ID, shared)
 	})
 }
+
+// TestDisappearingPush: a message that expired before its push was due is
+// not announced.
+func TestDisappearingPush(t *testing.T) {
+	e := mustPushApp(t, app.Config{})
+	a, b := e.MustUser(t), e.MustUser(t)
+	conv := e.MustDirect(t, a, b)
+	e.MustRegister(t, b.c, "https://push.example/b")
+	e.env.mustSetTimer(t, a, conv, parley.MinDisappearAfter)
+	e.MustSend(t, a, conv, "brief")
+	e.clock.add(time.Duration(parley.MinDisappearAfter) * time.Second)
+	if got := e.settle(); len(got) != 0 {
+		t.Fatalf("pushes = %+v, want none for an expired message", got)
+	}
+	e.MustSend(t, a, conv, "still here")
+	if got := e.settle(); len(got) != 1 || got[0].n.Preview != "still here" {
+		t.Fatalf("pushes = %+v, want one", got)
+	}
+}

@@ -284,12 +284,12 @@ func (p *pushScheduler) check(ctx context.Context, e *pendingPush) {
 // notification builds what a burst's push says, from the newest message;
 // nil when there is nothing to announce.
 func (a *App) notification(ctx context.Context, e *pendingPush, m *parley.Member) (*parley.PushNotification, error) {
-	ms, err := a.store.Messages(ctx, e.key.conv, parley.MessageFilter{Floor: e.seq - 1, Ceiling: e.seq, Limit: 1})
+	ms, err := a.store.Messages(ctx, e.key.conv, parley.MessageFilter{Floor: e.seq - 1, Ceiling: e.seq, Limit: 1, Now: a.now.Now()})
 	if err != nil {
 		return nil, err
 	}
 	if len(ms) == 0 {
-		return nil, nil // removed by retention meanwhile
+		return nil, nil // removed by retention, or expired, meanwhile
 	}
 	msg := ms[0]
 	users, err := a.store.Users(ctx, []parley.ID{e.key.user, msg.SenderID})
