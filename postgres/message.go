@@ -12,7 +12,7 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, created_at, recalled_at`
+const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, edit_of, reaction_of, forwarded, created_at, recalled_at, edited_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -21,15 +21,16 @@ func scanMessage(s scanner, extra ...any) (*parley.Message, error) {
 	var m parley.Message
 	var id, conv, sender, device int64
 	var cmid *string
-	var media, reply, recallOf *int64
-	dest := []any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &m.CreatedAt, &m.RecalledAt}
+	var media, reply, recallOf, editOf, reactionOf *int64
+	dest := []any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &editOf, &reactionOf, &m.Forwarded, &m.CreatedAt, &m.RecalledAt, &m.EditedAt}
 	if err := s.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	m.ID, m.ConversationID, m.SenderID, m.SenderDeviceID = parley.ID(id), parley.ID(conv), parley.ID(sender), parley.ID(device)
 	m.ClientMsgID = deref(cmid)
 	m.MediaID, m.ReplyTo, m.RecallOf = parley.ID(deref(media)), parley.ID(deref(reply)), parley.ID(deref(recallOf))
-	m.CreatedAt, m.RecalledAt = utc(m.CreatedAt), utcPtr(m.RecalledAt)
+	m.EditOf, m.ReactionOf = parley.ID(deref(editOf)), parley.ID(deref(reactionOf))
+	m.CreatedAt, m.RecalledAt, m.EditedAt = utc(m.CreatedAt), utcPtr(m.RecalledAt), utcPtr(m.EditedAt)
 	return &m, nil
 }
 
@@ -274,22 +275,16 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 			int64(orig.ConversationID), orig.Seq, orig.CreatedAt, entry.CreatedAt); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT nextval('message_ids')`).Scan(&id); err != nil {
+		// What the edits said goes with the original, and its reactions.
+		if _, err := tx.Exec(ctx, `UPDATE messages SET body = '' WHERE edit_of = $1`, int64(orig.ID)); err != nil {
 			return err
 		}
-		seq = last + 1
-		if _, err := tx.Exec(ctx, `INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, type, body, recall_of, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8)`,
-			id, int64(entry.ConversationID), seq, int64(entry.SenderID), int64(entry.SenderDeviceID), string(entry.Type), int64(entry.RecallOf), entry.CreatedAt); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM reactions WHERE message_id = $1`, int64(orig.ID)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE conversations SET last_seq = $2, last_activity_at = greatest(last_activity_at, $3), last_message_at = $3 WHERE id = $1`,
-			int64(entry.ConversationID), seq, entry.CreatedAt); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE members SET delivered_seq = greatest(delivered_seq, $3), read_seq = greatest(read_seq, $3)
-			WHERE conversation_id = $1 AND user_id = $2`, int64(entry.ConversationID), int64(entry.SenderID), seq)
-		return err
+		var err2 error
+		id, seq, err2 = appendEntryTx(ctx, tx, entry, last)
+		return err2
 	})
 	if err != nil {
 		return nil, db.err("recall message", err)
@@ -332,6 +327,17 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 			return err
 		}
 		total += tag.RowsAffected()
+		// Reactions go with the messages they were to.
+		for {
+			tag, err := conn.Exec(ctx, `DELETE FROM reactions WHERE ctid = ANY(ARRAY(
+				SELECT ctid FROM reactions WHERE message_created_at < $1 LIMIT 10000))`, t)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				break
+			}
+		}
 		for {
 			tag, err := conn.Exec(ctx, `DELETE FROM message_dedup WHERE ctid = ANY(ARRAY(
 				SELECT ctid FROM message_dedup WHERE created_at < $1 LIMIT 10000))`, t)

@@ -27,6 +27,8 @@ func (g *Gateway) routes(nsp *socketio.Namespace) {
 	nsp.On("delivered", g.handle("delivered", g.delivered))
 	nsp.On("read", g.handle("read", g.read))
 	nsp.On("recall", g.handle("recall", g.recall))
+	nsp.On("edit", g.handle("edit", g.edit))
+	nsp.On("react", g.handle("react", g.react))
 	nsp.On("typing", g.handle("typing", g.typing))
 	nsp.On("sync", g.handle("sync", g.sync))
 	nsp.On("conversation:create", g.handle("conversation:create", g.createConversation))
@@ -224,6 +226,49 @@ func (g *Gateway) recall(ctx context.Context, c *conn, arg json.RawMessage) (jso
 		return nil, err
 	}
 	return okWith("message", m)
+}
+
+// edit runs an edit. Unlike a send's, its ack carries the edited message,
+// not the log entry: the entry reaches this socket, like every other, as
+// a message event in the conversation's stream (so the client sees its
+// seq and never takes it for a hole).
+func (g *Gateway) edit(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	var a struct {
+		ConversationID parley.ID `json:"conversation_id"`
+		MessageID      parley.ID `json:"message_id"`
+		Body           *string   `json:"body"`
+	}
+	if err := decodeArg(arg, &a); err != nil {
+		return nil, err
+	}
+	if a.ConversationID <= 0 || a.MessageID <= 0 || a.Body == nil {
+		return nil, parley.Errorf(parley.EINVALID, "conversation_id, message_id and body are required")
+	}
+	m, _, err := g.svc.Messages.Edit(ctx, c.caller, a.ConversationID, a.MessageID, *a.Body)
+	if err != nil {
+		return nil, err
+	}
+	return okWith("message", m)
+}
+
+// react sets the caller's reaction; its log entry reaches the socket as
+// an edit's does.
+func (g *Gateway) react(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	var a struct {
+		ConversationID parley.ID `json:"conversation_id"`
+		MessageID      parley.ID `json:"message_id"`
+		Emoji          *string   `json:"emoji"`
+	}
+	if err := decodeArg(arg, &a); err != nil {
+		return nil, err
+	}
+	if a.ConversationID <= 0 || a.MessageID <= 0 || a.Emoji == nil {
+		return nil, parley.Errorf(parley.EINVALID, "conversation_id, message_id and emoji are required")
+	}
+	if _, err := g.svc.Messages.React(ctx, c.caller, a.ConversationID, a.MessageID, *a.Emoji); err != nil {
+		return nil, err
+	}
+	return okAck, nil
 }
 
 func (g *Gateway) typing(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {

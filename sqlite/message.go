@@ -14,22 +14,23 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, created_at, recalled_at`
+const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, edit_of, reaction_of, forwarded, created_at, recalled_at, edited_at`
 
 // scanMessage scans messageCols, then any extra columns into extra.
 func scanMessage(s scanner, extra ...any) (*parley.Message, error) {
 	var m parley.Message
 	var id, conv, sender, device, created int64
 	var cmid sql.NullString
-	var media, reply, recallOf, recalled sql.NullInt64
-	dest := append([]any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &created, &recalled}, extra...)
+	var media, reply, recallOf, editOf, reactionOf, recalled, edited sql.NullInt64
+	dest := append([]any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &editOf, &reactionOf, &m.Forwarded, &created, &recalled, &edited}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
 	m.ID, m.ConversationID, m.SenderID, m.SenderDeviceID = parley.ID(id), parley.ID(conv), parley.ID(sender), parley.ID(device)
 	m.ClientMsgID = cmid.String
 	m.MediaID, m.ReplyTo, m.RecallOf = parley.ID(media.Int64), parley.ID(reply.Int64), parley.ID(recallOf.Int64)
-	m.CreatedAt, m.RecalledAt = fromTS(created), fromNullTS(recalled)
+	m.EditOf, m.ReactionOf = parley.ID(editOf.Int64), parley.ID(reactionOf.Int64)
+	m.CreatedAt, m.RecalledAt, m.EditedAt = fromTS(created), fromNullTS(recalled), fromNullTS(edited)
 	return &m, nil
 }
 
@@ -117,16 +118,17 @@ func (b *batch) insertPending() error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	const width = 13
+	const width = 16
 	args := make([]any, 0, width*len(b.pending))
 	for _, e := range b.pending {
 		m := e.msg
 		args = append(args, int64(m.ID), int64(m.ConversationID), m.Seq, int64(m.SenderID), int64(m.SenderDeviceID),
-			nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, nullID(m.MediaID), nullID(m.ReplyTo), nullID(m.RecallOf), ts(m.CreatedAt))
+			nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, nullID(m.MediaID), nullID(m.ReplyTo), nullID(m.RecallOf),
+			nullID(m.EditOf), nullID(m.ReactionOf), m.Forwarded, ts(m.CreatedAt))
 	}
 	b.pending = b.pending[:0]
-	err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, media_id, reply_to, recall_of, created_at)
-		VALUES %s`, "(?,?,?,?,?,?,?,?,?,?,?,?,?)", width, args)
+	err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, media_id, reply_to, recall_of, edit_of, reaction_of, forwarded, created_at)
+		VALUES %s`, "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", width, args)
 	if err != nil {
 		return fmt.Errorf("append messages: %w", err)
 	}
@@ -255,6 +257,13 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 		if _, err := b.exec(`UPDATE messages SET body = '', media_id = NULL, recalled_at = ? WHERE id = ?`, ts(entry.CreatedAt), int64(o.ID)); err != nil {
 			return fmt.Errorf("recall message %d: %w", o.ID, err)
 		}
+		// What the edits said goes with the original, and its reactions.
+		if _, err := b.exec(`UPDATE messages SET body = '' WHERE edit_of = ?`, int64(o.ID)); err != nil {
+			return fmt.Errorf("recall edits of message %d: %w", o.ID, err)
+		}
+		if _, err := b.exec(`DELETE FROM reactions WHERE message_id = ?`, int64(o.ID)); err != nil {
+			return fmt.Errorf("recall reactions to message %d: %w", o.ID, err)
+		}
 		entry.ClientMsgID = ""
 		if _, err := b.appendEntry(entry, nil); err != nil {
 			return err
@@ -287,8 +296,14 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 			if err != nil {
 				return fmt.Errorf("delete old messages: %w", err)
 			}
-			n, err = res.RowsAffected()
-			return err
+			if n, err = res.RowsAffected(); err != nil || n > 0 {
+				return err
+			}
+			// The last round: reactions go with the messages they were to.
+			if _, err := b.exec(`DELETE FROM reactions WHERE message_created_at < ?`, ts(t)); err != nil {
+				return fmt.Errorf("delete old reactions: %w", err)
+			}
+			return nil
 		})
 		if err != nil {
 			return total, err
