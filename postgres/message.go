@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/parleyhq/parley"
 )
 
@@ -328,29 +329,28 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 		}
 		total += tag.RowsAffected()
 		// Reactions go with the messages they were to.
-		for {
-			tag, err := conn.Exec(ctx, `DELETE FROM reactions WHERE ctid = ANY(ARRAY(
-				SELECT ctid FROM reactions WHERE message_created_at < $1 LIMIT 10000))`, t)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				break
-			}
+		if err := deleteOlder(ctx, conn, "reactions", "message_created_at", t); err != nil {
+			return err
 		}
-		for {
-			tag, err := conn.Exec(ctx, `DELETE FROM message_dedup WHERE ctid = ANY(ARRAY(
-				SELECT ctid FROM message_dedup WHERE created_at < $1 LIMIT 10000))`, t)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return nil
-			}
-		}
+		return deleteOlder(ctx, conn, "message_dedup", "created_at", t)
 	})
 	if err != nil {
 		return total, db.err("delete old messages", err)
 	}
 	return total, nil
+}
+
+// deleteOlder deletes the rows of table whose time column is before t, in
+// batches, so no one statement holds many rows' locks.
+func deleteOlder(ctx context.Context, conn *pgxpool.Conn, table, column string, t time.Time) error {
+	for {
+		tag, err := conn.Exec(ctx, `DELETE FROM `+table+` WHERE ctid = ANY(ARRAY(
+			SELECT ctid FROM `+table+` WHERE `+column+` < $1 LIMIT 10000))`, t)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+	}
 }
