@@ -46,7 +46,9 @@ type store struct {
 	start int64
 	mu    sync.Mutex
 	log   map[int64]bool
-	calls []parley.HistoryQuery
+	// entries, when set for a seq of log, is what History answers for it.
+	entries map[int64]*parley.Message
+	calls   []parley.HistoryQuery
 	// fail is returned by the next failures History calls.
 	fail     error
 	failures int
@@ -82,7 +84,9 @@ func (s *store) History(_ context.Context, _ parley.Caller, conv parley.ID, q pa
 	}
 	var out []*parley.Message
 	for seq := q.AfterSeq + 1; len(out) < q.Limit && seq <= q.AfterSeq+int64(q.Limit); seq++ {
-		if s.log[seq] {
+		if m := s.entries[seq]; m != nil && s.log[seq] {
+			out = append(out, m)
+		} else if s.log[seq] {
 			out = append(out, &parley.Message{ConversationID: conv, Seq: seq})
 		}
 	}
@@ -323,6 +327,18 @@ func TestStreamOrder(t *testing.T) {
 		c, r, _ := newTestConn(t, 1, 2, 3)
 		deliver(c, 3, 1, 2)
 		waitGot(t, r, "[1 2 3]")
+	})
+	t.Run("OwnChangesFilledFromStoreAreEmitted", func(t *testing.T) {
+		// A gap is filled from the store: this device's own sends are
+		// skipped (their acks had them), its own edits and reactions are
+		// not (their acks carry no entry).
+		c, r, st := newTestConn(t, 1, 2, 3, 4, 5)
+		own := func(seq int64, typ parley.MessageType) *parley.Message {
+			return &parley.Message{ConversationID: conv, Seq: seq, SenderID: 1, SenderDeviceID: c.caller.DeviceID, Type: typ}
+		}
+		st.entries = map[int64]*parley.Message{2: own(2, parley.TextMessage), 3: own(3, parley.EditEntry), 4: own(4, parley.ReactionEntry)}
+		deliver(c, 5)
+		waitGot(t, r, "[1 3 4 5]")
 	})
 	t.Run("OwnSendFirstDoesNotSkipEarlierMessages", func(t *testing.T) {
 		c, r, _ := newTestConn(t, 1, 2)
