@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -106,4 +107,55 @@ func TestAPIEditReactForward(t *testing.T) {
 		carol.want("DELETE", "/v1/conversation/"+group.ID+"/members/"+cs.User.ID, nil, 204, "")
 		carol.want("PUT", msgPath+"/reaction", map[string]string{"emoji": "😂"}, 403, "forbidden")
 	})
+}
+
+// TestRealtimeEditReactForward runs the changes scenario of the official
+// socket.io-client: edit, react and forward over the socket, on
+// WebSocket and on long-polling.
+func TestRealtimeEditReactForward(t *testing.T) {
+	for _, mode := range []string{"websocket", "polling"} {
+		t.Run(mode, func(t *testing.T) {
+			m := MustRunMain(t, testConfig(t))
+			anon := newClient(t, m.Addr())
+			alice, _ := anon.mustSignUp("alice")
+			_, bs := anon.mustSignUp("bob")
+			setup := map[string]any{
+				"alice1": alice.token, "alice2": login(t, anon, "alice"), "bob": login(t, anon, "bob"),
+				"conv": directConversation(t, alice, bs.User.ID),
+			}
+			type entry struct {
+				Type       string `json:"type"`
+				Seq        int64  `json:"seq"`
+				Body       string `json:"body"`
+				EditOf     string `json:"edit_of"`
+				ReactionOf string `json:"reaction_of"`
+				SenderID   string `json:"sender_id"`
+			}
+			var res struct {
+				Alice1   []string `json:"alice1"`
+				Alice2   []string `json:"alice2"`
+				Bob      []string `json:"bob"`
+				Edit     entry    `json:"edit"`
+				Reaction entry    `json:"reaction"`
+				Errors   []string `json:"errors"`
+			}
+			jsClient(t, m.Addr(), "changes", mode, setup, &res)
+			// alice1 has its send and nothing else in its acks; bob its forward.
+			if got := strings.Join(res.Alice1, ","); got != "edit,reaction,text" {
+				t.Errorf("alice's acting device got %s", got)
+			}
+			if got := strings.Join(res.Alice2, ","); got != "text,edit,reaction,text" {
+				t.Errorf("alice's other device got %s", got)
+			}
+			if got := strings.Join(res.Bob, ","); got != "text,edit,reaction" {
+				t.Errorf("bob got %s", got)
+			}
+			if res.Edit.Seq != 2 || res.Edit.Body != "hello" || res.Edit.EditOf == "" || res.Reaction.Seq != 3 || res.Reaction.Body != "👍" || res.Reaction.SenderID != bs.User.ID {
+				t.Errorf("entries: edit %+v, reaction %+v", res.Edit, res.Reaction)
+			}
+			if got := strings.Join(res.Errors, ","); got != "forbidden,invalid,invalid,not_found" {
+				t.Errorf("error acks = %s", got)
+			}
+		})
+	}
 }
