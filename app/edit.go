@@ -194,21 +194,29 @@ func (a *App) attachReactions(ctx context.Context, ms []*parley.Message) error {
 }
 
 // unreadCounts returns each conversation's unread count as its member
-// sees it: the entries from others past its read watermark, less the
-// edits and reactions among them.
+// sees it (see unread).
 func (a *App) unreadCounts(ctx context.Context, ucs []*parley.UserConversation) ([]int64, error) {
 	out := make([]int64, len(ucs))
 	for i, uc := range ucs {
-		self, last := &uc.Self, uc.Conversation.LastSeq
-		n := self.Unread(last)
-		if n > 0 {
-			silent, err := a.store.SilentEntries(ctx, uc.Conversation.ID, max(self.ReadSeq, self.Floor()), self.Ceiling(last))
-			if err != nil {
-				return nil, err
-			}
-			n = max(0, n-silent)
+		n, err := a.unread(ctx, uc.Conversation.ID, &uc.Self, uc.Conversation.LastSeq)
+		if err != nil {
+			return nil, err
 		}
 		out[i] = n
 	}
 	return out, nil
+}
+
+// unread returns how many entries from others up to lastSeq the member
+// has not read, leaving out edits and reactions: they are not news.
+func (a *App) unread(ctx context.Context, conversationID parley.ID, m *parley.Member, lastSeq int64) (int64, error) {
+	n := m.Unread(lastSeq)
+	if n == 0 {
+		return 0, nil
+	}
+	silent, err := a.store.SilentEntries(ctx, conversationID, max(m.ReadSeq, m.Floor()), m.Ceiling(lastSeq))
+	if err != nil {
+		return 0, err
+	}
+	return max(0, n-silent), nil
 }

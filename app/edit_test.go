@@ -387,3 +387,38 @@ func TestForward(t *testing.T) {
 		wantCode(t, err, parley.EINVALID)
 	})
 }
+
+// TestChangesPush: reactions and edits push nothing, and a later
+// message's push counts neither as unread; an edit made before the push
+// goes out is what it previews.
+func TestChangesPush(t *testing.T) {
+	e := mustPushApp(t, app.Config{})
+	ctx := context.Background()
+	a, b := e.MustUser(t), e.MustUser(t)
+	conv := e.MustDirect(t, a, b)
+	e.MustRegister(t, a.c, "https://push.example/a")
+	reg := e.MustRegister(t, b.c, "https://push.example/b")
+	bm := e.MustSend(t, b, conv, "from b")
+	if got := e.settle(); len(to(got, reg.DeviceID)) != 0 {
+		t.Fatalf("b pushed its own message: %+v", got)
+	}
+	if _, err := e.app.React(ctx, a.c, conv, bm.ID, "👍"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.settle(); len(got) != 0 {
+		t.Fatalf("a reaction was pushed: %+v", got)
+	}
+	am := e.MustSend(t, a, conv, "typo")
+	if _, _, err := e.app.Edit(ctx, a.c, conv, am.ID, "fixed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.React(ctx, a.c, conv, bm.ID, "❤️"); err != nil {
+		t.Fatal(err)
+	}
+	got := to(e.settle(), reg.DeviceID)
+	// b has read its own message (seq 1); after it come a's reaction, a's
+	// message, the edit and the second reaction: one of them is news.
+	if len(got) != 1 || got[0].n.Seq != am.Seq || got[0].n.Unread != 1 || got[0].n.Preview != "fixed" {
+		t.Fatalf("pushes = %+v", got)
+	}
+}
