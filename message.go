@@ -1,8 +1,10 @@
 package parley
 
 import (
+	"cmp"
 	"context"
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -23,11 +25,19 @@ const (
 	// new value. It has its own seq, so every device learns of the change
 	// in log order, and it never expires itself. Clients never send it.
 	SettingEntry MessageType = "setting"
+	// EditEntry records an edit: EditOf names the original, whose body
+	// becomes the entry's Body. ReactionEntry records a member's reaction:
+	// ReactionOf names the original and Body is the emoji ("" removes the
+	// member's reaction). Clients never send either; both have their own
+	// seq like a recall.
+	EditEntry     MessageType = "edit"
+	ReactionEntry MessageType = "reaction"
 )
 
-// Sent reports whether clients append entries of this type with send (and
-// so get each one back in the send's acknowledgement); the other types
-// record an action on the log.
+// Sent reports whether t is a message someone sent (text, image or file),
+// as opposed to an entry that records an action on the log (recall, edit,
+// reaction, timer change); clients get each sent one back in the send's
+// acknowledgement.
 func (t MessageType) Sent() bool {
 	return t == TextMessage || t == ImageMessage || t == FileMessage
 }
@@ -36,6 +46,13 @@ func (t MessageType) Sent() bool {
 // conversation's disappearing-messages timer: what people write does; the
 // entries that record an action (a recall, a timer change) do not.
 func (t MessageType) Disappears() bool { return t.Sent() }
+
+// Silent reports whether entries of type t leave the members' unread
+// counts as they are: edits and reactions change what is shown, they are
+// not news of their own.
+func (t MessageType) Silent() bool {
+	return t == EditEntry || t == ReactionEntry
+}
 
 // Limits on messages.
 const (
@@ -60,8 +77,16 @@ type Message struct {
 	Media          *Media      `json:"media,omitempty"`
 	ReplyTo        ID          `json:"reply_to,omitempty"`
 	RecallOf       ID          `json:"recall_of,omitempty"`
-	CreatedAt      time.Time   `json:"created_at"`
-	RecalledAt     *time.Time  `json:"recalled_at,omitempty"`
+	EditOf         ID          `json:"edit_of,omitempty"`
+	ReactionOf     ID          `json:"reaction_of,omitempty"`
+	// Forwarded marks a copy of another message (see SendRequest.ForwardOf).
+	Forwarded  bool       `json:"forwarded,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	RecalledAt *time.Time `json:"recalled_at,omitempty"`
+	// EditedAt is when the body was last edited; Body is then the latest.
+	EditedAt *time.Time `json:"edited_at,omitempty"`
+	// Reactions are the members' current reactions, most used first.
+	Reactions []Reaction `json:"reactions,omitempty"`
 	// ExpiresAt is set on a message appended while the conversation's
 	// disappearing-messages timer was on: CreatedAt plus the timer. From
 	// then on the message is gone from every read, and the retention job
@@ -89,6 +114,37 @@ func (m *Message) Expired(now time.Time) bool {
 	return m.ExpiresAt != nil && !m.ExpiresAt.After(now)
 }
 
+// MaxReactionUsers is how many user ids a Reaction lists at most; Count is
+// exact.
+const MaxReactionUsers = 20
+
+// Reaction is one emoji's tally on a message.
+type Reaction struct {
+	Emoji   string `json:"emoji"`
+	Count   int    `json:"count"`
+	UserIDs []ID   `json:"user_ids"`
+}
+
+// UserReaction is one member's current reaction to a message.
+type UserReaction struct {
+	MessageID ID
+	UserID    ID
+	Emoji     string
+	Seq       int64 // of the reaction entry that set it
+}
+
+// SortReactions puts reactions in the order they were made (ascending
+// seq), the order MessageStore.Reactions returns them in.
+func SortReactions(rs []UserReaction) {
+	slices.SortFunc(rs, func(a, b UserReaction) int { return cmp.Compare(a.Seq, b.Seq) })
+}
+
+// MessageRef names a message of a conversation.
+type MessageRef struct {
+	ConversationID ID `json:"conversation_id"`
+	MessageID      ID `json:"message_id"`
+}
+
 // SendRequest is a client's request to append a message.
 type SendRequest struct {
 	ConversationID ID          `json:"conversation_id"`
@@ -97,6 +153,10 @@ type SendRequest struct {
 	Body           string      `json:"body"`
 	MediaID        ID          `json:"media_id,omitempty"`
 	ReplyTo        ID          `json:"reply_to,omitempty"`
+	// ForwardOf, when set, makes the message a copy of that one: its type,
+	// body and media are copied (the media shared, not duplicated) and the
+	// request names none of its own.
+	ForwardOf *MessageRef `json:"forward_of,omitempty"`
 }
 
 // Validate checks the request against maxBody bytes of body. It returns
@@ -111,6 +171,18 @@ func (r *SendRequest) Validate(maxBody int) error {
 	}
 	if len(r.ClientMsgID) > MaxClientMsgIDLen || !utf8.ValidString(r.ClientMsgID) {
 		return Errorf(EINVALID, "client_msg_id must be at most %d bytes of UTF-8", MaxClientMsgIDLen)
+	}
+	if r.ForwardOf != nil {
+		if r.ForwardOf.ConversationID <= 0 || r.ForwardOf.MessageID <= 0 {
+			return Errorf(EINVALID, "forward_of needs conversation_id and message_id")
+		}
+		if r.Type != "" || r.Body != "" || r.MediaID != 0 {
+			return Errorf(EINVALID, "a forward carries no type, body or media_id of its own")
+		}
+		if r.ReplyTo < 0 {
+			return Errorf(EINVALID, "reply_to is not a valid id")
+		}
+		return nil
 	}
 	if r.Type == "" {
 		r.Type = TextMessage
@@ -138,6 +210,35 @@ func (r *SendRequest) Validate(maxBody int) error {
 	}
 	if r.ReplyTo < 0 {
 		return Errorf(EINVALID, "reply_to is not a valid id")
+	}
+	return nil
+}
+
+// Changeable returns nil when m may be edited or reacted to: a sent
+// message (text, image or file) that was not recalled. Returns EINVALID
+// otherwise.
+func (m *Message) Changeable() error {
+	if !m.Type.Sent() {
+		return Errorf(EINVALID, "a %s entry cannot be edited or reacted to", m.Type)
+	}
+	if m.RecalledAt != nil {
+		return Errorf(EINVALID, "message was recalled")
+	}
+	return nil
+}
+
+// ValidateEdit checks a new body for an edit of a message of type t
+// against maxBody bytes: a text message needs a body, an image or file may
+// have an empty caption. Returns EINVALID or ETOOLARGE.
+func ValidateEdit(t MessageType, body string, maxBody int) error {
+	if t == TextMessage && body == "" {
+		return Errorf(EINVALID, "a text message needs a body")
+	}
+	if len(body) > maxBody {
+		return Errorf(ETOOLARGE, "body is over %d bytes", maxBody)
+	}
+	if !utf8.ValidString(body) {
+		return Errorf(EINVALID, "body must be valid UTF-8")
 	}
 	return nil
 }
@@ -207,8 +308,9 @@ type MessageStore interface {
 	Message(ctx context.Context, id ID) (*Message, error)
 	// Messages returns the window of the conversation's log that f selects.
 	Messages(ctx context.Context, conversationID ID, f MessageFilter) ([]*Message, error)
-	// RecallMessage erases the original's body and media, sets its
-	// RecalledAt to entry.CreatedAt, and appends entry (a RecallEntry whose
+	// RecallMessage erases the original's body and media (and the bodies of
+	// its edits, and its reactions), sets its RecalledAt to
+	// entry.CreatedAt, and appends entry (a RecallEntry whose
 	// RecallOf is the original) with the next seq, in one durable
 	// transaction. Returns the updated original; ENOTFOUND if it does not
 	// exist, ECONFLICT if it was recalled already.
@@ -220,6 +322,28 @@ type MessageStore interface {
 	// ExpiresAt (see Message.SetExpiry). Returns ENOTFOUND if the
 	// conversation does not exist.
 	SetDisappearAfter(ctx context.Context, entry *Message) error
+	// EditMessage sets the original's body to entry.Body and its EditedAt
+	// to entry.CreatedAt, and appends entry (an EditEntry whose EditOf is
+	// the original) with the next seq, in one durable transaction: of
+	// concurrent edits the one with the highest seq is the body that
+	// stays. When the original's body is entry.Body already it appends
+	// nothing and returns created=false (a retried edit). Returns the
+	// updated original; ENOTFOUND if it is not a message of entry's
+	// conversation, EINVALID if it was recalled or is not a sent message.
+	EditMessage(ctx context.Context, entry *Message) (original *Message, created bool, err error)
+	// ReactMessage makes entry.Body (an emoji, or "" for none) the sender's
+	// reaction to entry.ReactionOf and appends entry (a ReactionEntry) with
+	// the next seq, in one durable transaction. When that already is the
+	// sender's reaction it appends nothing and returns created=false.
+	// Returns ENOTFOUND if the original is not a message of entry's
+	// conversation, EINVALID if it was recalled or is not a sent message.
+	ReactMessage(ctx context.Context, entry *Message) (created bool, err error)
+	// Reactions returns the current reactions to the messages, in the order
+	// they were made (ascending seq).
+	Reactions(ctx context.Context, messageIDs []ID) ([]UserReaction, error)
+	// SilentEntries returns how many entries of the conversation's log with
+	// lo < seq <= hi are of a Silent type.
+	SilentEntries(ctx context.Context, conversationID ID, lo, hi int64) (int64, error)
 	// LogPosition returns a mark of everything committed when it is called.
 	// Returns EUNAVAILABLE when the store cannot answer now.
 	LogPosition(ctx context.Context) (LogPosition, error)

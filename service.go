@@ -234,6 +234,19 @@ type MessageService interface {
 	MarkRead(ctx context.Context, c Caller, conversationID ID, seq int64) error
 	// Recall withdraws the caller's own message within the recall window.
 	Recall(ctx context.Context, c Caller, conversationID, messageID ID) (*Message, error)
+	// Edit replaces the body (the caption of an image or file) of the
+	// caller's own message within the edit window, and returns the message
+	// as edited and the edit's log entry (nil when the body was that
+	// already: nothing was appended). Returns EFORBIDDEN for another's
+	// message or after the window, EINVALID for a recalled message or an
+	// entry that is not a sent message, ENOTFOUND for a message the caller
+	// cannot see.
+	Edit(ctx context.Context, c Caller, conversationID, messageID ID, body string) (edited, entry *Message, err error)
+	// React sets the caller's reaction to a message (see ValidateEmoji; ""
+	// removes it) and returns the reaction's log entry, nil when it was the
+	// caller's reaction already. Returns EINVALID for a recalled message,
+	// ENOTFOUND for a message the caller cannot see.
+	React(ctx context.Context, c Caller, conversationID, messageID ID, emoji string) (entry *Message, err error)
 	// Typing tells the other members the caller is typing.
 	Typing(ctx context.Context, c Caller, conversationID ID) error
 	// LogPosition marks everything committed now: a realtime connection

@@ -26,6 +26,8 @@ type Config struct {
 	MemberCap int
 	// RecallWindow is how long after sending a sender may recall.
 	RecallWindow time.Duration
+	// EditWindow is how long after sending a sender may edit.
+	EditWindow time.Duration
 	// MembershipTTL bounds how long a node trusts its cached member list
 	// of a conversation when another node changed it and the bus lost the
 	// invalidation.
@@ -104,6 +106,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes:   parley.DefaultMaxBodyBytes,
 		MemberCap:      parley.DefaultMemberCap,
 		RecallWindow:   time.Hour,
+		EditWindow:     15 * time.Minute,
 		MembershipTTL:  5 * time.Second,
 		SendRate:       Rate{PerSecond: 50, Burst: 200},
 		LoginRate:      Rate{PerSecond: 1, Burst: 30},
@@ -220,6 +223,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	fallback(&cfg.MaxBodyBytes, def.MaxBodyBytes)
 	fallback(&cfg.MemberCap, def.MemberCap)
 	fallback(&cfg.RecallWindow, def.RecallWindow)
+	fallback(&cfg.EditWindow, def.EditWindow)
 	fallback(&cfg.MembershipTTL, def.MembershipTTL)
 	fallback(&cfg.MaxUploadBytes, def.MaxUploadBytes)
 	fallback(&cfg.ThumbnailSide, def.ThumbnailSide)

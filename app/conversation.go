@@ -154,7 +154,11 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 	for i, uc := range ucs {
 		latest[i] = uc.LatestMessage
 	}
-	if err := a.attachMedia(ctx, latest); err != nil {
+	if err := a.decorate(ctx, latest); err != nil {
+		return nil, err
+	}
+	unread, err := a.unreadCounts(ctx, ucs)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]*parley.ConversationView, 0, len(ucs))
@@ -162,7 +166,7 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 		conv, self := uc.Conversation, uc.Self
 		v := &parley.ConversationView{
 			ID: conv.ID, Type: conv.Type, Title: conv.Title,
-			LatestMessage: uc.LatestMessage, UnreadCount: self.Unread(conv.LastSeq), LastSeq: conv.LastSeq,
+			LatestMessage: uc.LatestMessage, UnreadCount: unread[i], LastSeq: conv.LastSeq,
 			LastActivityAt: conv.LastActivityAt, DisappearAfter: conv.DisappearAfter, Role: self.Role, Active: self.Active(), Muted: self.Muted,
 			Members: []parley.MemberView{},
 		}
@@ -256,7 +260,7 @@ func (a *App) History(ctx context.Context, c parley.Caller, id parley.ID, q parl
 	if ms == nil {
 		ms = []*parley.Message{}
 	}
-	return ms, a.attachMedia(ctx, ms)
+	return ms, a.decorate(ctx, ms)
 }
 
 func validateTitle(title string) (string, error) {

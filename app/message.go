@@ -15,7 +15,11 @@ import (
 func contentHash(r *parley.SendRequest) []byte {
 	h := sha256.New()
 	var n [8]byte
-	for _, v := range []int64{int64(r.ConversationID), int64(r.MediaID), int64(r.ReplyTo)} {
+	var fc, fm parley.ID
+	if r.ForwardOf != nil {
+		fc, fm = r.ForwardOf.ConversationID, r.ForwardOf.MessageID
+	}
+	for _, v := range []int64{int64(r.ConversationID), int64(r.MediaID), int64(r.ReplyTo), int64(fc), int64(fm)} {
 		binary.BigEndian.PutUint64(n[:], uint64(v))
 		h.Write(n[:])
 	}
@@ -59,23 +63,35 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest,
 			return nil, false, err // the store cannot say now: a retry may succeed
 		}
 	}
+	// A retry of a forward is the same send even if the original was
+	// edited in between: the hash is of the request as the client made it.
+	hash := contentHash(&req)
 	var media *parley.Media
-	if req.MediaID != 0 {
+	if req.ForwardOf != nil {
+		src, err := a.forwardSource(ctx, c, req.ForwardOf)
+		if err != nil {
+			return nil, false, err
+		}
+		// The media is shared: the forward's log entry is what lets its
+		// recipients read it.
+		req.Type, req.Body, req.MediaID = src.Type, src.Body, src.MediaID
+	} else if req.MediaID != 0 {
 		if media, err = a.sendableMedia(ctx, c, &req); err != nil {
 			return nil, false, err
 		}
 	}
 	m := &parley.Message{
 		ConversationID: req.ConversationID, SenderID: c.UserID, SenderDeviceID: c.DeviceID, ClientMsgID: req.ClientMsgID,
-		Type: req.Type, Body: req.Body, MediaID: req.MediaID, ReplyTo: req.ReplyTo, CreatedAt: a.now.Now(),
+		Type: req.Type, Body: req.Body, MediaID: req.MediaID, ReplyTo: req.ReplyTo, Forwarded: req.ForwardOf != nil, CreatedAt: a.now.Now(),
 	}
-	got, created, err := a.store.AppendMessage(ctx, m, contentHash(&req), queued)
+	got, created, err := a.store.AppendMessage(ctx, m, hash, queued)
 	if err != nil {
 		return nil, false, err
 	}
 	if media != nil && got.MediaID == media.ID {
 		got.Media = media
-	} else if err := a.attachMedia(ctx, []*parley.Message{got}); err != nil {
+	}
+	if err := a.decorate(ctx, []*parley.Message{got}); err != nil {
 		return nil, false, err
 	}
 	if created {
@@ -189,8 +205,8 @@ func (a *App) Recall(ctx context.Context, c parley.Caller, conversationID, messa
 	if orig.SenderID != c.UserID {
 		return nil, parley.Errorf(parley.EFORBIDDEN, "only the sender may recall a message")
 	}
-	if orig.Type == parley.RecallEntry {
-		return nil, parley.Errorf(parley.EINVALID, "a recall cannot be recalled")
+	if !orig.Type.Sent() {
+		return nil, parley.Errorf(parley.EINVALID, "a %s entry cannot be recalled", orig.Type)
 	}
 	if orig.RecalledAt != nil {
 		return orig, nil
@@ -312,7 +328,7 @@ func (a *App) Sync(ctx context.Context, c parley.Caller, q parley.SyncQuery, emi
 			if len(ms) == 0 {
 				break
 			}
-			if err := a.attachMedia(ctx, ms); err != nil {
+			if err := a.decorate(ctx, ms); err != nil {
 				return err
 			}
 			for _, m := range ms {

@@ -308,9 +308,13 @@ func (a *App) notification(ctx context.Context, e *pendingPush, m *parley.Member
 	if recipient == nil || sender == nil {
 		return nil, nil
 	}
+	unread, err := a.unread(ctx, e.key.conv, m, e.seq)
+	if err != nil {
+		return nil, err
+	}
 	n := &parley.PushNotification{
 		ConversationID: e.key.conv, Seq: e.seq, SenderID: sender.ID, SenderName: sender.Name(),
-		CollapseKey: parley.PushCollapseKey(e.key.conv), Unread: m.Unread(e.seq),
+		CollapseKey: parley.PushCollapseKey(e.key.conv), Unread: unread,
 	}
 	if ci, err := a.conv(ctx, e.key.conv); err == nil && ci.conv.Type == parley.Group {
 		n.Title = ci.conv.Title

@@ -138,7 +138,7 @@ func (s *Socket) call(ctx context.Context, event string, payload any) (*ack, err
 // the original. Server refusals are *parley.Error; after ErrDisconnected or
 // ErrAckTimeout the send may be retried unchanged.
 func (s *Socket) Send(ctx context.Context, req parley.SendRequest) (*parley.Message, error) {
-	if req.Type == "" {
+	if req.Type == "" && req.ForwardOf == nil {
 		req.Type = parley.TextMessage
 	}
 	a, err := s.call(ctx, "send", &req)
@@ -156,7 +156,7 @@ func (s *Socket) Send(ctx context.Context, req parley.SendRequest) (*parley.Mess
 // message or the error, under EmitAsync's rules (it runs on the reader
 // goroutine and must not block).
 func (s *Socket) SendAsync(req *parley.SendRequest, timeout time.Duration, cb func(*parley.Message, error)) error {
-	if req.Type == "" {
+	if req.Type == "" && req.ForwardOf == nil {
 		req.Type = parley.TextMessage
 	}
 	return s.EmitAsync("send", req, timeout, func(raw json.RawMessage, err error) {
@@ -195,17 +195,42 @@ func (s *Socket) Read(ctx context.Context, conversationID parley.ID, seq int64) 
 	return err
 }
 
+// messageArg names a message; an edit adds the body, a reaction the
+// emoji.
+type messageArg struct {
+	ConversationID parley.ID `json:"conversation_id"`
+	MessageID      parley.ID `json:"message_id"`
+	Body           *string   `json:"body,omitempty"`
+	Emoji          *string   `json:"emoji,omitempty"`
+}
+
 // Recall withdraws the caller's own message and returns the original with
 // its body erased.
 func (s *Socket) Recall(ctx context.Context, conversationID, messageID parley.ID) (*parley.Message, error) {
-	a, err := s.call(ctx, "recall", struct {
-		ConversationID parley.ID `json:"conversation_id"`
-		MessageID      parley.ID `json:"message_id"`
-	}{conversationID, messageID})
+	a, err := s.call(ctx, "recall", messageArg{ConversationID: conversationID, MessageID: messageID})
 	if err != nil {
 		return nil, err
 	}
 	return a.Message, nil
+}
+
+// Edit replaces the body (or caption) of the caller's own message within
+// the edit window and returns the message as edited. The edit's log entry
+// arrives as a message event, on this socket too.
+func (s *Socket) Edit(ctx context.Context, conversationID, messageID parley.ID, body string) (*parley.Message, error) {
+	a, err := s.call(ctx, "edit", messageArg{ConversationID: conversationID, MessageID: messageID, Body: &body})
+	if err != nil {
+		return nil, err
+	}
+	return a.Message, nil
+}
+
+// React sets the caller's reaction to a message: one emoji, or "" to
+// remove it. The reaction's log entry arrives as a message event, on this
+// socket too.
+func (s *Socket) React(ctx context.Context, conversationID, messageID parley.ID, emoji string) error {
+	_, err := s.call(ctx, "react", messageArg{ConversationID: conversationID, MessageID: messageID, Emoji: &emoji})
+	return err
 }
 
 // Typing tells the other members the user is typing. The contract asks no

@@ -143,6 +143,25 @@ func (c *Client) Recall(ctx context.Context, conversationID, messageID parley.ID
 	return &m, nil
 }
 
+// Edit replaces the body (or caption) of the caller's own message within
+// the edit window and returns the message as edited.
+func (c *Client) Edit(ctx context.Context, conversationID, messageID parley.ID, body string) (*parley.Message, error) {
+	var m parley.Message
+	path := idPath("/v1/conversation/%s/messages/%s", conversationID, messageID)
+	if _, err := c.do(ctx, http.MethodPatch, path, map[string]string{"body": body}, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// React sets the caller's reaction to a message: one emoji, or "" to
+// remove it.
+func (c *Client) React(ctx context.Context, conversationID, messageID parley.ID, emoji string) error {
+	path := idPath("/v1/conversation/%s/messages/%s", conversationID, messageID) + "/reaction"
+	_, err := c.do(ctx, http.MethodPut, path, map[string]string{"emoji": emoji}, nil)
+	return err
+}
+
 // MarkDelivered records that this device has the log up to seq.
 func (c *Client) MarkDelivered(ctx context.Context, conversationID parley.ID, seq int64) error {
 	_, err := c.do(ctx, http.MethodPost, idPath("/v1/conversation/%s/delivered", conversationID), map[string]int64{"seq": seq}, nil)

@@ -176,13 +176,18 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, c parley.Caller) 
 	writeJSON(w, status, m)
 }
 
-func (h *Handler) recall(w http.ResponseWriter, r *http.Request, c parley.Caller) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		h.writeError(w, r, err)
-		return
+// messagePath returns the conversation and message ids a message's path
+// names.
+func messagePath(r *http.Request) (id, mid parley.ID, err error) {
+	if id, err = pathID(r, "id"); err != nil {
+		return 0, 0, err
 	}
-	mid, err := pathID(r, "mid")
+	mid, err = pathID(r, "mid")
+	return id, mid, err
+}
+
+func (h *Handler) recall(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, mid, err := messagePath(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -193,6 +198,55 @@ func (h *Handler) recall(w http.ResponseWriter, r *http.Request, c parley.Caller
 		return
 	}
 	writeJSON(w, http.StatusOK, m)
+}
+
+func (h *Handler) edit(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, mid, err := messagePath(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var req struct {
+		Body *string `json:"body"`
+	}
+	if err := decode(w, r, int64(h.cfg.MaxBodyBytes)+h.cfg.MaxJSONBytes, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if req.Body == nil {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "body is required"))
+		return
+	}
+	m, _, err := h.svc.Messages.Edit(r.Context(), c, id, mid, *req.Body)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (h *Handler) react(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	id, mid, err := messagePath(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var req struct {
+		Emoji *string `json:"emoji"`
+	}
+	if err := decode(w, r, h.cfg.MaxJSONBytes, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if req.Emoji == nil {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "emoji is required (empty to remove the reaction)"))
+		return
+	}
+	if _, err := h.svc.Messages.React(r.Context(), c, id, mid, *req.Emoji); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 type seqBody struct {

@@ -133,6 +133,8 @@ func (h *Handler) routes() {
 	auth("GET /v1/conversation/{id}/details", h.details)
 	auth("POST /v1/conversation/{id}/messages", h.send)
 	auth("DELETE /v1/conversation/{id}/messages/{mid}", h.recall)
+	auth("PATCH /v1/conversation/{id}/messages/{mid}", h.edit)
+	auth("PUT /v1/conversation/{id}/messages/{mid}/reaction", h.react)
 	auth("POST /v1/conversation/{id}/delivered", h.delivered)
 	auth("POST /v1/conversation/{id}/read", h.read)
 	auth("GET /v1/conversation/{id}/receipts", h.receipts)

@@ -373,14 +373,15 @@ const userConversationsSQL = `SELECT x.*, l.*
 // nullMessage scans messageCols from an outer join, where every column may
 // be NULL.
 type nullMessage struct {
-	id, conv, seq, sender, device, media, reply, recallOf *int64
-	cmid, typ, body                                       *string
-	created, recalled, expires                            *time.Time
-	disappear                                             *int64
+	id, conv, seq, sender, device, media, reply, recallOf, editOf, reactionOf *int64
+	cmid, typ, body                                                           *string
+	forwarded                                                                 *bool
+	created, recalled, edited, expires                                        *time.Time
+	disappear                                                                 *int64
 }
 
 func (n *nullMessage) dest() []any {
-	return []any{&n.id, &n.conv, &n.seq, &n.sender, &n.device, &n.cmid, &n.typ, &n.body, &n.media, &n.reply, &n.recallOf, &n.created, &n.recalled, &n.expires, &n.disappear}
+	return []any{&n.id, &n.conv, &n.seq, &n.sender, &n.device, &n.cmid, &n.typ, &n.body, &n.media, &n.reply, &n.recallOf, &n.editOf, &n.reactionOf, &n.forwarded, &n.created, &n.recalled, &n.edited, &n.expires, &n.disappear}
 }
 
 func (n *nullMessage) message() *parley.Message {
@@ -392,6 +393,7 @@ func (n *nullMessage) message() *parley.Message {
 		SenderID: parley.ID(deref(n.sender)), SenderDeviceID: parley.ID(deref(n.device)), ClientMsgID: deref(n.cmid),
 		Type: parley.MessageType(deref(n.typ)), Body: deref(n.body),
 		MediaID: parley.ID(deref(n.media)), ReplyTo: parley.ID(deref(n.reply)), RecallOf: parley.ID(deref(n.recallOf)),
-		CreatedAt: utc(deref(n.created)), RecalledAt: utcPtr(n.recalled), ExpiresAt: utcPtr(n.expires), DisappearAfter: n.disappear,
+		EditOf: parley.ID(deref(n.editOf)), ReactionOf: parley.ID(deref(n.reactionOf)), Forwarded: deref(n.forwarded),
+		CreatedAt: utc(deref(n.created)), RecalledAt: utcPtr(n.recalled), EditedAt: utcPtr(n.edited), ExpiresAt: utcPtr(n.expires), DisappearAfter: n.disappear,
 	}
 }

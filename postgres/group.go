@@ -370,6 +370,7 @@ func (g *group) writeBatch() *pgx.Batch {
 		ids, convs, seqs, senders, devices := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		cmids, types, bodies := make([]string, n), make([]string, n), make([]string, n)
 		media, replies := make([]int64, n), make([]int64, n)
+		forwarded := make([]bool, n)
 		ats := make([]time.Time, n)
 		expires := make([]pgtype.Timestamptz, n)
 		var dDevs, dConvs, dSeqs, dIDs []int64
@@ -384,16 +385,17 @@ func (g *group) writeBatch() *pgx.Batch {
 			if m.ExpiresAt != nil {
 				expires[i] = pgtype.Timestamptz{Time: *m.ExpiresAt, Valid: true}
 			}
+			forwarded[i] = m.Forwarded
 			if m.ClientMsgID != "" {
 				dDevs, dCmids, dHashes = append(dDevs, int64(m.SenderDeviceID)), append(dCmids, m.ClientMsgID), append(dHashes, o.hash)
 				dConvs, dSeqs, dIDs, dAts = append(dConvs, int64(m.ConversationID)), append(dSeqs, o.newSeq), append(dIDs, int64(o.id)), append(dAts, m.CreatedAt)
 			}
 		}
-		b.Queue(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, created_at, expires_at)
-			SELECT id, conv, seq, sender, device, nullif(cmid, ''), typ, body, nullif(media, 0), nullif(reply, 0), at, expires
-			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::timestamptz[], $12::timestamptz[])
-				AS v(id, conv, seq, sender, device, cmid, typ, body, media, reply, at, expires)`,
-			ids, convs, seqs, senders, devices, cmids, types, bodies, media, replies, ats, expires)
+		b.Queue(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, forwarded, created_at, expires_at)
+			SELECT id, conv, seq, sender, device, nullif(cmid, ''), typ, body, nullif(media, 0), nullif(reply, 0), fwd, at, expires
+			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::boolean[], $12::timestamptz[], $13::timestamptz[])
+				AS v(id, conv, seq, sender, device, cmid, typ, body, media, reply, fwd, at, expires)`,
+			ids, convs, seqs, senders, devices, cmids, types, bodies, media, replies, forwarded, ats, expires)
 		if len(dDevs) > 0 {
 			b.Queue(`INSERT INTO message_dedup (sender_device_id, client_msg_id, content_hash, conversation_id, seq, message_id, created_at)
 				SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bigint[], $5::bigint[], $6::bigint[], $7::timestamptz[])`,

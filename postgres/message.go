@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/parleyhq/parley"
 )
 
-const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, created_at, recalled_at, expires_at, disappear_after`
+const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, edit_of, reaction_of, forwarded, created_at, recalled_at, edited_at, expires_at, disappear_after`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -21,15 +22,16 @@ func scanMessage(s scanner, extra ...any) (*parley.Message, error) {
 	var m parley.Message
 	var id, conv, sender, device int64
 	var cmid *string
-	var media, reply, recallOf *int64
-	dest := []any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &m.CreatedAt, &m.RecalledAt, &m.ExpiresAt, &m.DisappearAfter}
+	var media, reply, recallOf, editOf, reactionOf *int64
+	dest := []any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &editOf, &reactionOf, &m.Forwarded, &m.CreatedAt, &m.RecalledAt, &m.EditedAt, &m.ExpiresAt, &m.DisappearAfter}
 	if err := s.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	m.ID, m.ConversationID, m.SenderID, m.SenderDeviceID = parley.ID(id), parley.ID(conv), parley.ID(sender), parley.ID(device)
 	m.ClientMsgID = deref(cmid)
 	m.MediaID, m.ReplyTo, m.RecallOf = parley.ID(deref(media)), parley.ID(deref(reply)), parley.ID(deref(recallOf))
-	m.CreatedAt, m.RecalledAt, m.ExpiresAt = utc(m.CreatedAt), utcPtr(m.RecalledAt), utcPtr(m.ExpiresAt)
+	m.EditOf, m.ReactionOf = parley.ID(deref(editOf)), parley.ID(deref(reactionOf))
+	m.CreatedAt, m.RecalledAt, m.EditedAt, m.ExpiresAt = utc(m.CreatedAt), utcPtr(m.RecalledAt), utcPtr(m.EditedAt), utcPtr(m.ExpiresAt)
 	return &m, nil
 }
 
@@ -276,8 +278,16 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 			int64(orig.ConversationID), orig.Seq, orig.CreatedAt, entry.CreatedAt); err != nil {
 			return err
 		}
-		id, seq, err = appendLocked(ctx, tx, entry, last)
-		return err
+		// What the edits said goes with the original, and its reactions.
+		if _, err := tx.Exec(ctx, `UPDATE messages SET body = '' WHERE edit_of = $1`, int64(orig.ID)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM reactions WHERE message_id = $1`, int64(orig.ID)); err != nil {
+			return err
+		}
+		var err2 error
+		id, seq, err2 = appendEntryTx(ctx, tx, entry, last)
+		return err2
 	})
 	if err != nil {
 		return nil, db.err("recall message", err)
@@ -302,29 +312,6 @@ func lockForEntry(ctx context.Context, tx pgx.Tx, entry *parley.Message) (last i
 	return last, err
 }
 
-// appendLocked appends entry, an entry recording an action (no
-// idempotency record, never expiring), after last under the locks of
-// lockForEntry, as a group would: the conversation's counters and the
-// sender's watermarks follow.
-func appendLocked(ctx context.Context, tx pgx.Tx, entry *parley.Message, last int64) (id, seq int64, err error) {
-	if err := tx.QueryRow(ctx, `SELECT nextval('message_ids')`).Scan(&id); err != nil {
-		return 0, 0, err
-	}
-	seq = last + 1
-	if _, err := tx.Exec(ctx, `INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, type, body, recall_of, created_at, disappear_after)
-		VALUES ($1, $2, $3, $4, $5, $6, '', nullif($7, 0), $8, $9)`,
-		id, int64(entry.ConversationID), seq, int64(entry.SenderID), int64(entry.SenderDeviceID), string(entry.Type), int64(entry.RecallOf), entry.CreatedAt, entry.DisappearAfter); err != nil {
-		return 0, 0, err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE conversations SET last_seq = $2, last_activity_at = greatest(last_activity_at, $3), last_message_at = $3 WHERE id = $1`,
-		int64(entry.ConversationID), seq, entry.CreatedAt); err != nil {
-		return 0, 0, err
-	}
-	_, err = tx.Exec(ctx, `UPDATE members SET delivered_seq = greatest(delivered_seq, $3), read_seq = greatest(read_seq, $3)
-		WHERE conversation_id = $1 AND user_id = $2`, int64(entry.ConversationID), int64(entry.SenderID), seq)
-	return id, seq, err
-}
-
 // SetDisappearAfter implements parley.MessageStore. Like a recall it runs
 // in its own transaction under the conversation's lock, so the groups
 // before it append with the old timer and those after it with the new.
@@ -345,7 +332,7 @@ func (db *DB) SetDisappearAfter(ctx context.Context, entry *parley.Message) erro
 		if err != nil {
 			return notFound("set disappearing timer", err, "conversation not found")
 		}
-		if id, seq, err = appendLocked(ctx, tx, entry, last); err != nil {
+		if id, seq, err = appendEntryTx(ctx, tx, entry, last); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE conversations SET disappear_after = $2 WHERE id = $1`, int64(entry.ConversationID), *entry.DisappearAfter)
@@ -434,19 +421,29 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 			return err
 		}
 		total += tag.RowsAffected()
-		for {
-			tag, err := conn.Exec(ctx, `DELETE FROM message_dedup WHERE ctid = ANY(ARRAY(
-				SELECT ctid FROM message_dedup WHERE created_at < $1 LIMIT 10000))`, t)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return nil
-			}
+		// Reactions go with the messages they were to.
+		if err := deleteOlder(ctx, conn, "reactions", "message_created_at", t); err != nil {
+			return err
 		}
+		return deleteOlder(ctx, conn, "message_dedup", "created_at", t)
 	})
 	if err != nil {
 		return total, db.err("delete old messages", err)
 	}
 	return total, nil
+}
+
+// deleteOlder deletes the rows of table whose time column is before t, in
+// batches, so no one statement holds many rows' locks.
+func deleteOlder(ctx context.Context, conn *pgxpool.Conn, table, column string, t time.Time) error {
+	for {
+		tag, err := conn.Exec(ctx, `DELETE FROM `+table+` WHERE ctid = ANY(ARRAY(
+			SELECT ctid FROM `+table+` WHERE `+column+` < $1 LIMIT 10000))`, t)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+	}
 }

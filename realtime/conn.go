@@ -530,8 +530,10 @@ func (c *conn) fillGap(conv parley.ID) {
 		if m.Seq <= st.last {
 			continue
 		}
-		// This device's own sends reached it in their acks; entries that
-		// record an action (a recall, a timer change) did not.
+		// This device's own sends reached it in their acks (or, sent over
+		// HTTP, in the response). Only sends: its recalls, edits,
+		// reactions and timer changes are acknowledged without their log
+		// entries, which reach the device through the stream like anyone's.
 		own := m.SenderDeviceID == c.caller.DeviceID && m.Type.Sent()
 		if !own {
 			if data, err := json.Marshal(m); err == nil {

@@ -47,8 +47,10 @@ type store struct {
 	mu    sync.Mutex
 	log   map[int64]bool
 	// own are entries of the log the socket's own device appended, by type.
-	own   map[int64]parley.MessageType
-	calls []parley.HistoryQuery
+	own map[int64]parley.MessageType
+	// entries, when set for a seq of log, is what History answers for it.
+	entries map[int64]*parley.Message
+	calls   []parley.HistoryQuery
 	// fail is returned by the next failures History calls.
 	fail     error
 	failures int
@@ -90,7 +92,9 @@ func (s *store) History(_ context.Context, _ parley.Caller, conv parley.ID, q pa
 	}
 	var out []*parley.Message
 	for seq := q.AfterSeq + 1; len(out) < q.Limit && seq <= top; seq++ {
-		if s.log[seq] {
+		if m := s.entries[seq]; m != nil && s.log[seq] {
+			out = append(out, m)
+		} else if s.log[seq] {
 			m := &parley.Message{ConversationID: conv, Seq: seq, Type: parley.TextMessage}
 			if typ, ok := s.own[seq]; ok {
 				m.Type, m.SenderDeviceID = typ, 1
@@ -355,6 +359,18 @@ func TestStreamOrder(t *testing.T) {
 		c, r, _ := newTestConn(t, 1, 2, 3)
 		deliver(c, 3, 1, 2)
 		waitGot(t, r, "[1 2 3]")
+	})
+	t.Run("OwnChangesFilledFromStoreAreEmitted", func(t *testing.T) {
+		// A gap is filled from the store: this device's own sends are
+		// skipped (their acks had them), its own edits and reactions are
+		// not (their acks carry no entry).
+		c, r, st := newTestConn(t, 1, 2, 3, 4, 5)
+		own := func(seq int64, typ parley.MessageType) *parley.Message {
+			return &parley.Message{ConversationID: conv, Seq: seq, SenderID: 1, SenderDeviceID: c.caller.DeviceID, Type: typ}
+		}
+		st.entries = map[int64]*parley.Message{2: own(2, parley.TextMessage), 3: own(3, parley.EditEntry), 4: own(4, parley.ReactionEntry)}
+		deliver(c, 5)
+		waitGot(t, r, "[1 3 4 5]")
 	})
 	t.Run("OwnSendFirstDoesNotSkipEarlierMessages", func(t *testing.T) {
 		c, r, _ := newTestConn(t, 1, 2)

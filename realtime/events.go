@@ -27,6 +27,8 @@ func (g *Gateway) routes(nsp *socketio.Namespace) {
 	nsp.On("delivered", g.handle("delivered", g.delivered))
 	nsp.On("read", g.handle("read", g.read))
 	nsp.On("recall", g.handle("recall", g.recall))
+	nsp.On("edit", g.handle("edit", g.edit))
+	nsp.On("react", g.handle("react", g.react))
 	nsp.On("typing", g.handle("typing", g.typing))
 	nsp.On("sync", g.handle("sync", g.sync))
 	nsp.On("conversation:create", g.handle("conversation:create", g.createConversation))
@@ -208,22 +210,71 @@ func (g *Gateway) read(ctx context.Context, c *conn, arg json.RawMessage) (json.
 	return okAck, g.svc.Messages.MarkRead(ctx, c.caller, a.ConversationID, *a.Seq)
 }
 
-func (g *Gateway) recall(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
-	var a struct {
-		ConversationID parley.ID `json:"conversation_id"`
-		MessageID      parley.ID `json:"message_id"`
-	}
+// messageArg names a message; an edit carries the new body, a reaction
+// the emoji.
+type messageArg struct {
+	ConversationID parley.ID `json:"conversation_id"`
+	MessageID      parley.ID `json:"message_id"`
+	Body           *string   `json:"body"`
+	Emoji          *string   `json:"emoji"`
+}
+
+func decodeMessageArg(arg json.RawMessage) (*messageArg, error) {
+	var a messageArg
 	if err := decodeArg(arg, &a); err != nil {
 		return nil, err
 	}
 	if a.ConversationID <= 0 || a.MessageID <= 0 {
 		return nil, parley.Errorf(parley.EINVALID, "conversation_id and message_id are required")
 	}
+	return &a, nil
+}
+
+func (g *Gateway) recall(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	a, err := decodeMessageArg(arg)
+	if err != nil {
+		return nil, err
+	}
 	m, err := g.svc.Messages.Recall(ctx, c.caller, a.ConversationID, a.MessageID)
 	if err != nil {
 		return nil, err
 	}
 	return okWith("message", m)
+}
+
+// edit runs an edit. Unlike a send's, its ack carries the edited message,
+// not the log entry: the entry reaches this socket, like every other, as
+// a message event in the conversation's stream (so the client sees its
+// seq and never takes it for a hole).
+func (g *Gateway) edit(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	a, err := decodeMessageArg(arg)
+	if err != nil {
+		return nil, err
+	}
+	if a.Body == nil {
+		return nil, parley.Errorf(parley.EINVALID, "body is required")
+	}
+	m, _, err := g.svc.Messages.Edit(ctx, c.caller, a.ConversationID, a.MessageID, *a.Body)
+	if err != nil {
+		return nil, err
+	}
+	return okWith("message", m)
+}
+
+// react sets the caller's reaction; its log entry reaches the socket as
+// an edit's does.
+func (g *Gateway) react(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {
+	a, err := decodeMessageArg(arg)
+	if err != nil {
+		return nil, err
+	}
+	if a.Emoji == nil {
+		return nil, parley.Errorf(parley.EINVALID, "emoji is required (empty to remove the reaction)")
+	}
+	if _, err := g.svc.Messages.React(ctx, c.caller, a.ConversationID, a.MessageID, *a.Emoji); err != nil {
+		return nil, err
+	}
+	return okAck, nil
 }
 
 func (g *Gateway) typing(ctx context.Context, c *conn, arg json.RawMessage) (json.RawMessage, error) {

@@ -14,22 +14,23 @@ import (
 	"github.com/parleyhq/parley"
 )
 
-const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, created_at, recalled_at, expires_at, disappear_after`
+const messageCols = `id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, recall_of, edit_of, reaction_of, forwarded, created_at, recalled_at, edited_at, expires_at, disappear_after`
 
 // scanMessage scans messageCols, then any extra columns into extra.
 func scanMessage(s scanner, extra ...any) (*parley.Message, error) {
 	var m parley.Message
 	var id, conv, sender, device, created int64
 	var cmid sql.NullString
-	var media, reply, recallOf, recalled, expires, disappear sql.NullInt64
-	dest := append([]any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &created, &recalled, &expires, &disappear}, extra...)
+	var media, reply, recallOf, editOf, reactionOf, recalled, edited, expires, disappear sql.NullInt64
+	dest := append([]any{&id, &conv, &m.Seq, &sender, &device, &cmid, &m.Type, &m.Body, &media, &reply, &recallOf, &editOf, &reactionOf, &m.Forwarded, &created, &recalled, &edited, &expires, &disappear}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
 	m.ID, m.ConversationID, m.SenderID, m.SenderDeviceID = parley.ID(id), parley.ID(conv), parley.ID(sender), parley.ID(device)
 	m.ClientMsgID = cmid.String
 	m.MediaID, m.ReplyTo, m.RecallOf = parley.ID(media.Int64), parley.ID(reply.Int64), parley.ID(recallOf.Int64)
-	m.CreatedAt, m.RecalledAt, m.ExpiresAt = fromTS(created), fromNullTS(recalled), fromNullTS(expires)
+	m.EditOf, m.ReactionOf = parley.ID(editOf.Int64), parley.ID(reactionOf.Int64)
+	m.CreatedAt, m.RecalledAt, m.EditedAt, m.ExpiresAt = fromTS(created), fromNullTS(recalled), fromNullTS(edited), fromNullTS(expires)
 	if disappear.Valid {
 		m.DisappearAfter = &disappear.Int64
 	}
@@ -121,7 +122,7 @@ func (b *batch) insertPending() error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	const width = 15
+	const width = 18
 	args := make([]any, 0, width*len(b.pending))
 	for _, e := range b.pending {
 		m := e.msg
@@ -133,12 +134,12 @@ func (b *batch) insertPending() error {
 			disappear = *m.DisappearAfter
 		}
 		args = append(args, int64(m.ID), int64(m.ConversationID), m.Seq, int64(m.SenderID), int64(m.SenderDeviceID),
-			nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, nullID(m.MediaID), nullID(m.ReplyTo), nullID(m.RecallOf), ts(m.CreatedAt),
-			expires, disappear)
+			nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, nullID(m.MediaID), nullID(m.ReplyTo), nullID(m.RecallOf),
+			nullID(m.EditOf), nullID(m.ReactionOf), m.Forwarded, ts(m.CreatedAt), expires, disappear)
 	}
 	b.pending = b.pending[:0]
-	err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, media_id, reply_to, recall_of, created_at, expires_at, disappear_after)
-		VALUES %s`, "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", width, args)
+	err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, media_id, reply_to, recall_of, edit_of, reaction_of, forwarded, created_at, expires_at, disappear_after)
+		VALUES %s`, "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", width, args)
 	if err != nil {
 		return fmt.Errorf("append messages: %w", err)
 	}
@@ -274,6 +275,13 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 		if _, err := b.exec(`UPDATE messages SET body = '', media_id = NULL, recalled_at = ? WHERE id = ?`, ts(entry.CreatedAt), int64(o.ID)); err != nil {
 			return fmt.Errorf("recall message %d: %w", o.ID, err)
 		}
+		// What the edits said goes with the original, and its reactions.
+		if _, err := b.exec(`UPDATE messages SET body = '' WHERE edit_of = ?`, int64(o.ID)); err != nil {
+			return fmt.Errorf("recall edits of message %d: %w", o.ID, err)
+		}
+		if _, err := b.exec(`DELETE FROM reactions WHERE message_id = ?`, int64(o.ID)); err != nil {
+			return fmt.Errorf("recall reactions to message %d: %w", o.ID, err)
+		}
 		entry.ClientMsgID = ""
 		if _, err := b.appendEntry(entry, nil); err != nil {
 			return err
@@ -364,8 +372,14 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 			if err != nil {
 				return fmt.Errorf("delete old messages: %w", err)
 			}
-			n, err = res.RowsAffected()
-			return err
+			if n, err = res.RowsAffected(); err != nil || n > 0 {
+				return err
+			}
+			// The last round: reactions go with the messages they were to.
+			if _, err := b.exec(`DELETE FROM reactions WHERE message_created_at < ?`, ts(t)); err != nil {
+				return fmt.Errorf("delete old reactions: %w", err)
+			}
+			return nil
 		})
 		if err != nil {
 			return total, err

@@ -46,6 +46,7 @@ type Config struct {
 	MaxBodyBytes int
 	MemberCap    int
 	RecallWindow time.Duration
+	EditWindow   time.Duration
 
 	AllowedOrigins string
 	PingInterval   time.Duration
@@ -137,6 +138,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes:      parley.DefaultMaxBodyBytes,
 		MemberCap:         parley.DefaultMemberCap,
 		RecallWindow:      time.Hour,
+		EditWindow:        15 * time.Minute,
 		PingInterval:      25 * time.Second,
 		PingTimeout:       20 * time.Second,
 		MaxPayload:        1_000_000,
@@ -199,6 +201,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest message body in bytes")
 	fs.IntVar(&cfg.MemberCap, "member-cap", cfg.MemberCap, "most members a group may have")
 	fs.DurationVar(&cfg.RecallWindow, "recall-window", cfg.RecallWindow, "how long after sending a message may be recalled")
+	fs.DurationVar(&cfg.EditWindow, "edit-window", cfg.EditWindow, "how long after sending a message may be edited")
 	fs.StringVar(&cfg.AllowedOrigins, "allowed-origins", cfg.AllowedOrigins, "comma-separated origins (scheme://host[:port]) whose web pages may use the realtime endpoint, or * for any; the server's own origin is always allowed")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", cfg.PingInterval, "time between realtime heartbeats")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", cfg.PingTimeout, "how long a realtime client has to answer a heartbeat")
@@ -307,6 +310,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--member-cap must be at least 2")
 	case c.RecallWindow < 0:
 		return fmt.Errorf("--recall-window must not be negative")
+	case c.EditWindow < 0:
+		return fmt.Errorf("--edit-window must not be negative")
 	case c.Argon2MemoryKiB < 8 || c.Argon2Time < 1:
 		return fmt.Errorf("--argon2-memory-kib must be at least 8 and --argon2-time at least 1")
 	case c.PingInterval < time.Second || c.PingTimeout < time.Second:

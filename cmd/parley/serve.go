@@ -156,6 +156,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MemberCap:    cfg.MemberCap,
 		RecallWindow: cfg.RecallWindow,
+		EditWindow:   cfg.EditWindow,
 		SendRate:     app.Rate{PerSecond: cfg.SendRate, Burst: cfg.SendBurst},
 		LoginRate:    app.Rate{PerSecond: cfg.LoginRate, Burst: cfg.LoginBurst},
 		// Abuse limits.

@@ -132,6 +132,43 @@ const scenarios = {
     });
   },
 
+  // Edit, react and forward: each change is a log entry that reaches every
+  // device as a message, the acting one included; its acks and errors.
+  async changes() {
+    const { alice1, alice2, bob, conv } = setup;
+    const a1 = await connect(alice1);
+    const a2 = await connect(alice2);
+    const b = await connect(bob);
+    step("three devices connected");
+    const sent = await ack(a1, "send", { conversation_id: conv, client_msg_id: "c1", type: "text", body: "helo" });
+    check(sent.ok, "send: " + JSON.stringify(sent));
+    const id = sent.message.id;
+    const ed = await ack(a1, "edit", { conversation_id: conv, message_id: id, body: "hello" });
+    check(ed.ok && ed.message.id === id && ed.message.body === "hello" && ed.message.edited_at, "edit ack: " + JSON.stringify(ed));
+    const rb = await ack(b, "react", { conversation_id: conv, message_id: id, emoji: "👍" });
+    check(rb.ok === true && Object.keys(rb).length === 1, "react ack: " + JSON.stringify(rb));
+    const fw = await ack(b, "send", { conversation_id: conv, client_msg_id: "f1", forward_of: { conversation_id: conv, message_id: id } });
+    check(fw.ok && fw.message.forwarded === true && fw.message.body === "hello", "forward ack: " + JSON.stringify(fw));
+    step("edit, react and forward acked");
+    await until(() => (a2.got.message || []).length >= 4, "alice's other device's 4 entries");
+    await until(() => (b.got.message || []).length >= 2, "bob's entries");
+    await until(() => (a1.got.message || []).length >= 3, () => "alice's own device's entries, has " + JSON.stringify(seqs(a1.got.message)));
+    step("entries delivered");
+    const notSender = await ack(b, "edit", { conversation_id: conv, message_id: id, body: "mine" });
+    const notEmoji = await ack(b, "react", { conversation_id: conv, message_id: id, emoji: "yes" });
+    const noBody = await ack(a1, "edit", { conversation_id: conv, message_id: id });
+    const noMessage = await ack(b, "react", { conversation_id: conv, message_id: "999999", emoji: "👍" });
+    step("error acks");
+    done({
+      alice1: (a1.got.message || []).map((m) => m.type),
+      alice2: (a2.got.message || []).map((m) => m.type),
+      bob: (b.got.message || []).map((m) => m.type),
+      edit: (a2.got.message || []).find((m) => m.type === "edit"),
+      reaction: (a2.got.message || []).find((m) => m.type === "reaction"),
+      errors: [notSender, notEmoji, noBody, noMessage].map((r) => (r.ok ? "ok" : r.error.code)),
+    });
+  },
+
   // The recipient's connection drops while 500 messages are sent; the
   // client reconnects by itself, syncs from its cursor, and ends with
   // exactly seqs 1..500. A send retried after a lost ack returns the same

@@ -129,3 +129,31 @@ test("a disappearing message is dropped at its expires_at, and the list shows wh
   assert.equal(timerLabel(90), "90 seconds");
   assert.equal(timerLabel(0), "off");
 });
+
+test("edit and reaction entries change their message, are not shown, and are not unread", () => {
+  setConversation(view());
+  addMessage(msg(1, "2"));
+  addMessage(msg(2, "2", { type: "edit", body: "m1 fixed", edit_of: "101" }));
+  addMessage(msg(3, "3", { type: "reaction", body: "👍", reaction_of: "101" }));
+  addMessage(msg(4, "1", { type: "reaction", body: "👍", reaction_of: "101" }));
+  addMessage(msg(5, "3", { type: "reaction", body: "❤️", reaction_of: "101" }));
+  const c = conv("9");
+  const m = c.byId.get("101");
+  assert.equal(m.body, "m1 fixed");
+  assert.ok(m.edited_at);
+  assert.deepEqual(m.reactions.map((r) => [r.emoji, r.count]), [["👍", 1], ["❤️", 1]]);
+  assert.equal(c.view.unread_count, 1);
+  assert.equal(c.view.latest_message.body, "m1 fixed");
+  // A removal, then an entry replayed again changes nothing.
+  addMessage(msg(6, "1", { type: "reaction", body: "", reaction_of: "101" }));
+  addMessage(msg(4, "1", { type: "reaction", body: "👍", reaction_of: "101" }));
+  assert.deepEqual(c.byId.get("101").reactions.map((r) => [r.emoji, r.count]), [["❤️", 1]]);
+});
+
+test("a message fetched after its edit is not edited back by the older entry", () => {
+  setConversation(view());
+  addMessage(msg(5, "2"));
+  addMessage(msg(1, "2", { body: "latest", edited_at: new Date().toISOString() }));
+  addMessage(msg(2, "2", { type: "edit", body: "older", edit_of: "101" }));
+  assert.equal(conv("9").byId.get("101").body, "latest");
+});

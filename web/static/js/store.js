@@ -162,8 +162,11 @@ export function addMessage(m) {
   if (expired(m)) return false; // its time was up before it arrived
   const fresh = !c.msgs.has(m.seq);
   if (m.type === "recall" && m.recall_of) markRecalled(c, m.recall_of);
+  if (fresh && m.type === "edit" && m.edit_of) applyEdit(c, m);
+  if (fresh && m.type === "reaction" && m.reaction_of) applyReaction(c, m);
   const old = c.byId.get(String(m.id));
   if (old && old.recalled_at && !m.recalled_at) m = old; // a recall seen first wins
+  if (isSent(m)) m = { ...m, stateSeq: Math.max(m.seq, maxSeq(c), old ? old.stateSeq || 0 : 0) };
   c.msgs.set(m.seq, m);
   c.byId.set(String(m.id), m);
   if (fresh) insertSorted(c.seqs, m.seq);
@@ -173,15 +176,64 @@ export function addMessage(m) {
   raise(c, m.sender_id, m.seq, m.seq);
   const v = c.view;
   if (v && m.seq > v.last_seq) {
-    if (String(m.sender_id) !== String(state.me && state.me.id) && m.type !== "recall" && !isOpen(c.id)) {
+    if (String(m.sender_id) !== String(state.me && state.me.id) && isSent(m) && !isOpen(c.id)) {
       v.unread_count = (v.unread_count || 0) + 1;
     }
     v.last_seq = m.seq;
     v.last_activity_at = m.created_at;
-    if (m.type !== "recall") v.latest_message = m;
+    if (isSent(m)) v.latest_message = m;
   }
-  if (m.type !== "recall") c.typing.delete(String(m.sender_id));
+  if (isSent(m)) c.typing.delete(String(m.sender_id));
   return fresh;
+}
+
+// isSent tells a message someone sent from an entry that changes another
+// (recall, edit, reaction), which is applied to it and not shown itself.
+export function isSent(m) {
+  return m.type === "text" || m.type === "image" || m.type === "file" || !m.type;
+}
+
+// changeTarget returns the message an edit or reaction entry changes, when
+// the client holds it and its state predates the entry: a message fetched
+// later already shows the entry, and applying it again could undo a newer
+// one.
+function changeTarget(c, id, seq) {
+  const t = c.byId.get(String(id));
+  return t && !t.recalled_at && seq > (t.stateSeq || 0) ? t : null;
+}
+
+function replace(c, t, next) {
+  c.msgs.set(t.seq, next);
+  c.byId.set(String(t.id), next);
+  const v = c.view;
+  if (v && v.latest_message && String(v.latest_message.id) === String(t.id)) v.latest_message = next;
+}
+
+export function applyEdit(c, e) {
+  const t = changeTarget(c, e.edit_of, e.seq);
+  if (t) replace(c, t, { ...t, body: e.body, edited_at: e.created_at, stateSeq: e.seq });
+}
+
+// applyReaction moves the reacting user to its new emoji (none when the
+// entry's body is empty). Counts beyond the listed users are kept as the
+// server gave them.
+export function applyReaction(c, e) {
+  const t = changeTarget(c, e.reaction_of, e.seq);
+  if (!t) return;
+  const uid = String(e.sender_id);
+  const rs = [];
+  for (const r of t.reactions || []) {
+    const had = (r.user_ids || []).map(String).includes(uid);
+    const next = had ? { ...r, count: r.count - 1, user_ids: r.user_ids.filter((u) => String(u) !== uid) } : r;
+    if (next.count > 0) rs.push(next);
+  }
+  if (e.body) {
+    const r = rs.find((x) => x.emoji === e.body);
+    if (r) Object.assign(r, { count: r.count + 1, user_ids: [...r.user_ids, e.sender_id] });
+    else rs.push({ emoji: e.body, count: 1, user_ids: [e.sender_id] });
+  }
+  rs.sort((a, b) => b.count - a.count);
+  replace(c, t, { ...t, reactions: rs, stateSeq: e.seq });
 }
 
 export function markRecalled(c, messageId) {

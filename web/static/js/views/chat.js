@@ -5,7 +5,7 @@
 // at most WINDOW messages that slides as the user scrolls either way.
 import { h, linkify, timeOf, dayKey, dayLabel, fileSize } from "../dom.js";
 import { get, mediaURL } from "../api.js";
-import { state, changed, subscribe, conv, addMessage, tick, userName, convTitle } from "../store.js";
+import { state, changed, subscribe, conv, addMessage, tick, userName, convTitle, isSent } from "../store.js";
 import * as rt from "../realtime.js";
 import { avatar } from "./avatar.js";
 import { openDialog } from "./dialog.js";
@@ -161,12 +161,13 @@ export function chatView() {
         items.push({ key, sig: `setting|${m.disappear_after}`, build: () => h("li", { class: "day setting" }, h("span", null, settingText(m))) });
         return;
       }
-      const sig = `${m.body}|${m.recalled_at || ""}|${t}|${showName}|${m.media ? m.media.id : ""}|${m.reply_to || ""}`;
+      const reacted = (m.reactions || []).map((r) => `${r.emoji}${r.count}`).join(",");
+      const sig = `${m.body}|${m.recalled_at || ""}|${t}|${showName}|${m.media ? m.media.id : ""}|${m.reply_to || ""}|${m.edited_at || ""}|${reacted}|${m.forwarded ? 1 : 0}`;
       items.push({ key, sig, build: () => messageItem(c, m, t, showName, pending) });
     };
     for (let i = start; i < end; i++) {
       const m = c.msgs.get(c.seqs[i]);
-      if (m.type !== "recall") add(m, `s:${m.seq}`, false);
+      if (isSent(m) || m.type === "setting") add(m, `s:${m.seq}`, false);
     }
     if (atEnd) for (const p of c.pending) add(p, `p:${p.client_msg_id}`, true);
     historyState.textContent = c.loadingOlder ? "Loading earlier messages…" : start === 0 && c.loaded && !c.hasOlder ? "Start of the conversation" : "";
@@ -248,6 +249,7 @@ function messageItem(c, m, t, showName, pending) {
   const recalled = !!m.recalled_at;
   const parts = [];
   if (showName) parts.push(h("span", { class: "sender" }, userName(m.sender_id)));
+  if (m.forwarded && !recalled) parts.push(h("span", { class: "forwarded" }, "Forwarded"));
   if (m.reply_to && !recalled) {
     const q = c.byId.get(String(m.reply_to));
     parts.push(h("blockquote", { class: "quote" },
@@ -262,7 +264,12 @@ function messageItem(c, m, t, showName, pending) {
     if (m.body && !(m.type === "file" && m.media && m.body === m.media.filename)) parts.push(h("p", { class: "body" }, linkify(m.body)));
     if ((m.type === "image" || m.type === "file") && !m.media && pending) parts.push(h("p", { class: "body" }, m.uploading ? "Uploading…" : ""));
   }
+  if (!recalled && m.reactions && m.reactions.length) {
+    parts.push(h("p", { class: "reactions", "aria-label": "Reactions" },
+      ...m.reactions.map((r) => h("span", { class: "reaction" }, `${r.emoji} ${r.count}`))));
+  }
   const meta = h("span", { class: "meta" }, h("time", { datetime: m.created_at }, timeOf(m.created_at)));
+  if (m.edited_at && !recalled) meta.prepend(h("span", { class: "edited" }, "edited "));
   if (mine && t) meta.append(h("span", { class: `tick ${t}`, role: "img", "aria-label": tickLabel[t] }, tickText[t]));
   if (m.failed) meta.append(h("span", { class: "failed" }, ` ${m.failed}`));
   const actions = h("span", { class: "actions" });

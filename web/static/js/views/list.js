@@ -91,6 +91,7 @@ export function listView(actions) {
 export function previewText(m) {
   if (m.type === "setting") return settingText(m);
   if (m.recalled_at) return "This message was deleted";
+  if (m.type === "reaction") return m.body ? `Reacted ${m.body}` : "Removed a reaction";
   if (m.type === "image") return m.body ? `Photo: ${m.body}` : "Photo";
   if (m.type === "file") return `File: ${(m.media && m.media.filename) || m.body || "file"}`;
   return m.body || "";
