@@ -48,10 +48,10 @@ func (t MessageType) Sent() bool {
 func (t MessageType) Disappears() bool { return t.Sent() }
 
 // Silent reports whether entries of type t leave the members' unread
-// counts as they are: edits and reactions change what is shown, they are
-// not news of their own.
+// counts as they are: edits and reactions change what is shown, and a
+// timer change is a notice; none is news of its own.
 func (t MessageType) Silent() bool {
-	return t == EditEntry || t == ReactionEntry
+	return t == EditEntry || t == ReactionEntry || t == SettingEntry
 }
 
 // Limits on messages.

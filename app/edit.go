@@ -15,11 +15,11 @@ var errNoMessage = parley.Errorf(parley.ENOTFOUND, "message not found")
 // visibleMessage returns the message of the conversation that member m
 // may see; ENOTFOUND for any other.
 func (a *App) visibleMessage(ctx context.Context, m *parley.Member, conversationID, messageID parley.ID) (*parley.Message, error) {
-	msg, err := a.store.Message(ctx, messageID)
-	if err != nil && parley.ErrorCode(err) != parley.ENOTFOUND {
-		return nil, err // the store cannot say now: a retry may succeed
+	msg, err := a.message(ctx, conversationID, messageID)
+	if err != nil {
+		return nil, err
 	}
-	if err != nil || msg.ConversationID != conversationID || !m.Visible(msg.Seq) {
+	if !m.Visible(msg.Seq) {
 		return nil, errNoMessage
 	}
 	return msg, nil

@@ -172,7 +172,7 @@ func (db *DB) SilentEntries(ctx context.Context, conversationID parley.ID, lo, h
 	}
 	var n int64
 	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM messages
-		WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 AND type IN ('edit', 'reaction')`, int64(conversationID), lo, hi).Scan(&n)
+		WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 AND type IN ('edit', 'reaction', 'setting')`, int64(conversationID), lo, hi).Scan(&n)
 	if err != nil {
 		return 0, db.err("count silent entries", err)
 	}

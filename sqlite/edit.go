@@ -137,7 +137,7 @@ func (db *DB) SilentEntries(ctx context.Context, conversationID parley.ID, lo, h
 	}
 	var n int64
 	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM messages
-		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND type IN ('edit', 'reaction')`, int64(conversationID), lo, hi).Scan(&n)
+		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND type IN ('edit', 'reaction', 'setting')`, int64(conversationID), lo, hi).Scan(&n)
 	if err != nil {
 		return 0, dbError("count silent entries", err)
 	}

@@ -12,7 +12,7 @@ ALTER TABLE messages ADD COLUMN edited_at INTEGER;
 CREATE INDEX messages_edit_of ON messages(edit_of) WHERE edit_of IS NOT NULL;
 -- Edits and reactions do not count as unread: counting them in a range of
 -- the log reads only their own entries.
-CREATE INDEX messages_silent ON messages(conversation_id, seq) WHERE type IN ('edit', 'reaction');
+CREATE INDEX messages_silent ON messages(conversation_id, seq) WHERE type IN ('edit', 'reaction', 'setting');
 
 CREATE TABLE reactions (
 	message_id         INTEGER NOT NULL,

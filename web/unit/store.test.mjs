@@ -157,3 +157,12 @@ test("a message fetched after its edit is not edited back by the older entry", (
   addMessage(msg(2, "2", { type: "edit", body: "older", edit_of: "101" }));
   assert.equal(conv("9").byId.get("101").body, "latest");
 });
+
+test("a new message brings an archived chat back unless it is muted", () => {
+  setConversation(view({ archived: true }));
+  addMessage(msg(1, "2"));
+  assert.equal(conv("9").view.archived, false);
+  setConversation(view({ archived: true, muted: true, last_seq: 1 }));
+  addMessage(msg(2, "2"));
+  assert.equal(conv("9").view.archived, true);
+});

@@ -4,6 +4,7 @@
 // and sent with their original client_msg_id when the connection returns.
 import { io } from "../vendor/socket.io.esm.min.js";
 import { get } from "./api.js";
+import { randomId } from "./dom.js";
 import {
   state, changed, conv, cursor, addMessage, setConversation, setReceipt, markRecalled, isOpen, maxSeq, saveQueue,
 } from "./store.js";
@@ -107,7 +108,7 @@ async function onConnect() {
 // refreshConversations loads the list (new conversations, unread counts).
 export async function refreshConversations() {
   for (let page = 1; page <= 20; page++) {
-    const r = await get(`/v1/conversation?page_size=100&page_number=${page}`);
+    const r = await get(`/v1/conversation?page_size=100&page_number=${page}&archived=true`);
     for (const v of r.conversations) setConversation(v);
     if (r.conversations.length < 100) break;
   }
@@ -195,6 +196,8 @@ export function send(conversationId, msg) {
     media_id: msg.media_id,
     media: msg.media,
     reply_to: msg.reply_to,
+    forward_of: msg.forward_of,
+    forwarded: !!msg.forward_of,
     created_at: new Date().toISOString(),
     sender_id: state.me.id,
     inflight: false,
@@ -213,6 +216,7 @@ export function flush() {
       const payload = { conversation_id: p.conversation_id, client_msg_id: p.client_msg_id, type: p.type, body: p.body };
       if (p.media_id) payload.media_id = p.media_id;
       if (p.reply_to) payload.reply_to = p.reply_to;
+      if (p.forward_of) payload.forward_of = p.forward_of;
       emit("send", payload).then((res) => {
         addMessage(res.message);
         saveQueue();
@@ -238,6 +242,33 @@ export function recall(conversationId, messageId) {
     markRecalled(conv(conversationId), messageId);
     changed();
     return res;
+  });
+}
+
+// edit replaces the body of one's own message; the edit entry that follows
+// in the log tells every device, this one included.
+export function edit(conversationId, messageId, body) {
+  return emit("edit", { conversation_id: String(conversationId), message_id: String(messageId), body }).then((res) => {
+    if (res.message) addMessage(res.message);
+    changed();
+    return res;
+  });
+}
+
+// react sets (or, with "", removes) the user's reaction to a message.
+export function react(conversationId, messageId, emoji) {
+  return emit("react", { conversation_id: String(conversationId), message_id: String(messageId), emoji });
+}
+
+// forward queues a copy of message m, from conversation fromId, for
+// conversation toId; it is sent like any message (and kept while offline).
+export function forward(toId, fromId, m) {
+  send(toId, {
+    client_msg_id: randomId(),
+    type: m.type,
+    body: m.body,
+    media: m.media,
+    forward_of: { conversation_id: String(fromId), message_id: String(m.id) },
   });
 }
 

@@ -179,6 +179,7 @@ export function addMessage(m) {
     if (String(m.sender_id) !== String(state.me && state.me.id) && isSent(m) && !isOpen(c.id)) {
       v.unread_count = (v.unread_count || 0) + 1;
     }
+    if (isSent(m) && v.archived && !v.muted) v.archived = false; // a new message brings it back
     v.last_seq = m.seq;
     v.last_activity_at = m.created_at;
     if (isSent(m)) v.latest_message = m;
@@ -234,6 +235,13 @@ export function applyReaction(c, e) {
   }
   rs.sort((a, b) => b.count - a.count);
   replace(c, t, { ...t, reactions: rs, stateSeq: e.seq });
+}
+
+// myReaction is the emoji the user put on m, "" for none.
+export function myReaction(m) {
+  const me = String(state.me && state.me.id);
+  const r = (m.reactions || []).find((x) => (x.user_ids || []).map(String).includes(me));
+  return r ? r.emoji : "";
 }
 
 export function markRecalled(c, messageId) {

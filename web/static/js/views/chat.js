@@ -5,7 +5,7 @@
 // at most WINDOW messages that slides as the user scrolls either way.
 import { h, linkify, timeOf, dayKey, dayLabel, fileSize } from "../dom.js";
 import { get, mediaURL } from "../api.js";
-import { state, changed, subscribe, conv, addMessage, tick, userName, convTitle, isSent } from "../store.js";
+import { state, changed, subscribe, conv, addMessage, tick, userName, convTitle, isSent, myReaction } from "../store.js";
 import * as rt from "../realtime.js";
 import { avatar } from "./avatar.js";
 import { openDialog } from "./dialog.js";
@@ -264,17 +264,30 @@ function messageItem(c, m, t, showName, pending) {
     if (m.body && !(m.type === "file" && m.media && m.body === m.media.filename)) parts.push(h("p", { class: "body" }, linkify(m.body)));
     if ((m.type === "image" || m.type === "file") && !m.media && pending) parts.push(h("p", { class: "body" }, m.uploading ? "Uploading…" : ""));
   }
-  if (!recalled && m.reactions && m.reactions.length) {
-    parts.push(h("p", { class: "reactions", "aria-label": "Reactions" },
-      ...m.reactions.map((r) => h("span", { class: "reaction" }, `${r.emoji} ${r.count}`))));
+  if (!recalled && !pending && m.reactions && m.reactions.length) {
+    // Pressing one's own reaction takes it back; another's adds the same.
+    const mineR = myReaction(m);
+    parts.push(h("p", { class: "reactions", role: "group", "aria-label": "Reactions" },
+      ...m.reactions.map((r) => h("button", {
+        type: "button", class: r.emoji === mineR ? "reaction own" : "reaction",
+        "aria-label": `${r.emoji} ${r.count}`, "aria-pressed": r.emoji === mineR ? "true" : "false",
+        title: (r.user_ids || []).map(userName).join(", "),
+        onclick: () => react(c, m, r.emoji === mineR ? "" : r.emoji),
+      }, `${r.emoji} ${r.count}`))));
   }
   const meta = h("span", { class: "meta" }, h("time", { datetime: m.created_at }, timeOf(m.created_at)));
   if (m.edited_at && !recalled) meta.prepend(h("span", { class: "edited" }, "edited "));
+  if (m.expires_at && !pending && !recalled) meta.prepend(h("span", { class: "timer", role: "img", "aria-label": "Disappears" }, "⏱"));
   if (mine && t) meta.append(h("span", { class: `tick ${t}`, role: "img", "aria-label": tickLabel[t] }, tickText[t]));
   if (m.failed) meta.append(h("span", { class: "failed" }, ` ${m.failed}`));
   const actions = h("span", { class: "actions" });
   if (!pending && !recalled) {
     actions.append(h("button", { type: "button", onclick: () => { state.replyTo = { conversation_id: c.id, message: m }; changed(); document.getElementById("composer-input")?.focus(); } }, "Reply"));
+    actions.append(h("button", { type: "button", "aria-haspopup": "dialog", onclick: () => reactDialog(c, m) }, "React"));
+    actions.append(h("button", { type: "button", "aria-haspopup": "dialog", onclick: () => forwardDialog(c, m) }, "Forward"));
+    if (mine && (m.type === "text" || m.body)) {
+      actions.append(h("button", { type: "button", "aria-haspopup": "dialog", onclick: () => editDialog(c, m) }, "Edit"));
+    }
     if (mine) {
       actions.append(h("button", { type: "button", "aria-haspopup": "dialog", onclick: () => infoDialog(c, m) }, "Info"));
       actions.append(h("button", {
@@ -284,6 +297,60 @@ function messageItem(c, m, t, showName, pending) {
     }
   }
   return h("li", { class: mine ? "msg mine" : "msg" }, h("div", { class: "bubble" }, ...parts, meta), actions);
+}
+
+const EMOJIS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
+
+function react(c, m, emoji) {
+  rt.react(c.id, m.id, emoji).catch((e) => { state.notice = `Could not react: ${e.message}`; changed(); });
+}
+
+function reactDialog(c, m) {
+  const mine = myReaction(m);
+  const dlg = openDialog("React",
+    h("p", { class: "quote" }, previewText(m)),
+    h("div", { class: "emoji-picker", role: "group", "aria-label": "Emoji" }, ...EMOJIS.map((e) => h("button", {
+      type: "button", "aria-label": `React with ${e}`, "aria-pressed": mine === e ? "true" : "false",
+      onclick: () => { react(c, m, mine === e ? "" : e); dlg.close(); },
+    }, e))),
+    mine ? h("button", { type: "button", onclick: () => { react(c, m, ""); dlg.close(); } }, "Remove my reaction") : null);
+}
+
+function editDialog(c, m) {
+  const input = h("textarea", { id: "edit-input", rows: 3 });
+  input.value = m.body || "";
+  const error = h("p", { class: "error", role: "alert" });
+  const dlg = openDialog("Edit message",
+    h("form", {
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const body = input.value.trim();
+        if (!body) return;
+        try {
+          await rt.edit(c.id, m.id, body);
+          dlg.close();
+        } catch (err) {
+          error.textContent = err.message;
+        }
+      },
+    }, h("label", { for: "edit-input" }, "Message"), input, h("button", { type: "submit", class: "primary" }, "Save")),
+    error);
+  input.focus();
+}
+
+function forwardDialog(c, m) {
+  const targets = [...state.convs.values()].filter((x) => x.view && x.view.active !== false)
+    .sort((a, b) => String(b.view.last_activity_at || "").localeCompare(String(a.view.last_activity_at || "")));
+  const dlg = openDialog("Forward message",
+    h("p", { class: "quote" }, previewText(m)),
+    h("ul", { class: "results", "aria-label": "Forward to" }, ...targets.map((x) => h("li", null, h("button", {
+      type: "button",
+      onclick: () => {
+        rt.forward(x.id, c.id, m);
+        dlg.close();
+        location.hash = `#/c/${x.id}`;
+      },
+    }, `Forward to ${convTitle(x)}`)))));
 }
 
 function imageBlock(m) {

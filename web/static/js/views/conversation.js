@@ -1,7 +1,7 @@
 // Starting conversations (a 1:1 found by handle, or a group) and a
 // conversation's details: rename, members and roles, leave.
 import { h } from "../dom.js";
-import { get, post, patch, del } from "../api.js";
+import { get, post, patch, put, del } from "../api.js";
 import { state, changed, setConversation, convTitle, userName, timerLabel } from "../store.js";
 import { openDialog } from "./dialog.js";
 
@@ -96,6 +96,15 @@ function timerForm(c, act) {
     h("label", { for: "cd-timer" }, "Disappearing messages"), sel, h("button", { type: "submit" }, "Set timer"));
 }
 
+// listControls are the user's own settings of the chat: pinned to the top
+// of the list, archived out of it.
+function listControls(c, act) {
+  const cv = c.view;
+  return h("div", { class: "chat-controls" },
+    h("button", { type: "button", onclick: act(() => put(`/v1/conversation/${c.id}/pin`, { pinned: !cv.pinned })) }, cv.pinned ? "Unpin chat" : "Pin chat"),
+    h("button", { type: "button", onclick: act(() => put(`/v1/conversation/${c.id}/archive`, { archived: !cv.archived })) }, cv.archived ? "Unarchive chat" : "Archive chat"));
+}
+
 export function detailsDialog(c) {
   const v = c.view;
   if (!v) return;
@@ -126,7 +135,7 @@ export function detailsDialog(c) {
         handle.textContent = `@${u.handle}`;
         about.textContent = u.bio || "";
       }, () => {});
-      body.replaceChildren(h("p", null, `A private chat with ${convTitle(c)}.`), handle, about, timerForm(c, act),
+      body.replaceChildren(h("p", null, `A private chat with ${convTitle(c)}.`), handle, about, listControls(c, act), timerForm(c, act),
         h("button", { type: "button", onclick: act(async () => { await post(`/v1/friends/${cv.recipient_id}/block`); state.notice = `${convTitle(c)} is blocked.`; return null; }) }, `Block ${convTitle(c)}`));
       return;
     }
@@ -135,6 +144,7 @@ export function detailsDialog(c) {
     body.replaceChildren(
       admin ? h("form", { onsubmit: (e) => { e.preventDefault(); act(() => patch(`/v1/conversation/${c.id}`, { title: title.value.trim() }))(); } },
         h("label", { for: "cd-title" }, "Group title"), title, h("button", { type: "submit" }, "Rename")) : h("p", null, cv.title),
+      listControls(c, act),
       admin ? timerForm(c, act) : h("p", null, `Disappearing messages: ${timerLabel(cv.disappear_after || 0)}`),
       h("h3", null, "Members"),
       h("ul", { class: "members", "aria-label": "Members" }, ...(cv.members || []).map((m) => {

@@ -3,6 +3,9 @@
 import { h, shortTime } from "../dom.js";
 import { state, changed, convTitle, userName, timerLabel } from "../store.js";
 import { avatar } from "./avatar.js";
+import { searchDialog } from "./search.js";
+
+let showArchived = false;
 
 export function listView(actions) {
   const filter = h("input", {
@@ -15,15 +18,24 @@ export function listView(actions) {
   const root = h("section", { class: "sidebar", "aria-label": "Chats" },
     h("div", { class: "sidebar-head" },
       h("label", { for: "conv-filter", class: "sr-only" }, "Filter conversations"), filter,
-      h("button", { type: "button", onclick: actions.newChat, "aria-haspopup": "dialog" }, "New chat")),
-    ul, empty);
+      h("button", { type: "button", onclick: actions.newChat, "aria-haspopup": "dialog" }, "New chat"),
+      h("button", { type: "button", onclick: searchDialog, "aria-haspopup": "dialog" }, "Search messages")),
+    ul, empty, h("p", { class: "archived-toggle" }));
+  const toggle = root.lastChild;
 
   function render() {
     const q = state.filter.trim().toLowerCase();
-    const items = [...state.convs.values()]
+    const all = [...state.convs.values()]
       .filter((c) => c.view && c.view.active !== false)
-      .filter((c) => !q || convTitle(c).toLowerCase().includes(q))
-      .sort((a, b) => String(b.view.last_activity_at || "").localeCompare(String(a.view.last_activity_at || "")));
+      .filter((c) => !q || convTitle(c).toLowerCase().includes(q));
+    const archived = all.filter((c) => c.view.archived).length;
+    // Pinned first, most recently pinned on top; then newest activity.
+    // Archived chats show only when asked for.
+    const items = all
+      .filter((c) => !c.view.archived === !showArchived)
+      .sort((a, b) => (b.view.pinned ? 1 : 0) - (a.view.pinned ? 1 : 0)
+        || String(b.view.pinned_at || "").localeCompare(String(a.view.pinned_at || ""))
+        || String(b.view.last_activity_at || "").localeCompare(String(a.view.last_activity_at || "")));
     // Rows are rebuilt only when what they show changed, and reordered in
     // place, so keyboard focus and the screen reader's position survive
     // live updates.
@@ -53,7 +65,12 @@ export function listView(actions) {
         rows.delete(id);
       }
     }
-    empty.textContent = items.length ? "" : q ? "No chat matches." : "No chats yet. Start one with “New chat”.";
+    empty.textContent = items.length ? "" : showArchived ? "No archived chats." : q ? "No chat matches." : "No chats yet. Start one with “New chat”.";
+    const want = showArchived ? "Back to chats" : archived ? `Archived chats (${archived})` : "";
+    if (toggle.dataset.label !== want) {
+      toggle.dataset.label = want;
+      toggle.replaceChildren(want ? h("button", { type: "button", class: "link", onclick: () => { showArchived = !showArchived; changed(); } }, want) : "");
+    }
   }
 
   function item(c) {
@@ -70,16 +87,16 @@ export function listView(actions) {
     }
     const hint = typers.length ? (v.type === "group" ? `${typers.join(", ")} typing…` : "typing…") : preview;
     const unread = v.unread_count || 0;
-    const label = [title, online ? "online" : "", unread ? `${unread} unread` : "", typers.length ? "typing" : ""].filter(Boolean).join(", ");
+    const label = [title, v.pinned ? "pinned" : "", online ? "online" : "", unread ? `${unread} unread` : "", typers.length ? "typing" : ""].filter(Boolean).join(", ");
     const selected = state.route.view === "chat" && state.route.id === c.id;
     const time = shortTime(v.last_activity_at);
     const pic = v.type === "direct" ? v.recipient_profile_pic : "";
-    const sig = JSON.stringify([label, title, hint, unread, selected, time, pic, online, typers.length > 0]);
+    const sig = JSON.stringify([v.pinned, label, title, hint, unread, selected, time, pic, online, typers.length > 0]);
     return { sig, build: () => h("li", null,
       h("a", { href: `#/c/${c.id}`, class: selected ? "conv selected" : "conv", "aria-label": label, "aria-current": selected ? "page" : null },
         avatar(title, pic, online),
         h("span", { class: "conv-main" },
-          h("span", { class: "conv-top" }, h("span", { class: "conv-title" }, title), h("time", { class: "conv-time" }, time)),
+          h("span", { class: "conv-top" }, h("span", { class: "conv-title" }, v.pinned ? h("span", { class: "pin", "aria-hidden": "true" }, "📌 ") : null, title), h("time", { class: "conv-time" }, time)),
           h("span", { class: "conv-bottom" },
             h("span", { class: typers.length ? "conv-preview typing" : "conv-preview" }, hint),
             unread ? h("span", { class: "badge" }, String(unread)) : null)))) };
