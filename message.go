@@ -20,6 +20,13 @@ const (
 	RecallEntry MessageType = "recall"
 )
 
+// Unarchives reports whether a new entry of this type is a message that
+// brings an archived conversation back into its members' lists: what
+// people send (text, image, file), not entries about other entries.
+func (t MessageType) Unarchives() bool {
+	return t == TextMessage || t == ImageMessage || t == FileMessage
+}
+
 // Limits on messages.
 const (
 	DefaultMaxBodyBytes = 64 << 10
@@ -148,6 +155,8 @@ type MessageStore interface {
 	// only after the commit. When the sender's device already sent a
 	// message with m.ClientMsgID it stores nothing and returns that message
 	// with created=false if contentHash matches, ECONFLICT otherwise.
+	// When m.Type.Unarchives(), the same transaction unarchives the
+	// conversation for every active member who has not muted it.
 	// Returns ENOTFOUND if the conversation does not exist, EUNAVAILABLE
 	// when the store cannot write now (the send may be retried).
 	//

@@ -81,6 +81,8 @@ type batch struct {
 	pending []dedupEntry // new log entries not yet inserted
 	touched map[parley.ID]convTouch
 	raised  map[memberKey]watermarks
+	// unarchive holds the conversations a message of the batch unarchives.
+	unarchive map[parley.ID]bool
 }
 
 type convTouch struct {
@@ -341,6 +343,18 @@ func (b *batch) flush(ctx context.Context) error {
 		if err := b.execRows(`UPDATE members SET delivered_seq = max(delivered_seq, v.column3), read_seq = max(read_seq, v.column4)
 			FROM (VALUES %s) AS v WHERE members.conversation_id = v.column1 AND members.user_id = v.column2`, "(?,?,?,?)", 4, args); err != nil {
 			return fmt.Errorf("raise watermarks: %w", err)
+		}
+	}
+	if len(b.unarchive) > 0 {
+		args := make([]any, 0, len(b.unarchive))
+		for id := range b.unarchive {
+			args = append(args, int64(id))
+		}
+		// members_archived finds the archived rows; for most
+		// conversations there are none.
+		if err := b.execRows(`UPDATE members SET archived = 0
+			WHERE archived = 1 AND muted = 0 AND left_seq IS NULL AND conversation_id IN (%s)`, "?", 1, args); err != nil {
+			return fmt.Errorf("unarchive: %w", err)
 		}
 	}
 	return nil
