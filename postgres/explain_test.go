@@ -232,6 +232,26 @@ func TestReadPlans(t *testing.T) {
 		if err != nil || len(list) != 5 || list[0].LatestMessage == nil || list[0].LatestMessage.Seq != 100 {
 			t.Fatalf("conversation list = %v, %v", list, err)
 		}
+		// A send's unarchive reads only the archived memberships, custom
+		// and generic plans alike (the writer plans generically).
+		for _, sql := range []string{`SET plan_cache_mode = force_generic_plan`,
+			`PREPARE unarchive(bigint[]) AS ` + postgres.UnarchiveSQL} {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, plan := range []planNode{
+			explain(t, conn, postgres.UnarchiveSQL, []int64{10001, 10500}),
+			explain(t, conn, `EXECUTE unarchive('{10001,10500}')`),
+		} {
+			var used bool
+			plan.walk(func(n planNode) { used = used || n.IndexName == "members_archived" })
+			if !used {
+				b, _ := json.Marshal(plan)
+				t.Fatalf("unarchive does not use members_archived: %s", b)
+			}
+		}
+		conn.Exec(ctx, `RESET plan_cache_mode`)
 		pinned, err := db.UserConversations(ctx, 100000, parley.ConversationFilter{OnlyPinned: true})
 		if err != nil || len(pinned) != 3 || pinned[0].Conversation.ID != 10011 || pinned[2].Conversation.ID != 10991 || pinned[0].LatestMessage == nil {
 			t.Fatalf("pinned list = %v, %v", pinned, err)

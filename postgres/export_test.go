@@ -35,6 +35,7 @@ func PageSQL(ascending bool, now time.Time, part string) string {
 const (
 	UserConversationsSQL   = userConversationsSQL
 	PinnedConversationsSQL = pinnedConversationsSQL
+	UnarchiveSQL           = unarchiveSQL
 )
 
 // MigrationCount returns how many migrations this binary knows (their

@@ -363,6 +363,11 @@ func (g *group) applyWatermarks(o *op) {
 	o.receipt = parley.Receipt{ConversationID: o.conv, UserID: o.user, DeliveredSeq: nd, ReadSeq: nr}
 }
 
+// unarchiveSQL unarchives the conversations $1 names for their active
+// members who did not mute them, found through members_archived.
+const unarchiveSQL = `UPDATE members m SET archived = false FROM unnest($1::bigint[]) AS v(c)
+	WHERE m.conversation_id = v.c AND m.archived AND NOT m.muted AND m.left_seq IS NULL`
+
 // writeBatch returns round trip 2, which ends with the commit.
 func (g *group) writeBatch() *pgx.Batch {
 	b := &pgx.Batch{}
@@ -411,8 +416,7 @@ func (g *group) writeBatch() *pgx.Batch {
 	if len(g.unarchive) > 0 {
 		// members_archived finds the archived rows; for most conversations
 		// there are none. They belong to conversations the group holds.
-		b.Queue(`UPDATE members m SET archived = false FROM unnest($1::bigint[]) AS v(c)
-			WHERE m.conversation_id = v.c AND m.archived AND NOT m.muted AND m.left_seq IS NULL`, g.unarchive)
+		b.Queue(unarchiveSQL, g.unarchive)
 	}
 	var cs, us, ds, rs []int64
 	for k, mm := range g.marks {

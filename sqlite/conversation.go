@@ -365,10 +365,10 @@ func (db *DB) SetArchived(ctx context.Context, conversationID, userID parley.ID,
 	})
 }
 
-// UserConversations implements parley.ConversationStore. Both orders are
-// index-driven: the pinned conversations through members_pinned, the rest
-// through members_user.
-func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.ConversationFilter) ([]*parley.UserConversation, error) {
+// userConversationsQuery returns the query of UserConversations and its
+// arguments. Both orders are index-driven: the pinned conversations
+// through members_pinned, the rest through members_user.
+func userConversationsQuery(userID parley.ID, f parley.ConversationFilter) (string, []any) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = -1
@@ -380,14 +380,20 @@ func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.
 	case f.ExcludePinned:
 		pins = "AND m.pinned_at IS NULL"
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+convCols+`, `+memberCols+`
+	return `SELECT ` + convCols + `, ` + memberCols + `
 		FROM members m JOIN conversations c ON c.id = m.conversation_id
 		WHERE m.user_id = ?
 		  AND (? OR m.left_seq IS NULL)
 		  AND (? OR m.hidden = 0 OR min(c.last_seq, coalesce(m.left_seq, c.last_seq)) > m.cleared_seq)
-		  AND (? OR m.archived = 0) `+pins+`
-		ORDER BY `+order+`
-		LIMIT ? OFFSET ?`, int64(userID), f.IncludeLeft, f.IncludeHidden, !f.ExcludeArchived, limit, f.Offset)
+		  AND (? OR m.archived = 0) ` + pins + `
+		ORDER BY ` + order + `
+		LIMIT ? OFFSET ?`, []any{int64(userID), f.IncludeLeft, f.IncludeHidden, !f.ExcludeArchived, limit, f.Offset}
+}
+
+// UserConversations implements parley.ConversationStore.
+func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.ConversationFilter) ([]*parley.UserConversation, error) {
+	query, args := userConversationsQuery(userID, f)
+	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbError("read conversations", err)
 	}

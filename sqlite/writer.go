@@ -352,13 +352,20 @@ func (b *batch) flush(ctx context.Context) error {
 		}
 		// members_archived finds the archived rows; for most
 		// conversations there are none.
-		if err := b.execRows(`UPDATE members SET archived = 0
-			WHERE archived = 1 AND muted = 0 AND left_seq IS NULL AND conversation_id IN (%s)`, "?", 1, args); err != nil {
+		if err := b.execRows(unarchiveSQL, "?", 1, args); err != nil {
 			return fmt.Errorf("unarchive: %w", err)
 		}
 	}
 	return nil
 }
+
+// unarchiveSQL unarchives the conversations %s lists for their active
+// members who did not mute them. Without statistics SQLite would rather
+// walk the primary key, every membership of the conversation (a large
+// group's thousand rows on each send); the partial index holds only the
+// archived ones, most often none.
+const unarchiveSQL = `UPDATE members INDEXED BY members_archived SET archived = 0
+	WHERE archived = 1 AND muted = 0 AND left_seq IS NULL AND conversation_id IN (%s)`
 
 // execRows runs a statement whose %s is a list of row tuples, in chunks of
 // rowsPerInsert rows; args holds width values per row.
