@@ -74,6 +74,31 @@ func TestPinnedFirst(t *testing.T) {
 			}
 		}
 	})
+	t.Run("PagingWithArchived", func(t *testing.T) {
+		if err := e.app.SetArchived(ctx, a.c, convs[2], true); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := e.app.SetArchived(ctx, a.c, convs[2], false); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		for _, archived := range []bool{false, true} {
+			want := []parley.ID{convs[3], convs[1], convs[4], convs[0]}
+			if archived {
+				want = []parley.ID{convs[3], convs[1], convs[4], convs[2], convs[0]}
+			}
+			for size := 1; size <= 5; size++ {
+				var all []parley.ID
+				for page := 1; page <= 6; page++ {
+					all = append(all, e.listIDs(t, a, parley.ConversationListQuery{PageNumber: page, PageSize: size, Archived: archived})...)
+				}
+				if !slices.Equal(all, want) {
+					t.Fatalf("archived=%v: pages of %d = %v, want %v", archived, size, all, want)
+				}
+			}
+		}
+	})
 	t.Run("Shape", func(t *testing.T) {
 		vs, _ := e.app.Conversations(ctx, a.c, parley.ConversationListQuery{})
 		if !vs[0].Pinned || vs[0].PinnedAt == nil || !vs[0].PinnedAt.Equal(e.clock.now()) || vs[2].Pinned || vs[2].PinnedAt != nil || vs[0].Archived {
