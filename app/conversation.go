@@ -403,8 +403,7 @@ func (a *App) announce(ctx context.Context, id parley.ID, extra []parley.ID) {
 // groupView is the part of a group's ConversationView that all its active
 // members share: what the `conversation` event carries. Each member's own
 // unread_count, muted, pinned, pinned_at, archived and latest_message are
-// left out (its role is in
-// members).
+// left out (its role is in members).
 type groupView struct {
 	ID             parley.ID               `json:"id"`
 	Type           parley.ConversationType `json:"type"`
