@@ -27,6 +27,8 @@ const (
 	MaxTitleLen       = 128
 	DefaultMemberCap  = 1024
 	MaxMembersPerCall = 256
+	// MaxPinned is how many conversations a user may pin at once.
+	MaxPinned = 5
 )
 
 // Bounds of a conversation's disappearing-messages timer, in seconds; 0
@@ -88,6 +90,12 @@ type Member struct {
 	Hidden     bool  `json:"-"`
 	ClearedSeq int64 `json:"-"`
 	Muted      bool  `json:"muted,omitempty"`
+	// PinnedAt is when the member pinned the conversation to the top of its
+	// list; nil when not pinned. Archived hides the conversation from the
+	// member's list until a new message arrives (unless Muted). The two
+	// exclude each other: pinning unarchives, archiving unpins.
+	PinnedAt *time.Time `json:"pinned_at,omitempty"`
+	Archived bool       `json:"archived,omitempty"`
 }
 
 // Active reports whether the member has not left.
@@ -146,8 +154,14 @@ type ConversationFilter struct {
 	IncludeHidden bool
 	// IncludeLeft also returns conversations the member has left.
 	IncludeLeft bool
-	Limit       int // 0 means no limit
-	Offset      int
+	// ExcludeArchived leaves out the conversations the member archived.
+	ExcludeArchived bool
+	// OnlyPinned returns only the pinned conversations, most recently
+	// pinned first; ExcludePinned only the others.
+	OnlyPinned    bool
+	ExcludePinned bool
+	Limit         int // 0 means no limit
+	Offset        int
 	// Now, when set, leaves expired entries out of LatestMessage (see
 	// MessageFilter.Now).
 	Now time.Time
@@ -184,12 +198,24 @@ type ConversationStore interface {
 	// SetTitle renames the conversation at time t and returns it.
 	SetTitle(ctx context.Context, conversationID ID, title string, t time.Time) (*Conversation, error)
 	// HideConversation removes the conversation from the member's list and
-	// its history up to now from the member's view; ENOTFOUND if not a
-	// member.
+	// its history up to now from the member's view, and unpins and
+	// unarchives it for the member; ENOTFOUND if not a member.
 	HideConversation(ctx context.Context, conversationID, userID ID) (*Member, error)
 	// SetMuted mutes or unmutes push notifications of the conversation.
 	SetMuted(ctx context.Context, conversationID, userID ID, muted bool) error
+	// SetPinned pins the conversation for the member at time at (which
+	// also unarchives it), or unpins it when at is nil, and returns the
+	// membership. Pinning an already pinned conversation keeps its time.
+	// ENOTFOUND if not a member; ETOOMANY, changing nothing, when the user
+	// already has limit other conversations pinned — checked in the same
+	// transaction, so concurrent pins never exceed it.
+	SetPinned(ctx context.Context, conversationID, userID ID, at *time.Time, limit int) (*Member, error)
+	// SetArchived archives (which also unpins) or unarchives the
+	// conversation for the member and returns the membership; ENOTFOUND if
+	// not a member.
+	SetArchived(ctx context.Context, conversationID, userID ID, archived bool) (*Member, error)
 	// UserConversations returns the member's conversations, newest activity
-	// first, each with its newest visible log entry.
+	// first (most recently pinned first with OnlyPinned), each with its
+	// newest visible log entry.
 	UserConversations(ctx context.Context, userID ID, f ConversationFilter) ([]*UserConversation, error)
 }

@@ -294,6 +294,8 @@ type MessageStore interface {
 	// only after the commit. When the sender's device already sent a
 	// message with m.ClientMsgID it stores nothing and returns that message
 	// with created=false if contentHash matches, ECONFLICT otherwise.
+	// When m.Type.Sent(), the same transaction unarchives the
+	// conversation for every active member who has not muted it.
 	// Returns ENOTFOUND if the conversation does not exist, EUNAVAILABLE
 	// when the store cannot write now (the send may be retried).
 	//

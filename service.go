@@ -76,7 +76,19 @@ type ConversationView struct {
 	Role                Role             `json:"role"`
 	Active              bool             `json:"active"`
 	Muted               bool             `json:"muted"`
-	Members             []MemberView     `json:"members"`
+	// Pinned, PinnedAt and Archived are the caller's own: see Member.
+	Pinned   bool         `json:"pinned"`
+	PinnedAt *time.Time   `json:"pinned_at"`
+	Archived bool         `json:"archived"`
+	Members  []MemberView `json:"members"`
+}
+
+// ConversationListQuery selects a page (from 1) of the caller's list.
+// Archived also lists the archived conversations (flagged archived).
+type ConversationListQuery struct {
+	PageNumber int
+	PageSize   int
+	Archived   bool
 }
 
 // CreateConversationRequest creates a direct conversation (one other
@@ -184,9 +196,11 @@ type SessionFeed interface {
 
 // ConversationService manages conversations and memberships.
 type ConversationService interface {
-	// Conversations returns a page (from 1) of the caller's list, newest
-	// activity first.
-	Conversations(ctx context.Context, c Caller, pageNumber, pageSize int) ([]*ConversationView, error)
+	// Conversations returns a page of the caller's list: the pinned
+	// conversations first, most recently pinned first, then the others,
+	// newest activity first; archived ones only when q.Archived. EINVALID
+	// for a page size over 100.
+	Conversations(ctx context.Context, c Caller, q ConversationListQuery) ([]*ConversationView, error)
 	// Conversation returns one conversation as the caller sees it;
 	// ENOTFOUND if the caller is not a member.
 	Conversation(ctx context.Context, c Caller, id ID) (*ConversationView, error)
@@ -218,6 +232,15 @@ type ConversationService interface {
 	Receipts(ctx context.Context, c Caller, id ID) ([]Receipt, error)
 	// SetMuted mutes or unmutes push notifications of a conversation.
 	SetMuted(ctx context.Context, c Caller, id ID, muted bool) error
+	// SetPinned pins the conversation to the top of the caller's list, or
+	// unpins it, and tells the caller's devices. ETOOMANY when MaxPinned
+	// others are pinned already; ENOTFOUND if the caller was never a
+	// member.
+	SetPinned(ctx context.Context, c Caller, id ID, pinned bool) error
+	// SetArchived archives or unarchives the conversation in the caller's
+	// list and tells the caller's devices; ENOTFOUND if the caller was
+	// never a member.
+	SetArchived(ctx context.Context, c Caller, id ID, archived bool) error
 }
 
 // MessageService is the delivery pipeline.

@@ -75,8 +75,13 @@ func (a *App) activeMemberOf(ctx context.Context, c parley.Caller, id parley.ID)
 	return ci, m, nil
 }
 
-// Conversations implements parley.ConversationService.
-func (a *App) Conversations(ctx context.Context, c parley.Caller, pageNumber, pageSize int) ([]*parley.ConversationView, error) {
+// Conversations implements parley.ConversationService. The list is the
+// pinned conversations (at most MaxPinned) followed by the others, each
+// read by its own index-driven query: a page takes what it covers of the
+// pinned ones and the rest from the others, offset by how many pinned
+// ones the pages before it took.
+func (a *App) Conversations(ctx context.Context, c parley.Caller, q parley.ConversationListQuery) ([]*parley.ConversationView, error) {
+	pageSize, pageNumber := q.PageSize, q.PageNumber
 	if pageSize <= 0 {
 		pageSize = 20
 	}
@@ -86,9 +91,26 @@ func (a *App) Conversations(ctx context.Context, c parley.Caller, pageNumber, pa
 	if pageNumber <= 0 {
 		pageNumber = 1
 	}
-	ucs, err := a.store.UserConversations(ctx, c.UserID, parley.ConversationFilter{IncludeLeft: true, Limit: pageSize, Offset: (pageNumber - 1) * pageSize, Now: a.now.Now()})
+	offset := (pageNumber - 1) * pageSize
+	f := parley.ConversationFilter{IncludeLeft: true, ExcludeArchived: !q.Archived, Now: a.now.Now()}
+	pf := f
+	pf.OnlyPinned = true
+	pinned, err := a.store.UserConversations(ctx, c.UserID, pf)
 	if err != nil {
 		return nil, err
+	}
+	var ucs []*parley.UserConversation
+	if offset < len(pinned) {
+		ucs = pinned[offset:min(len(pinned), offset+pageSize)]
+	}
+	if len(ucs) < pageSize {
+		rf := f
+		rf.ExcludePinned, rf.Limit, rf.Offset = true, pageSize-len(ucs), max(0, offset-len(pinned))
+		rest, err := a.store.UserConversations(ctx, c.UserID, rf)
+		if err != nil {
+			return nil, err
+		}
+		ucs = append(ucs, rest...)
 	}
 	return a.views(ctx, c, ucs)
 }
@@ -168,6 +190,7 @@ func (a *App) views(ctx context.Context, c parley.Caller, ucs []*parley.UserConv
 			ID: conv.ID, Type: conv.Type, Title: conv.Title,
 			LatestMessage: uc.LatestMessage, UnreadCount: unread[i], LastSeq: conv.LastSeq,
 			LastActivityAt: conv.LastActivityAt, DisappearAfter: conv.DisappearAfter, Role: self.Role, Active: self.Active(), Muted: self.Muted,
+			Pinned: self.PinnedAt != nil, PinnedAt: self.PinnedAt, Archived: self.Archived,
 			Members: []parley.MemberView{},
 		}
 		for _, m := range asSeenBy(&self, members[i]) {
@@ -385,8 +408,8 @@ func (a *App) announce(ctx context.Context, id parley.ID, extra []parley.ID) {
 
 // groupView is the part of a group's ConversationView that all its active
 // members share: what the `conversation` event carries. Each member's own
-// unread_count, muted and latest_message are left out (its role is in
-// members).
+// unread_count, muted, pinned, pinned_at, archived and latest_message are
+// left out (its role is in members).
 type groupView struct {
 	ID             parley.ID               `json:"id"`
 	Type           parley.ConversationType `json:"type"`
@@ -629,4 +652,70 @@ func (a *App) SetMuted(ctx context.Context, c parley.Caller, id parley.ID, muted
 	}
 	a.membershipChanged(detach(ctx), id)
 	return nil
+}
+
+// SetPinned implements parley.ConversationService. A former member keeps
+// the conversation in its list, so it may arrange it like any other.
+func (a *App) SetPinned(ctx context.Context, c parley.Caller, id parley.ID, pinned bool) error {
+	if _, _, err := a.memberOf(ctx, c, id); err != nil {
+		return err
+	}
+	var at *time.Time
+	if pinned {
+		t := a.now.Now()
+		at = &t
+	}
+	if _, err := a.store.SetPinned(ctx, id, c.UserID, at, parley.MaxPinned); err != nil {
+		return err
+	}
+	a.arranged(ctx, id, []parley.ID{c.UserID})
+	return nil
+}
+
+// SetArchived implements parley.ConversationService.
+func (a *App) SetArchived(ctx context.Context, c parley.Caller, id parley.ID, archived bool) error {
+	if _, _, err := a.memberOf(ctx, c, id); err != nil {
+		return err
+	}
+	if _, err := a.store.SetArchived(ctx, id, c.UserID, archived); err != nil {
+		return err
+	}
+	a.arranged(ctx, id, []parley.ID{c.UserID})
+	return nil
+}
+
+// arranged tells each user's devices, with a `conversation` event of the
+// conversation as that user sees it, that the user's pin or archive of it
+// changed. The cached memberships carry the archive state the send path
+// reads, so they are dropped first.
+func (a *App) arranged(ctx context.Context, id parley.ID, users []parley.ID) {
+	ctx = detach(ctx)
+	a.membershipChanged(ctx, id)
+	for _, u := range users {
+		v, err := a.Conversation(ctx, parley.Caller{UserID: u}, id)
+		if err != nil {
+			a.logger.Warn("announce conversation", "conversation", id, "user", u, "err", err)
+			continue
+		}
+		data, _ := json.Marshal(v)
+		a.publish(ctx, []parley.ID{u}, &parley.Event{Name: parley.EventConversation, ConversationID: id, Data: data})
+	}
+}
+
+// unarchivedBy returns the members the store unarchived when it appended
+// m: the active members who archived the conversation and did not mute it.
+// The memberships are the cached ones the send was authorised with; a
+// cache that missed an archive elsewhere costs that member the event, not
+// the unarchive, and its devices see it in the list.
+func unarchivedBy(ci *convInfo, m *parley.Message) []parley.ID {
+	if !m.Type.Sent() {
+		return nil
+	}
+	var users []parley.ID
+	for i := range ci.members {
+		if mb := &ci.members[i]; mb.Active() && mb.Archived && !mb.Muted {
+			users = append(users, mb.UserID)
+		}
+	}
+	return users
 }

@@ -183,7 +183,7 @@ func TestConversationList(t *testing.T) {
 	e.clock.add(1e9)
 	e.MustSend(t, c, g, "group news")
 	e.MustSend(t, a, g, "my reply")
-	list, err := e.app.Conversations(ctx, a.c, 1, 10)
+	list, err := e.app.Conversations(ctx, a.c, parley.ConversationListQuery{PageNumber: 1, PageSize: 10})
 	if err != nil || len(list) != 2 {
 		t.Fatalf("list = %v, %v", list, err)
 	}
@@ -201,27 +201,27 @@ func TestConversationList(t *testing.T) {
 		}
 	})
 	t.Run("Paging", func(t *testing.T) {
-		p2, err := e.app.Conversations(ctx, a.c, 2, 1)
+		p2, err := e.app.Conversations(ctx, a.c, parley.ConversationListQuery{PageNumber: 2, PageSize: 1})
 		if err != nil || len(p2) != 1 || p2[0].ID != ab {
 			t.Fatalf("page 2 = %v, %v", p2, err)
 		}
-		_, err = e.app.Conversations(ctx, a.c, 1, 101)
+		_, err = e.app.Conversations(ctx, a.c, parley.ConversationListQuery{PageNumber: 1, PageSize: 101})
 		wantCode(t, err, parley.EINVALID)
 	})
 	t.Run("RemoveHidesUntilNewMessage", func(t *testing.T) {
 		if err := e.app.RemoveConversation(ctx, a.c, ab); err != nil {
 			t.Fatal(err)
 		}
-		l, _ := e.app.Conversations(ctx, a.c, 1, 10)
+		l, _ := e.app.Conversations(ctx, a.c, parley.ConversationListQuery{PageNumber: 1, PageSize: 10})
 		if len(l) != 1 {
 			t.Fatalf("removed conversation still listed: %d", len(l))
 		}
-		if l, _ := e.app.Conversations(ctx, b.c, 1, 10); len(l) != 2 {
+		if l, _ := e.app.Conversations(ctx, b.c, parley.ConversationListQuery{PageNumber: 1, PageSize: 10}); len(l) != 2 {
 			t.Fatalf("the other member lost it")
 		}
 		e.clock.add(1e9)
 		e.MustSend(t, b, ab, "three")
-		l, _ = e.app.Conversations(ctx, a.c, 1, 10)
+		l, _ = e.app.Conversations(ctx, a.c, parley.ConversationListQuery{PageNumber: 1, PageSize: 10})
 		if len(l) != 2 || l[0].ID != ab || l[0].UnreadCount != 1 {
 			t.Fatalf("after a new message = %+v", l)
 		}

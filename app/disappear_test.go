@@ -186,7 +186,7 @@ func TestDisappearingMessages(t *testing.T) {
 		if err != nil || v.LatestMessage == nil || v.LatestMessage.Seq != 2 || v.DisappearAfter != 60 {
 			t.Fatalf("view = %+v, %v", v, err)
 		}
-		vs, err := e.app.Conversations(ctx, b.c, 1, 10)
+		vs, err := e.app.Conversations(ctx, b.c, parley.ConversationListQuery{PageNumber: 1, PageSize: 10})
 		if err != nil || len(vs) != 1 || vs[0].LatestMessage == nil || vs[0].LatestMessage.Seq != 2 {
 			t.Fatalf("list = %+v, %v", vs, err)
 		}

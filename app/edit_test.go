@@ -147,7 +147,7 @@ func TestReact(t *testing.T) {
 	}
 	listUnread := func(u *user) int64 {
 		t.Helper()
-		vs, err := e.app.Conversations(ctx, u.c, 1, 20)
+		vs, err := e.app.Conversations(ctx, u.c, parley.ConversationListQuery{PageNumber: 1, PageSize: 20})
 		if err != nil || len(vs) != 1 {
 			t.Fatalf("Conversations = %+v, %v", vs, err)
 		}

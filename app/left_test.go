@@ -44,7 +44,7 @@ func TestLeftMemberSeesGroupFrozen(t *testing.T) {
 		if v.Title != "as it was" || v.RecipientName != "as it was" {
 			t.Fatalf("title seen after leaving = %q / %q", v.Title, v.RecipientName)
 		}
-		list, err := e.app.Conversations(ctx, leaver.c, 1, 20)
+		list, err := e.app.Conversations(ctx, leaver.c, parley.ConversationListQuery{PageNumber: 1, PageSize: 20})
 		if err != nil || len(list) != 1 || list[0].Title != "as it was" {
 			t.Fatalf("list entry after leaving = %+v, %v", list, err)
 		}

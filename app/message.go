@@ -98,6 +98,9 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest,
 		a.stats.MessagesStored.Add(1)
 		a.fanOut(detach(ctx), ci, c, got)
 		a.pushAfterSend(ci, c.UserID, got)
+		if users := unarchivedBy(ci, got); len(users) > 0 {
+			a.arranged(ctx, req.ConversationID, users)
+		}
 		// The message ends the members' "typing" for its sender: the next
 		// typing starts anew, not coalesced into the last one.
 		a.typing.forget(typingKey(c.UserID, req.ConversationID))

@@ -10,14 +10,24 @@ import (
 )
 
 // Conversations returns a page (from 1) of the caller's conversation list,
-// newest activity first; zero values mean the server's defaults.
+// pinned first, then newest activity first, without the archived ones;
+// zero values mean the server's defaults.
 func (c *Client) Conversations(ctx context.Context, pageNumber, pageSize int) ([]*parley.ConversationView, error) {
+	return c.ConversationList(ctx, parley.ConversationListQuery{PageNumber: pageNumber, PageSize: pageSize})
+}
+
+// ConversationList is Conversations with every option of the list: with
+// q.Archived it includes the archived conversations (flagged archived).
+func (c *Client) ConversationList(ctx context.Context, lq parley.ConversationListQuery) ([]*parley.ConversationView, error) {
 	q := url.Values{}
-	if pageNumber > 0 {
-		q.Set("page_number", strconv.Itoa(pageNumber))
+	if lq.PageNumber > 0 {
+		q.Set("page_number", strconv.Itoa(lq.PageNumber))
 	}
-	if pageSize > 0 {
-		q.Set("page_size", strconv.Itoa(pageSize))
+	if lq.PageSize > 0 {
+		q.Set("page_size", strconv.Itoa(lq.PageSize))
+	}
+	if lq.Archived {
+		q.Set("archived", "true")
 	}
 	var out struct {
 		Conversations []*parley.ConversationView `json:"conversations"`
@@ -188,6 +198,22 @@ func (c *Client) Receipts(ctx context.Context, conversationID parley.ID) ([]parl
 // SetMuted mutes or unmutes the conversation's push notifications.
 func (c *Client) SetMuted(ctx context.Context, conversationID parley.ID, muted bool) error {
 	_, err := c.do(ctx, http.MethodPut, idPath("/v1/conversation/%s/mute", conversationID), map[string]bool{"muted": muted}, nil)
+	return err
+}
+
+// SetPinned pins the conversation to the top of the caller's list, or
+// unpins it; ETOOMANY when parley.MaxPinned others are pinned already.
+// The caller's devices get a `conversation` event.
+func (c *Client) SetPinned(ctx context.Context, conversationID parley.ID, pinned bool) error {
+	_, err := c.do(ctx, http.MethodPut, idPath("/v1/conversation/%s/pin", conversationID), map[string]bool{"pinned": pinned}, nil)
+	return err
+}
+
+// SetArchived archives the conversation in the caller's list (hidden from
+// Conversations until a new message arrives, unless muted), or
+// unarchives it. The caller's devices get a `conversation` event.
+func (c *Client) SetArchived(ctx context.Context, conversationID parley.ID, archived bool) error {
+	_, err := c.do(ctx, http.MethodPut, idPath("/v1/conversation/%s/archive", conversationID), map[string]bool{"archived": archived}, nil)
 	return err
 }
 

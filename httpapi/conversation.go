@@ -32,7 +32,12 @@ func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request, c pa
 		h.writeError(w, r, parley.Errorf(parley.EINVALID, "page_number starts at 1"))
 		return
 	}
-	vs, err := h.svc.Conversations.Conversations(r.Context(), c, int(page), int(size))
+	archived, err := queryBool(r, "archived")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	vs, err := h.svc.Conversations.Conversations(r.Context(), c, parley.ConversationListQuery{PageNumber: int(page), PageSize: int(size), Archived: archived})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -315,6 +320,39 @@ func (h *Handler) mute(w http.ResponseWriter, r *http.Request, c parley.Caller) 
 		return
 	}
 	if err := h.svc.Conversations.SetMuted(r.Context(), c, id, *body.Muted); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) pin(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	h.setFlag(w, r, c, "pinned", h.svc.Conversations.SetPinned)
+}
+
+func (h *Handler) archive(w http.ResponseWriter, r *http.Request, c parley.Caller) {
+	h.setFlag(w, r, c, "archived", h.svc.Conversations.SetArchived)
+}
+
+// setFlag answers a PUT of one required boolean field of the caller's own
+// state of a conversation, {<name>: true|false}, with 204.
+func (h *Handler) setFlag(w http.ResponseWriter, r *http.Request, c parley.Caller, name string,
+	set func(ctx context.Context, c parley.Caller, id parley.ID, on bool) error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var body map[string]*bool
+	if err := decode(w, r, h.cfg.MaxJSONBytes, &body); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if body[name] == nil {
+		h.writeError(w, r, parley.Errorf(parley.EINVALID, "%s (true or false) is required", name))
+		return
+	}
+	if err := set(r.Context(), c, id, *body[name]); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

@@ -90,6 +90,17 @@ func pathID(r *http.Request, name string) (parley.ID, error) {
 	return id, nil
 }
 
+// queryBool reads an optional boolean query parameter: true or false.
+func queryBool(r *http.Request, name string) (bool, error) {
+	switch r.URL.Query().Get(name) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, parley.Errorf(parley.EINVALID, "%s must be true or false", name)
+}
+
 // queryInt reads an optional non-negative integer query parameter.
 func queryInt(r *http.Request, name string, def int64) (int64, error) {
 	s := r.URL.Query().Get(name)

@@ -139,6 +139,8 @@ func (h *Handler) routes() {
 	auth("POST /v1/conversation/{id}/read", h.read)
 	auth("GET /v1/conversation/{id}/receipts", h.receipts)
 	auth("PUT /v1/conversation/{id}/mute", h.mute)
+	auth("PUT /v1/conversation/{id}/pin", h.pin)
+	auth("PUT /v1/conversation/{id}/archive", h.archive)
 	auth("POST /v1/conversation/{id}/members", h.addMembers)
 	auth("DELETE /v1/conversation/{id}/members/{uid}", h.removeMember)
 	auth("PATCH /v1/conversation/{id}/members/{uid}", h.setRole)

@@ -30,16 +30,17 @@ func scanConversation(s scanner) (*parley.Conversation, error) {
 	return &c, nil
 }
 
-const memberCols = `m.conversation_id, m.user_id, m.role, m.joined_seq, m.joined_at, m.left_seq, m.delivered_seq, m.read_seq, m.hidden, m.cleared_seq, m.muted, coalesce(m.left_title, ''), m.left_at`
+const memberCols = `m.conversation_id, m.user_id, m.role, m.joined_seq, m.joined_at, m.left_seq, m.delivered_seq, m.read_seq, m.hidden, m.cleared_seq, m.muted, coalesce(m.left_title, ''), m.left_at, m.pinned_at, m.archived`
 
 // memberDest returns scan destinations for memberCols and a function that
 // fills m once the row is scanned.
 func memberDest(m *parley.Member) ([]any, func()) {
 	var conv, user int64
 	var leftAt *time.Time
-	m.LeftSeq = nil
-	return []any{&conv, &user, &m.Role, &m.JoinedSeq, &m.JoinedAt, &m.LeftSeq, &m.DeliveredSeq, &m.ReadSeq, &m.Hidden, &m.ClearedSeq, &m.Muted, &m.LeftTitle, &leftAt}, func() {
+	m.LeftSeq, m.PinnedAt = nil, nil
+	return []any{&conv, &user, &m.Role, &m.JoinedSeq, &m.JoinedAt, &m.LeftSeq, &m.DeliveredSeq, &m.ReadSeq, &m.Hidden, &m.ClearedSeq, &m.Muted, &m.LeftTitle, &leftAt, &m.PinnedAt, &m.Archived}, func() {
 		m.ConversationID, m.UserID, m.JoinedAt = parley.ID(conv), parley.ID(user), utc(m.JoinedAt)
+		m.PinnedAt = utcPtr(m.PinnedAt)
 		m.LeftAt = time.Time{}
 		if leftAt != nil {
 			m.LeftAt = utc(*leftAt)
@@ -272,7 +273,7 @@ func (db *DB) SetTitle(ctx context.Context, conversationID parley.ID, title stri
 // HideConversation implements parley.ConversationStore.
 func (db *DB) HideConversation(ctx context.Context, conversationID, userID parley.ID) (*parley.Member, error) {
 	m, err := scanMember(db.pool.QueryRow(ctx, `WITH c AS (SELECT id, last_seq FROM conversations WHERE id = $1 FOR NO KEY UPDATE)
-		UPDATE members m SET hidden = true, cleared_seq = least(c.last_seq, coalesce(m.left_seq, c.last_seq)) FROM c
+		UPDATE members m SET hidden = true, cleared_seq = least(c.last_seq, coalesce(m.left_seq, c.last_seq)), pinned_at = NULL, archived = false FROM c
 		WHERE m.conversation_id = c.id AND m.user_id = $2
 		RETURNING `+memberCols, int64(conversationID), int64(userID)))
 	if err != nil {
@@ -294,6 +295,58 @@ func (db *DB) SetMuted(ctx context.Context, conversationID, userID parley.ID, mu
 	return nil
 }
 
+// pinLockSpace is the advisory lock space of users' pins: a pin holds
+// (pinLockSpace, hash of the user id) while it counts the user's pinned
+// conversations and adds one, so two pins at once count one after the
+// other.
+const pinLockSpace int32 = 0x70696e73 // "pins"
+
+// SetPinned implements parley.ConversationStore.
+func (db *DB) SetPinned(ctx context.Context, conversationID, userID parley.ID, at *time.Time, limit int) (*parley.Member, error) {
+	var m *parley.Member
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if at == nil {
+			var err error
+			m, err = scanMember(tx.QueryRow(ctx, `UPDATE members m SET pinned_at = NULL WHERE m.conversation_id = $1 AND m.user_id = $2
+				RETURNING `+memberCols, int64(conversationID), int64(userID)))
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2::bigint::text))`, pinLockSpace, int64(userID)); err != nil {
+			return err
+		}
+		var err error
+		m, err = scanMember(tx.QueryRow(ctx, `SELECT `+memberCols+` FROM members m WHERE m.conversation_id = $1 AND m.user_id = $2`,
+			int64(conversationID), int64(userID)))
+		if err != nil || m.PinnedAt != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM members WHERE user_id = $1 AND pinned_at IS NOT NULL`, int64(userID)).Scan(&n); err != nil {
+			return err
+		}
+		if n >= limit {
+			return parley.Errorf(parley.ETOOMANY, "at most %d conversations can be pinned; unpin one first", limit)
+		}
+		m, err = scanMember(tx.QueryRow(ctx, `UPDATE members m SET pinned_at = $3, archived = false WHERE m.conversation_id = $1 AND m.user_id = $2
+			RETURNING `+memberCols, int64(conversationID), int64(userID), micro(*at)))
+		return err
+	})
+	if err != nil {
+		return nil, db.notFound("set pinned", err, "not a member")
+	}
+	return m, nil
+}
+
+// SetArchived implements parley.ConversationStore.
+func (db *DB) SetArchived(ctx context.Context, conversationID, userID parley.ID, archived bool) (*parley.Member, error) {
+	m, err := scanMember(db.pool.QueryRow(ctx, `UPDATE members m SET archived = $3, pinned_at = CASE WHEN $3 THEN NULL ELSE m.pinned_at END
+		WHERE m.conversation_id = $1 AND m.user_id = $2 RETURNING `+memberCols, int64(conversationID), int64(userID), archived))
+	if err != nil {
+		return nil, db.notFound("set archived", err, "not a member")
+	}
+	return m, nil
+}
+
 // UserConversations implements parley.ConversationStore, in one query.
 func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.ConversationFilter) ([]*parley.UserConversation, error) {
 	var limit any // NULL: no limit
@@ -305,8 +358,13 @@ func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.
 		t := micro(f.Now)
 		now = &t
 	}
-	rows, err := db.pool.Query(ctx, userConversationsSQL,
-		int64(userID), f.IncludeLeft, f.IncludeHidden, limit, f.Offset, now)
+	args := []any{int64(userID), f.IncludeLeft, f.IncludeHidden, limit, f.Offset, !f.ExcludeArchived, now}
+	query := pinnedConversationsSQL
+	if !f.OnlyPinned {
+		query = userConversationsSQL
+		args = append(args, !f.ExcludePinned)
+	}
+	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, db.err("read conversations", err)
 	}
@@ -333,17 +391,33 @@ func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.
 }
 
 // userConversationsSQL selects a page of a member's conversations ($1
-// user, $2 include left, $3 include hidden, $4 limit or NULL, $5 offset),
-// then for each its newest visible entry that has not expired at $6 (NULL:
-// none has), in one query. An active member's newest visible entry is
-// usually the conversation's last: it is looked up by its full primary
-// key, so only its own partition is read. A member who left sees up to
-// its left seq, and the last entry may have expired (or been removed):
-// then the entry is found by a backward step of the primary key in every
-// partition. The second branch runs only when the first found nothing (the
-// Append under LIMIT 1 stops at the first row); when both ran, they would
-// agree.
-const userConversationsSQL = `SELECT x.*, l.*
+// user, $2 include left, $3 include hidden, $4 limit or NULL, $5 offset,
+// $6 include archived, $8 include pinned), then for each its newest visible
+// entry that has not expired at $7 (NULL: none has), in one query. An
+// active member's newest visible entry is usually the conversation's last:
+// it is looked up by its full primary key, so only its own partition is
+// read. A member who left sees up to its left seq, and the last entry may
+// have expired (or been removed): then the entry is found by a backward
+// step of the primary key in every partition. The second branch runs only
+// when the first found nothing (the Append under LIMIT 1 stops at the
+// first row); when both ran, they would agree.
+const userConversationsSQL = listHeadSQL + `
+			  AND ($8 OR m.pinned_at IS NULL)
+			ORDER BY c.last_activity_at DESC, c.id DESC
+			LIMIT $4 OFFSET $5` + listLatestSQL + `
+		ORDER BY x.last_activity_at DESC, x.id DESC`
+
+// pinnedConversationsSQL is userConversationsSQL for the member's pinned
+// conversations, most recently pinned first, found through members_pinned
+// ($1 to $7 alike): a separate query, so that neither order makes the
+// other's plan read every membership of the user.
+const pinnedConversationsSQL = listHeadSQL + `
+			  AND m.pinned_at IS NOT NULL
+			ORDER BY m.pinned_at DESC, c.id DESC
+			LIMIT $4 OFFSET $5` + listLatestSQL + `
+		ORDER BY x.pinned_at DESC, x.id DESC`
+
+const listHeadSQL = `SELECT x.*, l.*
 		FROM (
 			SELECT ` + convCols + `, ` + memberCols + `, c.last_message_at,
 				greatest(m.joined_seq, m.cleared_seq) AS floor,
@@ -352,23 +426,23 @@ const userConversationsSQL = `SELECT x.*, l.*
 			WHERE m.user_id = $1
 			  AND ($2 OR m.left_seq IS NULL)
 			  AND ($3 OR NOT m.hidden OR least(c.last_seq, coalesce(m.left_seq, c.last_seq)) > m.cleared_seq)
-			ORDER BY c.last_activity_at DESC, c.id DESC
-			LIMIT $4 OFFSET $5
+			  AND ($6 OR NOT m.archived)`
+
+const listLatestSQL = `
 		) x
 		LEFT JOIN LATERAL (
 			SELECT ` + messageCols + ` FROM messages
 			WHERE x.ceiling = x.last_seq AND x.ceiling > x.floor
 			  AND conversation_id = x.id AND seq = x.last_seq AND created_at = x.last_message_at
-			  AND (expires_at IS NULL OR $6::timestamptz IS NULL OR expires_at > $6)
+			  AND (expires_at IS NULL OR $7::timestamptz IS NULL OR expires_at > $7)
 			UNION ALL
 			(SELECT ` + messageCols + ` FROM messages
 			WHERE x.ceiling > x.floor
 			  AND conversation_id = x.id AND seq > x.floor AND seq <= x.ceiling
-			  AND (expires_at IS NULL OR $6::timestamptz IS NULL OR expires_at > $6)
+			  AND (expires_at IS NULL OR $7::timestamptz IS NULL OR expires_at > $7)
 			ORDER BY seq DESC LIMIT 1)
 			LIMIT 1
-		) l ON true
-		ORDER BY x.last_activity_at DESC, x.id DESC`
+		) l ON true`
 
 // nullMessage scans messageCols from an outer join, where every column may
 // be NULL.

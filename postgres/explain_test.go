@@ -77,6 +77,19 @@ func wantIndexScans(t *testing.T, plan planNode, ordered bool, emptyPartitions [
 	}
 }
 
+// wantMembersByIndex fails when the plan reads the members table other
+// than through an index: a list must read the user's memberships, not
+// everyone's.
+func wantMembersByIndex(t *testing.T, plan planNode) {
+	t.Helper()
+	plan.walk(func(n planNode) {
+		if n.RelationName == "members" && !strings.Contains(n.NodeType, "Index") {
+			b, _ := json.Marshal(plan)
+			t.Fatalf("members read with %s\nplan: %s", n.NodeType, b)
+		}
+	})
+}
+
 func readsLog(n planNode) bool {
 	found := false
 	n.walk(func(c planNode) { found = found || strings.HasPrefix(c.RelationName, "messages") })
@@ -137,6 +150,16 @@ func TestReadPlans(t *testing.T) {
 			FROM generate_series(1, 1000) c`,
 		`INSERT INTO members (conversation_id, user_id, role, joined_seq, joined_at)
 			SELECT 10000 + c, 100000, 'member', 0, now() FROM generate_series(1, 1000, 10) c`,
+		// Others' memberships, so that reading all of members costs what it
+		// would; the user pins three conversations and archives one, and
+		// others archive a few.
+		`INSERT INTO users (id, handle, handle_norm, password_hash, created_at)
+			SELECT 100000 + u, 'u' || (100000 + u), 'u' || (100000 + u), 'x', now() FROM generate_series(1, 50) u`,
+		`INSERT INTO members (conversation_id, user_id, role, joined_seq, joined_at, archived)
+			SELECT 10000 + c, 100000 + u, 'member', 0, now(), c % 97 = 0 FROM generate_series(1, 1000) c, generate_series(1, 50) u`,
+		`UPDATE members SET pinned_at = now() - (conversation_id - 10000) * interval '1 second'
+			WHERE user_id = 100000 AND conversation_id IN (10011, 10501, 10991)`,
+		`UPDATE members SET archived = true WHERE user_id = 100000 AND conversation_id = 10021`,
 		`ANALYZE`,
 	} {
 		if _, err := conn.Exec(ctx, sql); err != nil {
@@ -188,11 +211,50 @@ func TestReadPlans(t *testing.T) {
 		})
 	}
 	t.Run("ConversationList", func(t *testing.T) {
-		wantIndexScans(t, explain(t, conn, postgres.UserConversationsSQL, int64(100000), false, false, 20, 0, now), true, empty)
-		wantIndexScans(t, explain(t, conn, postgres.UserConversationsSQL, int64(100000), true, true, nil, 0, now), true, empty)
+		for _, args := range [][]any{
+			{int64(100000), false, false, 20, 0, false, now, false}, // the list as shown: without pinned or archived
+			{int64(100000), true, true, nil, 0, true, now, true},
+			{int64(100000), true, false, 20, 40, true, now, false},
+		} {
+			plan := explain(t, conn, postgres.UserConversationsSQL, args...)
+			wantIndexScans(t, plan, true, empty)
+			wantMembersByIndex(t, plan)
+		}
+		for _, args := range [][]any{
+			{int64(100000), true, false, 20, 0, false, now},
+			{int64(100000), true, true, nil, 0, true, now},
+		} {
+			plan := explain(t, conn, postgres.PinnedConversationsSQL, args...)
+			wantIndexScans(t, plan, true, empty)
+			wantMembersByIndex(t, plan)
+		}
 		list, err := db.UserConversations(ctx, 100000, parley.ConversationFilter{Limit: 5})
 		if err != nil || len(list) != 5 || list[0].LatestMessage == nil || list[0].LatestMessage.Seq != 100 {
 			t.Fatalf("conversation list = %v, %v", list, err)
+		}
+		// A send's unarchive reads only the archived memberships, custom
+		// and generic plans alike (the writer plans generically).
+		for _, sql := range []string{`SET plan_cache_mode = force_generic_plan`,
+			`PREPARE unarchive(bigint[]) AS ` + postgres.UnarchiveSQL} {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, plan := range []planNode{
+			explain(t, conn, postgres.UnarchiveSQL, []int64{10001, 10500}),
+			explain(t, conn, `EXECUTE unarchive('{10001,10500}')`),
+		} {
+			var used bool
+			plan.walk(func(n planNode) { used = used || n.IndexName == "members_archived" })
+			if !used {
+				b, _ := json.Marshal(plan)
+				t.Fatalf("unarchive does not use members_archived: %s", b)
+			}
+		}
+		conn.Exec(ctx, `RESET plan_cache_mode`)
+		pinned, err := db.UserConversations(ctx, 100000, parley.ConversationFilter{OnlyPinned: true})
+		if err != nil || len(pinned) != 3 || pinned[0].Conversation.ID != 10011 || pinned[2].Conversation.ID != 10991 || pinned[0].LatestMessage == nil {
+			t.Fatalf("pinned list = %v, %v", pinned, err)
 		}
 	})
 }

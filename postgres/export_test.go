@@ -30,8 +30,13 @@ func PageSQL(ascending bool, now time.Time, part string) string {
 	return pageSQL(ascending, "")
 }
 
-// UserConversationsSQL is the query of a member's conversation list.
-const UserConversationsSQL = userConversationsSQL
+// UserConversationsSQL is the query of a member's conversation list, and
+// PinnedConversationsSQL that of its pinned conversations.
+const (
+	UserConversationsSQL   = userConversationsSQL
+	PinnedConversationsSQL = pinnedConversationsSQL
+	UnarchiveSQL           = unarchiveSQL
+)
 
 // MigrationCount returns how many migrations this binary knows (their
 // numbers need not be contiguous).

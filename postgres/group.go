@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 	"time"
 
@@ -57,7 +58,10 @@ type group struct {
 	// Decided by apply.
 	fresh   []*op // sends that store a new message
 	touched map[parley.ID]touch
-	cursors map[cursorKey]int64
+	// unarchive holds the conversations a new message unarchives, sorted
+	// like the conversations the group locks.
+	unarchive []int64
+	cursors   map[cursorKey]int64
 }
 
 type memberKey struct{ conv, user parley.ID }
@@ -339,6 +343,11 @@ func (g *group) applyAppend(o *op) {
 	}
 	mm.sent = marks{max(mm.sent.delivered, o.newSeq), max(mm.sent.read, o.newSeq)}
 	g.fresh = append(g.fresh, o)
+	if m.Type.Sent() {
+		if i, found := slices.BinarySearch(g.unarchive, int64(m.ConversationID)); !found {
+			g.unarchive = slices.Insert(g.unarchive, i, int64(m.ConversationID))
+		}
+	}
 	if m.ClientMsgID != "" {
 		stored := *m
 		stored.ID, stored.Seq = o.id, o.newSeq
@@ -359,6 +368,11 @@ func (g *group) applyWatermarks(o *op) {
 	mm.stored, mm.sent = marks{nd, nr}, marks{}
 	o.receipt = parley.Receipt{ConversationID: o.conv, UserID: o.user, DeliveredSeq: nd, ReadSeq: nr}
 }
+
+// unarchiveSQL unarchives the conversations $1 names for their active
+// members who did not mute them, found through members_archived.
+const unarchiveSQL = `UPDATE members m SET archived = false FROM unnest($1::bigint[]) AS v(c)
+	WHERE m.conversation_id = v.c AND m.archived AND NOT m.muted AND m.left_seq IS NULL`
 
 // writeBatch returns round trip 2, which ends with the commit.
 func (g *group) writeBatch() *pgx.Batch {
@@ -410,6 +424,11 @@ func (g *group) writeBatch() *pgx.Batch {
 		}
 		b.Queue(`UPDATE conversations c SET last_seq = v.seq, last_activity_at = greatest(c.last_activity_at, v.at), last_message_at = v.last_at
 			FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[]) AS v(id, seq, at, last_at) WHERE c.id = v.id`, ids, seqs, ats, lastAts)
+	}
+	if len(g.unarchive) > 0 {
+		// members_archived finds the archived rows; for most conversations
+		// there are none. They belong to conversations the group holds.
+		b.Queue(unarchiveSQL, g.unarchive)
 	}
 	var cs, us, ds, rs []int64
 	for k, mm := range g.marks {

@@ -23,16 +23,17 @@ func scanConversation(s scanner, extra ...any) (*parley.Conversation, error) {
 	return &c, nil
 }
 
-const memberCols = `m.conversation_id, m.user_id, m.role, m.joined_seq, m.joined_at, m.left_seq, m.delivered_seq, m.read_seq, m.hidden, m.cleared_seq, m.muted, coalesce(m.left_title, ''), coalesce(m.left_at, 0)`
+const memberCols = `m.conversation_id, m.user_id, m.role, m.joined_seq, m.joined_at, m.left_seq, m.delivered_seq, m.read_seq, m.hidden, m.cleared_seq, m.muted, coalesce(m.left_title, ''), coalesce(m.left_at, 0), m.pinned_at, m.archived`
 
 // memberDest returns scan destinations for memberCols and a function that
 // fills m once the row is scanned.
 func memberDest(m *parley.Member) ([]any, func()) {
 	var conv, user, joinedAt, leftAt int64
-	var left sql.NullInt64
-	dest := []any{&conv, &user, &m.Role, &m.JoinedSeq, &joinedAt, &left, &m.DeliveredSeq, &m.ReadSeq, &m.Hidden, &m.ClearedSeq, &m.Muted, &m.LeftTitle, &leftAt}
+	var left, pinned sql.NullInt64
+	dest := []any{&conv, &user, &m.Role, &m.JoinedSeq, &joinedAt, &left, &m.DeliveredSeq, &m.ReadSeq, &m.Hidden, &m.ClearedSeq, &m.Muted, &m.LeftTitle, &leftAt, &pinned, &m.Archived}
 	return dest, func() {
 		m.ConversationID, m.UserID, m.JoinedAt = parley.ID(conv), parley.ID(user), fromTS(joinedAt)
+		m.PinnedAt = fromNullTS(pinned)
 		m.LeftSeq, m.LeftAt = nil, time.Time{}
 		if leftAt != 0 {
 			m.LeftAt = fromTS(leftAt)
@@ -290,11 +291,11 @@ func (db *DB) HideConversation(ctx context.Context, conversationID, userID parle
 			return err
 		}
 		cleared := m.Ceiling(last)
-		if _, err := b.exec(`UPDATE members SET hidden = 1, cleared_seq = ? WHERE conversation_id = ? AND user_id = ?`,
+		if _, err := b.exec(`UPDATE members SET hidden = 1, cleared_seq = ?, pinned_at = NULL, archived = 0 WHERE conversation_id = ? AND user_id = ?`,
 			cleared, int64(conversationID), int64(userID)); err != nil {
 			return err
 		}
-		m.Hidden, m.ClearedSeq = true, cleared
+		m.Hidden, m.ClearedSeq, m.PinnedAt, m.Archived = true, cleared, nil, false
 		out = m
 		return nil
 	})
@@ -312,19 +313,87 @@ func (db *DB) SetMuted(ctx context.Context, conversationID, userID parley.ID, mu
 	})
 }
 
-// UserConversations implements parley.ConversationStore.
-func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.ConversationFilter) ([]*parley.UserConversation, error) {
+// changeMember runs fn on the stored membership in the writer and returns
+// the membership as fn leaves it; ENOTFOUND if not a member.
+func (db *DB) changeMember(ctx context.Context, conversationID, userID parley.ID, fn func(b *batch, m *parley.Member) error) (*parley.Member, error) {
+	var out *parley.Member
+	err := db.w.do(ctx, func(b *batch) error {
+		m, err := b.member(conversationID, userID)
+		if err != nil {
+			return err
+		}
+		out = m
+		return fn(b, m)
+	})
+	return out, err
+}
+
+// SetPinned implements parley.ConversationStore. The single writer makes
+// the count and the update one step.
+func (db *DB) SetPinned(ctx context.Context, conversationID, userID parley.ID, at *time.Time, limit int) (*parley.Member, error) {
+	return db.changeMember(ctx, conversationID, userID, func(b *batch, m *parley.Member) error {
+		var err error
+		switch {
+		case at == nil:
+			m.PinnedAt = nil
+			_, err = b.exec(`UPDATE members SET pinned_at = NULL WHERE conversation_id = ? AND user_id = ?`, int64(conversationID), int64(userID))
+		case m.PinnedAt == nil:
+			var n int
+			if err := b.queryRow(`SELECT count(*) FROM members WHERE user_id = ? AND pinned_at IS NOT NULL`, int64(userID)).Scan(&n); err != nil {
+				return fmt.Errorf("count pinned: %w", err)
+			}
+			if n >= limit {
+				return parley.Errorf(parley.ETOOMANY, "at most %d conversations can be pinned; unpin one first", limit)
+			}
+			m.PinnedAt, m.Archived = fromNullTS(sql.NullInt64{Int64: ts(*at), Valid: true}), false
+			_, err = b.exec(`UPDATE members SET pinned_at = ?, archived = 0 WHERE conversation_id = ? AND user_id = ?`, ts(*at), int64(conversationID), int64(userID))
+		}
+		return err
+	})
+}
+
+// SetArchived implements parley.ConversationStore.
+func (db *DB) SetArchived(ctx context.Context, conversationID, userID parley.ID, archived bool) (*parley.Member, error) {
+	return db.changeMember(ctx, conversationID, userID, func(b *batch, m *parley.Member) error {
+		m.Archived = archived
+		if archived {
+			m.PinnedAt = nil
+		}
+		_, err := b.exec(`UPDATE members SET archived = ?, pinned_at = CASE WHEN ? THEN NULL ELSE pinned_at END WHERE conversation_id = ? AND user_id = ?`,
+			archived, archived, int64(conversationID), int64(userID))
+		return err
+	})
+}
+
+// userConversationsQuery returns the query of UserConversations and its
+// arguments. Both orders are index-driven: the pinned conversations
+// through members_pinned, the rest through members_user.
+func userConversationsQuery(userID parley.ID, f parley.ConversationFilter) (string, []any) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+convCols+`, `+memberCols+`
+	pins, order := "", "c.last_activity_at DESC, c.id DESC"
+	switch {
+	case f.OnlyPinned:
+		pins, order = "AND m.pinned_at IS NOT NULL", "m.pinned_at DESC, c.id DESC"
+	case f.ExcludePinned:
+		pins = "AND m.pinned_at IS NULL"
+	}
+	return `SELECT ` + convCols + `, ` + memberCols + `
 		FROM members m JOIN conversations c ON c.id = m.conversation_id
 		WHERE m.user_id = ?
 		  AND (? OR m.left_seq IS NULL)
 		  AND (? OR m.hidden = 0 OR min(c.last_seq, coalesce(m.left_seq, c.last_seq)) > m.cleared_seq)
-		ORDER BY c.last_activity_at DESC, c.id DESC
-		LIMIT ? OFFSET ?`, int64(userID), f.IncludeLeft, f.IncludeHidden, limit, f.Offset)
+		  AND (? OR m.archived = 0) ` + pins + `
+		ORDER BY ` + order + `
+		LIMIT ? OFFSET ?`, []any{int64(userID), f.IncludeLeft, f.IncludeHidden, !f.ExcludeArchived, limit, f.Offset}
+}
+
+// UserConversations implements parley.ConversationStore.
+func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.ConversationFilter) ([]*parley.UserConversation, error) {
+	query, args := userConversationsQuery(userID, f)
+	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbError("read conversations", err)
 	}

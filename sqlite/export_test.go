@@ -3,6 +3,9 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/parleyhq/parley"
 )
 
 // BulkLoad fills the store with convs conversations of perConv messages
@@ -42,4 +45,34 @@ func SecureDelete(ctx context.Context, db *DB) (read, write int, err error) {
 	}
 	err = db.w.do(ctx, func(b *batch) error { return b.queryRow(`PRAGMA secure_delete`).Scan(&write) })
 	return read, write, err
+}
+
+// QueryPlan returns SQLite's plan of the query, one line a step.
+func QueryPlan(ctx context.Context, db *DB, query string, args ...any) (string, error) {
+	rows, err := db.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var plan string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		plan += detail + "\n"
+	}
+	return plan, rows.Err()
+}
+
+// UserConversationsQuery is the query of UserConversations.
+func UserConversationsQuery(userID parley.ID, f parley.ConversationFilter) (string, []any) {
+	return userConversationsQuery(userID, f)
+}
+
+// UnarchiveSQL is the statement a send batch unarchives with, for n
+// conversations.
+func UnarchiveSQL(n int) string {
+	return fmt.Sprintf(unarchiveSQL, strings.TrimSuffix(strings.Repeat("?,", n), ","))
 }

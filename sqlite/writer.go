@@ -87,6 +87,8 @@ type batch struct {
 	pending []dedupEntry // new log entries not yet inserted
 	touched map[parley.ID]convTouch
 	raised  map[memberKey]watermarks
+	// unarchive holds the conversations a message of the batch unarchives.
+	unarchive map[parley.ID]bool
 }
 
 type convTouch struct {
@@ -358,8 +360,27 @@ func (b *batch) flush(ctx context.Context) error {
 			return fmt.Errorf("raise watermarks: %w", err)
 		}
 	}
+	if len(b.unarchive) > 0 {
+		args := make([]any, 0, len(b.unarchive))
+		for id := range b.unarchive {
+			args = append(args, int64(id))
+		}
+		// members_archived finds the archived rows; for most
+		// conversations there are none.
+		if err := b.execRows(unarchiveSQL, "?", 1, args); err != nil {
+			return fmt.Errorf("unarchive: %w", err)
+		}
+	}
 	return nil
 }
+
+// unarchiveSQL unarchives the conversations %s lists for their active
+// members who did not mute them. Without statistics SQLite would rather
+// walk the primary key, every membership of the conversation (a large
+// group's thousand rows on each send); the partial index holds only the
+// archived ones, most often none.
+const unarchiveSQL = `UPDATE members INDEXED BY members_archived SET archived = 0
+	WHERE archived = 1 AND muted = 0 AND left_seq IS NULL AND conversation_id IN (%s)`
 
 // execRows runs a statement whose %s is a list of row tuples, in chunks of
 // rowsPerInsert rows; args holds width values per row.

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Invites", func(t *testing.T) { testInvites(t, open) })
 	t.Run("Conversations", func(t *testing.T) { testConversations(t, open) })
 	t.Run("Membership", func(t *testing.T) { testMembership(t, open) })
+	t.Run("PinArchive", func(t *testing.T) { testPinArchive(t, open) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open) })
 	t.Run("ConcurrentSeq", func(t *testing.T) { testConcurrentSeq(t, open) })
 	t.Run("Recall", func(t *testing.T) { testRecall(t, open) })
