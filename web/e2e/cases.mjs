@@ -512,18 +512,6 @@ export const cases = {
     await openChat(gus, "Eve");
     await message(gus, "Lunch at one?").filter({ hasText: "Forwarded" }).waitFor();
 
-    // Search by a prefix finds the edited text and opens its chat.
-    await fay.page.getByRole("button", { name: "Search messages" }).click();
-    const sd = fay.page.getByRole("dialog", { name: "Search messages" });
-    await sd.getByLabel(/Words/).fill("lun");
-    const hit = sd.getByRole("list", { name: "Search results" }).getByRole("button").filter({ hasText: "Eve" });
-    await hit.waitFor();
-    assert((await hit.count()) === 1, "search found the message once");
-    assert((await hit.innerText()).includes("one"), `the result shows the edited text: ${await hit.innerText()}`);
-    await sd.getByLabel(/Words/).fill("noon");
-    await sd.getByText("Nothing found.").waitFor();
-    await sd.getByRole("button", { name: "Close" }).click();
-
     // Pin and archive: the pinned chat leads the list; the archived one
     // hides until asked for, and comes back with a new message.
     const rows = eve.page.getByRole("list", { name: "Conversations" }).getByRole("link");
@@ -559,6 +547,18 @@ export const cases = {
       await eventually(async () => (await message(p, "This will vanish").count()) === 0, `${p.name}: the message to disappear`, 45000);
     }
     assert((await message(fay, "Lunch at one?").count()) === 1, "a message from before the timer stays");
+    // Search by a prefix finds the edited text and opens its chat.
+    await fay.page.getByRole("button", { name: "Search messages" }).click();
+    const sd = fay.page.getByRole("dialog", { name: "Search messages" });
+    await sd.getByLabel(/Words/).fill("lun");
+    const hit = sd.getByRole("list", { name: "Search results" }).getByRole("button").filter({ hasText: "Eve" });
+    await hit.waitFor();
+    assert((await hit.count()) === 1, "search found the message once");
+    assert((await hit.innerText()).includes("one"), `the result shows the edited text: ${await hit.innerText()}`);
+    await sd.getByLabel(/Words/).fill("noon");
+    await sd.getByText("Nothing found.").waitFor();
+    await sd.getByRole("button", { name: "Close" }).click();
+
     await close(eve, fay, gus);
   },
 

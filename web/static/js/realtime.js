@@ -213,10 +213,12 @@ export function flush() {
     for (const p of c.pending) {
       if (p.inflight || p.failed || p.uploading) continue;
       p.inflight = true;
-      const payload = { conversation_id: p.conversation_id, client_msg_id: p.client_msg_id, type: p.type, body: p.body };
-      if (p.media_id) payload.media_id = p.media_id;
+      // A forward names the message it copies and nothing of its own.
+      const payload = p.forward_of
+        ? { conversation_id: p.conversation_id, client_msg_id: p.client_msg_id, forward_of: p.forward_of }
+        : { conversation_id: p.conversation_id, client_msg_id: p.client_msg_id, type: p.type, body: p.body };
+      if (p.media_id && !p.forward_of) payload.media_id = p.media_id;
       if (p.reply_to) payload.reply_to = p.reply_to;
-      if (p.forward_of) payload.forward_of = p.forward_of;
       emit("send", payload).then((res) => {
         addMessage(res.message);
         saveQueue();
