@@ -477,81 +477,81 @@ export const cases = {
   // side, a forward into another chat, search, pin and archive, and a
   // disappearing-messages timer that takes messages away on both sides.
   async features(browser) {
-    const eve = await person(browser, "eve");
-    const fay = await person(browser, "fay");
-    const gus = await person(browser, "gus");
-    await newChat(eve, gus);
-    await send(eve, "Hi Gus");
-    await newChat(eve, fay);
-    await send(eve, "Lunch at noon?");
-    await openChat(fay, "Eve");
-    await message(fay, "Lunch at noon?").waitFor();
+    const lea = await person(browser, "lea");
+    const ned = await person(browser, "ned");
+    const zoe = await person(browser, "zoe");
+    await newChat(lea, zoe);
+    await send(lea, "Hi Zoe");
+    await newChat(lea, ned);
+    await send(lea, "Lunch at noon?");
+    await openChat(ned, "Lea");
+    await message(ned, "Lunch at noon?").waitFor();
 
     // Edit: both sides show the new text, marked edited.
-    await message(eve, "Lunch at noon?").hover();
-    await message(eve, "Lunch at noon?").getByRole("button", { name: "Edit" }).click();
-    const ed = eve.page.getByRole("dialog", { name: "Edit message" });
+    await message(lea, "Lunch at noon?").hover();
+    await message(lea, "Lunch at noon?").getByRole("button", { name: "Edit" }).click();
+    const ed = lea.page.getByRole("dialog", { name: "Edit message" });
     await ed.getByLabel("Message").fill("Lunch at one?");
     await ed.getByRole("button", { name: "Save" }).click();
-    for (const p of [eve, fay]) await message(p, "Lunch at one?").filter({ hasText: "edited" }).waitFor();
-    assert((await message(fay, "Lunch at noon?").count()) === 0, "the old text still shows");
+    for (const p of [lea, ned]) await message(p, "Lunch at one?").filter({ hasText: "edited" }).waitFor();
+    assert((await message(ned, "Lunch at noon?").count()) === 0, "the old text still shows");
 
-    // Reactions: Fay's 👍 shows on Eve's side; pressing it again takes it back.
-    await message(fay, "Lunch at one?").hover();
-    await message(fay, "Lunch at one?").getByRole("button", { name: "React", exact: true }).click();
-    await fay.page.getByRole("dialog", { name: "React" }).getByRole("button", { name: "React with 👍" }).click();
-    await message(eve, "Lunch at one?").getByRole("button", { name: "👍 1" }).waitFor();
-    await message(fay, "Lunch at one?").getByRole("button", { name: "👍 1" }).click();
-    await eventually(async () => (await message(eve, "Lunch at one?").getByRole("group", { name: "Reactions" }).count()) === 0, "the reaction to be taken back");
+    // Reactions: Ned's 👍 shows on Lea's side; pressing it again takes it back.
+    await message(ned, "Lunch at one?").hover();
+    await message(ned, "Lunch at one?").getByRole("button", { name: "React", exact: true }).click();
+    await ned.page.getByRole("dialog", { name: "React" }).getByRole("button", { name: "React with 👍" }).click();
+    await message(lea, "Lunch at one?").getByRole("button", { name: "👍 1" }).waitFor();
+    await message(ned, "Lunch at one?").getByRole("button", { name: "👍 1" }).click();
+    await eventually(async () => (await message(lea, "Lunch at one?").getByRole("group", { name: "Reactions" }).count()) === 0, "the reaction to be taken back");
 
-    // Forward into the chat with Gus.
-    await message(eve, "Lunch at one?").hover();
-    await message(eve, "Lunch at one?").getByRole("button", { name: "Forward" }).click();
-    await eve.page.getByRole("dialog", { name: "Forward message" }).getByRole("button", { name: "Forward to Gus" }).click();
-    await eve.page.getByRole("heading", { name: "Gus", exact: true }).waitFor();
-    await openChat(gus, "Eve");
-    await message(gus, "Lunch at one?").filter({ hasText: "Forwarded" }).waitFor();
+    // Forward into the chat with Zoe.
+    await message(lea, "Lunch at one?").hover();
+    await message(lea, "Lunch at one?").getByRole("button", { name: "Forward" }).click();
+    await lea.page.getByRole("dialog", { name: "Forward message" }).getByRole("button", { name: "Forward to Zoe" }).click();
+    await lea.page.getByRole("heading", { name: "Zoe", exact: true }).waitFor();
+    await openChat(zoe, "Lea");
+    await message(zoe, "Lunch at one?").filter({ hasText: "Forwarded" }).waitFor();
 
     // Pin and archive: the pinned chat leads the list; the archived one
     // hides until asked for, and comes back with a new message.
-    const rows = eve.page.getByRole("list", { name: "Conversations" }).getByRole("link");
-    await openChat(eve, "Fay");
-    await eve.page.getByRole("button", { name: "Details" }).click();
-    await eve.page.getByRole("dialog").getByRole("button", { name: "Pin chat" }).click();
-    await eve.page.getByRole("dialog").getByRole("button", { name: "Unpin chat" }).waitFor();
-    await eve.page.keyboard.press("Escape");
-    await eventually(async () => /^Fay, pinned/.test(await rows.first().getAttribute("aria-label")), "the pinned chat first");
-    await openChat(eve, "Gus");
-    await eve.page.getByRole("button", { name: "Details" }).click();
-    await eve.page.getByRole("dialog").getByRole("button", { name: "Archive chat" }).click();
-    await eve.page.getByRole("dialog").getByRole("button", { name: "Unarchive chat" }).waitFor();
-    await eve.page.keyboard.press("Escape");
-    await eventually(async () => (await rows.filter({ hasText: "Gus" }).count()) === 0, "the archived chat to leave the list");
-    await eve.page.getByRole("button", { name: "Archived chats (1)" }).click();
-    await rows.filter({ hasText: "Gus" }).waitFor();
-    await eve.page.getByRole("button", { name: "Back to chats" }).click();
-    await send(gus, "Still on?");
-    await rows.filter({ hasText: "Gus" }).waitFor();
+    const rows = lea.page.getByRole("list", { name: "Conversations" }).getByRole("link");
+    await openChat(lea, "Ned");
+    await lea.page.getByRole("button", { name: "Details" }).click();
+    await lea.page.getByRole("dialog").getByRole("button", { name: "Pin chat" }).click();
+    await lea.page.getByRole("dialog").getByRole("button", { name: "Unpin chat" }).waitFor();
+    await lea.page.keyboard.press("Escape");
+    await eventually(async () => /^Ned, pinned/.test(await rows.first().getAttribute("aria-label")), "the pinned chat first");
+    await openChat(lea, "Zoe");
+    await lea.page.getByRole("button", { name: "Details" }).click();
+    await lea.page.getByRole("dialog").getByRole("button", { name: "Archive chat" }).click();
+    await lea.page.getByRole("dialog").getByRole("button", { name: "Unarchive chat" }).waitFor();
+    await lea.page.keyboard.press("Escape");
+    await eventually(async () => (await rows.filter({ hasText: "Zoe" }).count()) === 0, "the archived chat to leave the list");
+    await lea.page.getByRole("button", { name: "Archived chats (1)" }).click();
+    await rows.filter({ hasText: "Zoe" }).waitFor();
+    await lea.page.getByRole("button", { name: "Back to chats" }).click();
+    await send(zoe, "Still on?");
+    await rows.filter({ hasText: "Zoe" }).waitFor();
 
     // Disappearing messages: a timer of 30 seconds, announced in the chat;
     // a message sent under it goes from both sides.
-    await openChat(eve, "Fay");
-    await eve.page.getByRole("button", { name: "Details" }).click();
-    await eve.page.getByRole("dialog").getByLabel("Disappearing messages").selectOption("30");
-    await eve.page.getByRole("dialog").getByRole("button", { name: "Set timer" }).click();
-    await eve.page.keyboard.press("Escape");
-    await messages(fay).getByText("Eve set disappearing messages to 30 seconds").waitFor();
-    await send(eve, "This will vanish");
-    await message(fay, "This will vanish").getByRole("img", { name: "Disappears" }).waitFor();
-    for (const p of [eve, fay]) {
+    await openChat(lea, "Ned");
+    await lea.page.getByRole("button", { name: "Details" }).click();
+    await lea.page.getByRole("dialog").getByLabel("Disappearing messages").selectOption("30");
+    await lea.page.getByRole("dialog").getByRole("button", { name: "Set timer" }).click();
+    await lea.page.keyboard.press("Escape");
+    await messages(ned).getByText("Lea set disappearing messages to 30 seconds").waitFor();
+    await send(lea, "This will vanish");
+    await message(ned, "This will vanish").getByRole("img", { name: "Disappears" }).waitFor();
+    for (const p of [lea, ned]) {
       await eventually(async () => (await message(p, "This will vanish").count()) === 0, `${p.name}: the message to disappear`, 45000);
     }
-    assert((await message(fay, "Lunch at one?").count()) === 1, "a message from before the timer stays");
+    assert((await message(ned, "Lunch at one?").count()) === 1, "a message from before the timer stays");
     // Search by a prefix finds the edited text and opens its chat.
-    await fay.page.getByRole("button", { name: "Search messages" }).click();
-    const sd = fay.page.getByRole("dialog", { name: "Search messages" });
+    await ned.page.getByRole("button", { name: "Search messages" }).click();
+    const sd = ned.page.getByRole("dialog", { name: "Search messages" });
     await sd.getByLabel(/Words/).fill("lun");
-    const hit = sd.getByRole("list", { name: "Search results" }).getByRole("button").filter({ hasText: "Eve" });
+    const hit = sd.getByRole("list", { name: "Search results" }).getByRole("button").filter({ hasText: "Lea" });
     await hit.waitFor();
     assert((await hit.count()) === 1, "search found the message once");
     assert((await hit.innerText()).includes("one"), `the result shows the edited text: ${await hit.innerText()}`);
@@ -559,7 +559,7 @@ export const cases = {
     await sd.getByText("Nothing found.").waitFor();
     await sd.getByRole("button", { name: "Close" }).click();
 
-    await close(eve, fay, gus);
+    await close(lea, ned, zoe);
   },
 
   // The README's screenshots: login, list and chat, desktop and phone.
