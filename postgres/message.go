@@ -269,7 +269,7 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 		if orig.RecalledAt != nil {
 			return parley.Errorf(parley.ECONFLICT, "message was already recalled")
 		}
-		if _, err := tx.Exec(ctx, `UPDATE messages SET body = '', media_id = NULL, recalled_at = $4
+		if _, err := tx.Exec(ctx, `UPDATE messages SET body = '', media_id = NULL, recalled_at = $4, search = NULL
 			WHERE conversation_id = $1 AND seq = $2 AND created_at = $3`,
 			int64(orig.ConversationID), orig.Seq, orig.CreatedAt, entry.CreatedAt); err != nil {
 			return err

@@ -124,13 +124,14 @@ func (b *batch) insertPending() error {
 		args = append(args, int64(m.ID), int64(m.ConversationID), m.Seq, int64(m.SenderID), int64(m.SenderDeviceID),
 			nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, nullID(m.MediaID), nullID(m.ReplyTo), nullID(m.RecallOf), ts(m.CreatedAt))
 	}
+	pending := b.pending
 	b.pending = b.pending[:0]
 	err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, media_id, reply_to, recall_of, created_at)
 		VALUES %s`, "(?,?,?,?,?,?,?,?,?,?,?,?,?)", width, args)
 	if err != nil {
 		return fmt.Errorf("append messages: %w", err)
 	}
-	return nil
+	return b.indexEntries(pending)
 }
 
 // AppendMessage implements parley.MessageStore.
@@ -255,6 +256,9 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 		if _, err := b.exec(`UPDATE messages SET body = '', media_id = NULL, recalled_at = ? WHERE id = ?`, ts(entry.CreatedAt), int64(o.ID)); err != nil {
 			return fmt.Errorf("recall message %d: %w", o.ID, err)
 		}
+		if err := b.unindex(o.ID); err != nil {
+			return err
+		}
 		entry.ClientMsgID = ""
 		if _, err := b.appendEntry(entry, nil); err != nil {
 			return err
@@ -282,6 +286,10 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 			// walking them in id order needs no index on created_at.
 			if err := b.insertPending(); err != nil {
 				return err
+			}
+			if _, err := b.exec(`DELETE FROM message_search WHERE rowid IN (
+				SELECT id FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT 5000) AND created_at < ?)`, ts(t)); err != nil {
+				return fmt.Errorf("unindex old messages: %w", err)
 			}
 			res, err := b.exec(`DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT 5000) AND created_at < ?`, ts(t))
 			if err != nil {

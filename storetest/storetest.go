@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open) })
 	t.Run("ConcurrentSeq", func(t *testing.T) { testConcurrentSeq(t, open) })
 	t.Run("Recall", func(t *testing.T) { testRecall(t, open) })
+	t.Run("Search", func(t *testing.T) { testSearch(t, open) })
 	t.Run("LogPosition", func(t *testing.T) { testLogPosition(t, open) })
 	t.Run("Receipts", func(t *testing.T) { testReceipts(t, open) })
 	t.Run("Friends", func(t *testing.T) { testFriends(t, open) })

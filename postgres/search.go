@@ -1,0 +1,209 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/internal/textsearch"
+)
+
+// Limits of a tsvector: positions above maxPosition are not stored, and a
+// lexeme keeps at most maxPositions of them.
+const (
+	maxPosition  = 16383
+	maxPositions = 256
+)
+
+// quoteLexeme writes s as a quoted lexeme of tsvector and tsquery input,
+// where a quote and a backslash must be escaped.
+func quoteLexeme(b *strings.Builder, s string) {
+	b.WriteByte('\'')
+	for _, r := range s {
+		if r == '\'' || r == '\\' {
+			b.WriteRune(r)
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('\'')
+}
+
+// convLexeme is the lexeme that places a document in its conversation:
+// words never hold a '#', so no query word matches it.
+func convLexeme(conv parley.ID) string { return "#" + strconv.FormatInt(int64(conv), 10) }
+
+// searchVector returns the tsvector literal the search column holds for an
+// entry of type typ with body in conversation conv, "" when the entry is
+// not indexed (written as NULL). An edit that changes a message's text
+// writes searchVector of the new text in the same statement or
+// transaction (see setSearchText).
+func searchVector(typ parley.MessageType, body string, conv parley.ID) string {
+	if !parley.Searchable(typ) {
+		return ""
+	}
+	words := textsearch.Words(body)
+	if len(words) == 0 {
+		return ""
+	}
+	pos := make(map[string][]int, len(words))
+	order := make([]string, 0, len(words))
+	for i, w := range words {
+		p := min(i+1, maxPosition)
+		ps, seen := pos[w]
+		if !seen {
+			order = append(order, w)
+		}
+		if len(ps) < maxPositions && (len(ps) == 0 || ps[len(ps)-1] != p) {
+			pos[w] = append(ps, p)
+		}
+	}
+	var b strings.Builder
+	for _, w := range order {
+		quoteLexeme(&b, w)
+		b.WriteByte(':')
+		for i, p := range pos[w] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(p))
+		}
+		b.WriteByte(' ')
+	}
+	quoteLexeme(&b, convLexeme(conv))
+	return b.String()
+}
+
+// setSearchText makes the index hold body as the text of the stored entry
+// m (its conversation, seq, creation time and type are used), in tx: what
+// a change of a message's text (an edit) calls in the transaction that
+// stores it. An empty body takes the entry out of the index.
+func setSearchText(ctx context.Context, tx pgx.Tx, m *parley.Message, body string) error {
+	_, err := tx.Exec(ctx, `UPDATE messages SET search = nullif($4, '')::tsvector
+		WHERE conversation_id = $1 AND seq = $2 AND created_at = $3`,
+		int64(m.ConversationID), m.Seq, m.CreatedAt, searchVector(m.Type, body, m.ConversationID))
+	if err != nil {
+		return fmt.Errorf("index message %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// backfillSearch indexes the messages stored before migration 8, in its
+// transaction.
+func backfillSearch(ctx context.Context, tx pgx.Tx) error {
+	var after int64 = -1 << 63
+	for {
+		rows, err := tx.Query(ctx, `SELECT id, conversation_id, seq, created_at, type, body FROM messages
+			WHERE id > $1 AND recalled_at IS NULL AND body <> '' ORDER BY id LIMIT 1000`, after)
+		if err != nil {
+			return fmt.Errorf("read messages to index: %w", err)
+		}
+		var convs, seqs []int64
+		var ats []time.Time
+		var docs []string
+		n := 0
+		for rows.Next() {
+			var id, conv, seq int64
+			var at time.Time
+			var typ, body string
+			if err := rows.Scan(&id, &conv, &seq, &at, &typ, &body); err != nil {
+				rows.Close()
+				return err
+			}
+			after, n = id, n+1
+			if doc := searchVector(parley.MessageType(typ), body, parley.ID(conv)); doc != "" {
+				convs, seqs, ats, docs = append(convs, conv), append(seqs, seq), append(ats, at), append(docs, doc)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if len(docs) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE messages m SET search = v.doc::tsvector
+				FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::text[]) AS v(conv, seq, at, doc)
+				WHERE m.conversation_id = v.conv AND m.seq = v.seq AND m.created_at = v.at`, convs, seqs, ats, docs); err != nil {
+				return fmt.Errorf("index messages: %w", err)
+			}
+		}
+	}
+}
+
+// tsQuery translates parsed terms and the conversations searched into a
+// tsquery literal: the terms ANDed, a phrase's words joined by <->, a
+// prefix marked :*, and one of the conversations' lexemes. Every lexeme
+// is quoted, so nothing a user typed is read as tsquery syntax.
+func tsQuery(terms []parley.SearchTerm, convs []parley.ID) string {
+	var b strings.Builder
+	for _, t := range terms {
+		b.WriteByte('(')
+		for j, w := range t.Words {
+			if j > 0 {
+				b.WriteString(" <-> ")
+			}
+			quoteLexeme(&b, w)
+		}
+		if t.Prefix {
+			b.WriteString(":*")
+		}
+		b.WriteString(") & ")
+	}
+	b.WriteByte('(')
+	for i, c := range convs {
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		quoteLexeme(&b, convLexeme(c))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// searchRow is the condition on a message row that a search result meets
+// besides its words and window.
+const searchRow = `m.recalled_at IS NULL`
+
+// SearchMessages implements parley.SearchStore: the GIN index finds the
+// entries with the words in the caller's conversations, the windows are
+// joined in, and the newest come first by creation time (message ids
+// come from per-session ranges, so they do not order by time), then id.
+func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*parley.Message, error) {
+	if len(f.Terms) == 0 {
+		return nil, nil
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = parley.DefaultSearchLimit
+	}
+	var convs, los, his []int64
+	var ids []parley.ID
+	for _, w := range f.Windows {
+		if w.Ceiling > w.Floor {
+			convs, los, his = append(convs, int64(w.ConversationID)), append(los, w.Floor), append(his, w.Ceiling)
+			ids = append(ids, w.ConversationID)
+		}
+	}
+	if len(convs) == 0 {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+messageCols+`
+		FROM messages m JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS w(conv, lo, hi) ON m.conversation_id = w.conv
+		WHERE m.search IS NOT NULL AND m.search @@ $1::tsquery AND m.seq > w.lo AND m.seq <= w.hi AND `+searchRow+`
+		  AND ($5::bigint = 0 OR (m.created_at, m.id) < (SELECT created_at, id FROM messages WHERE id = $5 LIMIT 1))
+		ORDER BY m.created_at DESC, m.id DESC LIMIT $6`,
+		tsQuery(f.Terms, ids), convs, los, his, int64(f.BeforeID), limit)
+	if err != nil {
+		return nil, db.err("search messages", err)
+	}
+	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*parley.Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, db.err("search messages", err)
+	}
+	return ms, nil
+}
