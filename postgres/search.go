@@ -32,12 +32,9 @@ func quoteLexeme(b *strings.Builder, s string) {
 	b.WriteByte('\'')
 }
 
-// convLexeme is the lexeme that places a document in its conversation:
-// words never hold a '#', so no query word matches it.
-func convLexeme(conv parley.ID) string { return "#" + strconv.FormatInt(int64(conv), 10) }
-
 // searchVector returns the tsvector literal the search column holds for an
-// entry of type typ with body in conversation conv, "" when the entry is
+// entry of type typ with body in conversation conv (its words scoped to
+// conv, textsearch.Scoped, with their positions), "" when the entry is
 // not indexed (written as NULL). An edit that changes a message's text
 // writes searchVector of the new text in the same statement or
 // transaction (see setSearchText).
@@ -48,6 +45,9 @@ func searchVector(typ parley.MessageType, body string, conv parley.ID) string {
 	words := textsearch.Words(body)
 	if len(words) == 0 {
 		return ""
+	}
+	for i, w := range words {
+		words[i] = textsearch.Scoped(conv, w)
 	}
 	pos := make(map[string][]int, len(words))
 	order := make([]string, 0, len(words))
@@ -73,7 +73,6 @@ func searchVector(typ parley.MessageType, body string, conv parley.ID) string {
 		}
 		b.WriteByte(' ')
 	}
-	quoteLexeme(&b, convLexeme(conv))
 	return b.String()
 }
 
@@ -135,34 +134,25 @@ func backfillSearch(ctx context.Context, tx pgx.Tx) error {
 	}
 }
 
-// tsQuery translates parsed terms and the conversations searched into a
-// tsquery literal: the terms ANDed, a phrase's words joined by <->, a
-// prefix marked :*, and one of the conversations' lexemes. Every lexeme
-// is quoted, so nothing a user typed is read as tsquery syntax.
+// tsQuery translates parsed terms into a tsquery literal over the
+// conversations searched: in each conversation the terms ANDed (their
+// words scoped to it, a phrase's words joined by <->, a prefix marked
+// :*), the conversations ORed. Every lexeme is quoted, so nothing a user
+// typed is read as tsquery syntax.
 func tsQuery(terms []parley.SearchTerm, convs []parley.ID) string {
-	var b strings.Builder
-	for _, t := range terms {
+	return textsearch.Expr(terms, convs, " | ", " & ", func(b *strings.Builder, words []string, prefix bool) {
 		b.WriteByte('(')
-		for j, w := range t.Words {
-			if j > 0 {
+		for i, w := range words {
+			if i > 0 {
 				b.WriteString(" <-> ")
 			}
-			quoteLexeme(&b, w)
+			quoteLexeme(b, w)
 		}
-		if t.Prefix {
+		if prefix {
 			b.WriteString(":*")
 		}
-		b.WriteString(") & ")
-	}
-	b.WriteByte('(')
-	for i, c := range convs {
-		if i > 0 {
-			b.WriteString(" | ")
-		}
-		quoteLexeme(&b, convLexeme(c))
-	}
-	b.WriteByte(')')
-	return b.String()
+		b.WriteByte(')')
+	})
 }
 
 // searchRow is the condition on a message row that a search result meets

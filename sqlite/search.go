@@ -4,39 +4,41 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/internal/textsearch"
 )
 
-// searchDoc returns what message_search holds for an entry: its words
-// joined by spaces, "" when the entry is not indexed (not a text, image or
-// file message, recalled, or without words).
-func searchDoc(typ parley.MessageType, body string) string {
+// searchDoc returns what message_search holds for an entry of
+// conversation conv: its words scoped to conv (textsearch.Scoped), joined
+// by spaces; "" when the entry is not indexed (not a text, image or file
+// message, or without words).
+func searchDoc(conv parley.ID, typ parley.MessageType, body string) string {
 	if !parley.Searchable(typ) {
 		return ""
 	}
-	return strings.Join(textsearch.Words(body), " ")
+	words := textsearch.Words(body)
+	for i, w := range words {
+		words[i] = textsearch.Scoped(conv, w)
+	}
+	return strings.Join(words, " ")
 }
-
-func convWord(conv parley.ID) string { return "c" + strconv.FormatInt(int64(conv), 10) }
 
 // indexEntries adds the searchable entries among es to message_search.
 // insertPending calls it in the batch that inserts them.
 func (b *batch) indexEntries(es []dedupEntry) error {
-	const width = 3
+	const width = 2
 	var args []any
 	for _, e := range es {
-		if doc := searchDoc(e.msg.Type, e.msg.Body); doc != "" {
-			args = append(args, int64(e.msg.ID), doc, convWord(e.msg.ConversationID))
+		if doc := searchDoc(e.msg.ConversationID, e.msg.Type, e.msg.Body); doc != "" {
+			args = append(args, int64(e.msg.ID), doc)
 		}
 	}
 	if len(args) == 0 {
 		return nil
 	}
-	if err := b.execRows(`INSERT INTO message_search (rowid, body, conv) VALUES %s`, "(?,?,?)", width, args); err != nil {
+	if err := b.execRows(`INSERT INTO message_search (rowid, body) VALUES %s`, "(?,?)", width, args); err != nil {
 		return fmt.Errorf("index messages: %w", err)
 	}
 	return nil
@@ -50,11 +52,11 @@ func (b *batch) setSearchText(m *parley.Message, body string) error {
 	if err := b.unindex(m.ID); err != nil {
 		return err
 	}
-	doc := searchDoc(m.Type, body)
+	doc := searchDoc(m.ConversationID, m.Type, body)
 	if doc == "" {
 		return nil
 	}
-	if _, err := b.exec(`INSERT INTO message_search (rowid, body, conv) VALUES (?, ?, ?)`, int64(m.ID), doc, convWord(m.ConversationID)); err != nil {
+	if _, err := b.exec(`INSERT INTO message_search (rowid, body) VALUES (?, ?)`, int64(m.ID), doc); err != nil {
 		return fmt.Errorf("index message %d: %w", m.ID, err)
 	}
 	return nil
@@ -88,16 +90,16 @@ func backfillSearch(ctx context.Context, tx *sql.Tx) error {
 				return err
 			}
 			after, n = id, n+1
-			if doc := searchDoc(parley.MessageType(typ), body); doc != "" {
-				args = append(args, id, doc, convWord(parley.ID(conv)))
+			if doc := searchDoc(parley.ID(conv), parley.MessageType(typ), body); doc != "" {
+				args = append(args, id, doc)
 			}
 		}
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		for start := 0; start < len(args); start += 3 * rowsPerInsert {
-			chunk := args[start:min(start+3*rowsPerInsert, len(args))]
-			q := `INSERT INTO message_search (rowid, body, conv) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?),", len(chunk)/3), ",")
+		for start := 0; start < len(args); start += 2 * rowsPerInsert {
+			chunk := args[start:min(start+2*rowsPerInsert, len(args))]
+			q := `INSERT INTO message_search (rowid, body) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?),", len(chunk)/2), ",")
 			if _, err := tx.ExecContext(ctx, q, chunk...); err != nil {
 				return fmt.Errorf("index messages: %w", err)
 			}
@@ -108,32 +110,20 @@ func backfillSearch(ctx context.Context, tx *sql.Tx) error {
 	}
 }
 
-// ftsQuery translates parsed terms and the conversations searched into an
-// FTS5 query. Every word goes in double quotes (a quote inside one
-// doubled), so nothing a user typed is read as FTS5 syntax.
+// ftsQuery translates parsed terms into an FTS5 query over the
+// conversations searched: in each conversation every term (its words
+// scoped to it), the conversations ORed. Every word goes in double quotes
+// (a quote inside one doubled), so nothing a user typed is read as FTS5
+// syntax.
 func ftsQuery(terms []parley.SearchTerm, convs []parley.ID) string {
-	var q strings.Builder
-	q.WriteString("body : (")
-	for i, t := range terms {
-		if i > 0 {
-			q.WriteString(" AND ")
+	return textsearch.Expr(terms, convs, " OR ", " AND ", func(b *strings.Builder, words []string, prefix bool) {
+		b.WriteByte('"')
+		b.WriteString(strings.ReplaceAll(strings.Join(words, " "), `"`, `""`))
+		b.WriteByte('"')
+		if prefix {
+			b.WriteString(" *")
 		}
-		q.WriteByte('"')
-		q.WriteString(strings.ReplaceAll(strings.Join(t.Words, " "), `"`, `""`))
-		q.WriteByte('"')
-		if t.Prefix {
-			q.WriteString(" *")
-		}
-	}
-	q.WriteString(") AND conv : (")
-	for i, c := range convs {
-		if i > 0 {
-			q.WriteString(" OR ")
-		}
-		q.WriteString(convWord(c))
-	}
-	q.WriteString(")")
-	return q.String()
+	})
 }
 
 // searchRow is the condition on a message row that a search result meets
@@ -141,8 +131,8 @@ func ftsQuery(terms []parley.SearchTerm, convs []parley.ID) string {
 const searchRow = `m.recalled_at IS NULL`
 
 // SearchMessages implements parley.SearchStore. FTS5 walks the matches
-// newest first (message ids grow in commit order) within the caller's
-// conversations; the rows outside the caller's windows (before it joined,
+// in the caller's conversations newest first (message ids grow in commit
+// order); the rows outside the caller's windows (before it joined,
 // after it left) are skipped as they come, and the walk stops at the
 // limit.
 func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*parley.Message, error) {

@@ -13,12 +13,51 @@
 package textsearch
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley"
 )
+
+// Scoped returns word as both stores index it: prefixed with the id of the
+// message's conversation and '_' (which no word holds). A search looks for
+// its words in each conversation the caller may see, so the index answers
+// only from those conversations' entries: a prefix or a common word costs
+// what it matches there, not what it matches in the whole store.
+func Scoped(conv parley.ID, word string) string {
+	return strconv.FormatInt(int64(conv), 10) + "_" + word
+}
+
+// Expr writes the query of terms over the conversations convs in a
+// store's query language: in each conversation every term, its words
+// scoped to that conversation, joined by and; the conversations joined by
+// or. term writes one term: its scoped words (a phrase when more than one)
+// and whether the last is a prefix; it must quote them so that nothing a
+// user typed is read as syntax.
+func Expr(terms []parley.SearchTerm, convs []parley.ID, or, and string, term func(b *strings.Builder, words []string, prefix bool)) string {
+	var b strings.Builder
+	var words []string
+	for i, c := range convs {
+		if i > 0 {
+			b.WriteString(or)
+		}
+		b.WriteByte('(')
+		for j, t := range terms {
+			if j > 0 {
+				b.WriteString(and)
+			}
+			words = words[:0]
+			for _, w := range t.Words {
+				words = append(words, Scoped(c, w))
+			}
+			term(&b, words, t.Prefix)
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
 
 // MaxWordBytes bounds one indexed word; longer ones are cut (at a
 // character boundary), in the index and in queries alike.

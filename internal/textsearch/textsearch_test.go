@@ -104,3 +104,19 @@ func TestSnippet(t *testing.T) {
 		t.Fatalf("snippet without a match = %q", got)
 	}
 }
+
+// BenchmarkWords is the work the write path adds to a send to index it:
+// cutting an ordinary message into words.
+func BenchmarkWords(b *testing.B) {
+	for _, tc := range []struct{ name, text string }{
+		{"latin", "Are we still on for dinner tonight? I booked the place near the station for 8"},
+		{"cjk", "今晚我们还一起吃饭吗？我在车站附近订了八点的位子"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.text)))
+			for range b.N {
+				Words(tc.text)
+			}
+		})
+	}
+}
