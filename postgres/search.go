@@ -167,6 +167,24 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 	if len(f.Terms) == 0 {
 		return nil, nil
 	}
+	q, args := searchSQL(f)
+	if q == "" {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, db.err("search messages", err)
+	}
+	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*parley.Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, db.err("search messages", err)
+	}
+	return ms, nil
+}
+
+// searchSQL returns SearchMessages' query and its arguments; "" when no
+// window has anything to see.
+func searchSQL(f parley.SearchFilter) (string, []any) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = parley.DefaultSearchLimit
@@ -180,20 +198,12 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 		}
 	}
 	if len(convs) == 0 {
-		return nil, nil
+		return "", nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+messageCols+`
+	return `SELECT ` + messageCols + `
 		FROM messages m JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS w(conv, lo, hi) ON m.conversation_id = w.conv
-		WHERE m.search IS NOT NULL AND m.search @@ $1::tsquery AND m.seq > w.lo AND m.seq <= w.hi AND `+searchRow+`
+		WHERE m.search IS NOT NULL AND m.search @@ $1::tsquery AND m.seq > w.lo AND m.seq <= w.hi AND ` + searchRow + `
 		  AND ($5::bigint = 0 OR (m.created_at, m.id) < (SELECT created_at, id FROM messages WHERE id = $5 LIMIT 1))
 		ORDER BY m.created_at DESC, m.id DESC LIMIT $6`,
-		tsQuery(f.Terms, ids), convs, los, his, int64(f.BeforeID), limit)
-	if err != nil {
-		return nil, db.err("search messages", err)
-	}
-	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*parley.Message, error) { return scanMessage(r) })
-	if err != nil {
-		return nil, db.err("search messages", err)
-	}
-	return ms, nil
+		[]any{tsQuery(f.Terms, ids), convs, los, his, int64(f.BeforeID), limit}
 }
