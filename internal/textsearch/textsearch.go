@@ -71,11 +71,37 @@ const MinPrefixRunes = 2
 // perCharacter reports whether r belongs to a script written without
 // spaces between words.
 func perCharacter(r rune) bool {
-	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar)
+	return r >= 0x0E00 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar)
 }
 
-func wordRune(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
+// class is what a character is to the tokenizer.
+type class uint8
+
+const (
+	separator class = iota
+	letter          // part of a word (letters and digits)
+	mark            // a combining mark: part of the word before it
+	alone           // a word by itself (scripts written without spaces)
+)
+
+func classify(r rune) class {
+	if r < utf8.RuneSelf {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return letter
+		}
+		return separator
+	}
+	switch {
+	case r == utf8.RuneError:
+		return separator
+	case unicode.IsMark(r):
+		return mark
+	case perCharacter(r):
+		return alone
+	case unicode.IsLetter(r) || unicode.IsDigit(r):
+		return letter
+	}
+	return separator
 }
 
 // Token is a word and where it is in the text: text[Start:End].
@@ -89,37 +115,43 @@ type Token struct {
 
 // Tokens cuts text into words.
 func Tokens(text string) []Token {
-	var out []Token
-	var b strings.Builder
+	out := make([]Token, 0, len(text)/5+1)
+	buf := make([]byte, 0, 32)
 	start := -1
-	alone := false
+	isAlone := false
 	emit := func(end int) {
 		if start < 0 {
 			return
 		}
-		out = append(out, Token{Word: cut(b.String()), Start: start, End: end, Alone: alone})
-		b.Reset()
-		start, alone = -1, false
+		out = append(out, Token{Word: cut(string(buf)), Start: start, End: end, Alone: isAlone})
+		buf = buf[:0]
+		start, isAlone = -1, false
 	}
 	for i, r := range text {
-		switch {
-		case r == utf8.RuneError:
+		switch classify(r) {
+		case mark:
+			if start >= 0 {
+				buf = utf8.AppendRune(buf, r)
+			}
+		case alone:
 			emit(i)
-		case unicode.IsMark(r) && start >= 0:
-			// A mark belongs to the character before it.
-			b.WriteRune(r)
-		case perCharacter(r):
-			emit(i)
-			start, alone = i, true
-			b.WriteRune(unicode.ToLower(r))
-		case wordRune(r) && !unicode.IsMark(r):
-			if alone {
+			start, isAlone = i, true
+			buf = utf8.AppendRune(buf, unicode.ToLower(r))
+		case letter:
+			if isAlone {
 				emit(i)
 			}
 			if start < 0 {
 				start = i
 			}
-			b.WriteRune(unicode.ToLower(r))
+			if r < utf8.RuneSelf {
+				if 'A' <= r && r <= 'Z' {
+					r += 'a' - 'A'
+				}
+				buf = append(buf, byte(r))
+			} else {
+				buf = utf8.AppendRune(buf, unicode.ToLower(r))
+			}
 		default:
 			emit(i)
 		}
