@@ -362,7 +362,7 @@ func (g *group) writeBatch() *pgx.Batch {
 	}
 	if n := len(g.fresh); n > 0 {
 		ids, convs, seqs, senders, devices := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		cmids, types, bodies, docs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		cmids, types, bodies := make([]string, n), make([]string, n), make([]string, n)
 		media, replies := make([]int64, n), make([]int64, n)
 		ats := make([]time.Time, n)
 		var dDevs, dConvs, dSeqs, dIDs []int64
@@ -373,20 +373,18 @@ func (g *group) writeBatch() *pgx.Batch {
 			m := &o.msg
 			ids[i], convs[i], seqs[i], senders[i], devices[i] = int64(o.id), int64(m.ConversationID), o.newSeq, int64(m.SenderID), int64(m.SenderDeviceID)
 			cmids[i], types[i], bodies[i] = m.ClientMsgID, string(m.Type), m.Body
-			docs[i] = searchVector(m.Type, m.Body, m.ConversationID)
 			media[i], replies[i], ats[i] = int64(m.MediaID), int64(m.ReplyTo), m.CreatedAt
 			if m.ClientMsgID != "" {
 				dDevs, dCmids, dHashes = append(dDevs, int64(m.SenderDeviceID)), append(dCmids, m.ClientMsgID), append(dHashes, o.hash)
 				dConvs, dSeqs, dIDs, dAts = append(dConvs, int64(m.ConversationID)), append(dSeqs, o.newSeq), append(dIDs, int64(o.id)), append(dAts, m.CreatedAt)
 			}
 		}
-		// The search index is written with the message: search holds its
-		// words (searchVector), NULL for what is not indexed.
-		b.Queue(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, created_at, search)
-			SELECT id, conv, seq, sender, device, nullif(cmid, ''), typ, body, nullif(media, 0), nullif(reply, 0), at, nullif(doc, '')::tsvector
-			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::timestamptz[], $12::text[])
-				AS v(id, conv, seq, sender, device, cmid, typ, body, media, reply, at, doc)`,
-			ids, convs, seqs, senders, devices, cmids, types, bodies, media, replies, ats, docs)
+		b.Queue(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, type, body, media_id, reply_to, created_at)
+			SELECT id, conv, seq, sender, device, nullif(cmid, ''), typ, body, nullif(media, 0), nullif(reply, 0), at
+			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::timestamptz[])
+				AS v(id, conv, seq, sender, device, cmid, typ, body, media, reply, at)`,
+			ids, convs, seqs, senders, devices, cmids, types, bodies, media, replies, ats)
+		queueIndex(b, g.fresh)
 		if len(dDevs) > 0 {
 			b.Queue(`INSERT INTO message_dedup (sender_device_id, client_msg_id, content_hash, conversation_id, seq, message_id, created_at)
 				SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bigint[], $5::bigint[], $6::bigint[], $7::timestamptz[])`,

@@ -269,9 +269,12 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 		if orig.RecalledAt != nil {
 			return parley.Errorf(parley.ECONFLICT, "message was already recalled")
 		}
-		if _, err := tx.Exec(ctx, `UPDATE messages SET body = '', media_id = NULL, recalled_at = $4, search = NULL
+		if _, err := tx.Exec(ctx, `UPDATE messages SET body = '', media_id = NULL, recalled_at = $4
 			WHERE conversation_id = $1 AND seq = $2 AND created_at = $3`,
 			int64(orig.ConversationID), orig.Seq, orig.CreatedAt, entry.CreatedAt); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM message_search WHERE id = $1`, int64(orig.ID)); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT nextval('message_ids')`).Scan(&id); err != nil {
@@ -302,8 +305,9 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 
 // DeleteMessagesBefore implements parley.MessageStore. Partitions whose
 // whole day is before t are detached and dropped; in the partition that
-// straddles t the older rows are deleted; then the idempotency records of
-// that age are deleted in batches. One node runs it at a time.
+// straddles t the older rows are deleted; then the search index's rows
+// and the idempotency records of that age are deleted in batches. One
+// node runs it at a time.
 func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, error) {
 	t = micro(t)
 	conn, err := db.pool.Acquire(ctx)
@@ -332,16 +336,19 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 			return err
 		}
 		total += tag.RowsAffected()
-		for {
-			tag, err := conn.Exec(ctx, `DELETE FROM message_dedup WHERE ctid = ANY(ARRAY(
-				SELECT ctid FROM message_dedup WHERE created_at < $1 LIMIT 10000))`, t)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return nil
+		for _, table := range []string{"message_search", "message_dedup"} {
+			for {
+				tag, err := conn.Exec(ctx, `DELETE FROM `+table+` WHERE ctid = ANY(ARRAY(
+					SELECT ctid FROM `+table+` WHERE created_at < $1 LIMIT 10000))`, t)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() == 0 {
+					break
+				}
 			}
 		}
+		return nil
 	})
 	if err != nil {
 		return total, db.err("delete old messages", err)

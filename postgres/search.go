@@ -32,12 +32,10 @@ func quoteLexeme(b *strings.Builder, s string) {
 	b.WriteByte('\'')
 }
 
-// searchVector returns the tsvector literal the search column holds for an
+// searchVector returns the tsvector literal message_search holds for an
 // entry of type typ with body in conversation conv (its words scoped to
 // conv, textsearch.Scoped, with their positions), "" when the entry is
-// not indexed (written as NULL). An edit that changes a message's text
-// writes searchVector of the new text in the same statement or
-// transaction (see setSearchText).
+// not indexed (it has no row).
 func searchVector(typ parley.MessageType, body string, conv parley.ID) string {
 	if !parley.Searchable(typ) {
 		return ""
@@ -76,14 +74,42 @@ func searchVector(typ parley.MessageType, body string, conv parley.ID) string {
 	return b.String()
 }
 
+// queueIndex queues, in a group's write round trip, the search index rows
+// of the fresh entries that have words to index.
+func queueIndex(b *pgx.Batch, fresh []*op) {
+	var ids, convs, seqs []int64
+	var ats []time.Time
+	var docs []string
+	for _, o := range fresh {
+		if doc := searchVector(o.msg.Type, o.msg.Body, o.msg.ConversationID); doc != "" {
+			ids, convs, seqs = append(ids, int64(o.id)), append(convs, int64(o.msg.ConversationID)), append(seqs, o.newSeq)
+			ats, docs = append(ats, o.msg.CreatedAt), append(docs, doc)
+		}
+	}
+	if len(ids) > 0 {
+		b.Queue(insertIndex, ids, convs, seqs, ats, docs)
+	}
+}
+
+// insertIndex writes search index rows from arrays: message ids,
+// conversations, seqs, creation times, searchVector literals.
+const insertIndex = `INSERT INTO message_search (id, conversation_id, seq, created_at, words)
+	SELECT id, conv, seq, at, doc::tsvector
+	FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[]) AS v(id, conv, seq, at, doc)
+	ON CONFLICT (id) DO UPDATE SET words = excluded.words`
+
 // setSearchText makes the index hold body as the text of the stored entry
-// m (its conversation, seq, creation time and type are used), in tx: what
-// a change of a message's text (an edit) calls in the transaction that
-// stores it. An empty body takes the entry out of the index.
+// m (its id, conversation, seq, creation time and type are used), in tx:
+// what a change of a message's text (an edit) calls in the transaction
+// that stores it. An empty body takes the entry out of the index.
 func setSearchText(ctx context.Context, tx pgx.Tx, m *parley.Message, body string) error {
-	_, err := tx.Exec(ctx, `UPDATE messages SET search = nullif($4, '')::tsvector
-		WHERE conversation_id = $1 AND seq = $2 AND created_at = $3`,
-		int64(m.ConversationID), m.Seq, m.CreatedAt, searchVector(m.Type, body, m.ConversationID))
+	doc := searchVector(m.Type, body, m.ConversationID)
+	var err error
+	if doc == "" {
+		_, err = tx.Exec(ctx, `DELETE FROM message_search WHERE id = $1`, int64(m.ID))
+	} else {
+		_, err = tx.Exec(ctx, insertIndex, []int64{int64(m.ID)}, []int64{int64(m.ConversationID)}, []int64{m.Seq}, []time.Time{m.CreatedAt}, []string{doc})
+	}
 	if err != nil {
 		return fmt.Errorf("index message %d: %w", m.ID, err)
 	}
@@ -100,7 +126,7 @@ func backfillSearch(ctx context.Context, tx pgx.Tx) error {
 		if err != nil {
 			return fmt.Errorf("read messages to index: %w", err)
 		}
-		var convs, seqs []int64
+		var ids, convs, seqs []int64
 		var ats []time.Time
 		var docs []string
 		n := 0
@@ -114,7 +140,7 @@ func backfillSearch(ctx context.Context, tx pgx.Tx) error {
 			}
 			after, n = id, n+1
 			if doc := searchVector(parley.MessageType(typ), body, parley.ID(conv)); doc != "" {
-				convs, seqs, ats, docs = append(convs, conv), append(seqs, seq), append(ats, at), append(docs, doc)
+				ids, convs, seqs, ats, docs = append(ids, id), append(convs, conv), append(seqs, seq), append(ats, at), append(docs, doc)
 			}
 		}
 		rows.Close()
@@ -125,9 +151,7 @@ func backfillSearch(ctx context.Context, tx pgx.Tx) error {
 			return nil
 		}
 		if len(docs) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE messages m SET search = v.doc::tsvector
-				FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::text[]) AS v(conv, seq, at, doc)
-				WHERE m.conversation_id = v.conv AND m.seq = v.seq AND m.created_at = v.at`, convs, seqs, ats, docs); err != nil {
+			if _, err := tx.Exec(ctx, insertIndex, ids, convs, seqs, ats, docs); err != nil {
 				return fmt.Errorf("index messages: %w", err)
 			}
 		}
@@ -159,10 +183,12 @@ func tsQuery(terms []parley.SearchTerm, convs []parley.ID) string {
 // besides its words and window.
 const searchRow = `m.recalled_at IS NULL`
 
-// SearchMessages implements parley.SearchStore: the GIN index finds the
-// entries with the words in the caller's conversations, the windows are
-// joined in, and the newest come first by creation time (message ids
-// come from per-session ranges, so they do not order by time), then id.
+// SearchMessages implements parley.SearchStore: the GIN index of
+// message_search finds the entries with the words in the caller's
+// conversations, the windows are joined in, the newest come first by
+// creation time (message ids come from per-session ranges, so they do
+// not order by time), then id; the page's messages are then read from the
+// log, each in its own partition.
 func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*parley.Message, error) {
 	if len(f.Terms) == 0 {
 		return nil, nil
@@ -200,10 +226,14 @@ func searchSQL(f parley.SearchFilter) (string, []any) {
 	if len(convs) == 0 {
 		return "", nil
 	}
-	return `SELECT ` + messageCols + `
-		FROM messages m JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS w(conv, lo, hi) ON m.conversation_id = w.conv
-		WHERE m.search IS NOT NULL AND m.search @@ $1::tsquery AND m.seq > w.lo AND m.seq <= w.hi AND ` + searchRow + `
-		  AND ($5::bigint = 0 OR (m.created_at, m.id) < (SELECT created_at, id FROM messages WHERE id = $5 LIMIT 1))
-		ORDER BY m.created_at DESC, m.id DESC LIMIT $6`,
+	return `SELECT m.* FROM (
+			SELECT s.conversation_id, s.seq, s.created_at, s.id FROM message_search s
+			JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS w(conv, lo, hi) ON s.conversation_id = w.conv
+			WHERE s.words @@ $1::tsquery AND s.seq > w.lo AND s.seq <= w.hi
+			  AND ($5::bigint = 0 OR (s.created_at, s.id) < (SELECT created_at, id FROM messages WHERE id = $5 LIMIT 1))
+			ORDER BY s.created_at DESC, s.id DESC LIMIT $6) s
+		CROSS JOIN LATERAL (SELECT ` + messageCols + ` FROM messages m
+			WHERE m.conversation_id = s.conversation_id AND m.seq = s.seq AND m.created_at = s.created_at AND ` + searchRow + `) m
+		ORDER BY s.created_at DESC, s.id DESC`,
 		[]any{tsQuery(f.Terms, ids), convs, los, his, int64(f.BeforeID), limit}
 }
