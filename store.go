@@ -14,6 +14,7 @@ type Store interface {
 	InviteStore
 	ConversationStore
 	MessageStore
+	SearchStore
 	ReceiptStore
 	FriendStore
 	MediaStore

@@ -246,6 +246,25 @@ func asSeenBy(viewer *parley.Member, ms []parley.Member) []parley.Member {
 	return out
 }
 
+// visible returns the part of the conversation's log the caller may see,
+// floor < seq <= ceiling; ENOTFOUND if it never was a member.
+func (a *App) visible(ctx context.Context, c parley.Caller, id parley.ID) (floor, ceiling int64, err error) {
+	if _, _, err := a.memberOf(ctx, c, id); err != nil {
+		return 0, 0, err
+	}
+	// The cached membership may lag a hide or a leave; visibility is
+	// decided on the stored row.
+	m, err := a.store.Member(ctx, id, c.UserID)
+	if err != nil {
+		return 0, 0, err
+	}
+	conv, err := a.store.Conversation(ctx, id)
+	if err != nil {
+		return 0, 0, err
+	}
+	return m.Floor(), m.Ceiling(conv.LastSeq), nil
+}
+
 // History implements parley.ConversationService.
 func (a *App) History(ctx context.Context, c parley.Caller, id parley.ID, q parley.HistoryQuery) ([]*parley.Message, error) {
 	if q.Limit == 0 {
@@ -257,20 +276,10 @@ func (a *App) History(ctx context.Context, c parley.Caller, id parley.ID, q parl
 	if q.AfterSeq < 0 || q.BeforeSeq < 0 {
 		return nil, parley.Errorf(parley.EINVALID, "before_seq and after_seq must not be negative")
 	}
-	if _, _, err := a.memberOf(ctx, c, id); err != nil {
-		return nil, err
-	}
-	// The cached membership may lag a hide or a leave; visibility is
-	// decided on the stored row.
-	m, err := a.store.Member(ctx, id, c.UserID)
+	floor, ceiling, err := a.visible(ctx, c, id)
 	if err != nil {
 		return nil, err
 	}
-	conv, err := a.store.Conversation(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	floor, ceiling := m.Floor(), m.Ceiling(conv.LastSeq)
 	if ceiling <= floor {
 		return []*parley.Message{}, nil
 	}

@@ -30,6 +30,9 @@ type Services struct {
 	// Push manages push registrations; without it those endpoints are not
 	// found.
 	Push parley.PushService
+	// Search is full-text search over messages; without it the endpoint
+	// is not found.
+	Search parley.SearchService
 	// Ready reports whether the node can serve (for /readyz).
 	Ready func(ctx context.Context) error
 }
@@ -144,6 +147,8 @@ func (h *Handler) routes() {
 	auth("POST /v1/conversation/{id}/members", h.addMembers)
 	auth("DELETE /v1/conversation/{id}/members/{uid}", h.removeMember)
 	auth("PATCH /v1/conversation/{id}/members/{uid}", h.setRole)
+
+	auth("GET /v1/search", h.search)
 
 	auth("GET /v1/friends", h.friends)
 	auth("POST /v1/friends", h.requestFriend)

@@ -82,6 +82,9 @@ func (db *DB) EditMessage(ctx context.Context, entry *parley.Message) (*parley.M
 			int64(o.ConversationID), o.Seq, o.CreatedAt, entry.Body, entry.CreatedAt); err != nil {
 			return err
 		}
+		if err := setSearchText(ctx, tx, o, entry.Body); err != nil {
+			return err
+		}
 		var err error
 		if id, seq, err = appendEntryTx(ctx, tx, entry, last); err != nil {
 			return err

@@ -410,6 +410,7 @@ func (g *group) writeBatch() *pgx.Batch {
 			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::boolean[], $12::timestamptz[], $13::timestamptz[])
 				AS v(id, conv, seq, sender, device, cmid, typ, body, media, reply, fwd, at, expires)`,
 			ids, convs, seqs, senders, devices, cmids, types, bodies, media, replies, forwarded, ats, expires)
+		queueIndex(b, g.fresh)
 		if len(dDevs) > 0 {
 			b.Queue(`INSERT INTO message_dedup (sender_device_id, client_msg_id, content_hash, conversation_id, seq, message_id, created_at)
 				SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bigint[], $5::bigint[], $6::bigint[], $7::timestamptz[])`,

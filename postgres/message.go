@@ -278,6 +278,9 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 			int64(orig.ConversationID), orig.Seq, orig.CreatedAt, entry.CreatedAt); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM message_search WHERE id = $1`, int64(orig.ID)); err != nil {
+			return err
+		}
 		// What the edits said goes with the original, and its reactions.
 		if _, err := tx.Exec(ctx, `UPDATE messages SET body = '' WHERE edit_of = $1`, int64(orig.ID)); err != nil {
 			return err
@@ -355,18 +358,19 @@ func (db *DB) DeleteExpiredMessages(ctx context.Context, now time.Time, limit in
 		n, media = 0, nil
 		rows, err := tx.Query(ctx, `DELETE FROM messages WHERE (conversation_id, seq, created_at) IN (
 				SELECT conversation_id, seq, created_at FROM messages WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)
-			RETURNING media_id, sender_device_id, client_msg_id`, micro(now), limit)
+			RETURNING id, media_id, sender_device_id, client_msg_id`, micro(now), limit)
 		if err != nil {
 			return err
 		}
-		var devs []int64
+		var ids, devs []int64
 		var cmids []string
 		seen := make(map[int64]bool)
 		var m *int64
-		var dev int64
+		var id, dev int64
 		var cmid *string
-		_, err = pgx.ForEachRow(rows, []any{&m, &dev, &cmid}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&id, &m, &dev, &cmid}, func() error {
 			n++
+			ids = append(ids, id)
 			if m != nil && !seen[*m] {
 				seen[*m] = true
 				media = append(media, parley.ID(*m))
@@ -376,8 +380,22 @@ func (db *DB) DeleteExpiredMessages(ctx context.Context, now time.Time, limit in
 			}
 			return nil
 		})
-		if err != nil || len(devs) == 0 {
+		if err != nil || len(ids) == 0 {
 			return err
+		}
+		// What else held their words: search entries, the bodies of their
+		// edits, their reactions.
+		for _, q := range []string{
+			`DELETE FROM message_search WHERE id = ANY($1)`,
+			`UPDATE messages SET body = '' WHERE edit_of = ANY($1)`,
+			`DELETE FROM reactions WHERE message_id = ANY($1)`,
+		} {
+			if _, err := tx.Exec(ctx, q, ids); err != nil {
+				return err
+			}
+		}
+		if len(devs) == 0 {
+			return nil
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM message_dedup d USING unnest($1::bigint[], $2::text[]) AS k(dev, cmid)
 			WHERE d.sender_device_id = k.dev AND d.client_msg_id = k.cmid`, devs, cmids)
@@ -391,8 +409,9 @@ func (db *DB) DeleteExpiredMessages(ctx context.Context, now time.Time, limit in
 
 // DeleteMessagesBefore implements parley.MessageStore. Partitions whose
 // whole day is before t are detached and dropped; in the partition that
-// straddles t the older rows are deleted; then the idempotency records of
-// that age are deleted in batches. One node runs it at a time.
+// straddles t the older rows are deleted; then the search index's rows
+// and the idempotency records of that age are deleted in batches. One
+// node runs it at a time.
 func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, error) {
 	t = micro(t)
 	conn, err := db.pool.Acquire(ctx)
@@ -421,8 +440,11 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 			return err
 		}
 		total += tag.RowsAffected()
-		// Reactions go with the messages they were to.
+		// Reactions and search entries go with the messages they were of.
 		if err := deleteOlder(ctx, conn, "reactions", "message_created_at", t); err != nil {
+			return err
+		}
+		if err := deleteOlder(ctx, conn, "message_search", "created_at", t); err != nil {
 			return err
 		}
 		return deleteOlder(ctx, conn, "message_dedup", "created_at", t)

@@ -71,11 +71,22 @@ func (db *DB) migrate(ctx context.Context, ms []migrations.Migration) error {
 	return nil
 }
 
+// migrationSteps holds, by version, work a migration does in Go after its
+// SQL, in the same transaction: what SQL alone cannot compute.
+var migrationSteps = map[int]func(ctx context.Context, tx pgx.Tx) error{
+	8: backfillSearch,
+}
+
 func apply(ctx context.Context, tx pgx.Tx, m migrations.Migration) error {
 	// Without arguments pgx uses the simple protocol, which runs a file of
 	// several statements.
 	if _, err := tx.Exec(ctx, m.SQL); err != nil {
 		return dbError("migration "+m.Name, err)
+	}
+	if step := migrationSteps[m.Version]; step != nil {
+		if err := step(ctx, tx); err != nil {
+			return dbError("migration "+m.Name, err)
+		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 		m.Version, m.Name, time.Now()); err != nil {

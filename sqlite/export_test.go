@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley"
 )
@@ -75,4 +76,67 @@ func UserConversationsQuery(userID parley.ID, f parley.ConversationFilter) (stri
 // conversations.
 func UnarchiveSQL(n int) string {
 	return fmt.Sprintf(unarchiveSQL, strings.TrimSuffix(strings.Repeat("?,", n), ","))
+}
+
+// BulkLoadSearch fills the store with convs conversations of perConv text
+// messages each, their bodies from body, through the writer's own insert
+// and index path in commits of commit messages (as group commit makes
+// them under load, so the index gets the segments sends give it), for
+// search benchmarks. Conversation
+// ids start after the existing ones.
+func BulkLoadSearch(ctx context.Context, db *DB, convs, perConv, commit int, createdAt time.Time, body func() string) (first int64, err error) {
+	err = db.w.do(ctx, func(b *batch) error {
+		if err := b.queryRow(`SELECT coalesce(max(id), 0) + 1 FROM conversations`).Scan(&first); err != nil {
+			return err
+		}
+		_, err := b.exec(fmt.Sprintf(`WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < %d)
+			INSERT INTO conversations (id, type, title, created_by, created_at, last_seq, last_activity_at)
+			SELECT %d + x, 'group', 'bulk', 1, %d, 0, %d FROM c`, convs-1, first, ts(createdAt), ts(createdAt)))
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	total := convs * perConv
+	for done := 0; done < total; {
+		n := min(commit, total-done)
+		err := db.w.do(ctx, func(b *batch) error {
+			for i := done; i < done+n; i++ {
+				// Messages of the conversations interleave, as they are sent.
+				m := &parley.Message{ConversationID: parley.ID(first + int64(i%convs)), SenderID: 1, SenderDeviceID: 1,
+					Type: parley.TextMessage, Body: body(), CreatedAt: createdAt}
+				if _, err := b.appendEntry(m, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		done += n
+	}
+	return first, nil
+}
+
+// SearchSegments returns how many b-tree segments the search index has,
+// after merging it into one when optimize is true.
+func SearchSegments(ctx context.Context, db *DB, optimize bool) (n int, err error) {
+	err = db.w.do(ctx, func(b *batch) error {
+		if optimize {
+			if _, err := b.exec(`INSERT INTO message_search(message_search) VALUES ('optimize')`); err != nil {
+				return err
+			}
+		}
+		return b.queryRow(`SELECT count(DISTINCT segid) FROM message_search_idx`).Scan(&n)
+	})
+	return n, err
+}
+
+// SetAutomerge sets the search index's FTS5 automerge option.
+func SetAutomerge(ctx context.Context, db *DB, n int) error {
+	return db.w.do(ctx, func(b *batch) error {
+		_, err := b.exec(`INSERT INTO message_search(message_search, rank) VALUES ('automerge', ?)`, n)
+		return err
+	})
 }

@@ -143,13 +143,14 @@ func (b *batch) insertPending() error {
 			nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, nullID(m.MediaID), nullID(m.ReplyTo), nullID(m.RecallOf),
 			nullID(m.EditOf), nullID(m.ReactionOf), m.Forwarded, ts(m.CreatedAt), expires, disappear)
 	}
+	pending := b.pending
 	b.pending = b.pending[:0]
 	err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, media_id, reply_to, recall_of, edit_of, reaction_of, forwarded, created_at, expires_at, disappear_after)
 		VALUES %s`, "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", width, args)
 	if err != nil {
 		return fmt.Errorf("append messages: %w", err)
 	}
-	return nil
+	return b.indexEntries(pending)
 }
 
 // AppendMessage implements parley.MessageStore.
@@ -281,6 +282,9 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 		if _, err := b.exec(`UPDATE messages SET body = '', media_id = NULL, recalled_at = ? WHERE id = ?`, ts(entry.CreatedAt), int64(o.ID)); err != nil {
 			return fmt.Errorf("recall message %d: %w", o.ID, err)
 		}
+		if err := b.unindex(o.ID); err != nil {
+			return err
+		}
 		// What the edits said goes with the original, and its reactions.
 		if _, err := b.exec(`UPDATE messages SET body = '' WHERE edit_of = ?`, int64(o.ID)); err != nil {
 			return fmt.Errorf("recall edits of message %d: %w", o.ID, err)
@@ -337,13 +341,16 @@ func (db *DB) DeleteExpiredMessages(ctx context.Context, now time.Time, limit in
 			return err
 		}
 		seen := make(map[int64]bool)
+		var ids []any
 		err := b.collect(`DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
-			RETURNING media_id`, []any{ts(now), limit}, func(rows *sql.Rows) error {
+			RETURNING id, media_id`, []any{ts(now), limit}, func(rows *sql.Rows) error {
+			var id int64
 			var m sql.NullInt64
-			if err := rows.Scan(&m); err != nil {
+			if err := rows.Scan(&id, &m); err != nil {
 				return err
 			}
 			n++
+			ids = append(ids, id)
 			if m.Valid && !seen[m.Int64] {
 				seen[m.Int64] = true
 				media = append(media, parley.ID(m.Int64))
@@ -353,12 +360,31 @@ func (db *DB) DeleteExpiredMessages(ctx context.Context, now time.Time, limit in
 		if err != nil {
 			return fmt.Errorf("delete expired messages: %w", err)
 		}
-		return nil
+		return b.forgetExpired(ids)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
 	return n, media, nil
+}
+
+// forgetExpired takes what else held the words of the erased messages
+// ids: their search entries, the bodies of their edits, their reactions.
+func (b *batch) forgetExpired(ids []any) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	in := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	for _, q := range []string{
+		`DELETE FROM message_search WHERE rowid IN (` + in + `)`,
+		`UPDATE messages SET body = '' WHERE edit_of IN (` + in + `)`,
+		`DELETE FROM reactions WHERE message_id IN (` + in + `)`,
+	} {
+		if _, err := b.exec(q, ids...); err != nil {
+			return fmt.Errorf("forget expired messages: %w", err)
+		}
+	}
+	return nil
 }
 
 // DeleteMessagesBefore implements parley.MessageStore. It deletes in
@@ -373,6 +399,10 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 			// walking them in id order needs no index on created_at.
 			if err := b.insertPending(); err != nil {
 				return err
+			}
+			if _, err := b.exec(`DELETE FROM message_search WHERE rowid IN (
+				SELECT id FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT 5000) AND created_at < ?)`, ts(t)); err != nil {
+				return fmt.Errorf("unindex old messages: %w", err)
 			}
 			res, err := b.exec(`DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT 5000) AND created_at < ?`, ts(t))
 			if err != nil {

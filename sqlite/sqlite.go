@@ -187,6 +187,12 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// migrationSteps holds, by version, work a migration does in Go after its
+// SQL, in the same transaction: what SQL alone cannot compute.
+var migrationSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	8: backfillSearch,
+}
+
 func (db *DB) apply(ctx context.Context, m migrations.Migration) error {
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -195,6 +201,11 @@ func (db *DB) apply(ctx context.Context, m migrations.Migration) error {
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	if step := migrationSteps[m.Version]; step != nil {
+		if err := step(ctx, tx); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		m.Version, m.Name, time.Now().UnixMicro()); err != nil {

@@ -36,6 +36,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Reactions", func(t *testing.T) { testReactions(t, open) })
 	t.Run("ConcurrentReactions", func(t *testing.T) { testConcurrentReactions(t, open) })
 	t.Run("Forwarded", func(t *testing.T) { testForwarded(t, open) })
+	t.Run("Search", func(t *testing.T) { testSearch(t, open) })
+	t.Run("FeaturesTogether", func(t *testing.T) { testFeaturesTogether(t, open) })
 	t.Run("LogPosition", func(t *testing.T) { testLogPosition(t, open) })
 	t.Run("Receipts", func(t *testing.T) { testReceipts(t, open) })
 	t.Run("Friends", func(t *testing.T) { testFriends(t, open) })

@@ -202,7 +202,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	api := httpapi.New(httpapi.Services{
 		Accounts: m.app, Conversations: m.app, Messages: m.app, Friends: m.app, Presence: m.app,
-		Media: m.app, Push: m.app,
+		Media: m.app, Push: m.app, Search: m.app,
 		Ready: m.ready,
 	}, httpapi.Config{
 		MaxBodyBytes:   cfg.MaxBodyBytes,

@@ -1,0 +1,239 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/internal/textsearch"
+)
+
+// Limits of a tsvector: positions above maxPosition are not stored, and a
+// lexeme keeps at most maxPositions of them.
+const (
+	maxPosition  = 16383
+	maxPositions = 256
+)
+
+// quoteLexeme writes s as a quoted lexeme of tsvector and tsquery input,
+// where a quote and a backslash must be escaped.
+func quoteLexeme(b *strings.Builder, s string) {
+	b.WriteByte('\'')
+	for _, r := range s {
+		if r == '\'' || r == '\\' {
+			b.WriteRune(r)
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('\'')
+}
+
+// searchVector returns the tsvector literal message_search holds for an
+// entry of type typ with body in conversation conv (its words scoped to
+// conv, textsearch.Scoped, with their positions), "" when the entry is
+// not indexed (it has no row).
+func searchVector(typ parley.MessageType, body string, conv parley.ID) string {
+	if !typ.Sent() { // only what people send is indexed
+		return ""
+	}
+	words := textsearch.Words(body)
+	if len(words) == 0 {
+		return ""
+	}
+	for i, w := range words {
+		words[i] = textsearch.Scoped(conv, w)
+	}
+	pos := make(map[string][]int, len(words))
+	order := make([]string, 0, len(words))
+	for i, w := range words {
+		p := min(i+1, maxPosition)
+		ps, seen := pos[w]
+		if !seen {
+			order = append(order, w)
+		}
+		if len(ps) < maxPositions && (len(ps) == 0 || ps[len(ps)-1] != p) {
+			pos[w] = append(ps, p)
+		}
+	}
+	var b strings.Builder
+	for _, w := range order {
+		quoteLexeme(&b, w)
+		b.WriteByte(':')
+		for i, p := range pos[w] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(p))
+		}
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
+
+// queueIndex queues, in a group's write round trip, the search index rows
+// of the fresh entries that have words to index.
+func queueIndex(b *pgx.Batch, fresh []*op) {
+	var ids, convs, seqs []int64
+	var ats []time.Time
+	var docs []string
+	for _, o := range fresh {
+		if doc := searchVector(o.msg.Type, o.msg.Body, o.msg.ConversationID); doc != "" {
+			ids, convs, seqs = append(ids, int64(o.id)), append(convs, int64(o.msg.ConversationID)), append(seqs, o.newSeq)
+			ats, docs = append(ats, o.msg.CreatedAt), append(docs, doc)
+		}
+	}
+	if len(ids) > 0 {
+		b.Queue(insertIndex, ids, convs, seqs, ats, docs)
+	}
+}
+
+// insertIndex writes search index rows from arrays: message ids,
+// conversations, seqs, creation times, searchVector literals.
+const insertIndex = `INSERT INTO message_search (id, conversation_id, seq, created_at, words)
+	SELECT id, conv, seq, at, doc::tsvector
+	FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[]) AS v(id, conv, seq, at, doc)
+	ON CONFLICT (id) DO UPDATE SET words = excluded.words`
+
+// setSearchText makes the index hold body as the text of the stored entry
+// m (its id, conversation, seq, creation time and type are used), in tx:
+// what a change of a message's text (an edit) calls in the transaction
+// that stores it. An empty body takes the entry out of the index.
+func setSearchText(ctx context.Context, tx pgx.Tx, m *parley.Message, body string) error {
+	doc := searchVector(m.Type, body, m.ConversationID)
+	var err error
+	if doc == "" {
+		_, err = tx.Exec(ctx, `DELETE FROM message_search WHERE id = $1`, int64(m.ID))
+	} else {
+		_, err = tx.Exec(ctx, insertIndex, []int64{int64(m.ID)}, []int64{int64(m.ConversationID)}, []int64{m.Seq}, []time.Time{m.CreatedAt}, []string{doc})
+	}
+	if err != nil {
+		return fmt.Errorf("index message %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// backfillSearch indexes the messages stored before migration 8, in its
+// transaction.
+func backfillSearch(ctx context.Context, tx pgx.Tx) error {
+	var after int64 = -1 << 63
+	for {
+		rows, err := tx.Query(ctx, `SELECT id, conversation_id, seq, created_at, type, body FROM messages
+			WHERE id > $1 AND recalled_at IS NULL AND body <> '' ORDER BY id LIMIT 1000`, after)
+		if err != nil {
+			return fmt.Errorf("read messages to index: %w", err)
+		}
+		var ids, convs, seqs []int64
+		var ats []time.Time
+		var docs []string
+		n := 0
+		for rows.Next() {
+			var id, conv, seq int64
+			var at time.Time
+			var typ, body string
+			if err := rows.Scan(&id, &conv, &seq, &at, &typ, &body); err != nil {
+				rows.Close()
+				return err
+			}
+			after, n = id, n+1
+			if doc := searchVector(parley.MessageType(typ), body, parley.ID(conv)); doc != "" {
+				ids, convs, seqs, ats, docs = append(ids, id), append(convs, conv), append(seqs, seq), append(ats, at), append(docs, doc)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if len(docs) > 0 {
+			if _, err := tx.Exec(ctx, insertIndex, ids, convs, seqs, ats, docs); err != nil {
+				return fmt.Errorf("index messages: %w", err)
+			}
+		}
+	}
+}
+
+// tsQuery translates parsed terms into a tsquery literal over the
+// conversations searched: in each conversation the terms ANDed (their
+// words scoped to it, a phrase's words joined by <->, a prefix marked
+// :*), the conversations ORed. Every lexeme is quoted, so nothing a user
+// typed is read as tsquery syntax.
+func tsQuery(terms []parley.SearchTerm, convs []parley.ID) string {
+	return textsearch.Expr(terms, convs, " | ", " & ", func(b *strings.Builder, words []string, prefix bool) {
+		b.WriteByte('(')
+		for i, w := range words {
+			if i > 0 {
+				b.WriteString(" <-> ")
+			}
+			quoteLexeme(b, w)
+		}
+		if prefix {
+			b.WriteString(":*")
+		}
+		b.WriteByte(')')
+	})
+}
+
+// searchRow is the condition on a message row that a search result meets
+// besides its words and window.
+const searchRow = `m.recalled_at IS NULL`
+
+// SearchMessages implements parley.SearchStore: the GIN index of
+// message_search finds the entries with the words in the caller's
+// conversations, the windows are joined in, the newest come first by
+// creation time (message ids come from per-session ranges, so they do
+// not order by time), then id; the page's messages are then read from the
+// log, each in its own partition.
+func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*parley.Message, error) {
+	if len(f.Terms) == 0 {
+		return nil, nil
+	}
+	q, args := searchSQL(f)
+	if q == "" {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, db.err("search messages", err)
+	}
+	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*parley.Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, db.err("search messages", err)
+	}
+	return ms, nil
+}
+
+// searchSQL returns SearchMessages' query and its arguments; "" when no
+// window has anything to see.
+func searchSQL(f parley.SearchFilter) (string, []any) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = parley.DefaultSearchLimit
+	}
+	var convs, los, his []int64
+	var ids []parley.ID
+	for _, w := range f.Windows {
+		if w.Ceiling > w.Floor {
+			convs, los, his = append(convs, int64(w.ConversationID)), append(los, w.Floor), append(his, w.Ceiling)
+			ids = append(ids, w.ConversationID)
+		}
+	}
+	if len(convs) == 0 {
+		return "", nil
+	}
+	return `SELECT m.* FROM (
+			SELECT s.conversation_id, s.seq, s.created_at, s.id FROM message_search s
+			JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS w(conv, lo, hi) ON s.conversation_id = w.conv
+			WHERE s.words @@ $1::tsquery AND s.seq > w.lo AND s.seq <= w.hi
+			  AND ($5::bigint = 0 OR (s.created_at, s.id) < (SELECT created_at, id FROM messages WHERE id = $5 LIMIT 1))
+			ORDER BY s.created_at DESC, s.id DESC LIMIT $6) s
+		CROSS JOIN LATERAL (SELECT ` + messageCols + ` FROM messages m
+			WHERE m.conversation_id = s.conversation_id AND m.seq = s.seq AND m.created_at = s.created_at AND ` + searchRow + `) m
+		ORDER BY s.created_at DESC, s.id DESC`,
+		[]any{tsQuery(f.Terms, ids), convs, los, his, int64(f.BeforeID), limit}
+}
