@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app"
@@ -104,4 +105,31 @@ func TestSearch(t *testing.T) {
 			wantCode(t, err, parley.EINVALID)
 		}
 	})
+}
+
+// A disappearing message is not found once its time is up, even before
+// the expiry job erased it; one sent before the timer still is.
+func TestSearchLeavesExpiredOut(t *testing.T) {
+	e := MustApp(t, app.Config{})
+	ctx := context.Background()
+	a, b := e.MustUser(t), e.MustUser(t)
+	conv := e.MustDirect(t, a, b)
+	kept := e.MustSend(t, a, conv, "tulips before the timer")
+	e.mustSetTimer(t, a, conv, 60)
+	e.MustSend(t, a, conv, "tulips under the timer")
+	found := func() int {
+		rs, err := e.app.Search(ctx, b.c, parley.SearchRequest{Q: "tulips"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rs)
+	}
+	if n := found(); n != 2 {
+		t.Fatalf("found %d before the expiry, want 2", n)
+	}
+	e.clock.add(time.Minute)
+	rs, err := e.app.Search(ctx, b.c, parley.SearchRequest{Q: "tulips"})
+	if err != nil || len(rs) != 1 || rs[0].Message.ID != kept.ID {
+		t.Fatalf("after the expiry found %+v, %v; want only the message from before the timer", rs, err)
+	}
 }
