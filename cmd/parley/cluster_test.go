@@ -24,6 +24,52 @@ func clusterConfig(t *testing.T, pg *testenv.Postgres, rd *testenv.Redis) Config
 	return cfg
 }
 
+// startCluster runs n nodes of one service on pg and rd (reading the time
+// from clock when it is not nil) and returns their base URLs.
+func startCluster(t *testing.T, n int, pg *testenv.Postgres, rd *testenv.Redis, clock func() time.Time) []string {
+	t.Helper()
+	var urls []string
+	for range n {
+		m := NewMain()
+		m.Config, m.Stderr = clusterConfig(t, pg, rd), nopWriter{}
+		if clock != nil {
+			m.Clock = clock
+		}
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		urls = append(urls, "http://"+m.Addr())
+	}
+	return urls
+}
+
+// mustAccount signs handle up (once) and logs a new device of it in at url.
+func mustAccount(t *testing.T, url, handle string) (*parleyclient.Client, *parley.Session) {
+	t.Helper()
+	ctx := context.Background()
+	c := parleyclient.New(url, nil)
+	if _, err := c.Register(ctx, parley.RegisterRequest{Handle: handle, Password: "password-" + handle}); err != nil && parley.ErrorCode(err) != parley.ECONFLICT {
+		t.Fatal(err)
+	}
+	s, err := c.Login(ctx, parley.LoginRequest{Handle: handle, Password: "password-" + handle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
+// mustDial connects c's realtime socket with handler, closed at the end.
+func mustDial(t *testing.T, c *parleyclient.Client, handler func(parleyclient.Event)) *parleyclient.Socket {
+	t.Helper()
+	s, err := c.Dial(context.Background(), parleyclient.SocketConfig{Handler: handler, AckTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // device is one logged-in client with a realtime connection that
 // reconnects by itself and syncs after each reconnection. It keeps, per
 // conversation, what it has: seq → message id, from events, sync and the

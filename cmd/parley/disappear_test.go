@@ -121,36 +121,10 @@ func (c *collector) has(seq int64) bool { return c.get(seq) != nil }
 func TestClusterDisappearing(t *testing.T) {
 	pg, rd := testenv.MustPostgres(t), testenv.MustRedis(t)
 	clk := &testClock{t: time.Now().UTC().Truncate(time.Second)}
-	var urls []string
-	for range 3 {
-		m := NewMain()
-		m.Config, m.Clock, m.Stderr = clusterConfig(t, pg, rd), clk.now, nopWriter{}
-		if err := m.Run(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		urls = append(urls, "http://"+m.Addr())
-	}
+	urls := startCluster(t, 3, pg, rd, clk.now)
 	ctx := context.Background()
-	login := func(url, handle string) (*parleyclient.Client, *parley.Session) {
-		c := parleyclient.New(url, nil)
-		if _, err := c.Register(ctx, parley.RegisterRequest{Handle: handle, Password: "password-" + handle}); err != nil && parley.ErrorCode(err) != parley.ECONFLICT {
-			t.Fatal(err)
-		}
-		s, err := c.Login(ctx, parley.LoginRequest{Handle: handle, Password: "password-" + handle})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, s
-	}
-	dial := func(c *parleyclient.Client, col *collector) *parleyclient.Socket {
-		s, err := c.Dial(ctx, parleyclient.SocketConfig{Handler: col.on, AckTimeout: 10 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	login := func(url, handle string) (*parleyclient.Client, *parley.Session) { return mustAccount(t, url, handle) }
+	dial := func(c *parleyclient.Client, col *collector) *parleyclient.Socket { return mustDial(t, c, col.on) }
 	alice, _ := login(urls[0], "alice")
 	phone, bs := login(urls[1], "bob")
 	conv, _, err := alice.CreateConversation(ctx, parley.CreateConversationRequest{MemberIDs: []parley.ID{bs.User.ID}})

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/parleyhq/parley"
 	parleyclient "github.com/parleyhq/parley/client"
@@ -66,28 +65,9 @@ func fold(ms map[int64]*parley.Message) folded {
 // seq, every member's reaction, the forward marked.
 func TestClusterEditReactForward(t *testing.T) {
 	pg, rd := testenv.MustPostgres(t), testenv.MustRedis(t)
-	var urls []string
-	for range 3 {
-		m := NewMain()
-		m.Config, m.Stderr = clusterConfig(t, pg, rd), nopWriter{}
-		if err := m.Run(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		urls = append(urls, "http://"+m.Addr())
-	}
+	urls := startCluster(t, 3, pg, rd, nil)
 	ctx := context.Background()
-	login := func(url, handle string) (*parleyclient.Client, *parley.Session) {
-		c := parleyclient.New(url, nil)
-		if _, err := c.Register(ctx, parley.RegisterRequest{Handle: handle, Password: "password-" + handle}); err != nil && parley.ErrorCode(err) != parley.ECONFLICT {
-			t.Fatal(err)
-		}
-		s, err := c.Login(ctx, parley.LoginRequest{Handle: handle, Password: "password-" + handle})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, s
-	}
+	login := func(url, handle string) (*parleyclient.Client, *parley.Session) { return mustAccount(t, url, handle) }
 	var conv *parley.ConversationView
 	// Each collector keeps the entries of conv only (seqs are per
 	// conversation).
@@ -97,12 +77,7 @@ func TestClusterEditReactForward(t *testing.T) {
 				col.on(ev)
 			}
 		}
-		s, err := c.Dial(ctx, parleyclient.SocketConfig{Handler: on, AckTimeout: 10 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+		return mustDial(t, c, on)
 	}
 	alice, as := login(urls[0], "alice")
 	bob, bs := login(urls[1], "bob")
