@@ -44,6 +44,12 @@ func TestCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.MustWebSocket(t)
+	// The server counts the WebSocket session, and lets go of its open
+	// packet's bytes, just after the client has read that packet.
+	waitFor(t, func() bool {
+		c := ts.Counts()
+		return c.WebSocket == 1 && ts.QueuedBytes() == int64(len("queued"))
+	})
 	c := ts.Counts()
 	if c.Polling != 1 || c.WebSocket != 1 {
 		t.Errorf("counts = %+v", c)

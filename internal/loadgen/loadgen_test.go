@@ -39,7 +39,7 @@ func run(m *testing.M) int {
 // load generator exceeds by design.
 func mustNode(tb testing.TB) *clienttest.Node {
 	tb.Helper()
-	return clienttest.Start(tb, parleyBin, "--event-rate", "0")
+	return clienttest.Start(tb, parleyBin, "--event-rate", "0", "--user-event-rate", "0")
 }
 
 func TestRun(t *testing.T) {
