@@ -50,12 +50,12 @@ type conn struct {
 	ready   bool
 	syncing bool
 	pending []heldEvent // message events that arrived before ready or during sync
-	// receipts holds the watermarks this socket was last told per
-	// (conversation, user); see emitReceipt.
+	// receipts holds, per (conversation, user), the watermarks this
+	// socket told or knows to be stored; see emitReceipt.
 	receipts map[receiptKey]receiptMarks
-	// primed holds the conversations whose stored watermarks the socket
-	// learned (true) or is reading (false).
-	primed map[parley.ID]bool
+	// priming holds the conversations whose stored watermarks are being
+	// read for receipts that wait for them.
+	priming map[parley.ID]bool
 	// heldN and heldBytes count what the connection holds back, in
 	// pending and in its streams' held maps, against MaxHeld and
 	// MaxHeldBytes.
@@ -191,14 +191,16 @@ type receiptKey struct{ conv, user parley.ID }
 
 type receiptMarks struct {
 	delivered, read int64
-	// waiting: not told yet; the conversation's stored watermarks are
-	// being read.
+	// waiting: a live receipt that is not told yet; the conversation's
+	// stored watermarks are being read.
 	waiting bool
+	// told: the socket was told these marks; otherwise they are what the
+	// store held when the socket read it, a floor for what it tells.
+	told bool
 }
 
 // maxReceipts bounds the watermarks one connection remembers; past it the
-// memory starts over (a receipt racing another just then may then show a
-// watermark lower than one shown before).
+// memory starts over (and the stored watermarks are read again).
 const maxReceipts = 4096
 
 // emitReceipt emits a receipt event so that neither watermark ever seems
@@ -206,11 +208,14 @@ const maxReceipts = 4096
 // Receipts of marks that raced (on one node or two) may be published out
 // of order, a publish may be delayed by the network past a reconnection,
 // and a sync emits the receipts it read while live ones go on. So each
-// socket keeps the watermarks it told, and learns a conversation's stored
-// ones before it tells the first live receipt of it; a receipt that would
-// lower one goes out with the higher value, and one that tells nothing new
-// not at all. fresh marks a receipt read from the store just now (a
-// sync's), which needs no such check.
+// socket keeps, per conversation and member, the watermarks it told; and
+// before it tells a live receipt of a member it knows nothing of, it
+// reads the conversation's stored watermarks (which are at least what any
+// earlier socket of the device showed, since each receipt is published
+// after its commit) and remembers every member's as a floor. A receipt
+// that would lower a watermark goes out raised; one that tells nothing
+// new, not at all. fresh marks a receipt read from the store just now (a
+// sync's), which is its own floor.
 func (c *conn) emitReceipt(data []byte, fresh bool) {
 	var r parley.Receipt
 	if err := json.Unmarshal(data, &r); err != nil {
@@ -224,32 +229,29 @@ func (c *conn) emitReceipt(data []byte, fresh bool) {
 	}
 	if c.receipts == nil || len(c.receipts) >= maxReceipts {
 		c.receipts = make(map[receiptKey]receiptMarks)
-		c.primed = make(map[parley.ID]bool)
+		c.priming = make(map[parley.ID]bool)
 	}
-	if !fresh && !c.primed[r.ConversationID] {
-		// Hold it until the stored watermarks are known (primeReceipts).
-		k := receiptKey{r.ConversationID, r.UserID}
-		prev := c.receipts[k]
-		c.receipts[k] = receiptMarks{max(prev.delivered, r.DeliveredSeq), max(prev.read, r.ReadSeq), true}
-		if _, asked := c.primed[r.ConversationID]; !asked {
-			c.primed[r.ConversationID] = false
-			go c.primeReceipts(r.ConversationID, 0)
-		}
+	k := receiptKey{r.ConversationID, r.UserID}
+	prev, known := c.receipts[k]
+	if fresh || (known && !prev.waiting) {
+		c.tellReceiptLocked(r)
 		return
 	}
-	if fresh {
-		c.primed[r.ConversationID] = true
+	// Hold it until the stored watermarks are known (primeReceipts).
+	c.receipts[k] = receiptMarks{delivered: max(prev.delivered, r.DeliveredSeq), read: max(prev.read, r.ReadSeq), waiting: true}
+	if !c.priming[r.ConversationID] {
+		c.priming[r.ConversationID] = true
+		go c.primeReceipts(r.ConversationID, 0)
 	}
-	c.tellReceiptLocked(r)
 }
 
-// tellReceiptLocked emits r raised to what the socket told before, if it
-// tells anything new.
+// tellReceiptLocked emits r raised to what the socket told or knows to be
+// stored, unless it tells nothing the socket was not told already.
 func (c *conn) tellReceiptLocked(r parley.Receipt) {
 	k := receiptKey{r.ConversationID, r.UserID}
 	prev, seen := c.receipts[k]
-	next := receiptMarks{delivered: max(prev.delivered, r.DeliveredSeq), read: max(prev.read, r.ReadSeq)}
-	if seen && !prev.waiting && next.delivered == prev.delivered && next.read == prev.read {
+	next := receiptMarks{delivered: max(prev.delivered, r.DeliveredSeq), read: max(prev.read, r.ReadSeq), told: true}
+	if seen && prev.told && !prev.waiting && next.delivered == prev.delivered && next.read == prev.read {
 		return
 	}
 	r.DeliveredSeq, r.ReadSeq = next.delivered, next.read
@@ -259,23 +261,21 @@ func (c *conn) tellReceiptLocked(r parley.Receipt) {
 	}
 }
 
-// primeReceipts reads a conversation's stored watermarks, then tells the
-// receipts that waited for them, raised to them. A store that cannot
-// answer now is asked again (GapWait, doubling up to maxRetryWait), the
-// receipts held meanwhile: told as they came, one published late could
-// show a watermark lower than a previous socket of the device showed. A
-// caller who may no longer read the conversation is told none of them.
+// primeReceipts reads a conversation's stored watermarks, keeps each
+// member's as the floor of what the socket tells of it, and tells the
+// receipts that waited, raised to them. A store that cannot answer now is
+// asked again (GapWait, doubling up to maxRetryWait), the receipts held
+// meanwhile: told as they came, one published late could show a watermark
+// lower than a previous socket of the device showed. A caller who may no
+// longer read the conversation is told none of them.
 func (c *conn) primeReceipts(conv parley.ID, wait time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.CallTimeout)
 	stored, err := c.g.svc.Conversations.Receipts(ctx, c.caller, conv)
 	cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gone || c.primed == nil {
-		return
-	}
-	if _, asked := c.primed[conv]; !asked {
-		return // the memory started over (maxReceipts) meanwhile
+	if c.gone || !c.priming[conv] {
+		return // gone, or the memory started over (maxReceipts) meanwhile
 	}
 	lost := parley.ErrorCode(err) == parley.ENOTFOUND || parley.ErrorCode(err) == parley.EFORBIDDEN
 	if err != nil && !lost {
@@ -284,22 +284,31 @@ func (c *conn) primeReceipts(conv parley.ID, wait time.Duration) {
 		time.AfterFunc(wait, func() { c.primeReceipts(conv, wait) })
 		return
 	}
-	c.primed[conv] = true
-	byUser := make(map[parley.ID]parley.Receipt, len(stored))
-	for _, r := range stored {
-		byUser[r.UserID] = r
+	delete(c.priming, conv)
+	for _, s := range stored {
+		k := receiptKey{conv, s.UserID}
+		m, ok := c.receipts[k]
+		switch {
+		case !ok:
+			c.receipts[k] = receiptMarks{delivered: s.DeliveredSeq, read: s.ReadSeq}
+		case m.waiting:
+			c.tellReceiptLocked(parley.Receipt{ConversationID: conv, UserID: s.UserID,
+				DeliveredSeq: max(m.delivered, s.DeliveredSeq), ReadSeq: max(m.read, s.ReadSeq)})
+		case !m.told:
+			c.receipts[k] = receiptMarks{delivered: max(m.delivered, s.DeliveredSeq), read: max(m.read, s.ReadSeq)}
+		}
 	}
+	// Waiting receipts of users the store did not answer for (no longer
+	// members) go as they came; none if the caller may not read it now.
 	for k, m := range c.receipts {
 		if k.conv != conv || !m.waiting {
 			continue
 		}
-		if err != nil {
+		if lost {
 			delete(c.receipts, k)
 			continue
 		}
-		s := byUser[k.user]
-		c.tellReceiptLocked(parley.Receipt{ConversationID: conv, UserID: k.user,
-			DeliveredSeq: max(m.delivered, s.DeliveredSeq), ReadSeq: max(m.read, s.ReadSeq)})
+		c.tellReceiptLocked(parley.Receipt{ConversationID: conv, UserID: k.user, DeliveredSeq: m.delivered, ReadSeq: m.read})
 	}
 }
 

@@ -591,7 +591,7 @@ func TestReceiptsNeverGoBack(t *testing.T) {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			c.mu.Lock()
-			done := c.primed[conv]
+			done := !c.priming[conv]
 			c.mu.Unlock()
 			if done {
 				break
@@ -604,6 +604,40 @@ func TestReceiptsNeverGoBack(t *testing.T) {
 		if got := r.got(); got != "[]" {
 			t.Fatalf("receipts emitted %s for a conversation the caller may not read", got)
 		}
+	})
+	t.Run("OtherMembersFromTheSameRead", func(t *testing.T) {
+		// The read a member's live receipt waited for gives every member's
+		// stored watermarks: a late receipt of another member goes out
+		// raised to them.
+		c, _, st := newTestConn(t)
+		st.stored = []parley.Receipt{receipt(5, 100, 100), receipt(6, 16126, 16126)}
+		r := &receiptRecorder{}
+		c.s = r
+		live(c, receipt(5, 50, 50))
+		waitReceipts(t, r, receipt(5, 100, 100))
+		live(c, receipt(6, 16070, 16070))
+		waitReceipts(t, r, receipt(5, 100, 100), receipt(6, 16126, 16126))
+		live(c, receipt(6, 16126, 16126)) // nothing new
+		live(c, receipt(6, 16130, 16126))
+		waitReceipts(t, r, receipt(5, 100, 100), receipt(6, 16126, 16126), receipt(6, 16130, 16126))
+		st.mu.Lock()
+		n := st.receiptCalls
+		st.mu.Unlock()
+		if n != 1 {
+			t.Fatalf("stored watermarks read %d times, want once", n)
+		}
+	})
+	t.Run("SyncReceiptOfOneMemberOnly", func(t *testing.T) {
+		// A sync's receipt of one member says nothing of the others: a late
+		// receipt of another still waits for the stored watermarks.
+		c, _, st := newTestConn(t)
+		st.stored = []parley.Receipt{receipt(5, 40, 30), receipt(6, 200, 200)}
+		r := &receiptRecorder{}
+		c.s = r
+		b, _ := json.Marshal(receipt(5, 40, 30))
+		c.emitReceipt(b, true)
+		live(c, receipt(6, 150, 150))
+		waitReceipts(t, r, receipt(5, 40, 30), receipt(6, 200, 200))
 	})
 	t.Run("SyncReceiptsNeedNoRead", func(t *testing.T) {
 		c, _, st := newTestConn(t)
