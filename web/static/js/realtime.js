@@ -17,7 +17,9 @@ const ACK_TIMEOUT = 15000;
 
 export function connect(h) {
   hooks = h;
-  socket = io(location.origin, { auth: { token: state.token }, reconnectionDelayMax: 5000 });
+  // A connection attempt that hangs (a network that went away under it)
+  // is given up after 10 s rather than the client's default 20 s.
+  socket = io(location.origin, { auth: { token: state.token }, reconnectionDelayMax: 5000, timeout: 10000 });
   state.connection = "connecting";
   socket.on("connect", onConnect);
   socket.on("disconnect", (reason) => {
@@ -78,6 +80,15 @@ addEventListener("online", () => {
   state.connection = "connecting";
   socket.connect();
   changed();
+});
+
+// When the network comes back, connect at once rather than at the next
+// step of the reconnection back-off (or after an attempt that hung).
+addEventListener("online", () => {
+  if (socket && !socket.connected) {
+    socket.disconnect();
+    socket.connect();
+  }
 });
 
 export function disconnect() {
