@@ -47,13 +47,6 @@ func (t MessageType) Sent() bool {
 // entries that record an action (a recall, a timer change) do not.
 func (t MessageType) Disappears() bool { return t.Sent() }
 
-// Silent reports whether entries of type t leave the members' unread
-// counts as they are: edits and reactions change what is shown, and a
-// timer change is a notice; none is news of its own.
-func (t MessageType) Silent() bool {
-	return t == EditEntry || t == ReactionEntry || t == SettingEntry
-}
-
 // Limits on messages.
 const (
 	DefaultMaxBodyBytes = 64 << 10
@@ -344,7 +337,8 @@ type MessageStore interface {
 	// they were made (ascending seq).
 	Reactions(ctx context.Context, messageIDs []ID) ([]UserReaction, error)
 	// SilentEntries returns how many entries of the conversation's log with
-	// lo < seq <= hi are of a Silent type.
+	// lo < seq <= hi leave unread counts alone: edits, reactions and timer
+	// changes (types edit, reaction and setting).
 	SilentEntries(ctx context.Context, conversationID ID, lo, hi int64) (int64, error)
 	// LogPosition returns a mark of everything committed when it is called.
 	// Returns EUNAVAILABLE when the store cannot answer now.

@@ -86,4 +86,3 @@ type SearchService interface {
 	// conversation_id the caller is not a member of.
 	Search(ctx context.Context, c Caller, req SearchRequest) ([]SearchResult, error)
 }
-
