@@ -91,7 +91,14 @@ func (a *App) Send(ctx context.Context, c parley.Caller, req parley.SendRequest,
 	if media != nil && got.MediaID == media.ID {
 		got.Media = media
 	}
-	if err := a.decorate(ctx, []*parley.Message{got}); err != nil {
+	// A message just stored has no reactions or edits yet: only its media
+	// (a forward's, found by id) is left to attach. A retry's answer is
+	// the message as it stands now.
+	decorate := a.decorate
+	if created {
+		decorate = a.attachMedia
+	}
+	if err := decorate(ctx, []*parley.Message{got}); err != nil {
 		return nil, false, err
 	}
 	if created {
