@@ -13,6 +13,8 @@ import (
 
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/logging"
+
+	"github.com/parleyhq/parley/internal/workers"
 )
 
 // nbioTransport runs WebSockets on an nbio epoll loop. net/http accepts the
@@ -22,9 +24,10 @@ import (
 // (wsframe.go) rather than by nbio's websocket package, whose per-connection
 // state is several times the size of everything else a session holds.
 type nbioTransport struct {
-	engine *nbio.Engine
-	cfg    *Config
-	out    *outBudget
+	engine  *nbio.Engine
+	cfg     *Config
+	out     *outBudget
+	workers *workers.Pool
 }
 
 var (
@@ -46,10 +49,12 @@ func newNBIOTransport(cfg *Config, out *outBudget) (*nbioTransport, error) {
 		ReadBufferSize:     32 << 10,
 	})
 	// Frames are parsed on the poller goroutine; handlers run on a
-	// goroutine started per burst of one connection's messages (nbio's
+	// goroutine taken per burst of one connection's messages (nbio's
 	// Conn.Execute keeps them in order), so a slow handler never stalls the
-	// poller and an idle connection has no goroutine.
-	g.Execute = func(f func()) { go f() }
+	// poller and an idle connection has no goroutine. The goroutines are
+	// reused while the node is busy, their stacks already grown.
+	pool := workers.New(workerIdle)
+	g.Execute = pool.Go
 	g.OnData(func(c *nbio.Conn, data []byte) {
 		switch w := c.Session().(type) {
 		case *nbioWS:
@@ -84,12 +89,20 @@ func newNBIOTransport(cfg *Config, out *outBudget) (*nbioTransport, error) {
 	}
 	if err := waitPollers(g, g.NPoller); err != nil {
 		g.Stop()
+		pool.Stop()
 		return nil, fmt.Errorf("start websocket event loop: %w", err)
 	}
-	return &nbioTransport{engine: g, cfg: cfg, out: out}, nil
+	return &nbioTransport{engine: g, cfg: cfg, out: out, workers: pool}, nil
 }
 
-func (n *nbioTransport) close() { n.engine.Stop() }
+func (n *nbioTransport) close() {
+	n.engine.Stop()
+	n.workers.Stop()
+}
+
+// workerIdle is how long a handler goroutine waits for the next burst
+// before it ends.
+const workerIdle = 10 * time.Second
 
 var (
 	errNotWebSocket = errors.New("engineio: not a websocket handshake")

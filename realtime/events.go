@@ -118,12 +118,12 @@ func (g *Gateway) handleSend(s *socketio.Socket, ev socketio.Event) {
 	}
 	queued := make(chan struct{})
 	g.wg.Add(1)
-	go func() {
+	g.sends.Go(func() {
 		defer g.wg.Done()
 		defer cancel()
 		res, err := g.send(ctx, c, firstArg(ev), func() { close(queued) })
 		g.answer(c, "send", ev, res, err)
-	}()
+	})
 	<-queued
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/engineio"
+	"github.com/parleyhq/parley/internal/workers"
 	"github.com/parleyhq/parley/socketio"
 )
 
@@ -128,6 +129,9 @@ type Gateway struct {
 
 	closed atomic.Bool
 	wg     sync.WaitGroup
+	// sends runs each send until its ack, on goroutines reused from one
+	// send to the next.
+	sends *workers.Pool
 	// resyncs counts bus reconnections, so a connection that was starting
 	// during one catches up too.
 	resyncs atomic.Uint64
@@ -152,7 +156,7 @@ func New(cfg Config, svc Services, bus parley.Bus) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, svc: svc, bus: bus, io: io, logger: cfg.Logger}
+	g := &Gateway{cfg: cfg, svc: svc, bus: bus, io: io, logger: cfg.Logger, sends: workers.New(10 * time.Second)}
 	g.users = newUserTable(g)
 	g.addrs = newAddrTable(cfg.MaxSocketsPerAddr)
 	nsp := io.Of("/")
@@ -190,6 +194,7 @@ func (g *Gateway) Close() error {
 	err := g.io.Close()
 	g.users.closeAll()
 	g.wg.Wait()
+	g.sends.Stop()
 	return err
 }
 
