@@ -135,7 +135,7 @@ func (a *App) message(ctx context.Context, conversationID, id parley.ID) (*parle
 // the sending device, which has it in its acknowledgement, and the
 // sender's watermarks (sending reads everything before) to the members.
 func (a *App) fanOut(ctx context.Context, ci *convInfo, c parley.Caller, m *parley.Message) {
-	data, err := json.Marshal(m)
+	data, err := m.AppendJSON(make([]byte, 0, 256+len(m.Body)))
 	if err != nil {
 		a.logger.Error("encode message", "err", err)
 		return

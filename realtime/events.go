@@ -153,9 +153,14 @@ func decodeArg(arg json.RawMessage, v any) error {
 	return nil
 }
 
-func okWith(key string, v any) (json.RawMessage, error) {
-	b, err := json.Marshal(map[string]any{"ok": true, key: v})
-	return b, err
+// okMessage is the ack {ok: true, message}.
+func okMessage(m *parley.Message) (json.RawMessage, error) {
+	b := append(make([]byte, 0, 280+len(m.Body)), `{"ok":true,"message":`...)
+	b, err := m.AppendJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
 }
 
 // send runs one send; queued is called exactly once, as soon as the send
@@ -173,7 +178,7 @@ func (g *Gateway) send(ctx context.Context, c *conn, arg json.RawMessage, queued
 		return nil, err
 	}
 	c.acked(m)
-	return okWith("message", m)
+	return okMessage(m)
 }
 
 type seqArg struct {
@@ -239,7 +244,7 @@ func (g *Gateway) recall(ctx context.Context, c *conn, arg json.RawMessage) (jso
 	if err != nil {
 		return nil, err
 	}
-	return okWith("message", m)
+	return okMessage(m)
 }
 
 // edit runs an edit. Unlike a send's, its ack carries the edited message,
@@ -258,7 +263,7 @@ func (g *Gateway) edit(ctx context.Context, c *conn, arg json.RawMessage) (json.
 	if err != nil {
 		return nil, err
 	}
-	return okWith("message", m)
+	return okMessage(m)
 }
 
 // react sets the caller's reaction; its log entry reaches the socket as
