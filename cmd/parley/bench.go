@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/parleyhq/parley/internal/benchcompare"
 	"github.com/parleyhq/parley/internal/loadgen"
@@ -26,6 +30,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	var (
 		asJSON                     bool
 		against, rates, parleyPath string
+		postgresDSN                string
 		cmp                        = benchcompare.Config{Repeats: 3}
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -47,6 +52,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&rates, "rates", "", "with --against: comma-separated target rates in msgs/s to measure, 0 for the closed loop (default: --rate)")
 	fs.StringVar(&parleyPath, "parley", "", "with --against: the parley program to start (default: this one)")
 	fs.StringVar(&cmp.Node, "node", "node", "with --against: the node program")
+	fs.StringVar(&postgresDSN, "postgres-dsn", "", "with --against: also measure Parley on this PostgreSQL server, each run in a database of its own that it creates and drops (the user needs CREATEDB)")
 	fs.StringVar(&cmp.RelayScript, "relay-script", "internal/jstest/relay.mjs", "with --against: the relay (its packages installed with npm ci --prefix internal/jstest)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: parley bench [flags]\n\nLoads a running Parley server end to end (send → durable commit → ack → delivery to the peer)")
@@ -69,6 +75,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		if asJSON {
 			return errors.New("bench: --json does not apply to --against")
+		}
+		if postgresDSN != "" {
+			cmp.FreshPostgres = freshPostgres(postgresDSN)
 		}
 		return runCompare(ctx, cmp, cfg, rates, parleyPath, stdout, stderr)
 	}
@@ -124,4 +133,53 @@ func runCompare(ctx context.Context, cmp benchcompare.Config, load loadgen.Confi
 		return errors.New("bench: a run lost, duplicated or reordered messages")
 	}
 	return nil
+}
+
+// freshPostgres returns benchcompare's FreshPostgres for the server at dsn:
+// each call creates an empty database there, named after this process and
+// a count, and its drop removes it.
+func freshPostgres(dsn string) func(ctx context.Context) (string, func(), error) {
+	var n atomic.Int64
+	return func(ctx context.Context) (string, func(), error) {
+		name := fmt.Sprintf("parley_bench_%d_%d", os.Getpid(), n.Add(1))
+		exec := func(ctx context.Context, sql string) error {
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				return err
+			}
+			defer conn.Close(context.Background())
+			_, err = conn.Exec(ctx, sql)
+			return err
+		}
+		if err := exec(ctx, "CREATE DATABASE "+name); err != nil {
+			return "", nil, err
+		}
+		drop := func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		}
+		db, err := withDatabase(dsn, name)
+		if err != nil {
+			drop()
+			return "", nil, err
+		}
+		return db, drop, nil
+	}
+}
+
+// withDatabase returns dsn naming database name instead of its own, in
+// either of PostgreSQL's forms (URL or key=value).
+func withDatabase(dsn, name string) (string, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", fmt.Errorf("--postgres-dsn: %w", err)
+		}
+		u.Path = "/" + name
+		u.RawPath = ""
+		return u.String(), nil
+	}
+	// In the key=value form a later key wins.
+	return dsn + " dbname=" + name, nil
 }

@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parleyhq/parley/internal/testenv"
 )
 
 // TestBenchAgainstRelay runs `parley bench --against relay` very briefly:
@@ -55,6 +59,64 @@ func TestBenchAgainstRelay(t *testing.T) {
 	}
 	if strings.Contains(out, "failed") {
 		t.Error("a run's accounting failed")
+	}
+}
+
+// TestBenchAgainstRelayOnPostgres adds Parley on PostgreSQL to the
+// comparison: its row prints with the accounting passed, it gets its own
+// ratio, and every database the runs created is dropped afterwards.
+func TestBenchAgainstRelayOnPostgres(t *testing.T) {
+	node, dir := mustJSTest(t, "socket.io")
+	pg := testenv.MustPostgres(t)
+	t.Setenv("PARLEY_TEST_CHILD", "serve")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"bench", "--against", "relay", "--parley", os.Args[0], "--node", node,
+		"--relay-script", filepath.Join(dir, "relay.mjs"), "--postgres-dsn", pg.DSN(),
+		"--pairs", "4", "--one-way", "--in-flight", "4", "--warmup", "300ms", "--duration", "1500ms",
+		"--repeats", "1"}, func(string) string { return "" }, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("bench --against relay --postgres-dsn: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
+	}
+	out := stdout.String()
+	t.Log("\n" + out)
+	for _, row := range []*regexp.Regexp{
+		regexp.MustCompile(`closed loop\s+parley\s+yes\s+1\s+[1-9]\d*\s.*\sok`),
+		regexp.MustCompile(`closed loop\s+parley-pg\s+yes\s+1\s+[1-9]\d*\s.*\sok`),
+		regexp.MustCompile(`closed loop\s+relay\s+no\s+1\s+[1-9]\d*\s.*\sok`),
+		regexp.MustCompile(`parley-pg/relay at closed loop: msgs/s [0-9.]*[1-9][0-9.]*×`),
+	} {
+		if !row.MatchString(out) {
+			t.Errorf("no line matching %s", row)
+		}
+	}
+	left, err := pg.Exec(`SELECT count(*) FROM pg_database WHERE datname LIKE 'parley_bench_%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(left) != "0" {
+		t.Errorf("%s benchmark databases left behind", strings.TrimSpace(left))
+	}
+}
+
+func TestWithDatabase(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://bench:secret@127.0.0.1:5433/postgres?sslmode=disable",
+		"postgresql://bench:secret@127.0.0.1:5433?sslmode=disable",
+		"host=127.0.0.1 port=5433 user=bench password=secret dbname=postgres sslmode=disable",
+	} {
+		got, err := withDatabase(dsn, "parley_bench_1_2")
+		if err != nil {
+			t.Fatalf("%s: %v", dsn, err)
+		}
+		c, err := pgx.ParseConfig(got)
+		if err != nil {
+			t.Fatalf("%s → %s: %v", dsn, got, err)
+		}
+		if c.Database != "parley_bench_1_2" || c.User != "bench" || c.Password != "secret" || c.Port != 5433 || c.Host != "127.0.0.1" {
+			t.Errorf("%s → %s: database %q user %q port %d host %q", dsn, got, c.Database, c.User, c.Port, c.Host)
+		}
 	}
 }
 

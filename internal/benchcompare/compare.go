@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,11 @@ type Config struct {
 	// limits. ParleyEnv is added to its environment.
 	ParleyArgv []string
 	ParleyEnv  []string
+	// FreshPostgres, when set, adds Parley on PostgreSQL to the servers
+	// measured: before each of its runs it creates an empty database and
+	// returns its connection string, and drop, called after the run,
+	// removes it.
+	FreshPostgres func(ctx context.Context) (dsn string, drop func(), err error)
 	// Node is the node executable (default "node"); RelayScript the
 	// relay's path (default internal/jstest/relay.mjs, from the
 	// repository's root), whose socket.io package must be installed
@@ -50,10 +56,12 @@ type Config struct {
 	Logger       *slog.Logger
 }
 
-// Server names.
+// Server names: Parley on its embedded store, Parley on PostgreSQL, the
+// relay.
 const (
-	Parley = "parley"
-	Relay  = "relay"
+	Parley   = "parley"
+	ParleyPG = "parley-pg"
+	Relay    = "relay"
 )
 
 var (
@@ -83,7 +91,9 @@ type Report struct {
 	Duration        time.Duration
 	Repeats         int
 	Rates           []float64
-	Measurements    []Measurement
+	// Servers are those measured, Relay last.
+	Servers      []string
+	Measurements []Measurement
 }
 
 // Run measures each server Repeats times at each rate, each time on a
@@ -129,10 +139,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Pairs: cfg.Load.Pairs, InFlight: cfg.Load.InFlight, OneWay: cfg.Load.OneWay,
 		Duration: cfg.Load.Duration, Repeats: cfg.Repeats, Rates: cfg.Rates,
 	}
+	servers := []string{Parley, Relay}
+	if cfg.FreshPostgres != nil {
+		servers = []string{Parley, ParleyPG, Relay}
+	}
+	rep.Servers = servers
 	for i := range cfg.Repeats {
 		for _, rate := range cfg.Rates {
-			order := []string{Parley, Relay}
-			if i%2 == 1 {
+			// Each repeat starts with another server: with two, they
+			// alternate which goes first.
+			order := append(slices.Clone(servers[i%len(servers):]), servers[:i%len(servers)]...)
+			if len(servers) == 2 && i%2 == 1 {
 				order = []string{Relay, Parley}
 			}
 			for _, server := range order {
@@ -157,14 +174,25 @@ func measure(ctx context.Context, cfg Config, server string, rate float64) (Meas
 		err error
 	)
 	switch server {
-	case Parley:
+	case Parley, ParleyPG:
 		dir, derr := os.MkdirTemp("", "parley-bench-*")
 		if derr != nil {
 			return m, derr
 		}
 		defer os.RemoveAll(dir)
-		argv := append(append([]string(nil), cfg.ParleyArgv...),
-			"--addr", "127.0.0.1:0", "--data-dir", dir, "--store", "sqlite", "--bus", "inmem",
+		store := []string{"--store", "sqlite"}
+		if server == ParleyPG {
+			dsn, drop, derr := cfg.FreshPostgres(ctx)
+			if derr != nil {
+				return m, fmt.Errorf("create a database: %w", derr)
+			}
+			// Deferred before the process's kill, so it runs after it.
+			defer drop()
+			store = []string{"--store", "postgres", "--postgres-dsn", dsn}
+		}
+		argv := append(append(append([]string(nil), cfg.ParleyArgv...),
+			"--addr", "127.0.0.1:0", "--data-dir", dir, "--bus", "inmem"), store...)
+		argv = append(argv,
 			// One address carries the whole load: no abuse limit applies.
 			"--send-rate", "0", "--event-rate", "0", "--user-event-rate", "0",
 			"--login-rate", "0", "--register-rate", "0", "--login-failures", "0",

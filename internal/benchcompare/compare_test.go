@@ -1,6 +1,7 @@
 package benchcompare
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,35 @@ func TestRowsAndRatios(t *testing.T) {
 	q := rep.Ratios()
 	if len(q) != 1 || q[0].MsgsPerSec != 2000.0/3000 || q[0].CPUPerMsg != 2 {
 		t.Errorf("ratios = %+v", q)
+	}
+}
+
+// TestRowsAndRatiosWithPostgres checks that Parley on PostgreSQL gets its
+// own row, durable, and its own ratio against the relay.
+func TestRowsAndRatiosWithPostgres(t *testing.T) {
+	m := func(server string, msgs float64) Measurement {
+		return Measurement{Server: server, Window: time.Second, ServerCPU: time.Duration(msgs) * time.Microsecond * 50,
+			Result: loadgen.Result{DeliveryRate: msgs, Delivered: int64(msgs)}}
+	}
+	rep := &Report{Rates: []float64{0}, Servers: []string{Parley, ParleyPG, Relay}, Measurements: []Measurement{
+		m(Relay, 4000), m(ParleyPG, 1000), m(Parley, 2000),
+	}}
+	rows := rep.Rows()
+	if len(rows) != 3 || rows[0].Server != Parley || rows[1].Server != ParleyPG || rows[2].Server != Relay {
+		t.Fatalf("rows = %+v", rows)
+	}
+	if !rows[1].Durable || rows[2].Durable {
+		t.Errorf("durable: %v %v", rows[1].Durable, rows[2].Durable)
+	}
+	q := rep.Ratios()
+	if len(q) != 2 || q[0].Server != Parley || q[0].MsgsPerSec != 0.5 || q[1].Server != ParleyPG || q[1].MsgsPerSec != 0.25 {
+		t.Errorf("ratios = %+v", q)
+	}
+	var out strings.Builder
+	if err := rep.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "parley-pg/relay at closed loop: msgs/s 0.25×") {
+		t.Errorf("table lacks the PostgreSQL ratio:\n%s", out.String())
 	}
 }

@@ -26,9 +26,11 @@ type Row struct {
 	Failed int
 }
 
-// Ratio compares Parley's row with the relay's at one rate.
+// Ratio compares a Parley row (Server: Parley or ParleyPG) with the
+// relay's at one rate.
 type Ratio struct {
-	Rate float64
+	Server string
+	Rate   float64
 	// MsgsPerSec is Parley's median msgs/s over the relay's: the figure
 	// DESIGN §6 sets its throughput target on (≥ 1.0).
 	MsgsPerSec float64
@@ -37,11 +39,19 @@ type Ratio struct {
 	AckP99, CPUPerMsg float64
 }
 
-// Rows returns one row per rate and server, Parley first.
+// servers returns the servers of the report, the relay last.
+func (r *Report) servers() []string {
+	if len(r.Servers) > 0 {
+		return r.Servers
+	}
+	return []string{Parley, Relay}
+}
+
+// Rows returns one row per rate and server, in the order of Servers.
 func (r *Report) Rows() []Row {
 	var rows []Row
 	for _, rate := range r.Rates {
-		for _, server := range []string{Parley, Relay} {
+		for _, server := range r.servers() {
 			var ms []Measurement
 			for _, m := range r.Measurements {
 				if m.Server == server && m.Rate == rate {
@@ -51,7 +61,7 @@ func (r *Report) Rows() []Row {
 			if len(ms) == 0 {
 				continue
 			}
-			row := Row{Server: server, Durable: server == Parley, Rate: rate, Runs: len(ms)}
+			row := Row{Server: server, Durable: server != Relay, Rate: rate, Runs: len(ms)}
 			pick := func(f func(Measurement) float64) float64 {
 				v := make([]float64, len(ms))
 				for i, m := range ms {
@@ -81,17 +91,19 @@ func (r *Report) Rows() []Row {
 	return rows
 }
 
-// Ratios returns Parley against the relay at each rate both were measured at.
+// Ratios returns each Parley server against the relay at each rate both
+// were measured at.
 func (r *Report) Ratios() []Ratio {
 	rows := r.Rows()
 	var out []Ratio
 	for _, p := range rows {
-		if p.Server != Parley {
+		if p.Server == Relay {
 			continue
 		}
 		for _, q := range rows {
 			if q.Server == Relay && q.Rate == p.Rate {
 				out = append(out, Ratio{
+					Server:     p.Server,
 					Rate:       p.Rate,
 					MsgsPerSec: div(p.MsgsPerSec, q.MsgsPerSec),
 					AckP99:     div(p.AckP99, q.AckP99),
@@ -137,8 +149,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	for _, q := range r.Ratios() {
-		fmt.Fprintf(w, "parley/relay at %s: msgs/s %.2f×, ack p99 %.2f×, server CPU per message %.2f×\n",
-			rateName(q.Rate), q.MsgsPerSec, q.AckP99, q.CPUPerMsg)
+		fmt.Fprintf(w, "%s/relay at %s: msgs/s %.2f×, ack p99 %.2f×, server CPU per message %.2f×\n",
+			q.Server, rateName(q.Rate), q.MsgsPerSec, q.AckP99, q.CPUPerMsg)
 	}
 	var bad []string
 	for _, m := range r.Measurements {
