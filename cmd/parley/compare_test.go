@@ -16,27 +16,35 @@ import (
 	"github.com/parleyhq/parley/internal/testenv"
 )
 
-// TestBenchAgainstRelay runs `parley bench --against relay` very briefly:
-// both servers start (Parley as this test binary in a child process), the
-// load runs against each at the closed loop and at a fixed rate, both rows
-// print with the accounting passed, and the ratio is computed. It asserts
-// what the comparison does, not how fast either server is.
-func TestBenchAgainstRelay(t *testing.T) {
+// benchAgainstRelay runs a brief `parley bench --against relay` with the
+// extra flags and returns its table.
+func benchAgainstRelay(t *testing.T, extra ...string) string {
+	t.Helper()
 	node, dir := mustJSTest(t, "socket.io")
 	// The child parley is this binary, which TestMain turns into the server.
 	t.Setenv("PARLEY_TEST_CHILD", "serve")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{"bench", "--against", "relay", "--parley", os.Args[0], "--node", node,
+	args := append([]string{"bench", "--against", "relay", "--parley", os.Args[0], "--node", node,
 		"--relay-script", filepath.Join(dir, "relay.mjs"),
 		"--pairs", "4", "--one-way", "--in-flight", "4", "--warmup", "300ms", "--duration", "1500ms",
-		"--repeats", "1", "--rates", "0,400"}, func(string) string { return "" }, &stdout, &stderr)
-	if err != nil {
-		t.Fatalf("bench --against relay: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
+		"--repeats", "1"}, extra...)
+	if err := run(ctx, args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("parley %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, &stdout, &stderr)
 	}
 	out := stdout.String()
 	t.Log("\n" + out)
+	return out
+}
+
+// TestBenchAgainstRelay runs `parley bench --against relay` very briefly:
+// both servers start (Parley as this test binary in a child process), the
+// load runs against each at the closed loop and at a fixed rate, both rows
+// print with the accounting passed, and the ratio is computed. It asserts
+// what the comparison does, not how fast either server is.
+func TestBenchAgainstRelay(t *testing.T) {
+	out := benchAgainstRelay(t, "--rates", "0,400")
 	for _, row := range []*regexp.Regexp{
 		regexp.MustCompile(`closed loop\s+parley\s+yes\s+1\s+[1-9]\d*\s.*\sok`),
 		regexp.MustCompile(`closed loop\s+relay\s+no\s+1\s+[1-9]\d*\s.*\sok`),
@@ -66,21 +74,8 @@ func TestBenchAgainstRelay(t *testing.T) {
 // comparison: its row prints with the accounting passed, it gets its own
 // ratio, and every database the runs created is dropped afterwards.
 func TestBenchAgainstRelayOnPostgres(t *testing.T) {
-	node, dir := mustJSTest(t, "socket.io")
 	pg := testenv.MustPostgres(t)
-	t.Setenv("PARLEY_TEST_CHILD", "serve")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{"bench", "--against", "relay", "--parley", os.Args[0], "--node", node,
-		"--relay-script", filepath.Join(dir, "relay.mjs"), "--postgres-dsn", pg.DSN(),
-		"--pairs", "4", "--one-way", "--in-flight", "4", "--warmup", "300ms", "--duration", "1500ms",
-		"--repeats", "1"}, func(string) string { return "" }, &stdout, &stderr)
-	if err != nil {
-		t.Fatalf("bench --against relay --postgres-dsn: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
-	}
-	out := stdout.String()
-	t.Log("\n" + out)
+	out := benchAgainstRelay(t, "--postgres-dsn", pg.DSN())
 	for _, row := range []*regexp.Regexp{
 		regexp.MustCompile(`closed loop\s+parley\s+yes\s+1\s+[1-9]\d*\s.*\sok`),
 		regexp.MustCompile(`closed loop\s+parley-pg\s+yes\s+1\s+[1-9]\d*\s.*\sok`),
