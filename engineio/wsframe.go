@@ -275,6 +275,7 @@ func (w *nbioWS) write(op, prefix byte, hasPrefix bool, data []byte) error {
 	// reports what the kernel took, from inside Write too, so the frame is
 	// counted first.
 	w.account(int64(len(b)))
+	w.tr.writes.Add(1)
 	_, err := w.nbc.Write(b)
 	if err != nil {
 		// Full or closed: the connection is done for either way.
