@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lesismal/nbio"
@@ -28,6 +29,10 @@ type nbioTransport struct {
 	cfg     *Config
 	out     *outBudget
 	workers *workers.Pool
+	// writes counts the writes handed to nbio, one system call each
+	// unless the kernel's buffer is full; tests and benchmarks compare it
+	// with the packets sent.
+	writes atomic.Int64
 }
 
 var (
