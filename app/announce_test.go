@@ -32,23 +32,32 @@ func (s *countingStore) Users(ctx context.Context, ids []parley.ID) ([]*parley.U
 	return s.Store.Users(ctx, ids)
 }
 
-func TestGroupChangeIsLinear(t *testing.T) {
+// envOver is an app on a fresh SQLite store seen through wrap, which
+// counts what the test watches.
+func envOver(t *testing.T, wrap func(parley.Store) parley.Store) *env {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "parley.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	cs := &countingStore{Store: db}
 	clk := &clock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
 	bus := inmem.NewBus()
-	a, err := app.New(ctx, app.Config{}, app.Deps{Store: cs, Bus: bus, Presence: inmem.NewPresence(), Clock: clk.now,
+	a, err := app.New(ctx, app.Config{}, app.Deps{Store: wrap(db), Bus: bus, Presence: inmem.NewPresence(), Clock: clk.now,
 		Hasher: argon2id.New(argon2id.Params{MemoryKiB: 64, Time: 1, Threads: 1})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	e := &env{app: a, store: db, bus: bus, clock: clk}
+	return &env{app: a, store: db, bus: bus, clock: clk}
+}
+
+func TestGroupChangeIsLinear(t *testing.T) {
+	ctx := context.Background()
+	var cs *countingStore
+	e := envOver(t, func(db parley.Store) parley.Store { cs = &countingStore{Store: db}; return cs })
+	a := e.app
 	const n = 60
 	var users []*user
 	for i := 0; i < n; i++ {
@@ -128,4 +137,46 @@ func TestTypingCoalesced(t *testing.T) {
 			t.Fatalf("typing right after a send: %d events, want 4", n)
 		}
 	})
+}
+
+// reactionReads counts the reads of reactions.
+type reactionReads struct {
+	parley.Store
+	n atomic.Int64
+}
+
+func (s *reactionReads) Reactions(ctx context.Context, ids []parley.ID) ([]parley.UserReaction, error) {
+	s.n.Add(1)
+	return s.Store.Reactions(ctx, ids)
+}
+
+// TestSendReadsNoReactions: a message just stored has no reactions, so a
+// send does not look for any; a retry of the send answers with the
+// message as it stands, its reactions included.
+func TestSendReadsNoReactions(t *testing.T) {
+	ctx := context.Background()
+	var rs *reactionReads
+	e := envOver(t, func(db parley.Store) parley.Store { rs = &reactionReads{Store: db}; return rs })
+	a := e.app
+	x, y := e.MustUser(t), e.MustUser(t)
+	dm := e.MustDirect(t, x, y)
+	req := parley.SendRequest{ConversationID: dm, ClientMsgID: "c-1", Type: parley.TextMessage, Body: "hello"}
+	rs.n.Store(0)
+	m, created, err := a.Send(ctx, x.c, req, nil)
+	if err != nil || !created {
+		t.Fatalf("send: %v, created %v", err, created)
+	}
+	if n := rs.n.Load(); n != 0 {
+		t.Fatalf("a new message's send read reactions %d times", n)
+	}
+	if _, err := a.React(ctx, y.c, dm, m.ID, "👍"); err != nil {
+		t.Fatal(err)
+	}
+	again, created, err := a.Send(ctx, x.c, req, nil)
+	if err != nil || created {
+		t.Fatalf("retry: %v, created %v", err, created)
+	}
+	if again.ID != m.ID || len(again.Reactions) != 1 || again.Reactions[0].Emoji != "👍" || again.Reactions[0].Count != 1 {
+		t.Fatalf("the retry's answer: id %d (want %d), reactions %+v", again.ID, m.ID, again.Reactions)
+	}
 }
