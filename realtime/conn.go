@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -155,10 +156,15 @@ func (c *conn) onBusEvent(e *parley.Event) {
 		if c.gone {
 			return
 		}
-		data := append([]byte(nil), e.Data...)
+		// e.Data is the bus's: what keeps it past this call copies it
+		// (here and holdLocked); emitting copies it into the frame.
+		data := e.Data
+		if len(data) == 0 {
+			data = nil // nil data marks an entry the socket has (acked)
+		}
 		if c.syncing || !c.ready {
 			if c.budgetLocked(len(data)) {
-				c.pending = append(c.pending, heldEvent{conv: e.ConversationID, seq: e.Seq, data: data})
+				c.pending = append(c.pending, heldEvent{conv: e.ConversationID, seq: e.Seq, data: bytes.Clone(data)})
 			}
 			return
 		}
@@ -389,7 +395,7 @@ func (c *conn) holdLocked(st *stream, seq int64, data []byte) bool {
 	if !c.budgetLocked(len(data)) {
 		return false
 	}
-	st.held[seq] = data
+	st.held[seq] = bytes.Clone(data) // the caller's data may be the bus's
 	return true
 }
 
