@@ -170,7 +170,7 @@ func (g *Gateway) send(ctx context.Context, c *conn, arg json.RawMessage, queued
 	queued = func(fn func()) func() { return func() { once.Do(fn) } }(queued)
 	defer queued()
 	var req parley.SendRequest
-	if err := decodeArg(arg, &req); err != nil {
+	if err := decodeSend(arg, &req); err != nil {
 		return nil, err
 	}
 	m, _, err := g.svc.Messages.Send(ctx, c.caller, req, queued)

@@ -1,0 +1,149 @@
+package realtime
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley"
+)
+
+// decodeSend decodes a send's payload. The payloads clients send are flat
+// objects of a few plain fields, which decodeSendFast reads without
+// reflection; anything else — another key or spelling of one, an escape,
+// null, a nested forward_of, an error — goes to decodeArg, whose answer is
+// the one that counts. Both give the same request for every payload the
+// fast path takes (FuzzDecodeSend holds them to it).
+func decodeSend(arg json.RawMessage, req *parley.SendRequest) error {
+	if decodeSendFast(arg, req) {
+		return nil
+	}
+	*req = parley.SendRequest{}
+	return decodeArg(arg, req)
+}
+
+// decodeSendFast reads arg into req if arg is an object whose keys are
+// the exact names of SendRequest's plain fields, each string value free
+// of escapes, control characters and invalid UTF-8, and each id a string
+// or a plain positive integer. It reports false, leaving req partly set,
+// for anything else.
+func decodeSendFast(arg []byte, req *parley.SendRequest) bool {
+	p := skipSpace(arg, 0)
+	if p >= len(arg) || arg[p] != '{' {
+		return false
+	}
+	p = skipSpace(arg, p+1)
+	if p < len(arg) && arg[p] == '}' {
+		return skipSpace(arg, p+1) == len(arg)
+	}
+	for {
+		key, q, ok := plainString(arg, p)
+		if !ok {
+			return false
+		}
+		p = skipSpace(arg, q)
+		if p >= len(arg) || arg[p] != ':' {
+			return false
+		}
+		p = skipSpace(arg, p+1)
+		switch string(key) {
+		case "conversation_id", "media_id", "reply_to":
+			tok, q, ok := idToken(arg, p)
+			if !ok {
+				return false
+			}
+			var id parley.ID
+			if id.UnmarshalJSON(tok) != nil {
+				return false
+			}
+			switch string(key) {
+			case "conversation_id":
+				req.ConversationID = id
+			case "media_id":
+				req.MediaID = id
+			default:
+				req.ReplyTo = id
+			}
+			p = q
+		case "client_msg_id", "type", "body":
+			s, q, ok := plainString(arg, p)
+			if !ok {
+				return false
+			}
+			switch string(key) {
+			case "client_msg_id":
+				req.ClientMsgID = string(s)
+			case "type":
+				req.Type = parley.MessageType(s)
+			default:
+				req.Body = string(s)
+			}
+			p = q
+		default:
+			return false
+		}
+		p = skipSpace(arg, p)
+		if p >= len(arg) {
+			return false
+		}
+		switch arg[p] {
+		case ',':
+			p = skipSpace(arg, p+1)
+		case '}':
+			return skipSpace(arg, p+1) == len(arg)
+		default:
+			return false
+		}
+	}
+}
+
+func skipSpace(b []byte, p int) int {
+	for p < len(b) && (b[p] == ' ' || b[p] == '\t' || b[p] == '\n' || b[p] == '\r') {
+		p++
+	}
+	return p
+}
+
+// plainString reads a JSON string at b[p] that has no escape, no control
+// character and only valid UTF-8, returning its contents and the index
+// after it.
+func plainString(b []byte, p int) (s []byte, next int, ok bool) {
+	if p >= len(b) || b[p] != '"' {
+		return nil, 0, false
+	}
+	ascii := true
+	for i := p + 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			s = b[p+1 : i]
+			if !ascii && !utf8.Valid(s) {
+				return nil, 0, false
+			}
+			return s, i + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, 0, false
+}
+
+// idToken reads an id's JSON token at b[p]: a plain string, or an integer
+// without sign, leading zero, fraction or exponent.
+func idToken(b []byte, p int) (tok []byte, next int, ok bool) {
+	if p < len(b) && b[p] == '"' {
+		_, q, ok := plainString(b, p)
+		if !ok {
+			return nil, 0, false
+		}
+		return b[p:q], q, true
+	}
+	q := p
+	for q < len(b) && b[q] >= '0' && b[q] <= '9' {
+		q++
+	}
+	if q == p || b[p] == '0' || q < len(b) && (b[q] == '.' || b[q] == 'e' || b[q] == 'E') {
+		return nil, 0, false
+	}
+	return b[p:q], q, true
+}
