@@ -14,12 +14,6 @@
 // interfaces, wsUpgrader and wsConn (ws_nbio.go and wsframe.go implement them),
 // so the implementation can be swapped without touching the protocol.
 //
-// Outbound WebSocket frames are combined: a sender that finds a write under
-// way on its connection queues its frames and returns, and the goroutine
-// writing takes everything that accumulated in one write once its own
-// returns. An idle connection is written at once, as before; under load one
-// system call carries many packets (wsframe.go).
-//
 // Text messages reach the Handler as the client sent them, valid UTF-8 or
 // not, on both transports: a WebSocket does not fail such a frame with 1007,
 // so that the layer above can answer it the same way whatever the

@@ -126,27 +126,14 @@ func (s *Session) send(typ byte, binary bool, data []byte, more [][]byte) error 
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if ws := s.ws; ws != nil {
-		// Queuing under the lock keeps one goroutine's packets in order
-		// across the switch to WebSocket, and a packet's attachments
-		// right behind it. The write happens outside the lock: senders
-		// that come meanwhile queue behind it and the writer takes their
-		// packets in its next write (wsframe.go). nbio's write never
-		// blocks.
-		lead, err := ws.queuePacket(typ, binary, data)
+	if s.ws != nil {
+		// Writing under the lock keeps one goroutine's packets in order
+		// across the switch to WebSocket; nbio's write never blocks.
+		err := s.ws.writePacket(typ, binary, data)
 		for i := 0; err == nil && i < len(more); i++ {
-			// The writer may have taken the packet and finished
-			// meanwhile: an attachment can make this sender the writer.
-			var l bool
-			l, err = ws.queuePacket(typeMessage, true, more[i])
-			lead = lead || l
+			err = s.ws.writePacket(typeMessage, true, more[i])
 		}
 		s.mu.Unlock()
-		if lead {
-			if ferr := ws.flush(); err == nil {
-				err = ferr
-			}
-		}
 		if err != nil {
 			// Closed on another goroutine: close runs the Handler's Close,
 			// and a sender (a fan-out holding its own locks) must never

@@ -28,13 +28,6 @@ type wsConn interface {
 	// block on the peer; past the configured buffer it fails with
 	// errSlowConsumer.
 	writePacket(typ byte, binary bool, data []byte) error
-	// queuePacket queues a packet like writePacket and reports whether the
-	// caller became the connection's writer, which then must call flush
-	// (after releasing Session.mu: other senders queue meanwhile, and the
-	// writer takes what they queued in the same write). Packets leave in
-	// the order they were queued.
-	queuePacket(typ byte, binary bool, data []byte) (lead bool, err error)
-	flush() error
 	// close sends a close frame with code when it can and closes the
 	// connection, releasing what it held from the server's count.
 	close(code int)
@@ -284,23 +277,15 @@ func (t *wsTransport) probeFrame(binary bool, data []byte) {
 		s.ws = t.conn
 		s.poll = nil
 		var err error
-		lead := false
 		for _, q := range p.queue {
 			if err == nil {
-				var l bool
-				l, err = s.ws.queuePacket(q.typ, q.binary, q.data)
-				lead = lead || l
+				err = s.ws.writePacket(q.typ, q.binary, q.data)
 			}
 		}
 		p.dropQueue(s.srv.out)
 		p.probe, p.upgrading = nil, false
 		p.wakeGet()
 		s.mu.Unlock()
-		if lead {
-			if ferr := t.conn.flush(); err == nil {
-				err = ferr
-			}
-		}
 		if err != nil {
 			s.close(reasonForWriteError(err), false)
 		}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/lesismal/nbio"
@@ -29,10 +28,6 @@ type nbioTransport struct {
 	cfg     *Config
 	out     *outBudget
 	workers *workers.Pool
-	// writes counts the writes handed to nbio, one system call each
-	// unless the kernel's buffer is full; tests and benchmarks compare it
-	// with the packets sent.
-	writes atomic.Int64
 }
 
 var (

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"net"
 	"sync"
 	"sync/atomic"
 
@@ -22,22 +21,12 @@ type nbioWS struct {
 	ready       atomic.Bool
 	failed      bool // owned by the poller goroutine; packed beside ready
 
-	// Guarded by wmu, and packed beside failed: a write is under way (its
-	// writer takes pending until none is left), and why the connection
-	// takes no more frames.
-	writing bool
-	stop    uint8
-	wmu     sync.Mutex
-	pending *wsOut // frames waiting for the writer; nil when none
-
 	// input is the bytes of messages handed to the job list and not yet
 	// handled; see Config.MaxInputBuffer.
 	input atomic.Int64
 	// out is the bytes written and not yet taken by the kernel, also
 	// counted in the server's budget; outReleased once the connection is
-	// closed and they were taken off it. Frames waiting in pending are
-	// counted when the writer hands them to nbio: that wait is one write
-	// long, and pending has its own bound. One word, not a mutex and a
+	// closed and they were taken off it. One word, not a mutex and a
 	// flag: every idle WebSocket carries it.
 	out atomic.Int64
 
@@ -269,159 +258,31 @@ func (w *nbioWS) fail(code int) {
 
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// Outbound frames are combined: whoever finds no write under way becomes the
-// connection's writer and writes; frames queued meanwhile by other goroutines
-// (or the poller's control frames) are appended to pending and the writer,
-// once its write returns, hands everything that accumulated to nbio in one
-// write, until nothing is left. At low load a frame is written at once, as
-// before; under load, many packets for one connection cost one system call.
-// Frames leave in the order they were queued, each whole, and a close frame
-// is the last thing written before the connection closes.
-
-// maxBatch bounds one combined write; a larger frame is written alone.
-const maxBatch = 64 << 10
-
-// wsOut is what waits for the writer: whole frames in buffers of at most
-// maxBatch bytes (or one larger frame). It exists only while frames wait.
-type wsOut struct {
-	bufs []*[]byte
-	size int
-}
-
-var outPool = sync.Pool{New: func() any { return new(wsOut) }}
-
-// Why a connection takes no more frames; see nbioWS.stop.
-const (
-	stopNone     = iota
-	stopClosing  // the close frame is queued or written
-	stopSlow     // over MaxWriteBuffer
-	stopWriteErr // a write failed: the connection is closed
-)
-
-func stopError(stop uint8) error {
-	if stop == stopSlow {
-		return errSlowConsumer
-	}
-	return net.ErrClosed
-}
-
-// queue appends one frame to what waits to be written; prefix, when set,
-// goes before data in the payload (the Engine.IO packet type), so a packet
-// needs no concatenation. lead reports that no write was under way: the
-// caller is now the writer and must call flush, after releasing any lock
-// that other senders need. closing makes this frame the last.
-func (w *nbioWS) queue(op, prefix byte, hasPrefix bool, data []byte, closing bool) (lead bool, err error) {
+// write sends one frame; prefix, when set, goes before data in the payload
+// (the Engine.IO packet type), so a packet needs no concatenation.
+func (w *nbioWS) write(op, prefix byte, hasPrefix bool, data []byte) error {
 	n := len(data)
 	if hasPrefix {
 		n++
 	}
-	size := n + 2
-	if n >= 126 {
-		size += 2
-		if n > 0xffff {
-			size += 6
-		}
-	}
-	batch := min(maxBatch, w.tr.cfg.MaxWriteBuffer)
-	w.wmu.Lock()
-	if w.stop != stopNone {
-		err := stopError(w.stop)
-		w.wmu.Unlock()
-		return false, err
-	}
-	q := w.pending
-	if q != nil && q.size+size > w.tr.cfg.MaxWriteBuffer {
-		// The writer is held up and the frames waiting for it alone
-		// exceed the session's bound (nbio's own buffer is bounded
-		// likewise).
-		w.stop = stopSlow
-		w.wmu.Unlock()
-		return false, errSlowConsumer
-	}
-	if q == nil {
-		q = outPool.Get().(*wsOut)
-		w.pending = q
-	}
-	var bp *[]byte
-	if k := len(q.bufs); k > 0 && len(*q.bufs[k-1])+size <= batch {
-		bp = q.bufs[k-1]
-	} else {
-		bp = framePool.Get().(*[]byte)
-		q.bufs = append(q.bufs, bp)
-	}
-	b := appendFrameHeader(*bp, op, n)
+	bp := framePool.Get().(*[]byte)
+	b := appendFrameHeader((*bp)[:0], op, n)
 	if hasPrefix {
 		b = append(b, prefix)
 	}
-	*bp = append(b, data...)
-	q.size += size
-	if closing {
-		w.stop = stopClosing
-	}
-	lead = !w.writing
-	w.writing = true
-	w.wmu.Unlock()
-	return lead, nil
-}
-
-// flush writes what is pending, in as few writes as the batch bound allows,
-// until nothing is; only the writer calls it, once per queue that made it
-// the writer. It returns the first write error. After the close frame it
-// closes the connection.
-func (w *nbioWS) flush() error {
-	var err error
-	for {
-		w.wmu.Lock()
-		if err != nil && w.stop < stopSlow {
-			// Later senders fail the same way: the session closes for
-			// the reason the write gave.
-			w.stop = stopWriteErr
-			if errors.Is(err, errSlowConsumer) {
-				w.stop = stopSlow
-			}
-		}
-		q := w.pending
-		w.pending = nil
-		if q == nil {
-			w.writing = false
-			closing := w.stop == stopClosing
-			w.wmu.Unlock()
-			if closing {
-				// Only the writer that wrote the close frame gets
-				// here: no frame is queued after it.
-				_ = w.nbc.Close()
-				w.release()
-			}
-			return err
-		}
-		w.wmu.Unlock()
-		for i, bp := range q.bufs {
-			if err == nil {
-				err = w.writeOut(*bp)
-			}
-			if cap(*bp) <= maxBatch {
-				*bp = (*bp)[:0]
-				framePool.Put(bp)
-			}
-			q.bufs[i] = nil
-		}
-		q.bufs, q.size = q.bufs[:0], 0
-		outPool.Put(q)
-	}
-}
-
-// writeOut hands b, whole frames, to nbio.
-func (w *nbioWS) writeOut(b []byte) error {
+	b = append(b, data...)
 	// nbio writes what the kernel takes and copies only the rest; it
-	// reports what the kernel took, from inside Write too, so the bytes
-	// are counted first.
+	// reports what the kernel took, from inside Write too, so the frame is
+	// counted first.
 	w.account(int64(len(b)))
-	w.tr.writes.Add(1)
 	_, err := w.nbc.Write(b)
 	if err != nil {
-		// Full or closed: the connection is done for either way (nbio
-		// closes it).
+		// Full or closed: the connection is done for either way.
 		w.release()
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		framePool.Put(bp)
 	}
 	if errors.Is(err, nbio.ErrOverflow) {
 		return errSlowConsumer
@@ -429,57 +290,19 @@ func (w *nbioWS) writeOut(b []byte) error {
 	return err
 }
 
-// write sends one frame now or after the write under way.
-func (w *nbioWS) write(op, prefix byte, hasPrefix bool, data []byte) error {
-	lead, err := w.queue(op, prefix, hasPrefix, data, false)
-	if lead {
-		if ferr := w.flush(); err == nil {
-			err = ferr
-		}
-	}
-	return err
-}
-
-func packetFrame(typ byte, bin bool) (op, prefix byte, hasPrefix bool) {
-	if bin {
-		return opBinary, 0, false
-	}
-	return opText, typ, true
-}
-
 func (w *nbioWS) writePacket(typ byte, bin bool, data []byte) error {
-	op, prefix, hasPrefix := packetFrame(typ, bin)
-	return w.write(op, prefix, hasPrefix, data)
+	if bin {
+		return w.write(opBinary, 0, false, data)
+	}
+	return w.write(opText, typ, true, data)
 }
 
-func (w *nbioWS) queuePacket(typ byte, bin bool, data []byte) (bool, error) {
-	op, prefix, hasPrefix := packetFrame(typ, bin)
-	return w.queue(op, prefix, hasPrefix, data, false)
-}
-
-// close queues a close frame after whatever is pending; the writer closes
-// the connection once it is written. A connection that takes no more
-// frames is closed at once, unless its close frame is already queued.
 func (w *nbioWS) close(code int) {
 	var p [2]byte
 	binary.BigEndian.PutUint16(p[:], uint16(code))
-	lead, err := w.queue(opClose, 0, false, p[:], true)
-	if lead {
-		_ = w.flush()
-		return
-	}
-	if err != nil && w.closedByError() {
-		_ = w.nbc.Close()
-		w.release()
-	}
-}
-
-// closedByError reports whether the connection stopped taking frames for
-// any reason but a queued close frame.
-func (w *nbioWS) closedByError() bool {
-	w.wmu.Lock()
-	defer w.wmu.Unlock()
-	return w.stop > stopClosing
+	_ = w.write(opClose, 0, false, p[:])
+	_ = w.nbc.Close()
+	w.release()
 }
 
 // outReleased marks out once the connection's bytes left the server's

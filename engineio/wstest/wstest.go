@@ -209,9 +209,5 @@ func Frame(fin bool, op byte, payload []byte) []byte {
 	return b
 }
 
-// Discard reads and drops everything the server sends until the connection
-// ends, for benchmarks whose cost should be the server's.
-func (c *Conn) Discard() { _, _ = io.Copy(io.Discard, c.br) }
-
 // Close closes the TCP connection without a close handshake.
 func (c *Conn) Close() error { return c.conn.Close() }
