@@ -348,26 +348,28 @@ func (db *DB) searchRecent(ctx context.Context, f parley.SearchFilter) (ms []*pa
 }
 
 // searchSQL returns the query of f's page through the GIN index and its
-// arguments; "" when no window has anything to see. Each conversation's
-// words are one tsquery of the array, so the index is scanned once per
-// conversation with its two or three words rather than once with every
-// conversation's (whose every candidate entry was checked against the
-// whole OR). conversation_id + 0 keeps the planner off
-// message_search_recent, which would read every entry of the
-// conversations.
+// arguments; "" when no window has anything to see. conversation_id + 0
+// keeps the planner off message_search_recent, which would read every
+// entry of the conversations. (One tsquery per conversation, @@ ANY, made
+// the GIN scan of the most frequent words four times cheaper but the
+// searches that come here slower at the median; see BENCHMARKS.md.)
 func searchSQL(f parley.SearchFilter) (string, []any) {
-	qs, convs, los, his := searchArgs(f)
+	_, convs, los, his := searchArgs(f)
 	if len(convs) == 0 {
 		return "", nil
+	}
+	ids := make([]parley.ID, len(convs))
+	for i, c := range convs {
+		ids[i] = parley.ID(c)
 	}
 	return `SELECT m.* FROM (
 			SELECT s.conversation_id, s.seq, s.created_at, s.id FROM message_search s
 			JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS w(conv, lo, hi) ON s.conversation_id + 0 = w.conv
-			WHERE s.words @@ ANY($1::tsquery[]) AND s.seq > w.lo AND s.seq <= w.hi
+			WHERE s.words @@ $1::tsquery AND s.seq > w.lo AND s.seq <= w.hi
 			  AND ($5::bigint = 0 OR (s.created_at, s.id) < (SELECT created_at, id FROM messages WHERE id = $5 LIMIT 1))
 			ORDER BY s.created_at DESC, s.id DESC LIMIT $6) s
 		CROSS JOIN LATERAL (SELECT ` + messageCols + ` FROM messages m
 			WHERE m.conversation_id = s.conversation_id AND m.seq = s.seq AND m.created_at = s.created_at AND ` + searchRow + `) m
 		ORDER BY s.created_at DESC, s.id DESC`,
-		[]any{qs, convs, los, his, int64(f.BeforeID), searchLimit(f)}
+		[]any{tsQuery(f.Terms, ids), convs, los, his, int64(f.BeforeID), searchLimit(f)}
 }
