@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -183,15 +185,38 @@ func tsQuery(terms []parley.SearchTerm, convs []parley.ID) string {
 // besides its words and window.
 const searchRow = `m.recalled_at IS NULL`
 
-// SearchMessages implements parley.SearchStore: the GIN index of
-// message_search finds the entries with the words in the caller's
-// conversations, the windows are joined in, the newest come first by
-// creation time (message ids come from per-session ranges, so they do
-// not order by time), then id; the page's messages are then read from the
-// log, each in its own partition.
+// searchWalk is how many of the newest index entries of each conversation
+// a search reads first (see SearchMessages).
+const searchWalk = 10
+
+// SearchMessages implements parley.SearchStore. The newest first by
+// creation time (message ids come from per-session ranges, so they do not
+// order by time), then id; the page's messages are then read from the log,
+// each in its own partition.
+//
+// A first page is looked for among the newest searchWalk entries of each
+// conversation searched (walkSQL: one backward scan of
+// message_search_recent each, the words checked on the row). The page is
+// exact when it is full and every conversation whose entries go on past
+// the ones read has its last one read no newer than the page's last entry
+// (what was not read is older still), or when every conversation was read
+// to its end. Words common in the conversations settle it there, in
+// reading 50 × searchWalk rows instead of every match. Otherwise, and for
+// later pages, the GIN index of message_search finds the entries with the
+// words in each conversation the caller may see (searchSQL), and every
+// match is read to order them.
 func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*parley.Message, error) {
 	if len(f.Terms) == 0 {
 		return nil, nil
+	}
+	if f.BeforeID == 0 {
+		ms, ok, err := db.searchRecent(ctx, f)
+		if err != nil {
+			return nil, db.err("search messages", err)
+		}
+		if ok {
+			return ms, nil
+		}
 	}
 	q, args := searchSQL(f)
 	if q == "" {
@@ -208,32 +233,143 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 	return ms, nil
 }
 
-// searchSQL returns SearchMessages' query and its arguments; "" when no
-// window has anything to see.
-func searchSQL(f parley.SearchFilter) (string, []any) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = parley.DefaultSearchLimit
+// searchLimit returns f's page size.
+func searchLimit(f parley.SearchFilter) int {
+	if f.Limit <= 0 {
+		return parley.DefaultSearchLimit
 	}
-	var convs, los, his []int64
-	var ids []parley.ID
+	return f.Limit
+}
+
+// searchArgs returns, for each window that has anything to see, the
+// tsquery of f's terms in its conversation, the conversation and its
+// bounds.
+func searchArgs(f parley.SearchFilter) (qs []string, convs, los, his []int64) {
 	for _, w := range f.Windows {
 		if w.Ceiling > w.Floor {
+			qs = append(qs, tsQuery(f.Terms, []parley.ID{w.ConversationID}))
 			convs, los, his = append(convs, int64(w.ConversationID)), append(los, w.Floor), append(his, w.Ceiling)
-			ids = append(ids, w.ConversationID)
 		}
 	}
+	return qs, convs, los, his
+}
+
+// walkSQL reads the newest $5 index entries of each conversation $2 and
+// returns those that match (in the window, with the words $1) and the
+// last one read of each conversation that has $5, with its rank. The
+// window is checked on the row, not in the scan, so that the planner
+// reads the index backwards and stops at $5.
+const walkSQL = `SELECT x.conversation_id, x.seq, x.created_at, x.id, x.hit, x.k
+	FROM unnest($1::tsquery[], $2::bigint[], $3::bigint[], $4::bigint[]) AS w(q, conv, lo, hi)
+	CROSS JOIN LATERAL (SELECT y.*, row_number() OVER () AS k FROM (
+		SELECT s.conversation_id, s.seq, s.created_at, s.id, s.seq > w.lo AND s.seq <= w.hi AND s.words @@ w.q AS hit
+		FROM message_search s WHERE s.conversation_id = w.conv
+		ORDER BY s.created_at DESC, s.id DESC LIMIT $5) y) x
+	WHERE x.hit OR x.k = $5`
+
+// searchEntry is an index entry walkSQL returns.
+type searchEntry struct {
+	conv, seq int64
+	at        time.Time
+	id        int64
+	hit       bool
+	k         int64
+}
+
+// newer orders entries newest first.
+func newer(a, b searchEntry) int {
+	if c := b.at.Compare(a.at); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.id, a.id)
+}
+
+// searchRecent returns f's first page when the newest searchWalk entries
+// of its conversations settle it (ok), see SearchMessages.
+func (db *DB) searchRecent(ctx context.Context, f parley.SearchFilter) (ms []*parley.Message, ok bool, err error) {
+	qs, convs, los, his := searchArgs(f)
+	if len(convs) == 0 {
+		return nil, true, nil
+	}
+	limit := searchLimit(f)
+	rows, err := db.pool.Query(ctx, walkSQL, qs, convs, los, his, searchWalk)
+	if err != nil {
+		return nil, false, err
+	}
+	var hits, lasts []searchEntry
+	for rows.Next() {
+		var e searchEntry
+		if err := rows.Scan(&e.conv, &e.seq, &e.at, &e.id, &e.hit, &e.k); err != nil {
+			rows.Close()
+			return nil, false, err
+		}
+		if e.hit {
+			hits = append(hits, e)
+		}
+		if e.k == searchWalk {
+			lasts = append(lasts, e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	slices.SortFunc(hits, newer)
+	if len(hits) < limit {
+		if len(lasts) > 0 {
+			return nil, false, nil // a conversation may have older matches
+		}
+	} else {
+		hits = hits[:limit]
+		for _, e := range lasts {
+			if newer(e, hits[len(hits)-1]) < 0 {
+				return nil, false, nil // entries not read may be newer than the page's last
+			}
+		}
+	}
+	if len(hits) == 0 {
+		return nil, true, nil
+	}
+	cs, ss, ats := make([]int64, len(hits)), make([]int64, len(hits)), make([]time.Time, len(hits))
+	for i, e := range hits {
+		cs[i], ss[i], ats[i] = e.conv, e.seq, e.at
+	}
+	rows, err = db.pool.Query(ctx, `SELECT m.* FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) WITH ORDINALITY AS k(c, s, at, n)
+		CROSS JOIN LATERAL (SELECT `+messageCols+` FROM messages m
+			WHERE m.conversation_id = k.c AND m.seq = k.s AND m.created_at = k.at AND `+searchRow+`) m
+		ORDER BY k.n`, cs, ss, ats)
+	if err != nil {
+		return nil, false, err
+	}
+	ms, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*parley.Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, false, err
+	}
+	return ms, true, nil
+}
+
+// searchSQL returns the query of f's page through the GIN index and its
+// arguments; "" when no window has anything to see. conversation_id + 0
+// keeps the planner off message_search_recent, which would read every
+// entry of the conversations. (One tsquery per conversation, @@ ANY, made
+// the GIN scan of the most frequent words four times cheaper but the
+// searches that come here slower at the median; see BENCHMARKS.md.)
+func searchSQL(f parley.SearchFilter) (string, []any) {
+	_, convs, los, his := searchArgs(f)
 	if len(convs) == 0 {
 		return "", nil
 	}
+	ids := make([]parley.ID, len(convs))
+	for i, c := range convs {
+		ids[i] = parley.ID(c)
+	}
 	return `SELECT m.* FROM (
 			SELECT s.conversation_id, s.seq, s.created_at, s.id FROM message_search s
-			JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS w(conv, lo, hi) ON s.conversation_id = w.conv
+			JOIN unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS w(conv, lo, hi) ON s.conversation_id + 0 = w.conv
 			WHERE s.words @@ $1::tsquery AND s.seq > w.lo AND s.seq <= w.hi
 			  AND ($5::bigint = 0 OR (s.created_at, s.id) < (SELECT created_at, id FROM messages WHERE id = $5 LIMIT 1))
 			ORDER BY s.created_at DESC, s.id DESC LIMIT $6) s
 		CROSS JOIN LATERAL (SELECT ` + messageCols + ` FROM messages m
 			WHERE m.conversation_id = s.conversation_id AND m.seq = s.seq AND m.created_at = s.created_at AND ` + searchRow + `) m
 		ORDER BY s.created_at DESC, s.id DESC`,
-		[]any{tsQuery(f.Terms, ids), convs, los, his, int64(f.BeforeID), limit}
+		[]any{tsQuery(f.Terms, ids), convs, los, his, int64(f.BeforeID), searchLimit(f)}
 }
