@@ -149,11 +149,30 @@ func TestCrashUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	acked := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acks)
+	}
+	// Each phase waits for what shows it happened, not for a time: sends
+	// acknowledged before the crash, sends failing during it, sends
+	// acknowledged again after the restart.
+	waitLoad := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) || t.Failed() {
+				stop.Store(true)
+				wg.Wait()
+				t.Fatalf("timed out waiting for %s (%d acknowledged, %d attempts failed)", what, acked(), failures.Load())
+			}
+		}
+	}
+	waitLoad("sends acknowledged before the crash", func() bool { return acked() >= 50 })
 	pg.Kill()
-	time.Sleep(300 * time.Millisecond)
+	waitLoad("sends failing while the database is down", func() bool { return failures.Load() > 0 })
 	pg.Restart()
-	time.Sleep(300 * time.Millisecond)
+	again := acked()
+	waitLoad("sends acknowledged after the restart", func() bool { return acked() >= again+50 })
 	stop.Store(true)
 	wg.Wait()
 	if t.Failed() {
