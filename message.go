@@ -55,6 +55,19 @@ const (
 	DefaultHistoryLimit = 50
 )
 
+// PageLimit returns the page size a request asks for: limit, or def when
+// limit is 0; EINVALID when that is not 1 to max (a def of 0 makes an
+// explicit 0 an error).
+func PageLimit(limit, def, max int) (int, error) {
+	if limit == 0 {
+		limit = def
+	}
+	if limit < 1 || limit > max {
+		return 0, Errorf(EINVALID, "limit must be 1 to %d", max)
+	}
+	return limit, nil
+}
+
 // Message is one entry of a conversation's log. Seq is dense per
 // conversation (1, 2, 3, …) and is the only order.
 type Message struct {

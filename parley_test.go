@@ -67,3 +67,18 @@ func TestErrorCodes(t *testing.T) {
 		t.Fatal("nil")
 	}
 }
+
+func TestPageLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit, def, max, want int
+		ok                    bool
+	}{
+		{0, 50, 200, 50, true}, {1, 50, 200, 1, true}, {200, 50, 200, 200, true},
+		{201, 50, 200, 0, false}, {-1, 50, 200, 0, false}, {0, 0, 200, 0, false},
+	} {
+		got, err := parley.PageLimit(tc.limit, tc.def, tc.max)
+		if (err == nil) != tc.ok || got != tc.want || err != nil && parley.ErrorCode(err) != parley.EINVALID {
+			t.Errorf("PageLimit(%d, %d, %d) = %d, %v", tc.limit, tc.def, tc.max, got, err)
+		}
+	}
+}

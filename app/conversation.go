@@ -267,11 +267,9 @@ func (a *App) visible(ctx context.Context, c parley.Caller, id parley.ID) (floor
 
 // History implements parley.ConversationService.
 func (a *App) History(ctx context.Context, c parley.Caller, id parley.ID, q parley.HistoryQuery) ([]*parley.Message, error) {
-	if q.Limit == 0 {
-		q.Limit = parley.DefaultHistoryLimit
-	}
-	if q.Limit < 0 || q.Limit > parley.MaxHistoryLimit {
-		return nil, parley.Errorf(parley.EINVALID, "limit must be 1 to %d", parley.MaxHistoryLimit)
+	var err error
+	if q.Limit, err = parley.PageLimit(q.Limit, parley.DefaultHistoryLimit, parley.MaxHistoryLimit); err != nil {
+		return nil, err
 	}
 	if q.AfterSeq < 0 || q.BeforeSeq < 0 {
 		return nil, parley.Errorf(parley.EINVALID, "before_seq and after_seq must not be negative")

@@ -14,11 +14,9 @@ import (
 // read from the stored rows; the store only matches words within those
 // windows.
 func (a *App) Search(ctx context.Context, c parley.Caller, req parley.SearchRequest) ([]parley.SearchResult, error) {
-	if req.Limit == 0 {
-		req.Limit = parley.DefaultSearchLimit
-	}
-	if req.Limit < 0 || req.Limit > parley.MaxSearchLimit {
-		return nil, parley.Errorf(parley.EINVALID, "limit must be 1 to %d", parley.MaxSearchLimit)
+	var err error
+	if req.Limit, err = parley.PageLimit(req.Limit, parley.DefaultSearchLimit, parley.MaxSearchLimit); err != nil {
+		return nil, err
 	}
 	if req.ConversationID < 0 || req.BeforeID < 0 {
 		return nil, parley.Errorf(parley.EINVALID, "conversation_id and before_id must be ids")

@@ -108,11 +108,11 @@ func (h *Handler) details(w http.ResponseWriter, r *http.Request, c parley.Calle
 		h.writeError(w, r, err)
 		return
 	}
-	if limit == 0 || limit > parley.MaxHistoryLimit {
-		h.writeError(w, r, parley.Errorf(parley.EINVALID, "limit must be 1 to %d", parley.MaxHistoryLimit))
+	// An explicit limit=0 is refused; the default applies when it is absent.
+	if q.Limit, err = parley.PageLimit(int(min(limit, 1<<31)), 0, parley.MaxHistoryLimit); err != nil {
+		h.writeError(w, r, err)
 		return
 	}
-	q.Limit = int(limit)
 	ms, err := h.svc.Conversations.History(r.Context(), c, id, q)
 	if err != nil {
 		h.writeError(w, r, err)

@@ -29,11 +29,11 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request, c parley.Caller
 		h.writeError(w, r, err)
 		return
 	}
-	if limit == 0 || limit > parley.MaxSearchLimit {
-		h.writeError(w, r, parley.Errorf(parley.EINVALID, "limit must be 1 to %d", parley.MaxSearchLimit))
+	// An explicit limit=0 is refused; the default applies when it is absent.
+	if req.Limit, err = parley.PageLimit(int(min(limit, 1<<31)), 0, parley.MaxSearchLimit); err != nil {
+		h.writeError(w, r, err)
 		return
 	}
-	req.Limit = int(limit)
 	if h.svc.Search == nil {
 		h.writeError(w, r, parley.Errorf(parley.ENOTFOUND, "not found"))
 		return

@@ -2,8 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -21,14 +19,7 @@ import (
 //
 //	PARLEY_BENCH_MESSAGES=1000000 go test ./postgres -run '^$' -bench Search -benchtime 2000x -timeout 0
 func BenchmarkSearch(b *testing.B) {
-	total := 10_000_000
-	if v := os.Getenv("PARLEY_BENCH_MESSAGES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("PARLEY_BENCH_MESSAGES=%q: not a positive number", v)
-		}
-		total = n
-	}
+	total := storetest.BenchMessages(b)
 	const perConv, member, days = 1000, 50, 30
 	convs := max(1, total/perConv)
 	start := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -3,13 +3,10 @@ package postgres_test
 import (
 	"context"
 	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/migrations"
 	"github.com/parleyhq/parley/internal/testenv"
 	"github.com/parleyhq/parley/postgres"
 	"github.com/parleyhq/parley/storetest"
@@ -21,24 +18,21 @@ func TestSearchBackfill(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.MustPostgres(t).DSN()
 	conn := MustConnect(t, dsn)
-	files, _ := filepath.Glob("migrations/*.sql")
-	sort.Strings(files)
 	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range files {
-		v, _ := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		if v >= 8 {
+	ms, err := migrations.Load(os.DirFS("."), "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Version >= 8 {
 			break
 		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+		if _, err := conn.Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
 		}
-		if _, err := conn.Exec(ctx, string(b)); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, now())`, v, filepath.Base(f)); err != nil {
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, now())`, m.Version, m.Name); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -45,41 +45,36 @@ func decodeSendFast(arg []byte, req *parley.SendRequest) bool {
 			return false
 		}
 		p = skipSpace(arg, p+1)
+		var id *parley.ID
+		var str *string
 		switch string(key) {
-		case "conversation_id", "media_id", "reply_to":
+		case "conversation_id":
+			id = &req.ConversationID
+		case "media_id":
+			id = &req.MediaID
+		case "reply_to":
+			id = &req.ReplyTo
+		case "client_msg_id":
+			str = &req.ClientMsgID
+		case "type":
+			str = (*string)(&req.Type)
+		case "body":
+			str = &req.Body
+		default:
+			return false
+		}
+		if id != nil {
 			tok, q, ok := idToken(arg, p)
-			if !ok {
+			if !ok || id.UnmarshalJSON(tok) != nil {
 				return false
-			}
-			var id parley.ID
-			if id.UnmarshalJSON(tok) != nil {
-				return false
-			}
-			switch string(key) {
-			case "conversation_id":
-				req.ConversationID = id
-			case "media_id":
-				req.MediaID = id
-			default:
-				req.ReplyTo = id
 			}
 			p = q
-		case "client_msg_id", "type", "body":
+		} else {
 			s, q, ok := plainString(arg, p)
 			if !ok {
 				return false
 			}
-			switch string(key) {
-			case "client_msg_id":
-				req.ClientMsgID = string(s)
-			case "type":
-				req.Type = parley.MessageType(s)
-			default:
-				req.Body = string(s)
-			}
-			p = q
-		default:
-			return false
+			*str, p = string(s), q
 		}
 		p = skipSpace(arg, p)
 		if p >= len(arg) {

@@ -3,9 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -27,7 +25,7 @@ func BenchmarkAppendMessage(b *testing.B) {
 //
 //	go test ./sqlite -run '^$' -bench HistoryPage -benchtime 20000x
 func BenchmarkHistoryPage(b *testing.B) {
-	total := benchMessages(b)
+	total := storetest.BenchMessages(b)
 	const perConv = 1000
 	convs := total / perConv
 	db := MustOpen(b)
@@ -52,18 +50,4 @@ func BenchmarkHistoryPage(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-}
-
-// benchMessages returns the store size of the read benchmarks:
-// PARLEY_BENCH_MESSAGES, 10,000,000 when unset.
-func benchMessages(b *testing.B) int {
-	v := os.Getenv("PARLEY_BENCH_MESSAGES")
-	if v == "" {
-		return 10_000_000
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("PARLEY_BENCH_MESSAGES=%q: not a positive number", v)
-	}
-	return n
 }

@@ -20,7 +20,7 @@ import (
 //
 //	PARLEY_BENCH_MESSAGES=1000000 go test ./sqlite -run '^$' -bench Search -benchtime 2000x -timeout 0
 func BenchmarkSearch(b *testing.B) {
-	total := benchMessages(b)
+	total := storetest.BenchMessages(b)
 	const perConv, member = 1000, 50
 	convs := max(1, total/perConv)
 	db := MustOpen(b)

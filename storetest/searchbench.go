@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,20 @@ import (
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/internal/textsearch"
 )
+
+// BenchMessages returns the store size of the stores' read benchmarks:
+// PARLEY_BENCH_MESSAGES, 10,000,000 when unset.
+func BenchMessages(b *testing.B) int {
+	v := os.Getenv("PARLEY_BENCH_MESSAGES")
+	if v == "" {
+		return 10_000_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("PARLEY_BENCH_MESSAGES=%q: not a positive number", v)
+	}
+	return n
+}
 
 // Corpus makes message text for search benchmarks: 4 to 14 words each,
 // drawn with Zipf frequencies (as in natural language: a few words are
