@@ -146,12 +146,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Servers = servers
 	for i := range cfg.Repeats {
 		for _, rate := range cfg.Rates {
-			// Each repeat starts with another server: with two, they
+			// Each repeat starts with the next server: with two, they
 			// alternate which goes first.
 			order := append(slices.Clone(servers[i%len(servers):]), servers[:i%len(servers)]...)
-			if len(servers) == 2 && i%2 == 1 {
-				order = []string{Relay, Parley}
-			}
 			for _, server := range order {
 				m, err := measure(ctx, cfg, server, rate)
 				if err != nil {
