@@ -288,7 +288,7 @@ func (f MessageFilter) Window() (lo, hi int64, limit int, ascending bool) {
 }
 
 // LogPosition marks what a store had committed at one moment, across all
-// conversations: LastSeqAt answers, for any conversation, where its log
+// conversations: LastSeqsAt answers, for any conversation, where its log
 // stood then. It is opaque and only meaningful to the store that made it.
 type LogPosition string
 
@@ -356,12 +356,15 @@ type MessageStore interface {
 	// LogPosition returns a mark of everything committed when it is called.
 	// Returns EUNAVAILABLE when the store cannot answer now.
 	LogPosition(ctx context.Context) (LogPosition, error)
-	// LastSeqAt returns the highest seq of the conversation's log that was
-	// committed at pos (0 if none; entries removed since by retention may
-	// make it lower, never higher). Every entry with a higher seq was
-	// committed after pos was taken. Returns EUNAVAILABLE when the store
-	// cannot answer now, EINVALID for a pos it did not make.
-	LastSeqAt(ctx context.Context, conversationID ID, pos LogPosition) (int64, error)
+	// LastSeqsAt returns, for each of positions in turn, the highest seq
+	// of the conversation's log that was committed at that position (0 if
+	// none; entries removed since by retention may make it lower, never
+	// higher). Every entry with a higher seq was committed after the
+	// position was taken. It answers many positions in one read: the
+	// realtime connections a conversation's message reaches first all ask
+	// at once. Returns EUNAVAILABLE when the store cannot answer now,
+	// EINVALID when one of positions is not one it made.
+	LastSeqsAt(ctx context.Context, conversationID ID, positions []LogPosition) ([]int64, error)
 	// DeleteMessagesBefore removes log entries created before t and their
 	// idempotency records, and returns how many entries it removed.
 	DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, error)

@@ -131,7 +131,7 @@ type SyncQuery struct {
 	Cursors map[ID]int64
 	// Since, when set, is where the conversations Cursors does not name
 	// start: after the last seq committed at Since, as a realtime
-	// connection's stream does (MessageService.StreamStart).
+	// connection's stream does (MessageService.StreamStarts).
 	Since LogPosition
 }
 
@@ -273,13 +273,17 @@ type MessageService interface {
 	// Typing tells the other members the caller is typing.
 	Typing(ctx context.Context, c Caller, conversationID ID) error
 	// LogPosition marks everything committed now: a realtime connection
-	// takes it once it receives its user's events, and StreamStart then
+	// takes it once it receives its user's events, and StreamStarts then
 	// tells, per conversation, where the connection's live stream begins.
 	LogPosition(ctx context.Context) (LogPosition, error)
-	// StreamStart returns the highest seq of the conversation's log that
-	// was committed at pos: every later entry was committed after pos was
-	// taken. Returns EUNAVAILABLE when the store cannot answer now.
-	StreamStart(ctx context.Context, c Caller, conversationID ID, pos LogPosition) (int64, error)
+	// StreamStarts returns, for each of positions in turn, the highest seq
+	// of the conversation's log that was committed at that position: every
+	// later entry was committed after it was taken. Where a stream starts
+	// says nothing of what anyone may see (reading the log does), so it
+	// needs no caller; one call answers every connection a conversation's
+	// message reached before its stream started. Returns EUNAVAILABLE
+	// when the store cannot answer now.
+	StreamStarts(ctx context.Context, conversationID ID, positions []LogPosition) ([]int64, error)
 	// Sync emits, for each of the caller's conversations, a SyncPoint, then
 	// in seq order every message after where q says the device is, then
 	// the current receipts of the conversations that changed.

@@ -284,11 +284,9 @@ func (a *App) LogPosition(ctx context.Context) (parley.LogPosition, error) {
 	return a.store.LogPosition(ctx)
 }
 
-// StreamStart implements parley.MessageService. Where a stream starts says
-// nothing of what the caller may see (reading the log does), so it needs
-// no membership check.
-func (a *App) StreamStart(ctx context.Context, c parley.Caller, conversationID parley.ID, pos parley.LogPosition) (int64, error) {
-	return a.store.LastSeqAt(ctx, conversationID, pos)
+// StreamStarts implements parley.MessageService.
+func (a *App) StreamStarts(ctx context.Context, conversationID parley.ID, positions []parley.LogPosition) ([]int64, error) {
+	return a.store.LastSeqsAt(ctx, conversationID, positions)
 }
 
 // syncPage is how many messages Sync reads per query.
@@ -315,10 +313,11 @@ func (a *App) Sync(ctx context.Context, c parley.Caller, q parley.SyncQuery, emi
 		conv, self := uc.Conversation, uc.Self
 		cur, ok := cursors[conv.ID]
 		if !ok && q.Since != "" {
-			var err error
-			if cur, err = a.store.LastSeqAt(ctx, conv.ID, q.Since); err != nil {
+			seqs, err := a.store.LastSeqsAt(ctx, conv.ID, []parley.LogPosition{q.Since})
+			if err != nil {
 				return err
 			}
+			cur = seqs[0]
 		}
 		froms[i] = max(cur, self.Floor())
 		if err := emit(parley.EventSyncPoint, parley.SyncPoint{ConversationID: conv.ID, Seq: froms[i]}); err != nil {

@@ -3,7 +3,6 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -93,25 +92,45 @@ func (db *DB) LogPosition(ctx context.Context) (parley.LogPosition, error) {
 	return parley.LogPosition(snap), nil
 }
 
-// LastSeqAt implements parley.MessageStore. A conversation's sends lock its
-// row one transaction after the other, so its entries commit in seq order:
-// those visible in the snapshot pos are a prefix of its log, and the
-// entries the backward scan walks past are the few written since pos.
-func (db *DB) LastSeqAt(ctx context.Context, conversationID parley.ID, pos parley.LogPosition) (int64, error) {
-	if !validSnapshot(string(pos)) {
-		return 0, parley.Errorf(parley.EINVALID, "not a log position of this store")
+// LastSeqsAt implements parley.MessageStore. A conversation's sends lock
+// its row one transaction after the other, so its entries commit in seq
+// order: those visible in a snapshot are a prefix of its log, and the
+// entries each backward scan walks past are the few written since that
+// snapshot. One round trip answers every position.
+func (db *DB) LastSeqsAt(ctx context.Context, conversationID parley.ID, positions []parley.LogPosition) ([]int64, error) {
+	snaps := make([]string, len(positions))
+	for i, pos := range positions {
+		if !validSnapshot(string(pos)) {
+			return nil, parley.Errorf(parley.EINVALID, "not a log position of this store")
+		}
+		snaps[i] = string(pos)
 	}
-	var seq int64
-	err := db.pool.QueryRow(ctx, `SELECT seq FROM messages
-		WHERE conversation_id = $1 AND (written_by IS NULL OR pg_visible_in_snapshot(written_by, $2::pg_snapshot))
-		ORDER BY seq DESC LIMIT 1`, int64(conversationID), string(pos)).Scan(&seq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
+	seqs := make([]int64, len(positions))
+	if len(snaps) == 0 {
+		return seqs, nil
 	}
+	rows, err := db.pool.Query(ctx, `SELECT p.i, (SELECT seq FROM messages
+			WHERE conversation_id = $1 AND (written_by IS NULL OR pg_visible_in_snapshot(written_by, p.snap::pg_snapshot))
+			ORDER BY seq DESC LIMIT 1)
+		FROM unnest($2::text[]) WITH ORDINALITY AS p(snap, i)`, int64(conversationID), snaps)
 	if err != nil {
-		return 0, db.err("read log position of a conversation", err)
+		return nil, db.err("read log positions of a conversation", err)
 	}
-	return seq, nil
+	defer rows.Close()
+	for rows.Next() {
+		var i int64
+		var seq *int64
+		if err := rows.Scan(&i, &seq); err != nil {
+			return nil, db.err("read log positions of a conversation", err)
+		}
+		if seq != nil {
+			seqs[i-1] = *seq
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.err("read log positions of a conversation", err)
+	}
+	return seqs, nil
 }
 
 // validSnapshot reports whether s has the text form of a pg_snapshot,

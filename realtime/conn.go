@@ -21,7 +21,7 @@ import (
 // after the connection started receiving its user's events exactly once,
 // in seq order, whether or not the client ever syncs. pos, taken once the
 // user's bus topic was subscribed, fixes where that is: a conversation's
-// stream starts after the last seq committed at pos (StreamStart), so
+// stream starts after the last seq committed at pos (StreamStarts), so
 // entries that arrive out of order, late or not at all are recognised and
 // fetched from the store, and those committed before pos are left to sync.
 type conn struct {
@@ -361,7 +361,7 @@ func (c *conn) deliverLocked(conv parley.ID, seq int64, data []byte) {
 		}
 		if !st.starting {
 			st.starting = true
-			go c.startStream(conv)
+			c.g.requestStart(conv, c)
 		}
 		return
 	}
@@ -416,16 +416,13 @@ func (c *conn) backoffLocked(st *stream) time.Duration {
 
 const maxRetryWait = 5 * time.Second
 
-// startStream fixes where a conversation's stream starts: after the last
-// seq committed at the connection's position. Held messages at or below
-// it were committed before and are the business of sync; a hole above it
-// is fetched from the store at once (everything below a published seq is
-// committed). A store that cannot answer now is asked again later, the
-// messages held meanwhile.
-func (c *conn) startStream(conv parley.ID) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.CallTimeout)
-	start, err := c.g.svc.Messages.StreamStart(ctx, c.caller, conv, c.pos)
-	cancel()
+// started fixes where a conversation's stream starts: after start, the
+// last seq committed at the connection's position (see requestStart). Held
+// messages at or below it were committed before and are the business of
+// sync; a hole above it is fetched from the store at once (everything
+// below a published seq is committed). A store that could not answer
+// (err) is asked again later, the messages held meanwhile.
+func (c *conn) started(conv parley.ID, start int64, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.streams[conv]
@@ -434,7 +431,7 @@ func (c *conn) startStream(conv parley.ID) {
 	}
 	if !st.known && err != nil {
 		c.g.logger.Warn("start message stream", "conversation", conv, "err", err)
-		st.timer = time.AfterFunc(c.backoffLocked(st), func() { c.startStream(conv) })
+		st.timer = time.AfterFunc(c.backoffLocked(st), func() { c.g.requestStart(conv, c) })
 		return
 	}
 	st.starting, st.retry = false, 0

@@ -38,7 +38,7 @@ func (r *recorder) got() string {
 	return fmt.Sprint(r.seqs)
 }
 
-// store answers History from a fixed log, and StreamStart with a fixed
+// store answers History from a fixed log, and StreamStarts with a fixed
 // start, and counts the calls.
 type store struct {
 	parley.ConversationService
@@ -54,9 +54,14 @@ type store struct {
 	// fail is returned by the next failures History calls.
 	fail     error
 	failures int
-	// startFailures StreamStart calls answer EUNAVAILABLE.
+	// startFailures StreamStarts calls answer EUNAVAILABLE.
 	startFailures int
 	startCalls    int
+	// startAt answers positions other than testPosition; startGate, when
+	// set, is sent each call's positions and holds the call until it is
+	// sent to in return.
+	startAt   map[parley.LogPosition]int64
+	startGate chan []parley.LogPosition
 	// stored are the watermarks Receipts answers, after receiptErrs
 	// calls that answer the first of receiptErrs in turn.
 	stored       []parley.Receipt
@@ -111,18 +116,30 @@ func (s *store) historyCalls() []parley.HistoryQuery {
 	return append([]parley.HistoryQuery(nil), s.calls...)
 }
 
-func (s *store) StreamStart(_ context.Context, _ parley.Caller, _ parley.ID, pos parley.LogPosition) (int64, error) {
+func (s *store) StreamStarts(_ context.Context, _ parley.ID, positions []parley.LogPosition) ([]int64, error) {
+	if s.startGate != nil {
+		s.startGate <- positions
+		<-s.startGate
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.startCalls++
-	if pos != testPosition {
-		return 0, parley.Errorf(parley.EINVALID, "not a log position of this store")
+	seqs := make([]int64, len(positions))
+	for i, pos := range positions {
+		at, ok := s.startAt[pos]
+		if !ok && pos != testPosition {
+			return nil, parley.Errorf(parley.EINVALID, "not a log position of this store")
+		}
+		seqs[i] = s.start
+		if ok {
+			seqs[i] = at
+		}
 	}
 	if s.startFailures > 0 {
 		s.startFailures--
-		return 0, parley.Errorf(parley.EUNAVAILABLE, "database unavailable")
+		return nil, parley.Errorf(parley.EUNAVAILABLE, "database unavailable")
 	}
-	return s.start, nil
+	return seqs, nil
 }
 
 const testPosition = parley.LogPosition("test-position")
@@ -130,17 +147,29 @@ const testPosition = parley.LogPosition("test-position")
 const conv = parley.ID(7)
 
 func newTestConn(t *testing.T, log ...int64) (*conn, *recorder, *store) {
+	g, st := newTestGateway(log...)
+	c, r := addTestConn(t, g, testPosition)
+	return c, r, st
+}
+
+// newTestGateway returns a gateway whose store holds log.
+func newTestGateway(log ...int64) (*Gateway, *store) {
 	st := &store{log: map[int64]bool{}}
 	for _, s := range log {
 		st.log[s] = true
 	}
 	g := &Gateway{cfg: Config{GapWait: 20 * time.Millisecond, MaxHeld: 8}.withDefaults(), svc: Services{Conversations: st, Messages: st}}
 	g.logger = g.cfg.Logger
+	return g, st
+}
+
+// addTestConn connects a socket to g that took its position at pos.
+func addTestConn(t *testing.T, g *Gateway, pos parley.LogPosition) (*conn, *recorder) {
 	r := &recorder{}
 	c := &conn{g: g, s: r, caller: parley.Caller{UserID: 1, DeviceID: 1}}
-	c.setPosition(testPosition)
+	c.setPosition(pos)
 	t.Cleanup(c.close)
-	return c, r, st
+	return c, r
 }
 
 // syncing makes c behave as during a sync's replay.
@@ -328,6 +357,50 @@ func TestStreamOrder(t *testing.T) {
 		deliver(c, 8)
 		waitGot(t, r, "[6 7 8]")
 	})
+	t.Run("OneReadStartsManyConnections", func(t *testing.T) {
+		// A group's message reaches 50 sockets that took their positions
+		// at two moments. The first socket's read is under way while the
+		// others ask: they share one read, with each distinct position
+		// asked once, and each stream starts where its own position says.
+		g, st := newTestGateway(5, 6, 7, 8)
+		st.startAt = map[parley.LogPosition]int64{"early": 5, "late": 7}
+		st.startGate = make(chan []parley.LogPosition)
+		var rs []*recorder
+		var cs []*conn
+		for i := range 50 {
+			pos := parley.LogPosition("early")
+			if i%2 == 1 {
+				pos = "late"
+			}
+			c, r := addTestConn(t, g, pos)
+			waitLong(c)
+			cs, rs = append(cs, c), append(rs, r)
+		}
+		deliver(cs[0], 8)
+		if asked := fmt.Sprint(<-st.startGate); asked != "[early]" {
+			t.Fatalf("first read asked %s; want [early]", asked)
+		}
+		for _, c := range cs[1:] {
+			deliver(c, 8)
+		}
+		st.startGate <- nil
+		if asked := fmt.Sprint(<-st.startGate); asked != "[late early]" {
+			t.Fatalf("second read asked %s; want [late early]", asked)
+		}
+		st.startGate <- nil
+		for i, r := range rs {
+			want := "[6 7 8]"
+			if i%2 == 1 {
+				want = "[8]"
+			}
+			waitGot(t, r, want)
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.startCalls != 2 {
+			t.Fatalf("%d reads of where streams start; want 2", st.startCalls)
+		}
+	})
 	t.Run("StreamStartWaitsForUnavailableStore", func(t *testing.T) {
 		c, r, st := newTestConn(t, 5, 6, 7, 8)
 		st.start, st.startFailures = 5, 2
@@ -411,7 +484,7 @@ func TestStreamOrder(t *testing.T) {
 		calls := st.startCalls
 		st.mu.Unlock()
 		if calls != 0 {
-			t.Fatalf("StreamStart called %d times for a stream sync took up", calls)
+			t.Fatalf("StreamStarts called %d times for a stream sync took up", calls)
 		}
 	})
 	t.Run("SecondSyncSkipsWhatTheSocketHas", func(t *testing.T) {

@@ -132,6 +132,8 @@ type Gateway struct {
 	// sends runs each send until its ack, on goroutines reused from one
 	// send to the next.
 	sends *workers.Pool
+	// starts reads where streams start, for many connections at once.
+	starts starts
 	// resyncs counts bus reconnections, so a connection that was starting
 	// during one catches up too.
 	resyncs atomic.Uint64

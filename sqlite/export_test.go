@@ -140,3 +140,6 @@ func SetAutomerge(ctx context.Context, db *DB, n int) error {
 		return err
 	})
 }
+
+// LastSeqsAtSQL is the statement LastSeqsAt reads with.
+const LastSeqsAtSQL = lastSeqsAtSQL

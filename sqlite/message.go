@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -241,25 +240,47 @@ func (db *DB) LogPosition(ctx context.Context) (parley.LogPosition, error) {
 	return parley.LogPosition(strconv.FormatInt(id, 10)), nil
 }
 
-// LastSeqAt implements parley.MessageStore: within a conversation, seqs and
-// ids grow together, so the entry it looks for is the last one of the
-// conversation with an id at most pos; the entries it walks past are
-// those written since pos.
-func (db *DB) LastSeqAt(ctx context.Context, conversationID parley.ID, pos parley.LogPosition) (int64, error) {
-	id, err := strconv.ParseInt(string(pos), 10, 64)
-	if err != nil || id < 0 {
-		return 0, parley.Errorf(parley.EINVALID, "not a log position of this store")
+// lastSeqsAtSQL answers, for each position of the JSON list ?2 (by its
+// index), the last seq of conversation ?1 with an id at most it, walking
+// messages_seq backwards from the conversation's end.
+const lastSeqsAtSQL = `SELECT p.key, (SELECT seq FROM messages WHERE conversation_id = ?1 AND id <= p.value ORDER BY seq DESC LIMIT 1)
+	FROM json_each(?2) AS p`
+
+// LastSeqsAt implements parley.MessageStore: within a conversation, seqs
+// and ids grow together, so the entry it looks for at each position is the
+// last one of the conversation with an id at most that position; the
+// entries each probe walks past are those written since. One statement
+// answers every position.
+func (db *DB) LastSeqsAt(ctx context.Context, conversationID parley.ID, positions []parley.LogPosition) ([]int64, error) {
+	ids := make([]int64, len(positions))
+	for i, pos := range positions {
+		id, err := strconv.ParseInt(string(pos), 10, 64)
+		if err != nil || id < 0 {
+			return nil, parley.Errorf(parley.EINVALID, "not a log position of this store")
+		}
+		ids[i] = id
 	}
-	var seq int64
-	err = db.read.QueryRowContext(ctx, `SELECT seq FROM messages WHERE conversation_id = ? AND id <= ? ORDER BY seq DESC LIMIT 1`,
-		int64(conversationID), id).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+	seqs := make([]int64, len(positions))
+	if len(ids) == 0 {
+		return seqs, nil
 	}
+	rows, err := db.read.QueryContext(ctx, lastSeqsAtSQL, int64(conversationID), jsonList(ids))
 	if err != nil {
-		return 0, dbError("read log position of a conversation", err)
+		return nil, dbError("read log positions of a conversation", err)
 	}
-	return seq, nil
+	defer rows.Close()
+	for rows.Next() {
+		var i int
+		var seq sql.NullInt64
+		if err := rows.Scan(&i, &seq); err != nil {
+			return nil, dbError("read log positions of a conversation", err)
+		}
+		seqs[i] = seq.Int64
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("read log positions of a conversation", err)
+	}
+	return seqs, nil
 }
 
 // RecallMessage implements parley.MessageStore.

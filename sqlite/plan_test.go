@@ -13,7 +13,8 @@ import (
 // TestListPlans checks that the conversation list reads the user's own
 // memberships through an index, for the pinned conversations and the
 // others, and that a send finds the archived members of its conversation
-// through members_archived, never by reading all of members.
+// through members_archived, never by reading all of members; and that
+// where streams start is read backwards along messages_seq.
 func TestListPlans(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpen(t)
@@ -27,6 +28,7 @@ func TestListPlans(t *testing.T) {
 		{name: "OthersWithArchived", index: "members_user", query: q(sqlite.UserConversationsQuery(u.ID, parley.ConversationFilter{IncludeLeft: true, ExcludePinned: true, Limit: 20}))},
 		{name: "Pinned", index: "members_pinned", query: q(sqlite.UserConversationsQuery(u.ID, parley.ConversationFilter{IncludeLeft: true, ExcludeArchived: true, OnlyPinned: true}))},
 		{name: "Unarchive", index: "members_archived", query: sqlite.UnarchiveSQL(3), args: []any{1, 2, 3}},
+		{name: "StreamStarts", index: "messages_seq", query: sqlite.LastSeqsAtSQL, args: []any{1, "[5,9]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args

@@ -10,7 +10,7 @@ import (
 )
 
 // testLogPosition checks the contract a realtime connection's stream start
-// rests on: LastSeqAt(pos) is where each conversation's log stood when pos
+// rests on: LastSeqsAt(pos) is where each conversation's log stood when pos
 // was taken, whatever was written after, concurrently or not, and a queued
 // callback runs before the append returns.
 func testLogPosition(t *testing.T, open Opener) {
@@ -69,14 +69,25 @@ func testLogPosition(t *testing.T, open Opener) {
 		{"EmptyConversation", end, empty, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.LastSeqAt(ctx, tc.conv.ID, tc.pos)
-			if err != nil || got != tc.want {
-				t.Fatalf("LastSeqAt = %d, %v; want %d", got, err, tc.want)
+			if got := mustLastSeqAt(t, s, tc.conv, tc.pos); got != tc.want {
+				t.Fatalf("LastSeqsAt = %d; want %d", got, tc.want)
 			}
 		})
 	}
+	t.Run("ManyPositionsInTheirOrder", func(t *testing.T) {
+		positions := []parley.LogPosition{end, start, mid, end, mid, start}
+		got, err := s.LastSeqsAt(ctx, one.ID, positions)
+		if want := []int64{23, 0, 3, 23, 3, 0}; err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("LastSeqsAt = %v, %v; want %v", got, err, want)
+		}
+		if got, err := s.LastSeqsAt(ctx, one.ID, nil); err != nil || len(got) != 0 {
+			t.Fatalf("LastSeqsAt of no position = %v, %v; want none", got, err)
+		}
+	})
 	t.Run("ErrInvalidPosition", func(t *testing.T) {
-		_, err := s.LastSeqAt(ctx, one.ID, "not a position")
+		_, err := s.LastSeqsAt(ctx, one.ID, []parley.LogPosition{"not a position"})
+		wantCode(t, err, parley.EINVALID)
+		_, err = s.LastSeqsAt(ctx, one.ID, []parley.LogPosition{mid, "not a position", end})
 		wantCode(t, err, parley.EINVALID)
 	})
 	t.Run("RecallEntriesCount", func(t *testing.T) {
@@ -89,8 +100,8 @@ func testLogPosition(t *testing.T, open Opener) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.LastSeqAt(ctx, one.ID, pos); err != nil || got != entry.Seq {
-			t.Fatalf("LastSeqAt after a recall = %d, %v; want %d", got, err, entry.Seq)
+		if got := mustLastSeqAt(t, s, one, pos); got != entry.Seq {
+			t.Fatalf("LastSeqsAt after a recall = %d; want %d", got, entry.Seq)
 		}
 	})
 	t.Run("QueuedBeforeReturn", func(t *testing.T) {
@@ -111,4 +122,14 @@ func testLogPosition(t *testing.T, open Opener) {
 			t.Fatalf("queued called %d times after a refusal, want 1", called)
 		}
 	})
+}
+
+// mustLastSeqAt asks for one position.
+func mustLastSeqAt(t *testing.T, s parley.Store, conv *parley.Conversation, pos parley.LogPosition) int64 {
+	t.Helper()
+	seqs, err := s.LastSeqsAt(context.Background(), conv.ID, []parley.LogPosition{pos})
+	if err != nil || len(seqs) != 1 {
+		t.Fatalf("LastSeqsAt = %v, %v; want one seq", seqs, err)
+	}
+	return seqs[0]
 }
