@@ -19,15 +19,22 @@ func OpenWithMigration(ctx context.Context, cfg Config, sql string) (*DB, error)
 	return open(ctx, cfg, ms)
 }
 
+// RecentDays is how many days up to today a page is first looked for in,
+// and EarlierDays in how many before those.
+const (
+	RecentDays  = recentDays
+	EarlierDays = earlierDays
+)
+
 // PageSQL is the query of a page of the log in the recent partitions as of
-// now, in the others, or in all.
+// now ("recent"), in the earlier ones ("earlier"), or in all.
 func PageSQL(ascending bool, now time.Time, part string) string {
-	recent, older := windows(now)
+	first, last := recentSpan(dayOf(now))
 	switch part {
 	case "recent":
-		return pageSQL(ascending, recent)
-	case "older":
-		return pageSQL(ascending, older)
+		return daysPageSQL(ascending, first, last)
+	case "earlier":
+		return daysPageSQL(ascending, first-earlierDays, first-1)
 	}
 	return pageSQL(ascending, "")
 }
