@@ -202,7 +202,7 @@ func TestReadPlans(t *testing.T) {
 			wantIndexScans(t, explain(t, conn, all, int64(50000), int64(0), int64(9000), 50, now), true, empty)
 		})
 		t.Run(name+"Generic", func(t *testing.T) {
-			for i, part := range []string{"recent", "earlier", "all"} {
+			for i, part := range []string{"recent", "earlier", "older", "all"} {
 				stmt := fmt.Sprintf("page_%s_%d", strings.ToLower(name), i)
 				for _, sql := range []string{
 					`SET plan_cache_mode = force_generic_plan`,
@@ -217,13 +217,16 @@ func TestReadPlans(t *testing.T) {
 				wantIndexScans(t, plan, true, empty)
 				// The recent partitions: RecentDays up to now's day, and the
 				// next; the earlier ones: EarlierDays before those.
-				since := now.AddDate(0, 0, 1-postgres.RecentDays)
-				bounds := map[string][2]string{
-					"recent":  {"messages_p" + since.Format("20060102"), "messages_p20270312"},
-					"earlier": {"messages_p" + since.AddDate(0, 0, -postgres.EarlierDays).Format("20060102"), "messages_p" + since.Format("20060102")},
+				since := "messages_p" + now.AddDate(0, 0, 1-postgres.RecentDays).Format("20060102")
+				earlier := "messages_p" + now.AddDate(0, 0, 1-postgres.RecentDays-postgres.EarlierDays).Format("20060102")
+				reads := map[string]func(p string) bool{
+					"recent":  func(p string) bool { return p >= since && p < "messages_p20270312" },
+					"earlier": func(p string) bool { return p >= earlier && p < since },
+					"older":   func(p string) bool { return p < since || p >= "messages_p20270312" },
+					"all":     func(string) bool { return true },
 				}
 				for _, p := range partitionsRead(plan) {
-					if b, ok := bounds[part]; ok && (p < b[0] || p >= b[1]) {
+					if !reads[part](p) {
 						t.Fatalf("the %s part of a page reads %s", part, p)
 					}
 				}

@@ -27,16 +27,19 @@ const (
 )
 
 // PageSQL is the query of a page of the log in the recent partitions as of
-// now ("recent"), in the earlier ones ("earlier"), or in all.
+// now ("recent"), in the earlier ones ("earlier"), in all but the recent
+// ones ("older"), or in all.
 func PageSQL(ascending bool, now time.Time, part string) string {
-	first, last := recentSpan(dayOf(now))
+	st := new(DB).stepsFor(dayOf(now), ascending)
 	switch part {
 	case "recent":
-		return daysPageSQL(ascending, first, last)
+		return st.recent
 	case "earlier":
-		return daysPageSQL(ascending, first-earlierDays, first-1)
+		return st.earlier
+	case "older":
+		return st.older
 	}
-	return pageSQL(ascending, "")
+	return st.all
 }
 
 // UserConversationsSQL is the query of a member's conversation list, and

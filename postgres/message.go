@@ -147,14 +147,15 @@ const (
 // grows with the number of partitions read. So the newest page and pages
 // after a cursor are read in steps: the recent days, then the earlier
 // days, each one day after the other from the page's end and only until
-// the page is full (see daysPageSQL), and last every partition. What a
-// step finds counts only as far as it is provably part of the page: the
-// run of contiguous seqs from the page's end (the requested bound or the
-// conversation's last seq, read by the first statement). When the run
-// holds the page (the page size, or every seq to the other bound), the
-// read ends; otherwise the next step reads only what the page lacks
-// beyond the run. Pages before a seq (scrolling back) read every
-// partition at once.
+// the page is full (see daysPageSQL), and last the partitions not ruled
+// out: every one, or all but the recent days when those hold nothing of
+// the window. What a step finds counts only as far as it is provably part
+// of the page: the run of contiguous seqs from the page's end (the
+// requested bound or the conversation's last seq, read by the first
+// statement). When the run holds the page (the page size, or every seq to
+// the other bound), the read ends; otherwise the next step reads only
+// what the page lacks beyond the run. Pages before a seq (scrolling back)
+// read every partition at once.
 func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.MessageFilter) ([]*parley.Message, error) {
 	lo, hi, limit, ascending := f.Window()
 	if hi <= lo {
@@ -170,26 +171,26 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 		ms, _, err := db.page(ctx, pageSQL(ascending, ""), conversationID, lo, hi, limit, now)
 		return ms, err
 	}
-	steps := db.pageSteps(dayOf(db.now()), ascending)
+	st := db.stepsFor(dayOf(db.now()), ascending)
 	var run []*parley.Message // the page's part found so far, from its end
 	top := int64(-1)
 	slo, shi := lo, hi // what is left to find
-	for i := 0; i < len(steps); i++ {
-		ms, last, err := db.page(ctx, steps[i], conversationID, slo, shi, limit-len(run), now)
+	rest := st.all     // the last step's statement
+	for _, sql := range []string{st.recent, st.earlier} {
+		ms, last, err := db.page(ctx, sql, conversationID, slo, shi, limit-len(run), now)
 		if err != nil {
 			return nil, err
 		}
-		if top < 0 && len(ms) > 0 {
-			top = min(hi, last)
-		}
-		if i == len(steps)-1 {
-			// Every partition: ms is the rest of the page.
-			if ascending {
-				run = joinSeqs(run, ms)
-			} else {
-				run = joinSeqs(ms, run)
+		if len(ms) == 0 && len(run) == 0 {
+			if sql == st.recent {
+				// Nothing in the recent days: the window is empty or its
+				// entries are older, in the other partitions.
+				rest = st.older
 			}
 			break
+		}
+		if top < 0 && len(ms) > 0 {
+			top = min(hi, last)
 		}
 		if ascending {
 			run = joinSeqs(run, pageRun(ms, slo+1, true))
@@ -197,22 +198,27 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 			run = joinSeqs(pageRun(ms, min(shi, top), false), run)
 		}
 		if len(run) == 0 {
-			if len(ms) == 0 {
-				// Nothing in the recent days: the window is empty, or
-				// its entries are older; the last step finds them.
-				i = len(steps) - 2
-			}
 			continue
 		}
 		first, end := run[0].Seq, run[len(run)-1].Seq
 		if len(run) == limit || first == lo+1 && end == top {
-			break
+			return run, nil
 		}
 		if ascending {
 			slo = end
 		} else {
 			shi = first - 1
 		}
+	}
+	// The rest of the page, in page order, from the partitions not ruled out.
+	ms, _, err := db.page(ctx, rest, conversationID, slo, shi, limit-len(run), now)
+	if err != nil {
+		return nil, err
+	}
+	if ascending {
+		run = joinSeqs(run, ms)
+	} else {
+		run = joinSeqs(ms, run)
 	}
 	if len(run) == 0 {
 		return nil, nil
@@ -304,33 +310,39 @@ func daysPageSQL(ascending bool, first, last day) string {
 		strings.Join(days, "\n\tUNION ALL ") + `) p LIMIT $4`
 }
 
-// pageSteps returns the statements of Messages' steps as of today, built
+// stepsFor returns the statements of Messages' steps as of today, built
 // once a day: they are long, and building them costs more than an index
 // scan.
-func (db *DB) pageSteps(today day, ascending bool) []string {
+func (db *DB) stepsFor(today day, ascending bool) *pageSteps {
 	s := db.steps.Load()
 	if s == nil || s.today != today {
 		s = &pageStatements{today: today}
 		first, last := recentSpan(today)
 		for i, asc := range []bool{false, true} {
-			s.sql[i] = []string{
-				daysPageSQL(asc, first, last),
-				daysPageSQL(asc, first-earlierDays, first-1),
-				pageSQL(asc, ""),
+			s.steps[i] = pageSteps{
+				recent:  daysPageSQL(asc, first, last),
+				earlier: daysPageSQL(asc, first-earlierDays, first-1),
+				all:     pageSQL(asc, ""),
+				older:   pageSQL(asc, `(created_at < `+dayLiteral(first)+` OR created_at >= `+dayLiteral(last+1)+`)`),
 			}
 		}
 		db.steps.Store(s)
 	}
 	if ascending {
-		return s.sql[1]
+		return &s.steps[1]
 	}
-	return s.sql[0]
+	return &s.steps[0]
 }
+
+// pageSteps are the statements of Messages' steps, in one direction: the
+// recent days, the earlier days, and the rest of the page from every
+// partition or from all but the recent days.
+type pageSteps struct{ recent, earlier, all, older string }
 
 // pageStatements holds the statements of Messages' steps on one day.
 type pageStatements struct {
 	today day
-	sql   [2][]string // descending, ascending
+	steps [2]pageSteps // descending, ascending
 }
 
 // pageWhere returns the conditions, order and limit of pageSQL.
