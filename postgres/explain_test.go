@@ -202,7 +202,7 @@ func TestReadPlans(t *testing.T) {
 			wantIndexScans(t, explain(t, conn, all, int64(50000), int64(0), int64(9000), 50, now), true, empty)
 		})
 		t.Run(name+"Generic", func(t *testing.T) {
-			for i, part := range []string{"recent", "earlier", "older", "all"} {
+			for i, part := range []string{"recent", "earlier", "older", "oldest", "all"} {
 				stmt := fmt.Sprintf("page_%s_%d", strings.ToLower(name), i)
 				for _, sql := range []string{
 					`SET plan_cache_mode = force_generic_plan`,
@@ -223,6 +223,7 @@ func TestReadPlans(t *testing.T) {
 					"recent":  func(p string) bool { return p >= since && p < "messages_p20270312" },
 					"earlier": func(p string) bool { return p >= earlier && p < since },
 					"older":   func(p string) bool { return p < since || p >= "messages_p20270312" },
+					"oldest":  func(p string) bool { return p < earlier || p >= "messages_p20270312" },
 					"all":     func(string) bool { return true },
 				}
 				for _, p := range partitionsRead(plan) {

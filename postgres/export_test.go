@@ -28,7 +28,7 @@ const (
 
 // PageSQL is the query of a page of the log in the recent partitions as of
 // now ("recent"), in the earlier ones ("earlier"), in all but the recent
-// ones ("older"), or in all.
+// ones ("older"), in all but both ("oldest"), or in all.
 func PageSQL(ascending bool, now time.Time, part string) string {
 	st := new(DB).stepsFor(dayOf(now), ascending)
 	switch part {
@@ -37,9 +37,11 @@ func PageSQL(ascending bool, now time.Time, part string) string {
 	case "earlier":
 		return st.earlier
 	case "older":
-		return st.older
+		return st.rest[1]
+	case "oldest":
+		return st.rest[2]
 	}
-	return st.all
+	return st.rest[0]
 }
 
 // UserConversationsSQL is the query of a member's conversation list, and

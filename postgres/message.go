@@ -147,15 +147,17 @@ const (
 // grows with the number of partitions read. So the newest page and pages
 // after a cursor are read in steps: the recent days, then the earlier
 // days, each one day after the other from the page's end and only until
-// the page is full (see daysPageSQL), and last the partitions not ruled
-// out: every one, or all but the recent days when those hold nothing of
-// the window. What a step finds counts only as far as it is provably part
-// of the page: the run of contiguous seqs from the page's end (the
-// requested bound or the conversation's last seq, read by the first
-// statement). When the run holds the page (the page size, or every seq to
-// the other bound), the read ends; otherwise the next step reads only
-// what the page lacks beyond the run. Pages before a seq (scrolling back)
-// read every partition at once.
+// the page is full (see daysPageSQL), and last the other partitions. What
+// a step finds counts only as far as it is provably part of the page: the
+// run of contiguous seqs from the page's end (the requested bound or the
+// conversation's last seq, read by the first statement). When the run
+// holds the page (the page size, or every seq to the other bound), the
+// read ends; otherwise the next step reads only what the page lacks
+// beyond the run. A step that returned fewer entries than asked returned
+// all its days hold of that: when the first steps did, the last one
+// leaves their days out, and the page is the page of all they found and
+// it finds. Pages before a seq (scrolling back) read every partition at
+// once.
 func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.MessageFilter) ([]*parley.Message, error) {
 	lo, hi, limit, ascending := f.Window()
 	if hi <= lo {
@@ -172,22 +174,25 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 		return ms, err
 	}
 	st := db.stepsFor(dayOf(db.now()), ascending)
-	var run []*parley.Message // the page's part found so far, from its end
+	var run []*parley.Message  // the page's part found so far, from its end
+	var read []*parley.Message // the entries of the days read through
 	top := int64(-1)
 	slo, shi := lo, hi // what is left to find
-	rest := st.all     // the last step's statement
-	for _, sql := range []string{st.recent, st.earlier} {
-		ms, last, err := db.page(ctx, sql, conversationID, slo, shi, limit-len(run), now)
+	through := 0       // how many steps, from the first, returned all they had
+	for i, sql := range []string{st.recent, st.earlier} {
+		want := limit - len(run)
+		ms, last, err := db.page(ctx, sql, conversationID, slo, shi, want, now)
 		if err != nil {
 			return nil, err
 		}
+		if len(ms) < want && through == i {
+			// Every entry of these days that the page may still take is
+			// in ms: the last step leaves them out.
+			through++
+			read = append(read, ms...)
+		}
 		if len(ms) == 0 && len(run) == 0 {
-			if sql == st.recent {
-				// Nothing in the recent days: the window is empty or its
-				// entries are older, in the other partitions.
-				rest = st.older
-			}
-			break
+			break // nothing of the window in the newest days: the last step finds the rest
 		}
 		if top < 0 && len(ms) > 0 {
 			top = min(hi, last)
@@ -210,20 +215,25 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 			shi = first - 1
 		}
 	}
-	// The rest of the page, in page order, from the partitions not ruled out.
-	ms, _, err := db.page(ctx, rest, conversationID, slo, shi, limit-len(run), now)
+	// The rest of the page from the partitions of the days not read through.
+	ms, _, err := db.page(ctx, st.rest[through], conversationID, slo, shi, limit-len(run), now)
 	if err != nil {
 		return nil, err
 	}
-	if ascending {
-		run = joinSeqs(run, ms)
-	} else {
-		run = joinSeqs(ms, run)
+	ms = append(append(ms, run...), read...)
+	slices.SortFunc(ms, func(a, b *parley.Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	ms = slices.CompactFunc(ms, func(a, b *parley.Message) bool { return a.Seq == b.Seq })
+	if len(ms) > limit {
+		if ascending {
+			ms = ms[:limit]
+		} else {
+			ms = ms[len(ms)-limit:]
+		}
 	}
-	if len(run) == 0 {
+	if len(ms) == 0 {
 		return nil, nil
 	}
-	return run, nil
+	return ms, nil
 }
 
 // pageRun returns the entries of ms (in ascending seq order) that are
@@ -319,11 +329,15 @@ func (db *DB) stepsFor(today day, ascending bool) *pageSteps {
 		s = &pageStatements{today: today}
 		first, last := recentSpan(today)
 		for i, asc := range []bool{false, true} {
+			// Every rest has the days after last, for a clock ahead.
 			s.steps[i] = pageSteps{
 				recent:  daysPageSQL(asc, first, last),
 				earlier: daysPageSQL(asc, first-earlierDays, first-1),
-				all:     pageSQL(asc, ""),
-				older:   pageSQL(asc, `(created_at < `+dayLiteral(first)+` OR created_at >= `+dayLiteral(last+1)+`)`),
+				rest: [3]string{
+					pageSQL(asc, ""),
+					pageSQL(asc, `(created_at < `+dayLiteral(first)+` OR created_at >= `+dayLiteral(last+1)+`)`),
+					pageSQL(asc, `(created_at < `+dayLiteral(first-earlierDays)+` OR created_at >= `+dayLiteral(last+1)+`)`),
+				},
 			}
 		}
 		db.steps.Store(s)
@@ -336,8 +350,12 @@ func (db *DB) stepsFor(today day, ascending bool) *pageSteps {
 
 // pageSteps are the statements of Messages' steps, in one direction: the
 // recent days, the earlier days, and the rest of the page from every
-// partition or from all but the recent days.
-type pageSteps struct{ recent, earlier, all, older string }
+// partition, from all but the recent days', or from all but the recent and
+// the earlier days'.
+type pageSteps struct {
+	recent, earlier string
+	rest            [3]string
+}
 
 // pageStatements holds the statements of Messages' steps on one day.
 type pageStatements struct {
