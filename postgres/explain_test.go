@@ -116,11 +116,11 @@ func partitionsRead(plan planNode) []string {
 }
 
 // TestReadPlans checks, on a log of 120,000 entries over daily
-// partitions, that a history page is an index range scan of the primary
-// key in each partition it reads, merged in seq order (custom and generic
-// plans alike); that the recent and the older half of a page read disjoint
-// partitions; and that the conversation list finds each newest entry
-// through the same index.
+// partitions, that each step of a history page is an index range scan of
+// the primary key in each partition it reads, in seq order (custom and
+// generic plans alike); that each step reads only its days' partitions
+// (the recent days, the earlier days, all but those); and that the
+// conversation list finds each newest entry through the same index.
 func TestReadPlans(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.MustPostgres(t).DSN()
