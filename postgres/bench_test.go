@@ -22,9 +22,10 @@ func BenchmarkAppendMessage(b *testing.B) {
 // BenchmarkHistoryPage reads the newest 50 entries of a conversation (the
 // conversation detail page) from a log of 1,100,000 entries over 30 daily
 // partitions, the retention window. "sparse" reads 5,000 conversations of
-// 200 entries spread over the 30 days, whose newest page reaches into
-// every partition; "active" reads 100 conversations of 1,000 entries of the
-// last 3 days, whose newest page the recent partitions answer. It reports
+// 200 entries spread over the 30 days, whose newest page spans 8 days,
+// more than the recent partitions; "active" reads 100 conversations of
+// 1,000 entries of the last 3 days, whose newest page is in the newest
+// partition. It reports
 // the median and 99th percentile latency of a page, read one at a time.
 func BenchmarkHistoryPage(b *testing.B) {
 	benchHistory(b, testenv.MustPostgres(b).DSN())

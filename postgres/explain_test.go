@@ -68,7 +68,7 @@ func wantIndexScans(t *testing.T, plan planNode, ordered bool, emptyPartitions [
 			}
 		case strings.HasPrefix(n.RelationName, "messages") && n.NodeType != "Bitmap Heap Scan" && !slices.Contains(emptyPartitions, n.RelationName):
 			fail("the log is read with %s on %s", n.NodeType, n.RelationName)
-		case n.NodeType == "Sort" && ordered && readsLog(n):
+		case n.NodeType == "Sort" && ordered && readsLog(n, emptyPartitions):
 			fail("log rows are sorted, not read in index order")
 		}
 	})
@@ -90,9 +90,13 @@ func wantMembersByIndex(t *testing.T, plan planNode) {
 	})
 }
 
-func readsLog(n planNode) bool {
+// readsLog reports whether the plan reads a partition of the log with
+// rows.
+func readsLog(n planNode, emptyPartitions []string) bool {
 	found := false
-	n.walk(func(c planNode) { found = found || strings.HasPrefix(c.RelationName, "messages") })
+	n.walk(func(c planNode) {
+		found = found || strings.HasPrefix(c.RelationName, "messages") && !slices.Contains(emptyPartitions, c.RelationName)
+	})
 	return found
 }
 
@@ -112,22 +116,26 @@ func partitionsRead(plan planNode) []string {
 }
 
 // TestReadPlans checks, on a log of 120,000 entries over daily
-// partitions, that a history page is an index range scan of the primary
-// key in each partition it reads, merged in seq order (custom and generic
-// plans alike); that the recent and the older half of a page read disjoint
-// partitions; and that the conversation list finds each newest entry
-// through the same index.
+// partitions, that each step of a history page is an index range scan of
+// the primary key in each partition it reads, in seq order (custom and
+// generic plans alike); that each step reads only its days' partitions
+// (the recent days, the earlier days, all but those); and that the
+// conversation list finds each newest entry through the same index.
 func TestReadPlans(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.MustPostgres(t).DSN()
 	now := time.Date(2027, 3, 10, 15, 0, 0, 0, time.UTC)
 	db := MustOpenConfig(t, postgres.Config{DSN: dsn, Now: func() time.Time { return now }})
-	// An old entry makes older partitions.
+	// Old entries make older partitions: some days before the recent
+	// ones, and a month before.
 	u, v := storetest.MustUser(t, db), storetest.MustUser(t, db)
-	old := textMessage(storetest.MustConversation(t, db, parley.Direct, u, v), u, storetest.MustDevice(t, db, u), "old")
-	old.CreatedAt = time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)
-	if _, _, err := db.AppendMessage(ctx, old, hashOf("old"), nil); err != nil {
-		t.Fatal(err)
+	d, c := storetest.MustDevice(t, db, u), storetest.MustConversation(t, db, parley.Direct, u, v)
+	for i, at := range []time.Time{time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 2, 28, 0, 0, 0, 0, time.UTC)} {
+		old := textMessage(c, u, d, fmt.Sprint("old", i))
+		old.CreatedAt = at
+		if _, _, err := db.AppendMessage(ctx, old, hashOf(old.ClientMsgID), nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	conn := MustConnect(t, dsn)
 	for _, sql := range []string{
@@ -140,9 +148,13 @@ func TestReadPlans(t *testing.T) {
 		`INSERT INTO messages (conversation_id, seq, id, sender_id, sender_device_id, type, body, created_at)
 			SELECT 50000, s, nextval('message_ids'), 1, 1, 'text', 'hello', '2027-03-09 00:00:00+00'::timestamptz + s * interval '18 seconds'
 			FROM generate_series(1, 20000) s`,
-		// 100 conversations of 100 entries in the old partition.
+		// 100 conversations of 100 entries in the old partition, and 100 in
+		// an earlier one.
 		`INSERT INTO messages (conversation_id, seq, id, sender_id, sender_device_id, type, body, created_at)
 			SELECT 20000 + c, s, nextval('message_ids'), 1, 1, 'text', 'hello', '2027-02-01 00:00:00+00'::timestamptz + s * interval '1 minute'
+			FROM generate_series(1, 100) c, generate_series(1, 100) s`,
+		`INSERT INTO messages (conversation_id, seq, id, sender_id, sender_device_id, type, body, created_at)
+			SELECT 30000 + c, s, nextval('message_ids'), 1, 1, 'text', 'hello', '2027-02-28 00:00:00+00'::timestamptz + s * interval '1 minute'
 			FROM generate_series(1, 100) c, generate_series(1, 100) s`,
 		`INSERT INTO users (id, handle, handle_norm, password_hash, created_at) VALUES (100000, 'u100000', 'u100000', 'x', now())`,
 		`INSERT INTO conversations (id, type, created_by, created_at, last_seq, last_activity_at, last_message_at)
@@ -184,11 +196,13 @@ func TestReadPlans(t *testing.T) {
 			// A short conversation may be read through a bitmap and sorted:
 			// its whole log is fewer rows than index-order reading saves.
 			wantIndexScans(t, explain(t, conn, recent, int64(10500), int64(0), int64(math.MaxInt64), 50, now), false, empty)
-			older := postgres.PageSQL(asc, now, "older")
-			wantIndexScans(t, explain(t, conn, older, int64(50000), int64(0), int64(math.MaxInt64), 50, now), false, empty)
+			earlier := postgres.PageSQL(asc, now, "earlier")
+			wantIndexScans(t, explain(t, conn, earlier, int64(30001), int64(0), int64(math.MaxInt64), 50, now), true, empty)
+			all := postgres.PageSQL(asc, now, "all")
+			wantIndexScans(t, explain(t, conn, all, int64(50000), int64(0), int64(9000), 50, now), true, empty)
 		})
 		t.Run(name+"Generic", func(t *testing.T) {
-			for i, part := range []string{"recent", "older", "all"} {
+			for i, part := range []string{"recent", "earlier", "older", "oldest", "all"} {
 				stmt := fmt.Sprintf("page_%s_%d", strings.ToLower(name), i)
 				for _, sql := range []string{
 					`SET plan_cache_mode = force_generic_plan`,
@@ -200,10 +214,20 @@ func TestReadPlans(t *testing.T) {
 				}
 				plan := explain(t, conn, `EXECUTE `+stmt+`(50000, 0, 9223372036854775807, 50, '2027-03-10 15:00:00+00')`)
 				conn.Exec(ctx, `RESET plan_cache_mode`)
-				wantIndexScans(t, plan, part != "older", empty)
-				// The recent partitions: recentDays up to now's day, and the next.
+				wantIndexScans(t, plan, true, empty)
+				// The recent partitions: RecentDays up to now's day, and the
+				// next; the earlier ones: EarlierDays before those.
+				since := "messages_p" + now.AddDate(0, 0, 1-postgres.RecentDays).Format("20060102")
+				earlier := "messages_p" + now.AddDate(0, 0, 1-postgres.RecentDays-postgres.EarlierDays).Format("20060102")
+				reads := map[string]func(p string) bool{
+					"recent":  func(p string) bool { return p >= since && p < "messages_p20270312" },
+					"earlier": func(p string) bool { return p >= earlier && p < since },
+					"older":   func(p string) bool { return p < since || p >= "messages_p20270312" },
+					"oldest":  func(p string) bool { return p < earlier || p >= "messages_p20270312" },
+					"all":     func(string) bool { return true },
+				}
 				for _, p := range partitionsRead(plan) {
-					if isRecent := p >= "messages_p20270304" && p < "messages_p20270312"; part != "all" && isRecent != (part == "recent") {
+					if !reads[part](p) {
 						t.Fatalf("the %s part of a page reads %s", part, p)
 					}
 				}

@@ -19,17 +19,29 @@ func OpenWithMigration(ctx context.Context, cfg Config, sql string) (*DB, error)
 	return open(ctx, cfg, ms)
 }
 
+// RecentDays is how many days up to today a page is first looked for in,
+// and EarlierDays in how many before those.
+const (
+	RecentDays  = recentDays
+	EarlierDays = earlierDays
+)
+
 // PageSQL is the query of a page of the log in the recent partitions as of
-// now, in the others, or in all.
+// now ("recent"), in the earlier ones ("earlier"), in all but the recent
+// ones ("older"), in all but both ("oldest"), or in all.
 func PageSQL(ascending bool, now time.Time, part string) string {
-	recent, older := windows(now)
+	st := new(DB).stepsFor(dayOf(now), ascending)
 	switch part {
 	case "recent":
-		return pageSQL(ascending, recent)
+		return st.recent
+	case "earlier":
+		return st.earlier
 	case "older":
-		return pageSQL(ascending, older)
+		return st.rest[1]
+	case "oldest":
+		return st.rest[2]
 	}
-	return pageSQL(ascending, "")
+	return st.rest[0]
 }
 
 // UserConversationsSQL is the query of a member's conversation list, and

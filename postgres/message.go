@@ -149,22 +149,34 @@ func validSnapshot(s string) bool {
 	return true
 }
 
-// recentDays is how many days of partitions a page is first looked for in.
-// A page that only needs the newest partitions (opening an active
-// conversation, syncing a device that was offline for a while) then costs
-// a few index scans instead of one per day of the retention window.
-const recentDays = 7
+// recentDays and earlierDays are how many days of partitions a page is
+// looked for in before the others: first the recentDays up to today (and
+// the next day), then the earlierDays before those. The newest page of a
+// conversation active these last days then costs the few index scans of
+// the days its entries are in, and that of a conversation with a message
+// every few hours one more statement, instead of an index scan in every
+// partition of the retention window.
+const (
+	recentDays  = 7
+	earlierDays = 8
+)
 
 // Messages implements parley.MessageStore. A page is a range scan of the
-// (conversation_id, seq, …) primary key in each daily partition, merged in
-// seq order; its cost grows with the number of partitions read. So the
-// newest page and pages after a cursor are read from the recent partitions
-// first. That answer is the page when it provably is: its seqs are
-// contiguous and reach the page's ends (the requested bound, the
-// conversation's last seq read by the same statement, or the page size).
-// Otherwise the same page is read from the other partitions and the two
-// are merged: the page of a union is the page of the union of the two
-// pages. Pages before a seq (scrolling back) read every partition at once.
+// (conversation_id, seq, …) primary key in daily partitions; its cost
+// grows with the number of partitions read. So the newest page and pages
+// after a cursor are read in steps: the recent days, then the earlier
+// days, each one day after the other from the page's end and only until
+// the page is full (see daysPageSQL), and last the other partitions. What
+// a step finds counts only as far as it is provably part of the page: the
+// run of contiguous seqs from the page's end (the requested bound or the
+// conversation's last seq, read by the first statement). When the run
+// holds the page (the page size, or every seq to the other bound), the
+// read ends; otherwise the next step reads only what the page lacks
+// beyond the run. A step that returned fewer entries than asked returned
+// all its days hold of that: when the first steps did, the last one
+// leaves their days out, and the page is the page of all they found and
+// it finds. Pages before a seq (scrolling back) read every partition at
+// once.
 func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.MessageFilter) ([]*parley.Message, error) {
 	lo, hi, limit, ascending := f.Window()
 	if hi <= lo {
@@ -177,20 +189,59 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 	}
 	if f.BeforeSeq > 0 {
 		// Scrolling back: the recent partitions seldom hold the page.
-		ms, _, err := db.page(ctx, pageSQL(ascending, ""), conversationID, lo, hi, limit, ascending, now)
+		ms, _, err := db.page(ctx, pageSQL(ascending, ""), conversationID, lo, hi, limit, now)
 		return ms, err
 	}
-	recentOnly, olderOnly := windows(db.now())
-	recent, exact, err := db.page(ctx, pageSQL(ascending, recentOnly), conversationID, lo, hi, limit, ascending, now)
-	if err != nil || exact {
-		return recent, err
+	st := db.stepsFor(dayOf(db.now()), ascending)
+	var run []*parley.Message  // the page's part found so far, from its end
+	var read []*parley.Message // the entries of the days read through
+	top := int64(-1)
+	slo, shi := lo, hi // what is left to find
+	through := 0       // how many steps, from the first, returned all they had
+	for i, sql := range []string{st.recent, st.earlier} {
+		want := limit - len(run)
+		ms, last, err := db.page(ctx, sql, conversationID, slo, shi, want, now)
+		if err != nil {
+			return nil, err
+		}
+		if len(ms) < want && through == i {
+			// Every entry of these days that the page may still take is
+			// in ms: the last step leaves them out.
+			through++
+			read = append(read, ms...)
+		}
+		if len(ms) == 0 && len(run) == 0 {
+			break // nothing of the window in the newest days: the last step finds the rest
+		}
+		if top < 0 && len(ms) > 0 {
+			top = min(hi, last)
+		}
+		if ascending {
+			run = joinSeqs(run, pageRun(ms, slo+1, true))
+		} else {
+			run = joinSeqs(pageRun(ms, min(shi, top), false), run)
+		}
+		if len(run) == 0 {
+			continue
+		}
+		first, end := run[0].Seq, run[len(run)-1].Seq
+		if len(run) == limit || first == lo+1 && end == top {
+			return run, nil
+		}
+		if ascending {
+			slo = end
+		} else {
+			shi = first - 1
+		}
 	}
-	older, _, err := db.page(ctx, pageSQL(ascending, olderOnly), conversationID, lo, hi, limit, ascending, now)
+	// The rest of the page from the partitions of the days not read through.
+	ms, _, err := db.page(ctx, st.rest[through], conversationID, slo, shi, limit-len(run), now)
 	if err != nil {
 		return nil, err
 	}
-	ms := append(older, recent...)
+	ms = append(append(ms, run...), read...)
 	slices.SortFunc(ms, func(a, b *parley.Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	ms = slices.CompactFunc(ms, func(a, b *parley.Message) bool { return a.Seq == b.Seq })
 	if len(ms) > limit {
 		if ascending {
 			ms = ms[:limit]
@@ -204,55 +255,135 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 	return ms, nil
 }
 
-// page runs a page query and returns its entries in ascending seq order;
-// exact reports whether they are provably the page of the whole log. An
-// expired entry left out is a hole like any other: the page is then
-// completed from the other partitions.
-func (db *DB) page(ctx context.Context, sql string, conv parley.ID, lo, hi int64, limit int, ascending bool, now *time.Time) (ms []*parley.Message, exact bool, err error) {
-	rows, err := db.pool.Query(ctx, sql, int64(conv), lo, hi, limit, now)
-	if err != nil {
-		return nil, false, db.err("read messages", err)
-	}
-	var last int64
-	ms, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*parley.Message, error) { return scanMessage(r, &last) })
-	if err != nil {
-		return nil, false, db.err("read messages", err)
-	}
-	if len(ms) == 0 {
-		return nil, false, nil
-	}
-	if !ascending {
-		slices.Reverse(ms)
-	}
-	for i := 1; i < len(ms); i++ {
-		if ms[i].Seq != ms[i-1].Seq+1 {
-			return ms, false, nil
-		}
-	}
-	first, end, top := ms[0].Seq, ms[len(ms)-1].Seq, min(hi, last)
+// pageRun returns the entries of ms (in ascending seq order) that are
+// contiguous from the seq from: the ones above it when ascending, below
+// it otherwise. It is empty when from is not in ms.
+func pageRun(ms []*parley.Message, from int64, ascending bool) []*parley.Message {
 	if ascending {
-		return ms, first == lo+1 && (len(ms) == limit || end == top), nil
+		n := 0
+		for n < len(ms) && ms[n].Seq == from+int64(n) {
+			n++
+		}
+		return ms[:n]
 	}
-	return ms, end == top && (len(ms) == limit || first == lo+1), nil
+	n := 0
+	for n < len(ms) && ms[len(ms)-1-n].Seq == from-int64(n) {
+		n++
+	}
+	return ms[len(ms)-n:]
 }
 
-// windows returns the conditions that select the recent partitions (the
-// recentDays up to now's day, and the next day) and all the others. They
-// are written into the statement, not passed as parameters, so the planner
-// leaves the other partitions out of the plan; the text changes once a day.
-func windows(now time.Time) (recent, older string) {
-	const layout = "2006-01-02 15:04:05+00" // day.start() is in UTC
-	today := dayOf(now)
-	since, until := (today - (recentDays - 1)).start().Format(layout), (today + 2).start().Format(layout)
-	return `created_at >= '` + since + `' AND created_at < '` + until + `'`,
-		`(created_at < '` + since + `' OR created_at >= '` + until + `')`
+// joinSeqs returns low followed by high, two runs of entries in ascending
+// seq order, low's below high's, without writing into either.
+func joinSeqs(low, high []*parley.Message) []*parley.Message {
+	return append(low[:len(low):len(low)], high...)
 }
+
+// page runs a page query and returns its entries in ascending seq order,
+// and the conversation's last seq as the statement saw it.
+func (db *DB) page(ctx context.Context, sql string, conv parley.ID, lo, hi int64, limit int, now *time.Time) (ms []*parley.Message, last int64, err error) {
+	rows, err := db.pool.Query(ctx, sql, int64(conv), lo, hi, limit, now)
+	if err != nil {
+		return nil, 0, db.err("read messages", err)
+	}
+	ms, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*parley.Message, error) { return scanMessage(r, &last) })
+	if err != nil {
+		return nil, 0, db.err("read messages", err)
+	}
+	slices.SortFunc(ms, func(a, b *parley.Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	if len(ms) == 0 {
+		return nil, last, nil
+	}
+	return ms, last, nil
+}
+
+// recentSpan returns the first and last day of the recent partitions: the
+// recentDays up to today, and the next day.
+func recentSpan(today day) (first, last day) { return today - (recentDays - 1), today + 1 }
+
+// dayWindow returns the condition that selects the day's partition. It is
+// written into the statement, not passed as a parameter, so the planner
+// leaves the other partitions out of the plan; the text changes once a
+// day.
+func dayWindow(d day) string {
+	return `created_at >= ` + dayLiteral(d) + ` AND created_at < ` + dayLiteral(d+1)
+}
+
+func dayLiteral(d day) string { return `'` + d.start().Format("2006-01-02 15:04:05+00") + `'` } // start() is in UTC
 
 // pageSQL returns the query of a page of the log in the partitions that
 // window selects (all when empty): $1 conversation, $2 < seq <= $3, $4 rows
 // from the low or the high end, leaving out what expired at or before $5
 // (NULL: nothing); the conversation's last seq is the last column.
 func pageSQL(ascending bool, window string) string {
+	return `SELECT ` + messageCols + `, (SELECT last_seq FROM conversations WHERE id = $1) FROM messages` + pageWhere(ascending, window)
+}
+
+// daysPageSQL returns the query of a page, with pageSQL's parameters and
+// columns, in the partitions of the days from first to last: the page's
+// part of each day, one day after the other from the newest (the oldest
+// when ascending), up to $4 entries in all. The executor reads a day only
+// when the days before it left the page short, so a page in the newest
+// days reads only those, and a sparse conversation's page the days its
+// entries are in, one index scan each. When creation times are out of seq
+// order, its entries need not be the page of those days.
+func daysPageSQL(ascending bool, first, last day) string {
+	days := make([]string, 0, last-first+1)
+	for d := first; d <= last; d++ {
+		days = append(days, `(SELECT `+messageCols+` FROM messages`+pageWhere(ascending, dayWindow(d))+`)`)
+	}
+	if !ascending {
+		slices.Reverse(days)
+	}
+	return `SELECT p.*, (SELECT last_seq FROM conversations WHERE id = $1) FROM (` +
+		strings.Join(days, "\n\tUNION ALL ") + `) p LIMIT $4`
+}
+
+// stepsFor returns the statements of Messages' steps as of today, built
+// once a day: they are long, and building them costs more than an index
+// scan.
+func (db *DB) stepsFor(today day, ascending bool) *pageSteps {
+	s := db.steps.Load()
+	if s == nil || s.today != today {
+		s = &pageStatements{today: today}
+		first, last := recentSpan(today)
+		for i, asc := range []bool{false, true} {
+			// Every rest has the days after last, for a clock ahead.
+			s.steps[i] = pageSteps{
+				recent:  daysPageSQL(asc, first, last),
+				earlier: daysPageSQL(asc, first-earlierDays, first-1),
+				rest: [3]string{
+					pageSQL(asc, ""),
+					pageSQL(asc, `(created_at < `+dayLiteral(first)+` OR created_at >= `+dayLiteral(last+1)+`)`),
+					pageSQL(asc, `(created_at < `+dayLiteral(first-earlierDays)+` OR created_at >= `+dayLiteral(last+1)+`)`),
+				},
+			}
+		}
+		db.steps.Store(s)
+	}
+	if ascending {
+		return &s.steps[1]
+	}
+	return &s.steps[0]
+}
+
+// pageSteps are the statements of Messages' steps, in one direction: the
+// recent days, the earlier days, and the rest of the page from every
+// partition, from all but the recent days', or from all but the recent and
+// the earlier days'.
+type pageSteps struct {
+	recent, earlier string
+	rest            [3]string
+}
+
+// pageStatements holds the statements of Messages' steps on one day.
+type pageStatements struct {
+	today day
+	steps [2]pageSteps // descending, ascending
+}
+
+// pageWhere returns the conditions, order and limit of pageSQL.
+func pageWhere(ascending bool, window string) string {
 	order := "DESC"
 	if ascending {
 		order = "ASC"
@@ -260,7 +391,7 @@ func pageSQL(ascending bool, window string) string {
 	if window != "" {
 		window = " AND " + window
 	}
-	return `SELECT ` + messageCols + `, (SELECT last_seq FROM conversations WHERE id = $1) FROM messages
+	return `
 		WHERE conversation_id = $1 AND seq > $2 AND seq <= $3` + window + `
 		  AND (expires_at IS NULL OR $5::timestamptz IS NULL OR expires_at > $5)
 		ORDER BY seq ` + order + ` LIMIT $4`

@@ -116,82 +116,118 @@ func TestPartitions(t *testing.T) {
 	})
 }
 
-// TestRecentPages checks pages of a log whose newest entries are in the
-// recent partitions but where a clock put some entries' creation times far
-// out of seq order: every page must equal the one computed from the whole
-// log, whether the recent partitions answered it or not.
+// TestRecentPages checks pages of logs of several shapes: "active", whose
+// newest entries are a minute apart; "sparse", five hours apart, so that
+// pages reach from the recent partitions into the earlier and the older
+// ones; "short", fewer entries than a page, the oldest a month old; and
+// "clock", where a clock put some entries' creation times far out of seq
+// order, within the recent and earlier days and before them. Some entries
+// have expired. Every page, with and without a floor and a ceiling, must
+// equal the one computed from the whole log, whichever steps answered it.
 func TestRecentPages(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.MustPostgres(t).DSN()
 	now := time.Now().UTC()
 	db := MustOpenConfig(t, postgres.Config{DSN: dsn})
-	a, b := storetest.MustUser(t, db), storetest.MustUser(t, db)
-	da := storetest.MustDevice(t, db, a)
-	conv := storetest.MustConversation(t, db, parley.Direct, a, b)
-	for i := 1; i <= 40; i++ {
-		at := now.Add(time.Duration(i-40) * time.Minute)
-		switch {
-		case i <= 5:
-			at = now.Add(-20 * 24 * time.Hour) // old history
-		case i == 17 || i == 30:
-			at = now.Add(-15 * 24 * time.Hour) // a node whose clock was wrong
-		}
-		m := textMessage(conv, a, da, fmt.Sprint("m", i))
-		m.CreatedAt = at
-		if _, _, err := db.AppendMessage(ctx, m, hashOf(m.ClientMsgID), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var all []int64
-	rows, err := MustConnect(t, dsn).Query(ctx, `SELECT seq FROM messages WHERE conversation_id = $1 ORDER BY seq`, int64(conv.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s int64
-		rows.Scan(&s)
-		all = append(all, s)
-	}
-	if len(all) != 40 {
-		t.Fatalf("%d entries stored", len(all))
-	}
-	want := func(lo, hi int64, limit int, asc bool) []int64 {
-		var in []int64
-		for _, s := range all {
-			if s > lo && s <= hi {
-				in = append(in, s)
+	conn := MustConnect(t, dsn)
+	day := 24 * time.Hour
+	for _, shape := range []struct {
+		name string
+		n    int64
+		at   func(i int64) time.Time // the creation time of seq i of n
+	}{
+		{"active", 120, func(i int64) time.Time { return now.Add(time.Duration(i-120) * time.Minute) }},
+		{"sparse", 150, func(i int64) time.Time { return now.Add(time.Duration(i-150) * 5 * time.Hour) }},
+		{"short", 30, func(i int64) time.Time { return now.Add(time.Duration(i-30) * day) }},
+		{"clock", 60, func(i int64) time.Time {
+			switch {
+			case i <= 5:
+				return now.Add(-40 * day) // old history
+			case i == 17 || i == 30:
+				return now.Add(-30 * day) // a node whose clock was wrong
+			case i == 22:
+				return now.Add(-3 * day)
+			case i == 41 || i == 45:
+				return now.Add(-10 * day)
 			}
-		}
-		if len(in) > limit {
-			if asc {
-				in = in[:limit]
-			} else {
-				in = in[len(in)-limit:]
+			return now.Add(time.Duration(i-60) * time.Minute)
+		}},
+	} {
+		t.Run(shape.name, func(t *testing.T) {
+			a, b := storetest.MustUser(t, db), storetest.MustUser(t, db)
+			da := storetest.MustDevice(t, db, a)
+			conv := storetest.MustConversation(t, db, parley.Direct, a, b)
+			for i := int64(1); i <= shape.n; i++ {
+				m := textMessage(conv, a, da, fmt.Sprint("m", i))
+				m.CreatedAt = shape.at(i)
+				if _, _, err := db.AppendMessage(ctx, m, hashOf(m.ClientMsgID), nil); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
-		return in
-	}
-	for _, lo := range []int64{0, 3, 10, 16, 17, 25, 29, 35} {
-		for _, hi := range []int64{12, 17, 18, 30, 31, 40, 100} {
-			for _, limit := range []int{1, 3, 10, 50} {
-				for _, asc := range []bool{false, true} {
-					f := parley.MessageFilter{Floor: lo, Ceiling: hi, Limit: limit, Ascending: asc}
-					if limit == 10 {
-						f.Ceiling, f.BeforeSeq = 0, hi+1 // a page while scrolling back
+			// Entries that expired: the newest, one in the middle, the
+			// first; one that has not yet.
+			expired := map[int64]bool{shape.n: true, shape.n / 2: true, 1: true}
+			if _, err := conn.Exec(ctx, `UPDATE messages SET expires_at = CASE WHEN seq = $2 THEN $3::timestamptz ELSE $4::timestamptz END
+				WHERE conversation_id = $1 AND seq = ANY($5)`, int64(conv.ID), shape.n-1, now.Add(time.Hour), now.Add(-time.Hour),
+				[]int64{1, shape.n / 2, shape.n - 1, shape.n}); err != nil {
+				t.Fatal(err)
+			}
+			if got := queryInt(t, conn, `SELECT count(*) FROM messages WHERE conversation_id = $1`, int64(conv.ID)); got != shape.n {
+				t.Fatalf("%d entries stored", got)
+			}
+			want := func(lo, hi int64, limit int, asc, unexpired bool) []int64 {
+				var in []int64
+				for s := int64(1); s <= shape.n; s++ {
+					if s > lo && s <= hi && !(unexpired && expired[s]) {
+						in = append(in, s)
 					}
-					ms, err := db.Messages(ctx, conv.ID, f)
-					if err != nil {
-						t.Fatal(err)
+				}
+				if len(in) > limit {
+					if asc {
+						in = in[:limit]
+					} else {
+						in = in[len(in)-limit:]
 					}
-					got := make([]int64, len(ms))
-					for i, m := range ms {
-						got[i] = m.Seq
+				}
+				return in
+			}
+			n := shape.n
+			for _, lo := range []int64{0, 3, 10, 16, 17, 25, 29, 35, n - 60, n - 30, n - 2} {
+				for _, hi := range []int64{12, 17, 18, 30, 31, 40, n - 50, n - 20, n - 1, n, 1000} {
+					if lo < 0 || hi <= 0 {
+						continue // not a window: a zero ceiling is none
 					}
-					if w := want(lo, hi, limit, asc); fmt.Sprint(got) != fmt.Sprint(w) && !(len(got) == 0 && len(w) == 0) {
-						t.Fatalf("page %+v = %v, want %v", f, got, w)
+					for _, limit := range []int{1, 3, 10, 50} {
+						for _, asc := range []bool{false, true} {
+							for _, unexpired := range []bool{false, true} {
+								f := parley.MessageFilter{Floor: lo, Ceiling: hi, Limit: limit, Ascending: asc}
+								if limit == 10 {
+									f.Ceiling, f.BeforeSeq = 0, hi+1 // a page while scrolling back
+								}
+								if unexpired {
+									f.Now = now
+								}
+								ms, err := db.Messages(ctx, conv.ID, f)
+								if err != nil {
+									t.Fatal(err)
+								}
+								got := make([]int64, len(ms))
+								for i, m := range ms {
+									got[i] = m.Seq
+								}
+								if w := want(lo, hi, limit, asc, unexpired); fmt.Sprint(got) != fmt.Sprint(w) && !(len(got) == 0 && len(w) == 0) {
+									t.Fatalf("page %+v = %v, want %v", f, got, w)
+								}
+							}
+						}
 					}
 				}
 			}
-		}
+			// The newest page, as the conversation opens.
+			ms, err := db.Messages(ctx, conv.ID, parley.MessageFilter{Now: now})
+			if w := want(0, n, parley.DefaultHistoryLimit, false, true); err != nil || len(ms) != len(w) || ms[len(ms)-1].Seq != w[len(w)-1] {
+				t.Fatalf("newest page = %d entries, %v; want %v", len(ms), err, w)
+			}
+		})
 	}
 }

@@ -84,6 +84,8 @@ type DB struct {
 	parts  *partitions
 	logger *slog.Logger
 	closed atomic.Bool
+	// steps caches the statements of a page's steps.
+	steps atomic.Pointer[pageStatements]
 }
 
 var _ parley.Store = (*DB)(nil)
