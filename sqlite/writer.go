@@ -226,6 +226,7 @@ func (w *writer) run(ops []*op) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
+	w.db.ckpt.committed()
 	if len(w.convs) > maxCachedConversations {
 		clear(w.convs)
 	}
