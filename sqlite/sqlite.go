@@ -46,6 +46,9 @@ type Config struct {
 	// CheckpointEvery is how often committed pages are copied from the
 	// write-ahead log into the database file, beside the writer rather
 	// than inside one of its commits (see checkpointer); 0 means 100ms.
+	// Negative: no checkpointer; the writer copies them inside the commit
+	// that takes the log past SQLite's default 1,000 pages (for
+	// comparison).
 	CheckpointEvery time.Duration
 }
 
@@ -74,7 +77,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.CheckpointEvery <= 0 {
+	if cfg.CheckpointEvery == 0 {
 		cfg.CheckpointEvery = 100 * time.Millisecond
 	}
 	db := &DB{cfg: cfg, logger: cfg.Logger}
@@ -97,7 +100,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db.read.SetMaxOpenConns(cfg.Readers)
 	db.read.SetMaxIdleConns(cfg.Readers)
-	db.ckpt, err = newCheckpointer(cfg.Path, cfg.CheckpointEvery, cfg.Logger)
+	if cfg.CheckpointEvery > 0 {
+		db.ckpt, err = newCheckpointer(cfg.Path, cfg.CheckpointEvery, cfg.Logger)
+	} else {
+		_, err = db.wdb.ExecContext(ctx, `PRAGMA wal_autocheckpoint(1000)`)
+	}
 	if err != nil {
 		db.read.Close()
 		db.wdb.Close()
@@ -105,7 +112,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db.w, err = newWriter(ctx, db)
 	if err != nil {
-		db.ckpt.close()
+		if db.ckpt != nil {
+			db.ckpt.close()
+		}
 		db.read.Close()
 		db.wdb.Close()
 		return nil, err

@@ -226,7 +226,9 @@ func (w *writer) run(ops []*op) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
-	w.db.ckpt.committed()
+	if c := w.db.ckpt; c != nil {
+		c.committed()
+	}
 	if len(w.convs) > maxCachedConversations {
 		clear(w.convs)
 	}
