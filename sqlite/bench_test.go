@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,8 +65,7 @@ func BenchmarkCommitPages(b *testing.B) {
 	for _, tc := range []struct{ name, body string }{{"text", "a message of an ordinary length, about sixty bytes long"}, {"nothing-to-index", ""}} {
 		b.Run(tc.name, func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "parley.db")
-			// No checkpoint but the benchmark's own.
-			db, err := sqlite.Open(context.Background(), sqlite.Config{Path: path, CheckpointEvery: time.Hour})
+			db, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -92,8 +90,8 @@ func BenchmarkCommitPages(b *testing.B) {
 			for i := range 500 {
 				storetest.MustSend(b, db, conv, a, d, fmt.Sprint("warm-", i), tc.body)
 			}
-			// The log is emptied every 50 commits, well before the
-			// writer's own checkpoint would.
+			// The log is emptied every 50 commits, well before SQLite's
+			// own checkpoint (at 1,000 pages) would.
 			const chunk = 50
 			pages, commits := 0, 0
 			b.ResetTimer()
@@ -112,85 +110,6 @@ func BenchmarkCommitPages(b *testing.B) {
 			b.StopTimer()
 			pages += checkpoint("PASSIVE")
 			b.ReportMetric(float64(pages)/float64(commits), "wal-pages/commit")
-		})
-	}
-}
-
-// BenchmarkPacedSends sends from 16 senders at 250 messages/s each (4,000
-// in all, commit groups of one or two), with checkpoints beside the writer
-// and, for comparison, inside the writer's commits as SQLite does by
-// default, and reports the sends' and the commits' latency tails.
-//
-//	go test ./sqlite -run '^$' -bench PacedSends -benchtime 24000x -count 3
-func BenchmarkPacedSends(b *testing.B) {
-	for _, tc := range []struct {
-		name  string
-		every time.Duration
-	}{{"checkpoint=in-commit", -1}, {"checkpoint=beside", 0}} {
-		b.Run(tc.name, func(b *testing.B) {
-			var mu sync.Mutex
-			var commits []time.Duration
-			db, err := sqlite.Open(context.Background(), sqlite.Config{
-				Path: filepath.Join(b.TempDir(), "parley.db"), CheckpointEvery: tc.every,
-				OnCommit: func(_ int, d time.Duration) {
-					mu.Lock()
-					commits = append(commits, d)
-					mu.Unlock()
-				},
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			const senders = 16
-			type sender struct {
-				conv *parley.Conversation
-				u    *parley.User
-				d    *parley.Device
-			}
-			ss := make([]sender, senders)
-			for i := range ss {
-				u, v := storetest.MustUser(b, db), storetest.MustUser(b, db)
-				ss[i] = sender{storetest.MustConversation(b, db, parley.Direct, u, v), u, storetest.MustDevice(b, db, u)}
-			}
-			mu.Lock()
-			commits = commits[:0]
-			mu.Unlock()
-			sends := make([][]time.Duration, senders)
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			for i := range ss {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					tick := time.NewTicker(4 * time.Millisecond)
-					defer tick.Stop()
-					for n := i; n < b.N; n += senders {
-						<-tick.C
-						start := time.Now()
-						storetest.MustSend(b, db, ss[i].conv, ss[i].u, ss[i].d, fmt.Sprint("m-", n), "a message of an ordinary length, about sixty bytes long")
-						sends[i] = append(sends[i], time.Since(start))
-					}
-				}()
-			}
-			wg.Wait()
-			b.StopTimer()
-			all := slices.Concat(sends...)
-			slices.Sort(all)
-			mu.Lock()
-			defer mu.Unlock()
-			slices.Sort(commits)
-			slow := 0
-			for _, d := range commits {
-				if d > 2*time.Millisecond {
-					slow++
-				}
-			}
-			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-			b.ReportMetric(ms(all[len(all)*99/100]), "send-p99-ms")
-			b.ReportMetric(ms(all[len(all)*999/1000]), "send-p99.9-ms")
-			b.ReportMetric(ms(commits[len(commits)*99/100]), "commit-p99-ms")
-			b.ReportMetric(100*float64(slow)/float64(len(commits)), "commits-over-2ms-%")
 		})
 	}
 }

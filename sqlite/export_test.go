@@ -143,11 +143,3 @@ func SetAutomerge(ctx context.Context, db *DB, n int) error {
 
 // LastSeqsAtSQL is the statement LastSeqsAt reads with.
 const LastSeqsAtSQL = lastSeqsAtSQL
-
-// Checkpoints returns how many checkpoints ran beside the writer.
-func Checkpoints(db *DB) uint64 {
-	if db.ckpt == nil {
-		return 0
-	}
-	return db.ckpt.ran.Load()
-}

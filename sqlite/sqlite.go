@@ -43,13 +43,6 @@ type Config struct {
 	// OnCommit, when set, hears every group-commit transaction: how many
 	// write requests it carried and how long it took, committed or not.
 	OnCommit func(requests int, elapsed time.Duration)
-	// CheckpointEvery is how often committed pages are copied from the
-	// write-ahead log into the database file, beside the writer rather
-	// than inside one of its commits (see checkpointer); 0 means 100ms.
-	// Negative: no checkpointer; the writer copies them inside the commit
-	// that takes the log past SQLite's default 1,000 pages (for
-	// comparison).
-	CheckpointEvery time.Duration
 }
 
 // DB is a parley.Store on SQLite.
@@ -58,7 +51,6 @@ type DB struct {
 	read   *sql.DB
 	wdb    *sql.DB
 	w      *writer
-	ckpt   *checkpointer
 	logger *slog.Logger
 }
 
@@ -76,9 +68,6 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.CheckpointEvery == 0 {
-		cfg.CheckpointEvery = 100 * time.Millisecond
 	}
 	db := &DB{cfg: cfg, logger: cfg.Logger}
 	var err error
@@ -100,21 +89,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db.read.SetMaxOpenConns(cfg.Readers)
 	db.read.SetMaxIdleConns(cfg.Readers)
-	if cfg.CheckpointEvery > 0 {
-		db.ckpt, err = newCheckpointer(cfg.Path, cfg.CheckpointEvery, cfg.Logger)
-	} else {
-		_, err = db.wdb.ExecContext(ctx, `PRAGMA wal_autocheckpoint(1000)`)
-	}
-	if err != nil {
-		db.read.Close()
-		db.wdb.Close()
-		return nil, err
-	}
 	db.w, err = newWriter(ctx, db)
 	if err != nil {
-		if db.ckpt != nil {
-			db.ckpt.close()
-		}
 		db.read.Close()
 		db.wdb.Close()
 		return nil, err
@@ -137,9 +113,6 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "cache_size(-16384)")
 	} else {
 		q.Add("_pragma", "cache_size(-65536)")
-		// Checkpoints run beside the writer (checkpointer); its own is a
-		// backstop.
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))
 	}
 	// Statement journals (for multi-row statements) stay in memory rather
 	// than in temp files written with a syscall per page.
@@ -157,9 +130,6 @@ func (db *DB) Close() error {
 	var errs []error
 	if db.w != nil {
 		errs = append(errs, db.w.close())
-	}
-	if db.ckpt != nil {
-		errs = append(errs, db.ckpt.close())
 	}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())

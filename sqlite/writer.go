@@ -226,9 +226,6 @@ func (w *writer) run(ops []*op) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
-	if c := w.db.ckpt; c != nil {
-		c.committed()
-	}
 	if len(w.convs) > maxCachedConversations {
 		clear(w.convs)
 	}
