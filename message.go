@@ -292,6 +292,12 @@ func (f MessageFilter) Window() (lo, hi int64, limit int, ascending bool) {
 // stood then. It is opaque and only meaningful to the store that made it.
 type LogPosition string
 
+// LogPoint names one conversation's log as it stood at a position.
+type LogPoint struct {
+	ConversationID ID
+	Position       LogPosition
+}
+
 // MessageStore persists conversation logs.
 type MessageStore interface {
 	// AppendMessage stores m in its conversation's log with the next seq,
@@ -356,15 +362,17 @@ type MessageStore interface {
 	// LogPosition returns a mark of everything committed when it is called.
 	// Returns EUNAVAILABLE when the store cannot answer now.
 	LogPosition(ctx context.Context) (LogPosition, error)
-	// LastSeqsAt returns, for each of positions in turn, the highest seq
-	// of the conversation's log that was committed at that position (0 if
-	// none; entries removed since by retention may make it lower, never
+	// LastSeqsAt returns, for each of points in turn, the highest seq of
+	// the point's conversation's log that was committed at its position (0
+	// if none; entries removed since by retention may make it lower, never
 	// higher). Every entry with a higher seq was committed after the
-	// position was taken. It answers many positions in one read: the
-	// realtime connections a conversation's message reaches first all ask
-	// at once. Returns EUNAVAILABLE when the store cannot answer now,
-	// EINVALID when one of positions is not one it made.
-	LastSeqsAt(ctx context.Context, conversationID ID, positions []LogPosition) ([]int64, error)
+	// position was taken. It answers many points in one read: the realtime
+	// connections a conversation's message reaches first all ask at once
+	// (one conversation, many positions), and a connection catching up
+	// after a bus outage asks for all its conversations (one position,
+	// many conversations). Returns EUNAVAILABLE when the store cannot
+	// answer now, EINVALID when one of the positions is not one it made.
+	LastSeqsAt(ctx context.Context, points []LogPoint) ([]int64, error)
 	// DeleteMessagesBefore removes log entries created before t and their
 	// idempotency records, and returns how many entries it removed.
 	DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, error)

@@ -16,10 +16,24 @@ import (
 	"github.com/parleyhq/parley/sqlite"
 )
 
-// countingStore counts the reads of member lists and profiles.
+// countingStore counts the store reads the tests watch: member lists,
+// profiles, reactions and log positions.
 type countingStore struct {
 	parley.Store
-	members, users atomic.Int64
+	members, users, reactions atomic.Int64
+	// positionReads counts LastSeqsAt calls, positionPoints their points.
+	positionReads, positionPoints atomic.Int64
+}
+
+func (s *countingStore) Reactions(ctx context.Context, ids []parley.ID) ([]parley.UserReaction, error) {
+	s.reactions.Add(1)
+	return s.Store.Reactions(ctx, ids)
+}
+
+func (s *countingStore) LastSeqsAt(ctx context.Context, points []parley.LogPoint) ([]int64, error) {
+	s.positionReads.Add(1)
+	s.positionPoints.Add(int64(len(points)))
+	return s.Store.LastSeqsAt(ctx, points)
 }
 
 func (s *countingStore) Members(ctx context.Context, id parley.ID) ([]parley.Member, error) {
@@ -32,9 +46,9 @@ func (s *countingStore) Users(ctx context.Context, ids []parley.ID) ([]*parley.U
 	return s.Store.Users(ctx, ids)
 }
 
-// envOver is an app on a fresh SQLite store seen through wrap, which
-// counts what the test watches.
-func envOver(t *testing.T, wrap func(parley.Store) parley.Store) *env {
+// envCounting is an app on a fresh SQLite store whose reads the returned
+// countingStore counts.
+func envCounting(t *testing.T) (*env, *countingStore) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "parley.db")})
@@ -42,21 +56,21 @@ func envOver(t *testing.T, wrap func(parley.Store) parley.Store) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	cs := &countingStore{Store: db}
 	clk := &clock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
 	bus := inmem.NewBus()
-	a, err := app.New(ctx, app.Config{}, app.Deps{Store: wrap(db), Bus: bus, Presence: inmem.NewPresence(), Clock: clk.now,
+	a, err := app.New(ctx, app.Config{}, app.Deps{Store: cs, Bus: bus, Presence: inmem.NewPresence(), Clock: clk.now,
 		Hasher: argon2id.New(argon2id.Params{MemoryKiB: 64, Time: 1, Threads: 1})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	return &env{app: a, store: db, bus: bus, clock: clk}
+	return &env{app: a, store: db, bus: bus, clock: clk}, cs
 }
 
 func TestGroupChangeIsLinear(t *testing.T) {
 	ctx := context.Background()
-	var cs *countingStore
-	e := envOver(t, func(db parley.Store) parley.Store { cs = &countingStore{Store: db}; return cs })
+	e, cs := envCounting(t)
 	a := e.app
 	const n = 60
 	var users []*user
@@ -139,34 +153,22 @@ func TestTypingCoalesced(t *testing.T) {
 	})
 }
 
-// reactionReads counts the reads of reactions.
-type reactionReads struct {
-	parley.Store
-	n atomic.Int64
-}
-
-func (s *reactionReads) Reactions(ctx context.Context, ids []parley.ID) ([]parley.UserReaction, error) {
-	s.n.Add(1)
-	return s.Store.Reactions(ctx, ids)
-}
-
 // TestSendReadsNoReactions: a message just stored has no reactions, so a
 // send does not look for any; a retry of the send answers with the
 // message as it stands, its reactions included.
 func TestSendReadsNoReactions(t *testing.T) {
 	ctx := context.Background()
-	var rs *reactionReads
-	e := envOver(t, func(db parley.Store) parley.Store { rs = &reactionReads{Store: db}; return rs })
+	e, cs := envCounting(t)
 	a := e.app
 	x, y := e.MustUser(t), e.MustUser(t)
 	dm := e.MustDirect(t, x, y)
 	req := parley.SendRequest{ConversationID: dm, ClientMsgID: "c-1", Type: parley.TextMessage, Body: "hello"}
-	rs.n.Store(0)
+	cs.reactions.Store(0)
 	m, created, err := a.Send(ctx, x.c, req, nil)
 	if err != nil || !created {
 		t.Fatalf("send: %v, created %v", err, created)
 	}
-	if n := rs.n.Load(); n != 0 {
+	if n := cs.reactions.Load(); n != 0 {
 		t.Fatalf("a new message's send read reactions %d times", n)
 	}
 	if _, err := a.React(ctx, y.c, dm, m.ID, "👍"); err != nil {
@@ -178,5 +180,64 @@ func TestSendReadsNoReactions(t *testing.T) {
 	}
 	if again.ID != m.ID || len(again.Reactions) != 1 || again.Reactions[0].Emoji != "👍" || again.Reactions[0].Count != 1 {
 		t.Fatalf("the retry's answer: id %d (want %d), reactions %+v", again.ID, m.ID, again.Reactions)
+	}
+}
+
+// TestSyncSinceReadsStartsOnce: a sync from a log position (a realtime
+// connection catching up after a bus outage) reads where each conversation
+// its cursors do not name starts in one store read, and each starts where
+// the log stood at that position.
+func TestSyncSinceReadsStartsOnce(t *testing.T) {
+	ctx := context.Background()
+	e, cs := envCounting(t)
+	a := e.app
+	me := e.MustUser(t)
+	var convs []parley.ID
+	for i := range 6 {
+		other := e.MustUser(t)
+		c := e.MustDirect(t, me, other)
+		convs = append(convs, c)
+		for j := range i {
+			if _, _, err := a.Send(ctx, other.c, parley.SendRequest{ConversationID: c, ClientMsgID: fmt.Sprint("before-", j), Type: parley.TextMessage, Body: "x"}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pos, err := a.LogPosition(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastAt := make(map[parley.ID]int64)
+	for _, c := range convs {
+		m, _, err := a.Send(ctx, me.c, parley.SendRequest{ConversationID: c, ClientMsgID: fmt.Sprint("after-", c), Type: parley.TextMessage, Body: "y"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lastAt[c] = m.Seq - 1
+	}
+	// The first conversation is named by a cursor; the others start at pos.
+	cs.positionReads.Store(0)
+	cs.positionPoints.Store(0)
+	starts := make(map[parley.ID]int64)
+	err = a.Sync(ctx, me.c, parley.SyncQuery{Cursors: map[parley.ID]int64{convs[0]: 0}, Since: pos}, func(name string, data any) error {
+		if p, ok := data.(parley.SyncPoint); ok && name == parley.EventSyncPoint {
+			starts[p.ConversationID] = p.Seq
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, n := cs.positionReads.Load(), cs.positionPoints.Load(); c != 1 || n != int64(len(convs)-1) {
+		t.Fatalf("%d reads of %d log points; want one of %d", c, n, len(convs)-1)
+	}
+	for i, c := range convs {
+		want := lastAt[c]
+		if i == 0 {
+			want = 0
+		}
+		if starts[c] != want {
+			t.Fatalf("conversation %d starts at %d; want %d (all: %v)", c, starts[c], want, starts)
+		}
 	}
 }

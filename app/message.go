@@ -286,7 +286,11 @@ func (a *App) LogPosition(ctx context.Context) (parley.LogPosition, error) {
 
 // StreamStarts implements parley.MessageService.
 func (a *App) StreamStarts(ctx context.Context, conversationID parley.ID, positions []parley.LogPosition) ([]int64, error) {
-	return a.store.LastSeqsAt(ctx, conversationID, positions)
+	points := make([]parley.LogPoint, len(positions))
+	for i, pos := range positions {
+		points[i] = parley.LogPoint{ConversationID: conversationID, Position: pos}
+	}
+	return a.store.LastSeqsAt(ctx, points)
 }
 
 // syncPage is how many messages Sync reads per query.
@@ -308,19 +312,30 @@ func (a *App) Sync(ctx context.Context, c parley.Caller, q parley.SyncQuery, emi
 	}
 	// Where each conversation starts is told first, for all of them, so a
 	// replay that stops early can say where every conversation stands.
+	// Those the cursors do not name start at Since, all read at once.
 	froms := make([]int64, len(ucs))
+	var since []parley.LogPoint
+	var sinceAt []int
 	for i, uc := range ucs {
-		conv, self := uc.Conversation, uc.Self
-		cur, ok := cursors[conv.ID]
+		cur, ok := cursors[uc.Conversation.ID]
+		froms[i] = cur
 		if !ok && q.Since != "" {
-			seqs, err := a.store.LastSeqsAt(ctx, conv.ID, []parley.LogPosition{q.Since})
-			if err != nil {
-				return err
-			}
-			cur = seqs[0]
+			since = append(since, parley.LogPoint{ConversationID: uc.Conversation.ID, Position: q.Since})
+			sinceAt = append(sinceAt, i)
 		}
-		froms[i] = max(cur, self.Floor())
-		if err := emit(parley.EventSyncPoint, parley.SyncPoint{ConversationID: conv.ID, Seq: froms[i]}); err != nil {
+	}
+	if len(since) > 0 {
+		seqs, err := a.store.LastSeqsAt(ctx, since)
+		if err != nil {
+			return err
+		}
+		for j, i := range sinceAt {
+			froms[i] = seqs[j]
+		}
+	}
+	for i, uc := range ucs {
+		froms[i] = max(froms[i], uc.Self.Floor())
+		if err := emit(parley.EventSyncPoint, parley.SyncPoint{ConversationID: uc.Conversation.ID, Seq: froms[i]}); err != nil {
 			return err
 		}
 	}

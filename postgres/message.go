@@ -96,39 +96,40 @@ func (db *DB) LogPosition(ctx context.Context) (parley.LogPosition, error) {
 // its row one transaction after the other, so its entries commit in seq
 // order: those visible in a snapshot are a prefix of its log, and the
 // entries each backward scan walks past are the few written since that
-// snapshot. One round trip answers every position.
-func (db *DB) LastSeqsAt(ctx context.Context, conversationID parley.ID, positions []parley.LogPosition) ([]int64, error) {
-	snaps := make([]string, len(positions))
-	for i, pos := range positions {
-		if !validSnapshot(string(pos)) {
+// snapshot. One round trip answers every point.
+func (db *DB) LastSeqsAt(ctx context.Context, points []parley.LogPoint) ([]int64, error) {
+	convs := make([]int64, len(points))
+	snaps := make([]string, len(points))
+	for i, p := range points {
+		if !validSnapshot(string(p.Position)) {
 			return nil, parley.Errorf(parley.EINVALID, "not a log position of this store")
 		}
-		snaps[i] = string(pos)
+		convs[i], snaps[i] = int64(p.ConversationID), string(p.Position)
 	}
-	seqs := make([]int64, len(positions))
-	if len(snaps) == 0 {
+	seqs := make([]int64, len(points))
+	if len(points) == 0 {
 		return seqs, nil
 	}
 	rows, err := db.pool.Query(ctx, `SELECT p.i, (SELECT seq FROM messages
-			WHERE conversation_id = $1 AND (written_by IS NULL OR pg_visible_in_snapshot(written_by, p.snap::pg_snapshot))
+			WHERE conversation_id = p.conv AND (written_by IS NULL OR pg_visible_in_snapshot(written_by, p.snap::pg_snapshot))
 			ORDER BY seq DESC LIMIT 1)
-		FROM unnest($2::text[]) WITH ORDINALITY AS p(snap, i)`, int64(conversationID), snaps)
+		FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS p(conv, snap, i)`, convs, snaps)
 	if err != nil {
-		return nil, db.err("read log positions of a conversation", err)
+		return nil, db.err("read log positions", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var i int64
 		var seq *int64
 		if err := rows.Scan(&i, &seq); err != nil {
-			return nil, db.err("read log positions of a conversation", err)
+			return nil, db.err("read log positions", err)
 		}
 		if seq != nil {
 			seqs[i-1] = *seq
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, db.err("read log positions of a conversation", err)
+		return nil, db.err("read log positions", err)
 	}
 	return seqs, nil
 }

@@ -240,45 +240,46 @@ func (db *DB) LogPosition(ctx context.Context) (parley.LogPosition, error) {
 	return parley.LogPosition(strconv.FormatInt(id, 10)), nil
 }
 
-// lastSeqsAtSQL answers, for each position of the JSON list ?2 (by its
-// index), the last seq of conversation ?1 with an id at most it, walking
-// messages_seq backwards from the conversation's end.
-const lastSeqsAtSQL = `SELECT p.key, (SELECT seq FROM messages WHERE conversation_id = ?1 AND id <= p.value ORDER BY seq DESC LIMIT 1)
-	FROM json_each(?2) AS p`
+// lastSeqsAtSQL answers, for each [conversation, position] pair of the
+// JSON list ? (by its index), the last seq of the conversation with an id
+// at most the position, walking messages_seq backwards from the
+// conversation's end.
+const lastSeqsAtSQL = `SELECT p.key, (SELECT seq FROM messages WHERE conversation_id = p.value ->> 0 AND id <= p.value ->> 1 ORDER BY seq DESC LIMIT 1)
+	FROM json_each(?) AS p`
 
 // LastSeqsAt implements parley.MessageStore: within a conversation, seqs
-// and ids grow together, so the entry it looks for at each position is the
+// and ids grow together, so the entry it looks for at a position is the
 // last one of the conversation with an id at most that position; the
 // entries each probe walks past are those written since. One statement
-// answers every position.
-func (db *DB) LastSeqsAt(ctx context.Context, conversationID parley.ID, positions []parley.LogPosition) ([]int64, error) {
-	ids := make([]int64, len(positions))
-	for i, pos := range positions {
-		id, err := strconv.ParseInt(string(pos), 10, 64)
+// answers every point.
+func (db *DB) LastSeqsAt(ctx context.Context, points []parley.LogPoint) ([]int64, error) {
+	pairs := make([][2]int64, len(points))
+	for i, p := range points {
+		id, err := strconv.ParseInt(string(p.Position), 10, 64)
 		if err != nil || id < 0 {
 			return nil, parley.Errorf(parley.EINVALID, "not a log position of this store")
 		}
-		ids[i] = id
+		pairs[i] = [2]int64{int64(p.ConversationID), id}
 	}
-	seqs := make([]int64, len(positions))
-	if len(ids) == 0 {
+	seqs := make([]int64, len(points))
+	if len(pairs) == 0 {
 		return seqs, nil
 	}
-	rows, err := db.read.QueryContext(ctx, lastSeqsAtSQL, int64(conversationID), jsonList(ids))
+	rows, err := db.read.QueryContext(ctx, lastSeqsAtSQL, jsonList(pairs))
 	if err != nil {
-		return nil, dbError("read log positions of a conversation", err)
+		return nil, dbError("read log positions", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var i int
 		var seq sql.NullInt64
 		if err := rows.Scan(&i, &seq); err != nil {
-			return nil, dbError("read log positions of a conversation", err)
+			return nil, dbError("read log positions", err)
 		}
 		seqs[i] = seq.Int64
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError("read log positions of a conversation", err)
+		return nil, dbError("read log positions", err)
 	}
 	return seqs, nil
 }

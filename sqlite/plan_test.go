@@ -28,7 +28,7 @@ func TestListPlans(t *testing.T) {
 		{name: "OthersWithArchived", index: "members_user", query: q(sqlite.UserConversationsQuery(u.ID, parley.ConversationFilter{IncludeLeft: true, ExcludePinned: true, Limit: 20}))},
 		{name: "Pinned", index: "members_pinned", query: q(sqlite.UserConversationsQuery(u.ID, parley.ConversationFilter{IncludeLeft: true, ExcludeArchived: true, OnlyPinned: true}))},
 		{name: "Unarchive", index: "members_archived", query: sqlite.UnarchiveSQL(3), args: []any{1, 2, 3}},
-		{name: "StreamStarts", index: "messages_seq", query: sqlite.LastSeqsAtSQL, args: []any{1, "[5,9]"}},
+		{name: "StreamStarts", index: "messages_seq", query: sqlite.LastSeqsAtSQL, args: []any{"[[1,5],[2,9]]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args

@@ -74,20 +74,32 @@ func testLogPosition(t *testing.T, open Opener) {
 			}
 		})
 	}
-	t.Run("ManyPositionsInTheirOrder", func(t *testing.T) {
-		positions := []parley.LogPosition{end, start, mid, end, mid, start}
-		got, err := s.LastSeqsAt(ctx, one.ID, positions)
-		if want := []int64{23, 0, 3, 23, 3, 0}; err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+	pt := func(conv parley.ID, pos parley.LogPosition) parley.LogPoint {
+		return parley.LogPoint{ConversationID: conv, Position: pos}
+	}
+	t.Run("ManyPointsInTheirOrder", func(t *testing.T) {
+		// One conversation at many positions, as a group's first message
+		// reaching its members' sockets asks; many conversations at one,
+		// as a catch-up does; and both mixed.
+		points := []parley.LogPoint{
+			pt(one.ID, end), pt(one.ID, start), pt(one.ID, mid), pt(one.ID, end), pt(one.ID, mid), pt(one.ID, start),
+			pt(two.ID, mid), pt(empty.ID, mid), pt(one.ID, mid), pt(two.ID, end),
+		}
+		got, err := s.LastSeqsAt(ctx, points)
+		if want := []int64{23, 0, 3, 23, 3, 0, 1, 0, 3, 21}; err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("LastSeqsAt = %v, %v; want %v", got, err, want)
 		}
-		if got, err := s.LastSeqsAt(ctx, one.ID, nil); err != nil || len(got) != 0 {
-			t.Fatalf("LastSeqsAt of no position = %v, %v; want none", got, err)
+		if got, err := s.LastSeqsAt(ctx, nil); err != nil || len(got) != 0 {
+			t.Fatalf("LastSeqsAt of no point = %v, %v; want none", got, err)
+		}
+		if got, err := s.LastSeqsAt(ctx, []parley.LogPoint{pt(99999999, end)}); err != nil || fmt.Sprint(got) != "[0]" {
+			t.Fatalf("LastSeqsAt of a conversation that does not exist = %v, %v; want [0]", got, err)
 		}
 	})
 	t.Run("ErrInvalidPosition", func(t *testing.T) {
-		_, err := s.LastSeqsAt(ctx, one.ID, []parley.LogPosition{"not a position"})
+		_, err := s.LastSeqsAt(ctx, []parley.LogPoint{pt(one.ID, "not a position")})
 		wantCode(t, err, parley.EINVALID)
-		_, err = s.LastSeqsAt(ctx, one.ID, []parley.LogPosition{mid, "not a position", end})
+		_, err = s.LastSeqsAt(ctx, []parley.LogPoint{pt(one.ID, mid), pt(two.ID, "not a position"), pt(one.ID, end)})
 		wantCode(t, err, parley.EINVALID)
 	})
 	t.Run("RecallEntriesCount", func(t *testing.T) {
@@ -127,7 +139,7 @@ func testLogPosition(t *testing.T, open Opener) {
 // mustLastSeqAt asks for one position.
 func mustLastSeqAt(t *testing.T, s parley.Store, conv *parley.Conversation, pos parley.LogPosition) int64 {
 	t.Helper()
-	seqs, err := s.LastSeqsAt(context.Background(), conv.ID, []parley.LogPosition{pos})
+	seqs, err := s.LastSeqsAt(context.Background(), []parley.LogPoint{{ConversationID: conv.ID, Position: pos}})
 	if err != nil || len(seqs) != 1 {
 		t.Fatalf("LastSeqsAt = %v, %v; want one seq", seqs, err)
 	}
