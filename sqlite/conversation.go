@@ -119,7 +119,7 @@ func (db *DB) CreateConversation(ctx context.Context, c *parley.Conversation, me
 
 // Conversation implements parley.ConversationStore.
 func (db *DB) Conversation(ctx context.Context, id parley.ID) (*parley.Conversation, error) {
-	c, err := scanConversation(db.read.QueryRowContext(ctx, `SELECT `+convCols+` FROM conversations c WHERE c.id = ?`, int64(id)))
+	c, err := scanConversation(db.queryRowRead(ctx, `SELECT `+convCols+` FROM conversations c WHERE c.id = ?`, int64(id)))
 	if err != nil {
 		return nil, notFound(err, "conversation not found")
 	}
@@ -128,7 +128,7 @@ func (db *DB) Conversation(ctx context.Context, id parley.ID) (*parley.Conversat
 
 // DirectConversation implements parley.ConversationStore.
 func (db *DB) DirectConversation(ctx context.Context, directKey string) (*parley.Conversation, error) {
-	c, err := scanConversation(db.read.QueryRowContext(ctx, `SELECT `+convCols+` FROM conversations c WHERE c.direct_key = ?`, directKey))
+	c, err := scanConversation(db.queryRowRead(ctx, `SELECT `+convCols+` FROM conversations c WHERE c.direct_key = ?`, directKey))
 	if err != nil {
 		return nil, notFound(err, "conversation not found")
 	}
@@ -137,7 +137,7 @@ func (db *DB) DirectConversation(ctx context.Context, directKey string) (*parley
 
 // Members implements parley.ConversationStore.
 func (db *DB) Members(ctx context.Context, conversationID parley.ID) ([]parley.Member, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+memberCols+` FROM members m WHERE m.conversation_id = ? ORDER BY m.user_id`, int64(conversationID))
+	rows, err := db.queryRead(ctx, `SELECT `+memberCols+` FROM members m WHERE m.conversation_id = ? ORDER BY m.user_id`, int64(conversationID))
 	if err != nil {
 		return nil, dbError("read members", err)
 	}
@@ -155,7 +155,7 @@ func (db *DB) Members(ctx context.Context, conversationID parley.ID) ([]parley.M
 
 // Member implements parley.ConversationStore.
 func (db *DB) Member(ctx context.Context, conversationID, userID parley.ID) (*parley.Member, error) {
-	m, err := scanMember(db.read.QueryRowContext(ctx, `SELECT `+memberCols+` FROM members m WHERE m.conversation_id = ? AND m.user_id = ?`,
+	m, err := scanMember(db.queryRowRead(ctx, `SELECT `+memberCols+` FROM members m WHERE m.conversation_id = ? AND m.user_id = ?`,
 		int64(conversationID), int64(userID)))
 	if err != nil {
 		return nil, notFound(err, "not a member")
@@ -393,7 +393,7 @@ func userConversationsQuery(userID parley.ID, f parley.ConversationFilter) (stri
 // UserConversations implements parley.ConversationStore.
 func (db *DB) UserConversations(ctx context.Context, userID parley.ID, f parley.ConversationFilter) ([]*parley.UserConversation, error) {
 	query, args := userConversationsQuery(userID, f)
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	rows, err := db.queryRead(ctx, query, args...)
 	if err != nil {
 		return nil, dbError("read conversations", err)
 	}

@@ -52,7 +52,7 @@ func scanDevice(s scanner) (*parley.Device, error) {
 
 // DeviceByTokenHash implements parley.DeviceStore.
 func (db *DB) DeviceByTokenHash(ctx context.Context, tokenHash []byte) (*parley.Device, error) {
-	d, err := scanDevice(db.read.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE token_hash = ?`, tokenHash))
+	d, err := scanDevice(db.queryRowRead(ctx, `SELECT `+deviceCols+` FROM devices WHERE token_hash = ?`, tokenHash))
 	if err != nil {
 		return nil, notFound(err, "session not found")
 	}
@@ -61,7 +61,7 @@ func (db *DB) DeviceByTokenHash(ctx context.Context, tokenHash []byte) (*parley.
 
 // Device implements parley.DeviceStore.
 func (db *DB) Device(ctx context.Context, id parley.ID) (*parley.Device, error) {
-	d, err := scanDevice(db.read.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, int64(id)))
+	d, err := scanDevice(db.queryRowRead(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, int64(id)))
 	if err != nil {
 		return nil, notFound(err, "device not found")
 	}
@@ -70,7 +70,7 @@ func (db *DB) Device(ctx context.Context, id parley.ID) (*parley.Device, error) 
 
 // Devices implements parley.DeviceStore.
 func (db *DB) Devices(ctx context.Context, userID parley.ID) ([]*parley.Device, error) {
-	rows, err := db.read.QueryContext(ctx,
+	rows, err := db.queryRead(ctx,
 		`SELECT `+deviceCols+` FROM devices WHERE user_id = ? AND revoked_at IS NULL ORDER BY id`, int64(userID))
 	if err != nil {
 		return nil, dbError("read devices", err)
@@ -178,7 +178,7 @@ func (db *DB) TouchDevices(ctx context.Context, ids []parley.ID, t time.Time) er
 // EndedSessions implements parley.DeviceStore. It reads through the
 // devices_revoked index.
 func (db *DB) EndedSessions(ctx context.Context, since time.Time, limit int) ([]parley.SessionEnd, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, user_id, revoked_at, coalesce(end_reason, '') FROM devices
+	rows, err := db.queryRead(ctx, `SELECT id, user_id, revoked_at, coalesce(end_reason, '') FROM devices
 		WHERE revoked_at IS NOT NULL AND revoked_at >= ? ORDER BY revoked_at, id LIMIT ?`, ts(since), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read ended sessions: %w", err)

@@ -110,7 +110,7 @@ func (db *DB) Reactions(ctx context.Context, messageIDs []parley.ID) ([]parley.U
 		for i, id := range ids {
 			args[i] = int64(id)
 		}
-		rows, err := db.read.QueryContext(ctx, `SELECT message_id, user_id, emoji, seq FROM reactions
+		rows, err := db.queryRead(ctx, `SELECT message_id, user_id, emoji, seq FROM reactions
 			WHERE message_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`)`, args...)
 		if err != nil {
 			return nil, dbError("read reactions", err)
@@ -139,7 +139,7 @@ func (db *DB) SilentEntries(ctx context.Context, conversationID parley.ID, lo, h
 		return 0, nil
 	}
 	var n int64
-	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM messages
+	err := db.queryRowRead(ctx, `SELECT count(*) FROM messages
 		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND type IN ('edit', 'reaction', 'setting')`, int64(conversationID), lo, hi).Scan(&n)
 	if err != nil {
 		return 0, dbError("count silent entries", err)

@@ -13,7 +13,7 @@ import (
 // FriendState implements parley.FriendStore.
 func (db *DB) FriendState(ctx context.Context, userID, otherID parley.ID) (parley.FriendState, error) {
 	var s string
-	err := db.read.QueryRowContext(ctx, `SELECT state FROM friendships WHERE user_id = ? AND other_id = ?`, int64(userID), int64(otherID)).Scan(&s)
+	err := db.queryRowRead(ctx, `SELECT state FROM friendships WHERE user_id = ? AND other_id = ?`, int64(userID), int64(otherID)).Scan(&s)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -48,7 +48,7 @@ func (db *DB) SetFriendship(ctx context.Context, a, b parley.ID, aState, bState 
 
 // Friends implements parley.FriendStore.
 func (db *DB) Friends(ctx context.Context, userID parley.ID) ([]parley.Friend, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT other_id, state, since FROM friendships WHERE user_id = ? ORDER BY since, other_id`, int64(userID))
+	rows, err := db.queryRead(ctx, `SELECT other_id, state, since FROM friendships WHERE user_id = ? ORDER BY since, other_id`, int64(userID))
 	if err != nil {
 		return nil, dbError("read friends", err)
 	}
@@ -84,7 +84,7 @@ func (db *DB) SetBlocked(ctx context.Context, blocker, blocked parley.ID, on boo
 // Blocked implements parley.FriendStore.
 func (db *DB) Blocked(ctx context.Context, blocker, blocked parley.ID) (bool, error) {
 	var n int
-	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM blocks WHERE blocker = ? AND blocked = ?`, int64(blocker), int64(blocked)).Scan(&n); err != nil {
+	if err := db.queryRowRead(ctx, `SELECT count(*) FROM blocks WHERE blocker = ? AND blocked = ?`, int64(blocker), int64(blocked)).Scan(&n); err != nil {
 		return false, dbError("read block", err)
 	}
 	return n > 0, nil
@@ -92,7 +92,7 @@ func (db *DB) Blocked(ctx context.Context, blocker, blocked parley.ID) (bool, er
 
 // BlockedUsers implements parley.FriendStore.
 func (db *DB) BlockedUsers(ctx context.Context, blocker parley.ID) ([]parley.ID, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT blocked FROM blocks WHERE blocker = ? ORDER BY created_at, blocked`, int64(blocker))
+	rows, err := db.queryRead(ctx, `SELECT blocked FROM blocks WHERE blocker = ? ORDER BY created_at, blocked`, int64(blocker))
 	if err != nil {
 		return nil, dbError("read blocks", err)
 	}

@@ -45,7 +45,7 @@ func (db *DB) CreateInvite(ctx context.Context, inv *parley.Invite, codeHash []b
 
 // Invites implements parley.InviteStore.
 func (db *DB) Invites(ctx context.Context) ([]*parley.Invite, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+inviteCols+` FROM invites ORDER BY id DESC`)
+	rows, err := db.queryRead(ctx, `SELECT `+inviteCols+` FROM invites ORDER BY id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("read invites: %w", err)
 	}

@@ -90,7 +90,7 @@ func (db *DB) CreateMedia(ctx context.Context, m, thumb *parley.Media) error {
 
 // Media implements parley.MediaStore.
 func (db *DB) Media(ctx context.Context, id parley.ID) (*parley.Media, error) {
-	m, err := scanMedia(db.read.QueryRowContext(ctx, `SELECT `+mediaCols+` FROM media WHERE id = ?`, int64(id)))
+	m, err := scanMedia(db.queryRowRead(ctx, `SELECT `+mediaCols+` FROM media WHERE id = ?`, int64(id)))
 	if err != nil {
 		return nil, notFound(err, "media not found")
 	}
@@ -102,7 +102,7 @@ func (db *DB) MediaByIDs(ctx context.Context, ids []parley.ID) ([]*parley.Media,
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+mediaCols+` FROM media WHERE id IN (SELECT value FROM json_each(?))`, jsonList(int64s(ids)))
+	rows, err := db.queryRead(ctx, `SELECT `+mediaCols+` FROM media WHERE id IN (SELECT value FROM json_each(?))`, jsonList(int64s(ids)))
 	if err != nil {
 		return nil, dbError("read media", err)
 	}
@@ -120,7 +120,7 @@ func (db *DB) MediaByIDs(ctx context.Context, ids []parley.ID) ([]*parley.Media,
 
 // MediaReferences implements parley.MediaStore.
 func (db *DB) MediaReferences(ctx context.Context, mediaID, userID parley.ID, limit int) ([]parley.MediaReference, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT msg.conversation_id, msg.seq, msg.expires_at, `+memberCols+`
+	rows, err := db.queryRead(ctx, `SELECT msg.conversation_id, msg.seq, msg.expires_at, `+memberCols+`
 		FROM messages msg JOIN members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?
 		WHERE msg.media_id = ? LIMIT ?`, int64(userID), int64(mediaID), limit)
 	if err != nil {
@@ -155,7 +155,7 @@ func (db *DB) DeleteUnreferencedMedia(ctx context.Context, c parley.MediaCollect
 	}
 	cands := int64s(c.IDs)
 	if len(c.IDs) == 0 {
-		rows, err := db.read.QueryContext(ctx, `SELECT id FROM media WHERE id > ? AND thumbnail_of IS NULL AND created_at < ? ORDER BY id LIMIT ?`,
+		rows, err := db.queryRead(ctx, `SELECT id FROM media WHERE id > ? AND thumbnail_of IS NULL AND created_at < ? ORDER BY id LIMIT ?`,
 			int64(c.AfterID), ts(c.CreatedBefore), limit)
 		if err != nil {
 			return out, fmt.Errorf("find old media: %w", err)
@@ -176,7 +176,7 @@ func (db *DB) DeleteUnreferencedMedia(ctx context.Context, c parley.MediaCollect
 		}
 	}
 	if len(cands) > 0 {
-		rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT media_id FROM messages WHERE media_id IN (SELECT value FROM json_each(?))`, jsonList(cands))
+		rows, err := db.queryRead(ctx, `SELECT DISTINCT media_id FROM messages WHERE media_id IN (SELECT value FROM json_each(?))`, jsonList(cands))
 		if err != nil {
 			return out, fmt.Errorf("find media references: %w", err)
 		}

@@ -182,7 +182,7 @@ func (db *DB) AppendMessage(ctx context.Context, m *parley.Message, contentHash 
 
 // Message implements parley.MessageStore.
 func (db *DB) Message(ctx context.Context, id parley.ID) (*parley.Message, error) {
-	m, err := scanMessage(db.read.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, int64(id)))
+	m, err := scanMessage(db.queryRowRead(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, int64(id)))
 	if err != nil {
 		return nil, notFound(err, "message not found")
 	}
@@ -205,7 +205,7 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 	if !f.Now.IsZero() {
 		now = ts(f.Now)
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+messageCols+` FROM messages
+	rows, err := db.queryRead(ctx, `SELECT `+messageCols+` FROM messages
 		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND (expires_at IS NULL OR expires_at > ? OR ? = 0)
 		ORDER BY seq `+order+` LIMIT ?`,
 		int64(conversationID), lo, hi, now, now, limit)
@@ -234,7 +234,7 @@ func (db *DB) Messages(ctx context.Context, conversationID parley.ID, f parley.M
 // message ids in commit order, so the highest id marks what is committed.
 func (db *DB) LogPosition(ctx context.Context) (parley.LogPosition, error) {
 	var id int64
-	if err := db.read.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM messages`).Scan(&id); err != nil {
+	if err := db.queryRowRead(ctx, `SELECT coalesce(max(id), 0) FROM messages`).Scan(&id); err != nil {
 		return "", dbError("read log position", err)
 	}
 	return parley.LogPosition(strconv.FormatInt(id, 10)), nil
@@ -265,7 +265,7 @@ func (db *DB) LastSeqsAt(ctx context.Context, points []parley.LogPoint) ([]int64
 	if len(pairs) == 0 {
 		return seqs, nil
 	}
-	rows, err := db.read.QueryContext(ctx, lastSeqsAtSQL, jsonList(pairs))
+	rows, err := db.queryRead(ctx, lastSeqsAtSQL, jsonList(pairs))
 	if err != nil {
 		return nil, dbError("read log positions", err)
 	}

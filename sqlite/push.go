@@ -72,7 +72,7 @@ func (db *DB) SavePushRegistration(ctx context.Context, reg *parley.PushRegistra
 
 // PushRegistrations implements parley.PushStore.
 func (db *DB) PushRegistrations(ctx context.Context, userID parley.ID) ([]*parley.PushRegistration, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+pushCols+` FROM push_registrations WHERE user_id = ? ORDER BY id`, int64(userID))
+	rows, err := db.queryRead(ctx, `SELECT `+pushCols+` FROM push_registrations WHERE user_id = ? ORDER BY id`, int64(userID))
 	if err != nil {
 		return nil, dbError("read push registrations", err)
 	}

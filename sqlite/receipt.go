@@ -53,7 +53,7 @@ func (db *DB) RaiseDeviceCursor(ctx context.Context, deviceID, conversationID pa
 
 // DeviceCursors implements parley.ReceiptStore.
 func (db *DB) DeviceCursors(ctx context.Context, deviceID parley.ID) (map[parley.ID]int64, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT conversation_id, seq FROM device_cursors WHERE device_id = ?`, int64(deviceID))
+	rows, err := db.queryRead(ctx, `SELECT conversation_id, seq FROM device_cursors WHERE device_id = ?`, int64(deviceID))
 	if err != nil {
 		return nil, dbError("read device cursors", err)
 	}

@@ -156,7 +156,7 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+prefixed("m.", messageCols)+`
+	rows, err := db.queryRead(ctx, `SELECT `+prefixed("m.", messageCols)+`
 		FROM message_search s CROSS JOIN messages m ON m.id = s.rowid
 		WHERE message_search MATCH ? AND s.rowid < ? AND `+searchRow+`
 		ORDER BY s.rowid DESC`, ftsQuery(f.Terms, convs), before)

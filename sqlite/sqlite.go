@@ -51,6 +51,7 @@ type DB struct {
 	read   *sql.DB
 	wdb    *sql.DB
 	w      *writer
+	stmts  readStmts
 	logger *slog.Logger
 }
 
@@ -132,6 +133,7 @@ func (db *DB) Close() error {
 		errs = append(errs, db.w.close())
 	}
 	if db.read != nil {
+		db.closeStmts()
 		errs = append(errs, db.read.Close())
 	}
 	if db.wdb != nil {

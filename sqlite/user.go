@@ -50,7 +50,7 @@ func (db *DB) CreateUser(ctx context.Context, u *parley.User, passwordHash strin
 
 // User implements parley.UserStore.
 func (db *DB) User(ctx context.Context, id parley.ID) (*parley.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, int64(id)))
+	u, err := scanUser(db.queryRowRead(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, int64(id)))
 	if err != nil {
 		return nil, notFound(err, "user not found")
 	}
@@ -69,7 +69,7 @@ func (db *DB) Users(ctx context.Context, ids []parley.ID) ([]*parley.User, error
 		for i, id := range chunk {
 			args[i] = int64(id)
 		}
-		rows, err := db.read.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := db.queryRead(ctx, `SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, dbError("read users", err)
 		}
@@ -95,7 +95,7 @@ func placeholders(n int) string {
 // UserCredentials implements parley.UserStore.
 func (db *DB) UserCredentials(ctx context.Context, handle string) (*parley.User, string, error) {
 	var hash string
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE handle_norm = ? AND deleted_at IS NULL`,
+	u, err := scanUser(db.queryRowRead(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE handle_norm = ? AND deleted_at IS NULL`,
 		parley.NormalizeHandle(handle)), &hash)
 	if err != nil {
 		return nil, "", notFound(err, "user not found")
@@ -106,7 +106,7 @@ func (db *DB) UserCredentials(ctx context.Context, handle string) (*parley.User,
 // SearchUsers implements parley.UserStore.
 func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]*parley.User, error) {
 	p := parley.NormalizeHandle(prefix)
-	rows, err := db.read.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE handle_norm >= ? AND handle_norm < ? AND deleted_at IS NULL ORDER BY handle_norm LIMIT ?`,
+	rows, err := db.queryRead(ctx, `SELECT `+userCols+` FROM users WHERE handle_norm >= ? AND handle_norm < ? AND deleted_at IS NULL ORDER BY handle_norm LIMIT ?`,
 		p, p+"\xff", limit)
 	if err != nil {
 		return nil, dbError("search users", err)
@@ -164,7 +164,7 @@ func (db *DB) UpdateUser(ctx context.Context, id parley.ID, upd parley.UserUpdat
 // UserPasswordHash implements parley.UserStore.
 func (db *DB) UserPasswordHash(ctx context.Context, id parley.ID) (string, error) {
 	var hash string
-	err := db.read.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ? AND deleted_at IS NULL`, int64(id)).Scan(&hash)
+	err := db.queryRowRead(ctx, `SELECT password_hash FROM users WHERE id = ? AND deleted_at IS NULL`, int64(id)).Scan(&hash)
 	if err != nil {
 		return "", notFound(err, "user not found")
 	}
@@ -203,7 +203,7 @@ func (db *DB) SetUserDisabled(ctx context.Context, id parley.ID, at *time.Time) 
 
 // ListUsers implements parley.UserStore.
 func (db *DB) ListUsers(ctx context.Context, afterID parley.ID, limit int) ([]*parley.User, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, int64(afterID), limit)
+	rows, err := db.queryRead(ctx, `SELECT `+userCols+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, int64(afterID), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -228,7 +228,7 @@ func (db *DB) EraseUser(ctx context.Context, id parley.ID, t time.Time) error {
 
 // UploadedMedia implements parley.UserStore.
 func (db *DB) UploadedMedia(ctx context.Context, userID parley.ID) ([]parley.ID, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id FROM media WHERE owner_id = ? AND thumbnail_of IS NULL ORDER BY id`, int64(userID))
+	rows, err := db.queryRead(ctx, `SELECT id FROM media WHERE owner_id = ? AND thumbnail_of IS NULL ORDER BY id`, int64(userID))
 	if err != nil {
 		return nil, fmt.Errorf("read uploaded media: %w", err)
 	}
