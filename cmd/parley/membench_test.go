@@ -26,8 +26,8 @@ import (
 // before the connections ÷ connections. PARLEY_BENCH_CONNS sets N
 // (default 19,000; this process's open-file limit is 20,000).
 // PARLEY_BENCH_PROFILE names a directory where the node's heap profiles
-// (heap-before.pb.gz, heap-after.pb.gz, taken after a GC) and its
-// /proc/<pid>/smaps before and after are written; the node then
+// (heap-before.pb.gz, heap-after.pb.gz, taken after a GC), its /metrics
+// and its /proc/<pid>/smaps before and after are written; the node then
 // serves /metrics and pprof on an admin address of its own.
 //
 //	go test ./cmd/parley -run '^$' -bench IdleConnections -benchtime 1x
@@ -52,11 +52,12 @@ func BenchmarkIdleConnections(b *testing.B) {
 			return
 		}
 		_, heap := admin.raw("GET", "/debug/pprof/heap?gc=1", nil)
+		_, metrics := admin.raw("GET", "/metrics", nil)
 		smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", srv.cmd.Process.Pid))
 		if err != nil {
 			b.Fatal(err)
 		}
-		for file, data := range map[string][]byte{"heap-" + name + ".pb.gz": heap, "smaps-" + name + ".txt": smaps} {
+		for file, data := range map[string][]byte{"heap-" + name + ".pb.gz": heap, "smaps-" + name + ".txt": smaps, "metrics-" + name + ".txt": metrics} {
 			if err := os.WriteFile(filepath.Join(profDir, file), data, 0o644); err != nil {
 				b.Fatal(err)
 			}

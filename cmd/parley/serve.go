@@ -278,6 +278,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	sessions := m.gateway.WatchSessions(m.app, realtime.SessionWatchConfig{Poll: cfg.SessionCheckInterval})
 	m.sessions.Store(sessions)
 	m.background(sessions.Run)
+	if d := cfg.Ops.IdleMemoryRelease; d > 0 {
+		m.background(func(ctx context.Context) { releaseIdleMemory(ctx, d) })
+	}
 	m.Logger.Info("parley is serving", "addr", m.Addr(), "data_dir", cfg.DataDir, "store", cfg.Store, "bus", cfg.Bus)
 	return nil
 }
