@@ -146,6 +146,39 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
+// ReleaseMemory empties the page caches of the writer's connection and of
+// the readers idle in the pool (PRAGMA shrink_memory); they fill again from
+// the OS's page cache as queries need pages. It is for a node that went
+// idle, and safe at any time: SQLite drops only the pages no statement
+// holds, and database/sql runs one call at a time on a connection.
+func (db *DB) ReleaseMemory(ctx context.Context) error {
+	const shrink = "PRAGMA shrink_memory"
+	var errs []error
+	if _, err := db.w.conn.ExecContext(ctx, shrink); err != nil {
+		errs = append(errs, fmt.Errorf("writer: %w", err))
+	}
+	idle := db.read.Stats().Idle
+	conns := make([]*sql.Conn, 0, idle)
+	for range idle {
+		c, err := db.read.Conn(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reader: %w", err))
+			break
+		}
+		conns = append(conns, c) // held, so the next Conn is another one
+		if _, err := c.ExecContext(ctx, shrink); err != nil {
+			errs = append(errs, fmt.Errorf("reader: %w", err))
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return dbError("release memory", err)
+	}
+	return nil
+}
+
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.read.PingContext(ctx); err != nil {

@@ -20,8 +20,9 @@ import (
 // when it stops: when less than a 32nd of the live heap (at least 256 KiB,
 // at most 4 MiB) was allocated in one interval and the heap holds over an
 // eighth more than its live bytes (and 4 MiB more), the node collects and
-// releases every free page (debug.FreeOSMemory). It does so again only
-// after a busy interval.
+// releases every free page (debug.FreeOSMemory), after asking the store to
+// drop its page caches, which refill from the OS's page cache as queries
+// need them. It does so again only after a busy interval.
 type idleReleaser struct {
 	allocs   uint64 // cumulative bytes allocated at the last check
 	released bool   // released since the last busy interval
@@ -79,8 +80,16 @@ func (r *idleReleaser) check() bool {
 }
 
 // releaseIdleMemory runs the releaser every interval until ctx ends.
-func releaseIdleMemory(ctx context.Context, every time.Duration) {
+// caches, when set, runs first at each release: it drops caches that can
+// be refilled (the SQLite store's pages).
+func releaseIdleMemory(ctx context.Context, every time.Duration, caches func(context.Context)) {
 	r := newIdleReleaser()
+	if caches != nil {
+		r.free = func() {
+			caches(ctx)
+			debug.FreeOSMemory()
+		}
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
