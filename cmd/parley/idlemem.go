@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// idleReleaser gives the heap's free pages back to the operating system
-// when the node goes quiet after a burst of work.
+// idleReleaser gives memory back to the operating system when the node
+// goes quiet after a burst of work.
 //
 // The Go runtime keeps a heap up to twice its live size (GOGC=100) and only
 // returns the free pages above that goal, slowly. A node holding tens of
@@ -16,26 +16,29 @@ import (
 // connection state, so after the burst that opened them its resident size
 // stays at about twice that state for as long as it idles. The headroom buys
 // nothing while nothing allocates; it is what makes collections rare under
-// load. So the headroom stays while the node works, and is returned, once,
-// when it stops: when less than a 32nd of the live heap (at least 256 KiB,
-// at most 4 MiB) was allocated in one interval and the heap holds over an
-// eighth more than its live bytes (and 4 MiB more), the node collects and
-// releases every free page (debug.FreeOSMemory), after asking the store to
-// drop its page caches, which refill from the OS's page cache as queries
-// need them. It does so again only after a busy interval.
+// load. SQLite's page caches likewise stay as full as the burst left them.
+// So both stay while the node works, and are given back, once, when it
+// stops: when less than a 32nd of the live heap (at least 256 KiB, at most
+// 4 MiB) was allocated in one interval, the store drops its page caches
+// (they refill from the OS's page cache as queries need pages) and, if the
+// heap holds over an eighth more than its live bytes (and 4 MiB more), the
+// node collects and releases every free page (debug.FreeOSMemory). It does
+// so again only after a busy interval.
 type idleReleaser struct {
 	allocs   uint64 // cumulative bytes allocated at the last check
 	released bool   // released since the last busy interval
-	// read and free are readHeap and debug.FreeOSMemory but in tests.
-	read func() (allocs, live, held uint64)
-	free func()
+	// read is readHeap but in tests; release drops the caches and, when
+	// heap is set, returns the heap's free pages.
+	read    func() (allocs, live, held uint64)
+	release func(heap bool)
 }
 
-// Releasing pays only above this many bytes held beyond the live heap.
+// Returning the heap's pages pays only above this many bytes held beyond
+// the live heap.
 const minIdleRelease = 4 << 20
 
-func newIdleReleaser() *idleReleaser {
-	r := &idleReleaser{read: readHeap, free: debug.FreeOSMemory}
+func newIdleReleaser(release func(heap bool)) *idleReleaser {
+	r := &idleReleaser{read: readHeap, release: release}
 	r.allocs, _, _ = r.read()
 	return r
 }
@@ -69,10 +72,10 @@ func (r *idleReleaser) check() bool {
 		r.released = false // busy, or unknown
 		return false
 	}
-	if r.released || held < live+max(minIdleRelease, live/8) {
+	if r.released {
 		return false
 	}
-	r.free()
+	r.release(held >= live+max(minIdleRelease, live/8))
 	r.released = true
 	// The collection and release allocate a little themselves.
 	r.allocs, _, _ = r.read()
@@ -80,16 +83,17 @@ func (r *idleReleaser) check() bool {
 }
 
 // releaseIdleMemory runs the releaser every interval until ctx ends.
-// caches, when set, runs first at each release: it drops caches that can
-// be refilled (the SQLite store's pages).
+// caches, when set, drops caches that can be refilled (the SQLite store's
+// pages).
 func releaseIdleMemory(ctx context.Context, every time.Duration, caches func(context.Context)) {
-	r := newIdleReleaser()
-	if caches != nil {
-		r.free = func() {
+	r := newIdleReleaser(func(heap bool) {
+		if caches != nil {
 			caches(ctx)
+		}
+		if heap {
 			debug.FreeOSMemory()
 		}
-	}
+	})
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

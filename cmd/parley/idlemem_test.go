@@ -5,48 +5,53 @@ import (
 	"testing"
 )
 
-// TestIdleReleaser checks when free heap pages are given back: once the
-// process stops allocating, not while it allocates nor when the heap holds
-// little beyond its live bytes, and once per quiet spell.
+// TestIdleReleaser checks when memory is given back: once the process
+// stops allocating, not while it allocates, once per quiet spell, and the
+// heap's pages only when it holds enough beyond its live bytes.
 func TestIdleReleaser(t *testing.T) {
 	const mib = 1 << 20
 	var allocs, live, held uint64 = 100 * mib, 20 * mib, 40 * mib
-	freed := 0
+	caches, heaps := 0, 0
 	r := &idleReleaser{
 		read: func() (uint64, uint64, uint64) { return allocs, live, held },
-		free: func() { freed++; held = live },
+		release: func(heap bool) {
+			caches++
+			if heap {
+				heaps++
+				held = live
+			}
+		},
 	}
 	r.allocs = allocs
-	step := func(allocated uint64, want bool) {
+	step := func(allocated uint64, want bool, wantHeaps int) {
 		t.Helper()
 		allocs += allocated
-		if got := r.check(); got != want {
-			t.Fatalf("after %d bytes allocated (live %d, held %d): released %v, want %v", allocated, live, held, got, want)
+		if got := r.check(); got != want || heaps != wantHeaps {
+			t.Fatalf("after %d bytes allocated (live %d, held %d): released %v, want %v; heap released %d times, want %d",
+				allocated, live, held, got, want, heaps, wantHeaps)
 		}
 	}
-	step(50*mib, false) // busy
-	step(mib, false)    // still busy: over live/32
-	step(500<<10, true) // quiet: under live/32
-	if freed != 1 || held != live {
-		t.Fatalf("freed %d times, want 1", freed)
-	}
+	step(50*mib, false, 0) // busy
+	step(mib, false, 0)    // still busy: over live/32
+	step(500<<10, true, 1) // quiet: under live/32
 	held = 40 * mib
-	step(0, false) // quiet again, but released already in this spell
-	step(5*mib, false)
-	step(0, true) // a busy interval in between: released again
+	step(0, false, 1) // quiet again, but released already in this spell
+	step(5*mib, false, 1)
+	step(0, true, 2) // a busy interval in between: released again
 	held = live + 3*mib
-	step(5*mib, false)
-	step(0, false) // too little held beyond live to be worth it
+	step(5*mib, false, 2)
+	step(0, true, 2) // the caches only: too little held beyond live
 	live, held = 64*mib, 70*mib
-	step(0, false) // still too little against live/8
+	step(5*mib, false, 2)
+	step(0, true, 2) // the caches only: too little against live/8
 	live, held = 2*mib, 40*mib
-	step(300<<10, false) // a small heap: 256 KiB is the floor of busy
-	step(200<<10, true)
+	step(300<<10, false, 2) // a small heap: 256 KiB is the floor of busy
+	step(200<<10, true, 3)
 	live, held = 1024*mib, 2048*mib
-	step(5*mib, false) // a large heap: 4 MiB is the ceiling of quiet
-	step(3*mib, true)
-	if freed != 4 {
-		t.Fatalf("freed %d times, want 4", freed)
+	step(5*mib, false, 3) // a large heap: 4 MiB is the ceiling of quiet
+	step(3*mib, true, 4)
+	if caches != 6 {
+		t.Fatalf("caches dropped %d times, want 6", caches)
 	}
 }
 

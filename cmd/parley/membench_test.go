@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +24,9 @@ import (
 // RSS ÷ connections (the DESIGN §6 measure) and the growth of RSS from
 // before the connections ÷ connections. PARLEY_BENCH_CONNS sets N
 // (default 19,000; this process's open-file limit is 20,000).
+// Both readings are taken after the same 10 s of idling. PARLEY_BENCH_NODE
+// names another test binary of this package (built from an older commit
+// with go test -c) to run as the node, for a before/after in one sitting.
 // PARLEY_BENCH_PROFILE names a directory where the node's heap profiles
 // (heap-before.pb.gz, heap-after.pb.gz, taken after a GC), its /metrics
 // and its /proc/<pid>/smaps before and after are written; the node then
@@ -41,7 +43,11 @@ func BenchmarkIdleConnections(b *testing.B) {
 	if profDir != "" {
 		extra = append(extra, "--admin-addr", freeAddr(b))
 	}
-	srv := startChild(b, b.TempDir(), extra...)
+	bin := os.Args[0]
+	if v := os.Getenv("PARLEY_BENCH_NODE"); v != "" {
+		bin = v
+	}
+	srv := startChildOf(b, bin, b.TempDir(), extra...)
 	base := newClient(b, srv.addr)
 	admin := base
 	if profDir != "" {
@@ -81,8 +87,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-	runtime.GC()
-	time.Sleep(2 * time.Second)
+	time.Sleep(10 * time.Second) // idle, as before the second reading
 	before := rssKB(b, srv.cmd.Process.Pid)
 	snapshot("before")
 	_, m0 := admin.raw("GET", "/metrics", nil)
