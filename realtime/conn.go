@@ -29,38 +29,40 @@ type conn struct {
 	s      socket
 	caller parley.Caller
 	token  string
-	authAt time.Time
+	authAt int64 // when the session was last checked, on the gateway's clock (mono)
 	pos    parley.LogPosition
 	// broken is set once an emit failed; see emitRaw.
 	broken atomic.Bool
 
 	// tokens and refill implement the per-connection event rate; only the
-	// client's handler goroutine (one at a time) touches them.
-	tokens float64
-	refill time.Time
+	// client's handler goroutine (one at a time) touches them. refill is
+	// on the gateway's clock.
+	tokens float32
+	refill int64
 
 	// syncMu lets one replay (a client's sync, or a catch-up) run at a
 	// time.
 	syncMu sync.Mutex
 
-	mu      sync.Mutex
+	// The fields are ordered to leave no padding: an idle connection is
+	// one 176-byte object.
+	mu sync.Mutex
+	// heldN and heldBytes count what the connection holds back, in
+	// pending and in its streams' held maps, against MaxHeld and
+	// MaxHeldBytes.
+	heldN   int32
 	gone    bool
-	streams map[parley.ID]*stream // per conversation, created on first message
-	// ready is set once pos is known; until then, as during a sync,
-	// message events wait in pending.
-	ready   bool
+	ready   bool // set once pos is known; until then, as during a sync, message events wait in pending
 	syncing bool
-	pending []heldEvent // message events that arrived before ready or during sync
+	streams map[parley.ID]*stream // per conversation, created on first message
+	pending []heldEvent           // message events that arrived before ready or during sync
 	// receipts holds, per (conversation, user), the watermarks this
 	// socket told or knows to be stored; see emitReceipt.
 	receipts map[receiptKey]receiptMarks
 	// priming holds the conversations whose stored watermarks are being
 	// read for receipts that wait for them.
-	priming map[parley.ID]bool
-	// heldN and heldBytes count what the connection holds back, in
-	// pending and in its streams' held maps, against MaxHeld and
-	// MaxHeldBytes.
-	heldN, heldBytes int
+	priming   map[parley.ID]bool
+	heldBytes int
 }
 
 // stream keeps one conversation's messages in seq order for a socket.
@@ -115,8 +117,9 @@ func (c *conn) allow(now time.Time) bool {
 	if r.PerSecond <= 0 {
 		return true
 	}
-	c.tokens = min(float64(r.Burst), c.tokens+now.Sub(c.refill).Seconds()*r.PerSecond)
-	c.refill = now
+	t := mono(now)
+	c.tokens = float32(min(float64(r.Burst), float64(c.tokens)+time.Duration(t-c.refill).Seconds()*r.PerSecond))
+	c.refill = t
 	if c.tokens < 1 {
 		return false
 	}
@@ -322,7 +325,7 @@ func (c *conn) primeReceipts(conv parley.ID, wait time.Duration) {
 // the connection as a slow consumer (it reconnects and syncs) when the
 // connection holds too much already.
 func (c *conn) budgetLocked(n int) bool {
-	if c.heldN >= c.g.cfg.MaxHeld || c.heldBytes+n > c.g.cfg.MaxHeldBytes {
+	if int(c.heldN) >= c.g.cfg.MaxHeld || c.heldBytes+n > c.g.cfg.MaxHeldBytes {
 		c.dropSlow()
 		return false
 	}

@@ -49,8 +49,8 @@ func (g *Gateway) onConnect(s *socketio.Socket, auth json.RawMessage) (err error
 		g.logger.Warn("authenticate socket", "err", err)
 		return &socketio.ConnectError{Message: parley.EUNAVAILABLE}
 	}
-	now := time.Now()
-	c := &conn{g: g, s: sioSocket{s}, caller: caller, token: a.Token, authAt: now, refill: now, tokens: float64(g.cfg.EventRate.Burst)}
+	now := mono(time.Now())
+	c := &conn{g: g, s: sioSocket{s}, caller: caller, token: a.Token, authAt: now, refill: now, tokens: float32(g.cfg.EventRate.Burst)}
 	resyncs := g.resyncs.Load()
 	s.SetData(c)
 	if err := g.users.add(ctx, c); err == errTooMany {

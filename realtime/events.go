@@ -70,7 +70,7 @@ func (g *Gateway) admit(ctx context.Context, c *conn, name string, ev socketio.E
 		g.answer(c, name, ev, nil, parley.Errorf(parley.ETOOMANY, "too many events; slow down"))
 		return false
 	}
-	return now.Sub(c.authAt) <= reauthEvery || g.reauth(ctx, c, now)
+	return time.Duration(mono(now)-c.authAt) <= reauthEvery || g.reauth(ctx, c, now)
 }
 
 func firstArg(ev socketio.Event) json.RawMessage {
@@ -131,7 +131,7 @@ func (g *Gateway) handleSend(s *socketio.Socket, ev socketio.Event) {
 func (g *Gateway) reauth(ctx context.Context, c *conn, now time.Time) bool {
 	caller, err := g.svc.Accounts.Authenticate(ctx, c.token)
 	if err == nil && caller == c.caller {
-		c.authAt = now
+		c.authAt = mono(now)
 		return true
 	}
 	if parley.ErrorCode(err) == parley.EUNAUTHORIZED {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,14 @@ type Config struct {
 	Delivered func(elapsed time.Duration)
 }
 
+// clockStart is the origin of mono.
+var clockStart = time.Now()
+
+// mono returns t on a monotonic clock, in nanoseconds since the package
+// started: a word where a time.Time takes three, for the times every
+// connection keeps.
+func mono(t time.Time) int64 { return int64(t.Sub(clockStart)) }
+
 // Rate is a token bucket: Burst events at once, refilled at PerSecond.
 type Rate struct {
 	PerSecond float64
@@ -98,6 +107,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxHeld <= 0 {
 		c.MaxHeld = 2048
 	}
+	c.MaxHeld = min(c.MaxHeld, math.MaxInt32) // conn.heldN is an int32
 	if c.MaxHeldBytes <= 0 {
 		c.MaxHeldBytes = 1 << 20
 	}

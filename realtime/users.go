@@ -29,9 +29,10 @@ type userEntry struct {
 	conns []*conn
 	sub   parley.Subscription
 	// tokens and refill are the user's event bucket (Config.UserEventRate),
-	// shared by all its connections; guarded by mu.
+	// shared by all its connections; guarded by mu. refill is on the
+	// gateway's clock (mono).
 	tokens float64
-	refill time.Time
+	refill int64
 }
 
 // errTooMany refuses a connect over a user's or an address's socket cap.
@@ -57,7 +58,7 @@ func (t *userTable) add(ctx context.Context, c *conn) error {
 	sh.mu.Lock()
 	e := sh.m[c.caller.UserID]
 	if e == nil {
-		e = &userEntry{id: c.caller.UserID, tokens: float64(t.g.cfg.UserEventRate.Burst), refill: time.Now()}
+		e = &userEntry{id: c.caller.UserID, tokens: float64(t.g.cfg.UserEventRate.Burst), refill: mono(time.Now())}
 		sh.m[e.id] = e
 	}
 	e.mu.Lock()
@@ -201,8 +202,9 @@ func (t *userTable) allowEvent(id parley.ID, now time.Time) bool {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.tokens = min(float64(r.Burst), e.tokens+now.Sub(e.refill).Seconds()*r.PerSecond)
-	e.refill = now
+	at := mono(now)
+	e.tokens = min(float64(r.Burst), e.tokens+time.Duration(at-e.refill).Seconds()*r.PerSecond)
+	e.refill = at
 	if e.tokens < 1 {
 		return false
 	}

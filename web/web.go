@@ -44,6 +44,9 @@ type Handler struct {
 // without them, which is a bug.
 func New() (*Handler, error) {
 	h := &Handler{assets: map[string]*asset{}}
+	// One compressor for every file: each takes about a megabyte at this
+	// level, which would otherwise be allocated again per file at start.
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
 	root, err := fs.Sub(static, "static")
 	if err != nil {
 		return nil, err
@@ -56,7 +59,7 @@ func New() (*Handler, error) {
 		if err != nil {
 			return err
 		}
-		h.assets["/"+p] = newAsset(p, b)
+		h.assets["/"+p] = newAsset(p, b, zw)
 		return nil
 	})
 	if err != nil {
@@ -66,12 +69,13 @@ func New() (*Handler, error) {
 	return h, nil
 }
 
-func newAsset(name string, b []byte) *asset {
+// newAsset prepares one file; zw is reset for its compressed copy.
+func newAsset(name string, b []byte, zw *gzip.Writer) *asset {
 	sum := sha256.Sum256(b)
 	a := &asset{body: b, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, contentType: contentType(name)}
 	if compressible(a.contentType) && len(b) > 512 {
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Reset(&buf)
 		zw.Write(b)
 		zw.Close()
 		if buf.Len() < len(b)*9/10 {

@@ -132,6 +132,40 @@ func TestGzip(t *testing.T) {
 	}
 }
 
+// TestGzipEveryFile checks each file's compressed copy (they share one
+// compressor at start) against its plain body.
+func TestGzipEveryFile(t *testing.T) {
+	h := MustHandler(t)
+	zipped := 0
+	err := filepath.WalkDir("static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		name := "/" + filepath.ToSlash(strings.TrimPrefix(p, "static"+string(filepath.Separator)))
+		plain, _ := io.ReadAll(get(h, "GET", name, nil).Body)
+		res := get(h, "GET", name, map[string]string{"Accept-Encoding": "gzip"})
+		if res.Header.Get("Content-Encoding") != "gzip" {
+			return nil
+		}
+		zipped++
+		zr, err := gzip.NewReader(res.Body)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			return nil
+		}
+		if unzipped, err := io.ReadAll(zr); err != nil || !bytes.Equal(unzipped, plain) {
+			t.Errorf("%s: gzipped body differs from the plain one (%v)", name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zipped < 2 {
+		t.Fatalf("%d files served gzipped; the test needs several", zipped)
+	}
+}
+
 // TestFirstLoadSize keeps the first load (the page and everything it
 // loads: every file but the service worker and the licence) under 200 KB
 // compressed.

@@ -167,6 +167,7 @@ func DefaultConfig() Config {
 		Registration:         parley.RegistrationOpen,
 		SessionIdleTimeout:   30 * 24 * time.Hour,
 		SessionCheckInterval: 300 * time.Millisecond,
+		Ops:                  OpsConfig{IdleMemoryRelease: 2 * time.Second},
 		RegisterRate:         0.05,
 		RegisterBurst:        20,
 		LoginFailures:        5,

@@ -24,10 +24,17 @@ var servingRE = regexp.MustCompile(`parley is serving"? addr=(\S+)`)
 
 func startChild(tb testing.TB, dataDir string, extra ...string) *child {
 	tb.Helper()
+	return startChildOf(tb, os.Args[0], dataDir, extra...)
+}
+
+// startChildOf is startChild with another test binary of this package (an
+// older build, for a comparison) as the server.
+func startChildOf(tb testing.TB, bin, dataDir string, extra ...string) *child {
+	tb.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
 		"--argon2-memory-kib", "64", "--argon2-time", "1", "--send-rate", "0", "--login-rate", "0", "--event-rate", "0",
 		"--user-event-rate", "0", "--max-sockets-per-address", "1000000", "--register-rate", "0"}, extra...)
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "PARLEY_TEST_CHILD=serve")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +24,13 @@ import (
 // RSS ÷ connections (the DESIGN §6 measure) and the growth of RSS from
 // before the connections ÷ connections. PARLEY_BENCH_CONNS sets N
 // (default 19,000; this process's open-file limit is 20,000).
+// Both readings are taken after the same 10 s of idling. PARLEY_BENCH_NODE
+// names another test binary of this package (built from an older commit
+// with go test -c) to run as the node, for a before/after in one sitting.
+// PARLEY_BENCH_PROFILE names a directory where the node's heap profiles
+// (heap-before.pb.gz, heap-after.pb.gz, taken after a GC), its /metrics
+// and its /proc/<pid>/smaps before and after are written; the node then
+// serves /metrics and pprof on an admin address of its own.
 //
 //	go test ./cmd/parley -run '^$' -bench IdleConnections -benchtime 1x
 func BenchmarkIdleConnections(b *testing.B) {
@@ -31,8 +38,37 @@ func BenchmarkIdleConnections(b *testing.B) {
 	if v := os.Getenv("PARLEY_BENCH_CONNS"); v != "" {
 		n = atoi(b, v)
 	}
-	srv := startChild(b, b.TempDir())
+	profDir := os.Getenv("PARLEY_BENCH_PROFILE")
+	var extra []string
+	if profDir != "" {
+		extra = append(extra, "--admin-addr", freeAddr(b))
+	}
+	bin := os.Args[0]
+	if v := os.Getenv("PARLEY_BENCH_NODE"); v != "" {
+		bin = v
+	}
+	srv := startChildOf(b, bin, b.TempDir(), extra...)
 	base := newClient(b, srv.addr)
+	admin := base
+	if profDir != "" {
+		admin = newClient(b, extra[1])
+	}
+	snapshot := func(name string) {
+		if profDir == "" {
+			return
+		}
+		_, heap := admin.raw("GET", "/debug/pprof/heap?gc=1", nil)
+		_, metrics := admin.raw("GET", "/metrics", nil)
+		smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", srv.cmd.Process.Pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for file, data := range map[string][]byte{"heap-" + name + ".pb.gz": heap, "smaps-" + name + ".txt": smaps, "metrics-" + name + ".txt": metrics} {
+			if err := os.WriteFile(filepath.Join(profDir, file), data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	tokens := make([]string, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -51,10 +87,10 @@ func BenchmarkIdleConnections(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-	runtime.GC()
-	time.Sleep(2 * time.Second)
+	time.Sleep(10 * time.Second) // idle, as before the second reading
 	before := rssKB(b, srv.cmd.Process.Pid)
-	_, m0 := base.raw("GET", "/metrics", nil)
+	snapshot("before")
+	_, m0 := admin.raw("GET", "/metrics", nil)
 	for _, line := range strings.Split(string(m0), "\n") {
 		if strings.HasPrefix(line, "go_memstats_heap_alloc_bytes ") {
 			b.Log("before: ", line)
@@ -112,7 +148,8 @@ func BenchmarkIdleConnections(b *testing.B) {
 	})
 	time.Sleep(10 * time.Second) // idle (below the 25 s ping interval)
 	after := rssKB(b, srv.cmd.Process.Pid)
-	_, metrics := base.raw("GET", "/metrics", nil)
+	snapshot("after")
+	_, metrics := admin.raw("GET", "/metrics", nil)
 	for _, line := range strings.Split(string(metrics), "\n") {
 		if strings.HasPrefix(line, "go_memstats_heap_alloc_bytes ") || strings.HasPrefix(line, "go_goroutines ") {
 			b.Log(line)
@@ -147,4 +184,14 @@ func procStatusKB(tb testing.TB, pid int, field string) int64 {
 	}
 	tb.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(tb testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

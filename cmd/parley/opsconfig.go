@@ -34,6 +34,10 @@ type OpsConfig struct {
 	// Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, else
 	// the metadata server of a Google Cloud machine).
 	FCMProjectID string
+	// IdleMemoryRelease is how often the node checks whether it went quiet,
+	// to empty the store's page caches and give the heap's free pages back
+	// then (see idleReleaser); 0 leaves that to the Go runtime.
+	IdleMemoryRelease time.Duration
 }
 
 // opsFlags declares the flags of OpsConfig.
@@ -42,6 +46,7 @@ func opsFlags(fs *flag.FlagSet, c *OpsConfig) {
 	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "address for /metrics and /debug/pprof/ (127.0.0.1:9090); when set, the public port no longer serves /metrics")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", c.DrainDelay, "on shutdown, how long /readyz answers 503 before sockets are closed: a little over the balancer's health-check interval × fall count (3s for deploy/haproxy.cfg)")
 	fs.StringVar(&c.FCMProjectID, "fcm-project-id", c.FCMProjectID, "turns FCM on without a key file: the Firebase project id, with Application Default Credentials (the key file GOOGLE_APPLICATION_CREDENTIALS names, else the Google Cloud metadata server)")
+	fs.DurationVar(&c.IdleMemoryRelease, "idle-memory-release", c.IdleMemoryRelease, "how often the node checks whether it went quiet (allocated under 1/32 of its live heap, and under 1 MiB, since the last check); when it did, it empties SQLite's page caches and returns its free heap pages to the OS, once per quiet spell, so an idle node holds about its live heap instead of twice it (0: off, leave it to the Go runtime)")
 	fs.StringVar(&c.S3SessionToken, "s3-session-token", c.S3SessionToken, "session token of temporary S3 credentials (sent as X-Amz-Security-Token)")
 }
 
@@ -53,6 +58,9 @@ func (c *OpsConfig) validate() error {
 	}
 	if c.DrainDelay < 0 || c.DrainDelay > 5*time.Minute {
 		return fmt.Errorf("--drain-delay must be 0 to 5m")
+	}
+	if c.IdleMemoryRelease != 0 && (c.IdleMemoryRelease < 100*time.Millisecond || c.IdleMemoryRelease > time.Hour) {
+		return fmt.Errorf("--idle-memory-release must be 0 (off) or 100ms to 1h")
 	}
 	return nil
 }

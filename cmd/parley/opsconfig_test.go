@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestOpsConfig(t *testing.T) {
@@ -24,6 +25,22 @@ func TestOpsConfig(t *testing.T) {
 		m.Stderr = &bytes.Buffer{}
 		if err := m.ParseFlags("serve", []string{"--node-id", "node.2"}, env(nil)); err == nil || !strings.Contains(err.Error(), "--node-id") {
 			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("IdleMemoryRelease", func(t *testing.T) {
+		m := NewMain()
+		if m.Config.Ops.IdleMemoryRelease != 2*time.Second {
+			t.Errorf("default = %v, want 2s", m.Config.Ops.IdleMemoryRelease)
+		}
+		if err := m.ParseFlags("serve", nil, env(map[string]string{"PARLEY_IDLE_MEMORY_RELEASE": "0"})); err != nil || m.Config.Ops.IdleMemoryRelease != 0 {
+			t.Errorf("0 (off): %v, %v", m.Config.Ops.IdleMemoryRelease, err)
+		}
+		for _, bad := range []string{"10ms", "2h", "-1s"} {
+			m := NewMain()
+			m.Stderr = &bytes.Buffer{}
+			if err := m.ParseFlags("serve", []string{"--idle-memory-release", bad}, env(nil)); err == nil || !strings.Contains(err.Error(), "--idle-memory-release") {
+				t.Errorf("%s: err = %v", bad, err)
+			}
 		}
 	})
 	t.Run("SecretFiles", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -49,6 +50,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if cmd == "migrate" {
 		return m.RunMigrate(ctx)
+	}
+	if m.Config.Ops.AdminAddr == "" {
+		// Heap profiles are served on the admin address only: without it
+		// nothing can read the samples, so the process keeps none (their
+		// table and stacks are over a megabyte).
+		runtime.MemProfileRate = 0
 	}
 	if err := m.Run(ctx); err != nil {
 		m.Close()

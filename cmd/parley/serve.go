@@ -278,6 +278,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	sessions := m.gateway.WatchSessions(m.app, realtime.SessionWatchConfig{Poll: cfg.SessionCheckInterval})
 	m.sessions.Store(sessions)
 	m.background(sessions.Run)
+	if d := cfg.Ops.IdleMemoryRelease; d > 0 {
+		var caches func(context.Context)
+		if r, ok := m.store.(interface{ ReleaseMemory(context.Context) error }); ok {
+			caches = func(ctx context.Context) {
+				if err := r.ReleaseMemory(ctx); err != nil {
+					m.Logger.Warn("release store caches", "err", err)
+				}
+			}
+		}
+		m.background(func(ctx context.Context) { releaseIdleMemory(ctx, d, caches) })
+	}
 	m.Logger.Info("parley is serving", "addr", m.Addr(), "data_dir", cfg.DataDir, "store", cfg.Store, "bus", cfg.Bus)
 	return nil
 }
