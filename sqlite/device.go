@@ -160,16 +160,9 @@ func (db *DB) TouchDevices(ctx context.Context, ids []parley.ID, t time.Time) er
 		return nil
 	}
 	return db.w.do(ctx, func(b *batch) error {
-		for start := 0; start < len(ids); start += 500 {
-			chunk := ids[start:min(start+500, len(ids))]
-			args := make([]any, 0, len(chunk)+2)
-			args = append(args, ts(t), ts(t))
-			for _, id := range chunk {
-				args = append(args, int64(id))
-			}
-			if _, err := b.exec(`UPDATE devices SET last_seen_at = ? WHERE last_seen_at < ? AND revoked_at IS NULL AND id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
-				return fmt.Errorf("touch devices: %w", err)
-			}
+		if _, err := b.exec(`UPDATE devices SET last_seen_at = ? WHERE last_seen_at < ? AND revoked_at IS NULL AND id IN (SELECT value FROM json_each(?))`,
+			ts(t), ts(t), jsonList(int64s(ids))); err != nil {
+			return fmt.Errorf("touch devices: %w", err)
 		}
 		return nil
 	})

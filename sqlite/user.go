@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/parleyhq/parley"
@@ -57,39 +56,29 @@ func (db *DB) User(ctx context.Context, id parley.ID) (*parley.User, error) {
 	return u, nil
 }
 
-// Users implements parley.UserStore.
+// Users implements parley.UserStore. One statement text whatever the
+// number of ids (jsonList), so it is prepared once.
 func (db *DB) Users(ctx context.Context, ids []parley.ID) ([]*parley.User, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	rows, err := db.queryRead(ctx, `SELECT `+userCols+` FROM users WHERE id IN (SELECT value FROM json_each(?))`, jsonList(int64s(ids)))
+	if err != nil {
+		return nil, dbError("read users", err)
+	}
+	defer rows.Close()
 	var users []*parley.User
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = int64(id)
-		}
-		rows, err := db.queryRead(ctx, `SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+	for rows.Next() {
+		u, err := scanUser(rows)
 		if err != nil {
-			return nil, dbError("read users", err)
-		}
-		for rows.Next() {
-			u, err := scanUser(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			users = append(users, u)
-		}
-		if err := rows.Close(); err != nil {
 			return nil, err
 		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("read users", err)
 	}
 	return users, nil
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
 // UserCredentials implements parley.UserStore.

@@ -187,6 +187,14 @@ func testUsers(t *testing.T, open Opener) {
 		if err != nil || len(got) != 1 || got[0].ID != u.ID {
 			t.Fatalf("Users = %v, %v", got, err)
 		}
+		// More ids than a statement may have parameters.
+		many := []parley.ID{u.ID}
+		for i := range 40000 {
+			many = append(many, parley.ID(1_000_000+i))
+		}
+		if got, err := s.Users(ctx, many); err != nil || len(got) != 1 || got[0].ID != u.ID {
+			t.Fatalf("Users of %d ids = %v, %v", len(many), got, err)
+		}
 	})
 }
 
