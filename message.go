@@ -355,10 +355,13 @@ type MessageStore interface {
 	// Reactions returns the current reactions to the messages, in the order
 	// they were made (ascending seq).
 	Reactions(ctx context.Context, messageIDs []ID) ([]UserReaction, error)
-	// SilentEntries returns how many entries of the conversation's log with
-	// lo < seq <= hi leave unread counts alone: edits, reactions and timer
-	// changes (types edit, reaction and setting).
-	SilentEntries(ctx context.Context, conversationID ID, lo, hi int64) (int64, error)
+	// UnreadEntries returns how many entries of the conversation's log with
+	// lo < seq <= hi count as unread at now: every entry but edits,
+	// reactions and timer changes (types edit, reaction and setting) and
+	// those that expired by now, erased or not yet. (Where no timer was on
+	// since lo, entries that retention removed still count: the count is
+	// then read from seqs, without reading the entries.)
+	UnreadEntries(ctx context.Context, conversationID ID, lo, hi int64, now time.Time) (int64, error)
 	// LogPosition returns a mark of everything committed when it is called.
 	// Returns EUNAVAILABLE when the store cannot answer now.
 	LogPosition(ctx context.Context) (LogPosition, error)

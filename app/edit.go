@@ -208,15 +208,11 @@ func (a *App) unreadCounts(ctx context.Context, ucs []*parley.UserConversation) 
 }
 
 // unread returns how many entries from others up to lastSeq the member
-// has not read, leaving out edits and reactions: they are not news.
+// has not read, leaving out edits, reactions and timer changes (they are
+// not news) and messages that expired unread.
 func (a *App) unread(ctx context.Context, conversationID parley.ID, m *parley.Member, lastSeq int64) (int64, error) {
-	n := m.Unread(lastSeq)
-	if n == 0 {
+	if m.Unread(lastSeq) == 0 {
 		return 0, nil
 	}
-	silent, err := a.store.SilentEntries(ctx, conversationID, max(m.ReadSeq, m.Floor()), m.Ceiling(lastSeq))
-	if err != nil {
-		return 0, err
-	}
-	return max(0, n-silent), nil
+	return a.store.UnreadEntries(ctx, conversationID, max(m.ReadSeq, m.Floor()), m.Ceiling(lastSeq), a.now.Now())
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/parleyhq/parley"
@@ -168,16 +169,33 @@ func (db *DB) Reactions(ctx context.Context, messageIDs []parley.ID) ([]parley.U
 	return out, nil
 }
 
-// SilentEntries implements parley.MessageStore.
-func (db *DB) SilentEntries(ctx context.Context, conversationID parley.ID, lo, hi int64) (int64, error) {
+// unreadEntriesSQL counts the entries of conversation $1 with $2 < seq <=
+// $3 that count as unread at $4. Where no timer was on since $2 (none now,
+// no timer change after $2) nothing in the range can have expired: the
+// count is the range less its silent entries. Otherwise the range's
+// entries are read.
+const unreadEntriesSQL = `SELECT CASE
+	WHEN c.disappear_after = 0 AND NOT EXISTS (SELECT 1 FROM messages
+		WHERE conversation_id = c.id AND seq > $2 AND type = 'setting')
+	THEN $3 - $2 - (SELECT count(*) FROM messages
+		WHERE conversation_id = c.id AND seq > $2 AND seq <= $3 AND type IN ('edit', 'reaction', 'setting'))
+	ELSE (SELECT count(*) FROM messages
+		WHERE conversation_id = c.id AND seq > $2 AND seq <= $3 AND type NOT IN ('edit', 'reaction', 'setting') AND (expires_at IS NULL OR expires_at > $4))
+	END
+	FROM conversations c WHERE c.id = $1`
+
+// UnreadEntries implements parley.MessageStore.
+func (db *DB) UnreadEntries(ctx context.Context, conversationID parley.ID, lo, hi int64, now time.Time) (int64, error) {
 	if hi <= lo {
 		return 0, nil
 	}
 	var n int64
-	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM messages
-		WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 AND type IN ('edit', 'reaction', 'setting')`, int64(conversationID), lo, hi).Scan(&n)
+	err := db.pool.QueryRow(ctx, unreadEntriesSQL, int64(conversationID), lo, hi, now).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
 	if err != nil {
-		return 0, db.err("count silent entries", err)
+		return 0, db.err("count unread entries", err)
 	}
 	return n, nil
 }

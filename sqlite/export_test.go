@@ -143,3 +143,6 @@ func SetAutomerge(ctx context.Context, db *DB, n int) error {
 
 // LastSeqsAtSQL is the statement LastSeqsAt reads with.
 const LastSeqsAtSQL = lastSeqsAtSQL
+
+// UnreadEntriesSQL is the statement UnreadEntries reads with.
+const UnreadEntriesSQL = unreadEntriesSQL

@@ -14,7 +14,9 @@ import (
 // memberships through an index, for the pinned conversations and the
 // others, and that a send finds the archived members of its conversation
 // through members_archived, never by reading all of members; and that
-// where streams start is read backwards along messages_seq.
+// where streams start is read backwards along messages_seq; and that an
+// unread count finds timer changes and silent entries through
+// messages_silent.
 func TestListPlans(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpen(t)
@@ -29,6 +31,7 @@ func TestListPlans(t *testing.T) {
 		{name: "Pinned", index: "members_pinned", query: q(sqlite.UserConversationsQuery(u.ID, parley.ConversationFilter{IncludeLeft: true, ExcludeArchived: true, OnlyPinned: true}))},
 		{name: "Unarchive", index: "members_archived", query: sqlite.UnarchiveSQL(3), args: []any{1, 2, 3}},
 		{name: "StreamStarts", index: "messages_seq", query: sqlite.LastSeqsAtSQL, args: []any{"[[1,5],[2,9]]"}},
+		{name: "UnreadEntries", index: "messages_silent", query: sqlite.UnreadEntriesSQL, args: []any{1, 5, 9, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args

@@ -151,6 +151,43 @@ func testDisappearTimer(t *testing.T, s parley.Store) {
 			})
 		}
 	})
+	t.Run("UnreadLeavesOutExpired", func(t *testing.T) {
+		before, expired := t0.Add(3*time.Minute-time.Microsecond), t0.Add(3*time.Minute)
+		for _, tc := range []struct {
+			name   string
+			lo, hi int64
+			now    time.Time
+			want   int64
+		}{
+			{"BeforeExpiry", 0, 6, before, 4},   // 1 3 4 6
+			{"AtExpiry", 0, 6, expired, 2},      // 1 6
+			{"OnlyExpired", 2, 4, expired, 0},   // the timer went off later
+			{"TimerOffSince", 5, 6, expired, 1}, // 6
+			{"Empty", 4, 4, expired, 0},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				n, err := s.UnreadEntries(ctx, conv.ID, tc.lo, tc.hi, tc.now)
+				if err != nil || n != tc.want {
+					t.Fatalf("UnreadEntries(%d, %d] = %d, %v; want %d", tc.lo, tc.hi, n, err, tc.want)
+				}
+			})
+		}
+		t.Run("TimerOn", func(t *testing.T) {
+			c := MustConversation(t, s, parley.Group, a, b)
+			MustSetTimer(t, s, c, a, da, 30, t0)                           // seq 1, silent
+			mustSendAt(t, s, c, a, da, "short-lived", t0.Add(time.Second)) // seq 2, expires t0+31s
+			for now, want := range map[time.Time]int64{t0.Add(30 * time.Second): 1, t0.Add(31 * time.Second): 0} {
+				if n, err := s.UnreadEntries(ctx, c.ID, 0, 2, now); err != nil || n != want {
+					t.Fatalf("UnreadEntries at %v = %d, %v; want %d", now.Sub(t0), n, err, want)
+				}
+			}
+		})
+		t.Run("UnknownConversation", func(t *testing.T) {
+			if n, err := s.UnreadEntries(ctx, 999999, 0, 5, expired); err != nil || n != 0 {
+				t.Fatalf("UnreadEntries = %d, %v", n, err)
+			}
+		})
+	})
 	t.Run("ListPreviewLeavesOutExpired", func(t *testing.T) {
 		c := MustConversation(t, s, parley.Group, a, b)
 		MustSetTimer(t, s, c, a, da, 30, t0)                                // seq 1
@@ -314,6 +351,15 @@ func testDisappearErase(t *testing.T, s parley.Store) {
 		c, _ := s.Conversation(ctx, conv.ID)
 		if c.LastSeq != 10 {
 			t.Fatalf("erasing changed LastSeq to %d", c.LastSeq)
+		}
+	})
+	t.Run("UnreadAfterErase", func(t *testing.T) {
+		// Erased: 2 3 4 7 8; left 1 (silent), 5 and 6 (expiring at t0+13s
+		// and t0+14s), 9 (silent) and 10.
+		for now, want := range map[time.Time]int64{t0.Add(12 * time.Second): 3, t0.Add(14 * time.Second): 1} {
+			if n, err := s.UnreadEntries(ctx, conv.ID, 0, 10, now); err != nil || n != want {
+				t.Fatalf("UnreadEntries at %v = %d, %v; want %d", now.Sub(t0), n, err, want)
+			}
 		}
 	})
 	t.Run("MediaCarriedElsewhereKept", func(t *testing.T) {

@@ -211,13 +211,17 @@ func testReactions(t *testing.T, open Opener) {
 			t.Fatalf("Reactions = %+v", rs)
 		}
 	})
-	t.Run("Silent", func(t *testing.T) {
-		n, err := s.SilentEntries(ctx, conv.ID, 0, lastSeq(t, s, conv.ID))
-		if err != nil || n != 5 { // 👍 ❤️ 👍 😂 and the removal
-			t.Fatalf("SilentEntries = %d, %v; want 5", n, err)
+	t.Run("NotUnread", func(t *testing.T) {
+		last := lastSeq(t, s, conv.ID)
+		n, err := s.UnreadEntries(ctx, conv.ID, 0, last, at)
+		if err != nil || n != last-5 { // all but 👍 ❤️ 👍 😂 and the removal
+			t.Fatalf("UnreadEntries = %d, %v; want %d", n, err, last-5)
 		}
-		if n, _ := s.SilentEntries(ctx, conv.ID, 0, 2); n != 0 {
-			t.Fatalf("SilentEntries over the sends = %d", n)
+		if n, _ := s.UnreadEntries(ctx, conv.ID, 0, 2, at); n != 2 {
+			t.Fatalf("UnreadEntries over the sends = %d, want 2", n)
+		}
+		if n, _ := s.UnreadEntries(ctx, conv.ID, 2, last, at); n != last-2-5 {
+			t.Fatalf("UnreadEntries after the sends = %d, want %d", n, last-2-5)
 		}
 	})
 	t.Run("ErrNotASentMessage", func(t *testing.T) {
