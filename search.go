@@ -1,6 +1,9 @@
 package parley
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Limits on searches.
 const (
@@ -46,13 +49,15 @@ type SearchWindow struct {
 }
 
 // SearchFilter selects what SearchMessages returns: the entries matching
-// every term, within the windows, older than BeforeID when it is set, the
-// newest Limit of them first.
+// every term, within the windows, older than BeforeID when it is set, not
+// expired at Now (the zero time leaves none out), the newest Limit of
+// them first.
 type SearchFilter struct {
 	Terms    []SearchTerm
 	Windows  []SearchWindow
 	BeforeID ID
 	Limit    int
+	Now      time.Time
 }
 
 // Visible returns a function that reports whether the entry with seq in

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"slices"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/internal/textsearch"
@@ -33,13 +32,12 @@ func (a *App) Search(ctx context.Context, c parley.Caller, req parley.SearchRequ
 	if len(windows) == 0 {
 		return out, nil
 	}
-	ms, err := a.store.SearchMessages(ctx, parley.SearchFilter{Terms: terms, Windows: windows, BeforeID: req.BeforeID, Limit: req.Limit})
+	// An expired message the expiry job has not erased yet is not shown:
+	// the store leaves it out before it counts the page.
+	ms, err := a.store.SearchMessages(ctx, parley.SearchFilter{Terms: terms, Windows: windows, BeforeID: req.BeforeID, Limit: req.Limit, Now: a.now.Now()})
 	if err != nil {
 		return nil, err
 	}
-	// An expired message the expiry job has not erased yet is not shown.
-	now := a.now.Now()
-	ms = slices.DeleteFunc(ms, func(m *parley.Message) bool { return m.Expired(now) })
 	if err := a.decorate(ctx, ms); err != nil {
 		return nil, err
 	}

@@ -181,9 +181,12 @@ func tsQuery(terms []parley.SearchTerm, convs []parley.ID) string {
 	})
 }
 
-// searchRow is the condition on a message row that a search result meets
-// besides its words and window.
-const searchRow = `m.recalled_at IS NULL`
+// searchRow returns the condition on a message row that a search result
+// meets besides its words and window, with now the placeholder of the
+// time it must not have expired by.
+func searchRow(now string) string {
+	return `m.recalled_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > ` + now + `)`
+}
 
 // searchWalk is how many of the newest index entries of each conversation
 // a search reads first (see SearchMessages).
@@ -335,14 +338,19 @@ func (db *DB) searchRecent(ctx context.Context, f parley.SearchFilter) (ms []*pa
 	}
 	rows, err = db.pool.Query(ctx, `SELECT m.* FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) WITH ORDINALITY AS k(c, s, at, n)
 		CROSS JOIN LATERAL (SELECT `+messageCols+` FROM messages m
-			WHERE m.conversation_id = k.c AND m.seq = k.s AND m.created_at = k.at AND `+searchRow+`) m
-		ORDER BY k.n`, cs, ss, ats)
+			WHERE m.conversation_id = k.c AND m.seq = k.s AND m.created_at = k.at AND `+searchRow("$4")+`) m
+		ORDER BY k.n`, cs, ss, ats, f.Now)
 	if err != nil {
 		return nil, false, err
 	}
 	ms, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*parley.Message, error) { return scanMessage(r) })
 	if err != nil {
 		return nil, false, err
+	}
+	if len(ms) < len(hits) {
+		// An entry expired (or was recalled since it was read): the
+		// page is not settled here.
+		return nil, false, nil
 	}
 	return ms, true, nil
 }
@@ -355,9 +363,12 @@ func (db *DB) searchRecent(ctx context.Context, f parley.SearchFilter) (ms []*pa
 // the whole index backwards testing each row's words, expecting matches
 // to come soon (at 10M messages a two-word query over 50 conversations
 // read 10M rows for 6.8 s where the GIN index found its 77 matches in
-// 3 ms). The matches are at most the caller's own conversations' entries. (One tsquery per conversation, @@ ANY, made
-// the GIN scan of the most frequent words four times cheaper but the
-// searches that come here slower at the median; see BENCHMARKS.md.)
+// 3 ms). The matches are at most the caller's own conversations' entries.
+// They are sorted, then their messages read in that order until the page
+// is full, so an entry that expired but is not erased yet leaves no hole
+// in the page. (One tsquery per conversation, @@ ANY, made the GIN scan
+// of the most frequent words four times cheaper but the searches that
+// come here slower at the median; see BENCHMARKS.md.)
 func searchSQL(f parley.SearchFilter) (string, []any) {
 	_, convs, los, his := searchArgs(f)
 	if len(convs) == 0 {
@@ -374,9 +385,9 @@ func searchSQL(f parley.SearchFilter) (string, []any) {
 		SELECT m.* FROM (
 			SELECT h.* FROM hits h
 			WHERE $5::bigint = 0 OR (h.created_at, h.id) < (SELECT created_at, id FROM messages WHERE id = $5 LIMIT 1)
-			ORDER BY h.created_at DESC, h.id DESC LIMIT $6) s
+			ORDER BY h.created_at DESC, h.id DESC) s
 		CROSS JOIN LATERAL (SELECT ` + messageCols + ` FROM messages m
-			WHERE m.conversation_id = s.conversation_id AND m.seq = s.seq AND m.created_at = s.created_at AND ` + searchRow + `) m
-		ORDER BY s.created_at DESC, s.id DESC`,
-		[]any{tsQuery(f.Terms, ids), convs, los, his, int64(f.BeforeID), searchLimit(f)}
+			WHERE m.conversation_id = s.conversation_id AND m.seq = s.seq AND m.created_at = s.created_at AND ` + searchRow("$7") + `) m
+		ORDER BY s.created_at DESC, s.id DESC LIMIT $6`,
+		[]any{tsQuery(f.Terms, ids), convs, los, his, int64(f.BeforeID), searchLimit(f), f.Now}
 }

@@ -133,8 +133,8 @@ const searchRow = `m.recalled_at IS NULL`
 // SearchMessages implements parley.SearchStore. FTS5 walks the matches
 // in the caller's conversations newest first (message ids grow in commit
 // order); the rows outside the caller's windows (before it joined,
-// after it left) are skipped as they come, and the walk stops at the
-// limit.
+// after it left) and those expired but not erased yet are skipped as they
+// come, and the walk stops at the limit.
 func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*parley.Message, error) {
 	if len(f.Terms) == 0 || len(f.Windows) == 0 {
 		return nil, nil
@@ -171,7 +171,7 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 		if err != nil {
 			return nil, dbError("search messages", err)
 		}
-		if visible(m.ConversationID, m.Seq) {
+		if visible(m.ConversationID, m.Seq) && !m.Expired(f.Now) {
 			out = append(out, m)
 		}
 	}

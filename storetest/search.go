@@ -14,10 +14,11 @@ import (
 // searcher sends messages a second apart, so that every store's "newest
 // first" is the order of sending, and searches as a member would.
 type searcher struct {
-	t  *testing.T
-	s  parley.Store
-	at time.Time
-	n  int
+	t   *testing.T
+	s   parley.Store
+	at  time.Time
+	n   int
+	now time.Time // SearchFilter.Now
 }
 
 func (x *searcher) send(conv *parley.Conversation, u *parley.User, d *parley.Device, typ parley.MessageType, body string) *parley.Message {
@@ -55,7 +56,7 @@ func (x *searcher) find(q string, before parley.ID, limit int, ws ...parley.Sear
 	if err != nil {
 		x.t.Fatalf("parse %q: %v", q, err)
 	}
-	ms, err := x.s.SearchMessages(context.Background(), parley.SearchFilter{Terms: terms, Windows: ws, BeforeID: before, Limit: limit})
+	ms, err := x.s.SearchMessages(context.Background(), parley.SearchFilter{Terms: terms, Windows: ws, BeforeID: before, Limit: limit, Now: x.now})
 	if err != nil {
 		x.t.Fatalf("search %q: %v", q, err)
 	}
@@ -178,6 +179,29 @@ func testSearch(t *testing.T, open Opener) {
 		// the index.
 		again := x.send(g, b, db, parley.TextMessage, "quick brown fox, again")
 		wantFound(t, "fox", x.find("fox", 0, 0, x.window(g, a)), again)
+	})
+	t.Run("ExpiredLeftOutBeforeThePage", func(t *testing.T) {
+		e := MustConversation(t, s, parley.Group, a, b)
+		var kept, fleeting []*parley.Message
+		for i := range 3 {
+			kept = append(kept, x.send(e, a, da, parley.TextMessage, fmt.Sprintf("high tide %d", i)))
+		}
+		x.at = x.at.Add(time.Second)
+		MustSetTimer(t, s, e, a, da, 60, x.at)
+		for i := range 3 {
+			fleeting = append(fleeting, x.send(e, b, db, parley.TextMessage, fmt.Sprintf("low tide %d", i)))
+		}
+		w := x.window(e, a)
+		defer func() { x.now = time.Time{} }()
+		x.now = fleeting[0].ExpiresAt.Add(-time.Microsecond)
+		wantFound(t, "tide", x.find("tide", 0, 2, w), fleeting[2], fleeting[1])
+		// Once they expired, unerased, the page is made of what is left,
+		// and full.
+		x.now = fleeting[2].ExpiresAt.Add(time.Microsecond)
+		wantFound(t, "tide", x.find("tide", 0, 2, w), kept[2], kept[1])
+		wantFound(t, "tide", x.find("tide", kept[1].ID, 2, w), kept[0])
+		x.now = *fleeting[1].ExpiresAt
+		wantFound(t, "tide", x.find("tide", 0, 2, w), fleeting[2], kept[2])
 	})
 	t.Run("Retention", func(t *testing.T) {
 		if _, err := s.DeleteMessagesBefore(ctx, hi.CreatedAt.Add(time.Millisecond)); err != nil {
