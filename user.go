@@ -162,6 +162,13 @@ type UserStore interface {
 	// UploadedMedia returns the ids of the media the user uploaded,
 	// thumbnails not included.
 	UploadedMedia(ctx context.Context, userID ID) ([]ID, error)
+	// SetLastSeen records t (to the microsecond) as when the user was last
+	// online, unless a later time is recorded already. A user that does not
+	// exist or was deleted is left alone, without an error.
+	SetLastSeen(ctx context.Context, id ID, t time.Time) error
+	// LastSeen returns when each of the users was last online, for those
+	// with a time recorded. EraseUser forgets it.
+	LastSeen(ctx context.Context, ids []ID) (map[ID]time.Time, error)
 }
 
 // PasswordHasher hashes and checks passwords (package argon2id).

@@ -7,6 +7,8 @@ import (
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/app"
+	"github.com/parleyhq/parley/argon2id"
+	"github.com/parleyhq/parley/inmem"
 )
 
 func TestFriends(t *testing.T) {
@@ -146,10 +148,25 @@ func TestPresence(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("presence events = %d", len(got))
 	}
+	wentAt := e.clock.now()
 	st, _ = e.app.Presence(ctx, b.c, []parley.ID{a.ID})
-	if st[0].Online || st[0].LastSeen == nil {
-		t.Fatalf("after disconnect = %+v", st[0])
+	if st[0].Online || st[0].LastSeen == nil || !st[0].LastSeen.Equal(wentAt) {
+		t.Fatalf("after disconnect = %+v, want offline, last seen %v", st[0], wentAt)
 	}
+	t.Run("LastSeenOutlivesTheNode", func(t *testing.T) {
+		// Another node on the same store (or this one restarted): its
+		// presence registry never saw a, the store did.
+		other, err := app.New(ctx, app.Config{}, app.Deps{Store: e.store, Bus: inmem.NewBus(), Presence: inmem.NewPresence(), Clock: e.clock.now,
+			Hasher: argon2id.New(argon2id.Params{MemoryKiB: 64, Time: 1, Threads: 1})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		st, err := other.Presence(ctx, b.c, []parley.ID{a.ID})
+		if err != nil || st[0].Online || st[0].LastSeen == nil || !st[0].LastSeen.Equal(wentAt) {
+			t.Fatalf("Presence on another node = %+v, %v; want last seen %v", st, err, wentAt)
+		}
+	})
 	t.Run("BlockedNever", func(t *testing.T) {
 		if err := e.app.Block(ctx, a.c, b.ID); err != nil {
 			t.Fatal(err)

@@ -22,7 +22,10 @@ func (a *App) Connected(ctx context.Context, c parley.Caller) error {
 	return nil
 }
 
-// Disconnected implements parley.ConnectionService.
+// Disconnected implements parley.ConnectionService. When the user goes
+// offline (its last connection on any node) the time is recorded in the
+// store, which answers last-seen times (Presence), and its friends and
+// direct conversation peers are told.
 func (a *App) Disconnected(ctx context.Context, c parley.Caller) error {
 	now := a.now.Now()
 	went, err := a.presence.Disconnect(ctx, c.UserID, now)
@@ -30,7 +33,11 @@ func (a *App) Disconnected(ctx context.Context, c parley.Caller) error {
 		return err
 	}
 	if went {
-		a.announcePresence(detach(ctx), parley.PresenceStatus{UserID: c.UserID, Online: false, LastSeen: &now})
+		ctx = detach(ctx)
+		if err := a.store.SetLastSeen(ctx, c.UserID, now); err != nil {
+			a.logger.Warn("record last seen", "user", c.UserID, "err", err)
+		}
+		a.announcePresence(ctx, parley.PresenceStatus{UserID: c.UserID, Online: false, LastSeen: &now})
 	}
 	return nil
 }
@@ -120,8 +127,23 @@ func (a *App) Presence(ctx context.Context, c parley.Caller, ids []parley.ID) ([
 	if err != nil {
 		return nil, err
 	}
+	// A registry that keeps no last-seen times (the in-process one), or
+	// lost one, leaves the offline users' to the store.
+	var offline []parley.ID
+	for _, s := range got {
+		if !s.Online && s.LastSeen == nil {
+			offline = append(offline, s.UserID)
+		}
+	}
+	stored, err := a.store.LastSeen(ctx, offline)
+	if err != nil {
+		return nil, err
+	}
 	byID := map[parley.ID]parley.PresenceStatus{}
 	for _, s := range got {
+		if t, ok := stored[s.UserID]; ok && !s.Online && s.LastSeen == nil {
+			s.LastSeen = &t
+		}
 		byID[s.UserID] = s
 	}
 	out := make([]parley.PresenceStatus, len(ids))

@@ -20,6 +20,10 @@ type PresenceConfig struct {
 	// MultiNode is true when several nodes can share state (Redis); the
 	// cross-node cases are run only then.
 	MultiNode bool
+	// KeepsLastSeen is true when the registry keeps users' last-seen times
+	// (Redis); otherwise an offline user has none in its status, and the
+	// suite checks that it has none (the app keeps them in the store).
+	KeepsLastSeen bool
 }
 
 // RunPresence runs the parley.Presence conformance suite.
@@ -99,10 +103,18 @@ func checkOnline(t *testing.T, st parley.PresenceStatus) {
 	}
 }
 
-func checkOffline(t *testing.T, st parley.PresenceStatus, lastSeen time.Time) {
+// checkOffline checks an offline status: with the time the user went
+// offline when the registry keeps last-seen times, with none otherwise.
+func (cfg PresenceConfig) checkOffline(t *testing.T, st parley.PresenceStatus, lastSeen time.Time) {
 	t.Helper()
 	if st.Online {
 		t.Fatalf("status %+v, want offline", st)
+	}
+	if !cfg.KeepsLastSeen {
+		if st.LastSeen != nil {
+			t.Fatalf("last_seen %v from a registry that keeps none", st.LastSeen)
+		}
+		return
 	}
 	if st.LastSeen == nil || !st.LastSeen.Equal(lastSeen) {
 		t.Fatalf("last_seen %v, want %v", st.LastSeen, lastSeen)
@@ -118,7 +130,7 @@ func testPresenceCounting(t *testing.T, cfg PresenceConfig) {
 	mustDisconnect(t, p, u, at(1), false)
 	checkOnline(t, mustStatus(t, p, u))
 	mustDisconnect(t, p, u, at(2), true)
-	checkOffline(t, mustStatus(t, p, u), at(2))
+	cfg.checkOffline(t, mustStatus(t, p, u), at(2))
 }
 
 func testPresenceAcrossNodes(t *testing.T, cfg PresenceConfig) {
@@ -130,8 +142,8 @@ func testPresenceAcrossNodes(t *testing.T, cfg PresenceConfig) {
 	mustDisconnect(t, a, u, at(1), false)
 	checkOnline(t, mustStatus(t, a, u))
 	mustDisconnect(t, b, u, at(2), true)
-	checkOffline(t, mustStatus(t, a, u), at(2))
-	checkOffline(t, mustStatus(t, b, u), at(2))
+	cfg.checkOffline(t, mustStatus(t, a, u), at(2))
+	cfg.checkOffline(t, mustStatus(t, b, u), at(2))
 	mustConnect(t, a, u, true)
 	checkOnline(t, mustStatus(t, b, u))
 	mustDisconnect(t, a, u, at(3), true)
@@ -142,11 +154,11 @@ func testPresenceLastSeen(t *testing.T, cfg PresenceConfig) {
 	u := newUserID()
 	mustConnect(t, p, u, true)
 	mustDisconnect(t, p, u, at(1), true)
-	checkOffline(t, mustStatus(t, p, u), at(1))
+	cfg.checkOffline(t, mustStatus(t, p, u), at(1))
 	mustConnect(t, p, u, true)
 	checkOnline(t, mustStatus(t, p, u))
 	mustDisconnect(t, p, u, at(7), true)
-	checkOffline(t, mustStatus(t, p, u), at(7))
+	cfg.checkOffline(t, mustStatus(t, p, u), at(7))
 }
 
 func testPresenceUnknownUser(t *testing.T, cfg PresenceConfig) {
@@ -184,7 +196,7 @@ func testPresenceStatusOrder(t *testing.T, cfg PresenceConfig) {
 		t.Fatalf("unknown user: %+v", st[0])
 	}
 	checkOnline(t, st[1])
-	checkOffline(t, st[2], at(4))
+	cfg.checkOffline(t, st[2], at(4))
 	checkOnline(t, st[3])
 }
 
@@ -197,7 +209,7 @@ func testPresenceUnbalancedDisconnect(t *testing.T, cfg PresenceConfig) {
 	mustConnect(t, p, u, true)
 	mustDisconnect(t, p, u, at(2), true)
 	mustDisconnect(t, p, u, at(3), false)
-	checkOffline(t, mustStatus(t, p, u), at(2))
+	cfg.checkOffline(t, mustStatus(t, p, u), at(2))
 	mustConnect(t, p, u, true)
 	checkOnline(t, mustStatus(t, p, u))
 }
@@ -240,7 +252,7 @@ func testPresenceConcurrent(t *testing.T, cfg PresenceConfig) {
 	if online.Load() == 0 || online.Load() != offline.Load() {
 		t.Fatalf("came online %d times and went offline %d times; want equal and non-zero", online.Load(), offline.Load())
 	}
-	if st := mustStatus(t, ps[0], u); st.Online || st.LastSeen == nil {
-		t.Fatalf("after all disconnects: %+v, want offline with last_seen", st)
+	if st := mustStatus(t, ps[0], u); st.Online || (st.LastSeen == nil) == cfg.KeepsLastSeen {
+		t.Fatalf("after all disconnects: %+v, want offline, with a last_seen when the registry keeps them", st)
 	}
 }

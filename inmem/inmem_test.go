@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -25,6 +26,33 @@ func TestPresence(t *testing.T) {
 	bustest.RunPresence(t, bustest.PresenceConfig{
 		NewNode: func(t *testing.T) parley.Presence { return inmem.NewPresence() },
 	})
+}
+
+// TestPresenceHoldsOnlyConnectedUsers: the registry's memory follows the
+// users online, not every user it has seen.
+func TestPresenceHoldsOnlyConnectedUsers(t *testing.T) {
+	ctx := context.Background()
+	p := inmem.NewPresence()
+	const users = 10_000
+	for id := range parley.ID(users) {
+		p.Connect(ctx, id+1)
+		p.Connect(ctx, id+1)
+	}
+	for id := range parley.ID(users) {
+		p.Disconnect(ctx, id+1, time.Time{})
+	}
+	if n := p.Users(); n != users {
+		t.Fatalf("after one of two connections closed: %d users held, want %d", n, users)
+	}
+	for id := range parley.ID(users - 1) {
+		p.Disconnect(ctx, id+1, time.Time{})
+	}
+	if n := p.Users(); n != 1 {
+		t.Fatalf("%d users held with one connected", n)
+	}
+	if st, _ := p.Status(ctx, []parley.ID{1, users}); st[0].Online || !st[1].Online {
+		t.Fatalf("statuses = %+v", st)
+	}
 }
 
 func BenchmarkPublish(b *testing.B) {

@@ -171,7 +171,42 @@ func (db *DB) ListUsers(ctx context.Context, afterID parley.ID, limit int) ([]*p
 // user is a value no handle can take, which releases the handle.
 func (db *DB) EraseUser(ctx context.Context, id parley.ID, t time.Time) error {
 	return db.updateLiveUser(ctx, "erase user", `handle = '', handle_norm = '#deleted:' || id, display_name = $2, profile_pic = '', bio = '',
-		password_hash = '', disabled_at = NULL, deleted_at = $3`, id, parley.DeletedName, micro(t))
+		password_hash = '', disabled_at = NULL, deleted_at = $3, last_seen_at = NULL`, id, parley.DeletedName, micro(t))
+}
+
+// SetLastSeen implements parley.UserStore.
+func (db *DB) SetLastSeen(ctx context.Context, id parley.ID, t time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE users SET last_seen_at = $2
+		WHERE id = $1 AND deleted_at IS NULL AND (last_seen_at IS NULL OR last_seen_at < $2)`, int64(id), micro(t))
+	if err != nil {
+		return db.err("record last seen", err)
+	}
+	return nil
+}
+
+// LastSeen implements parley.UserStore.
+func (db *DB) LastSeen(ctx context.Context, ids []parley.ID) (map[parley.ID]time.Time, error) {
+	out := make(map[parley.ID]time.Time, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id, last_seen_at FROM users WHERE id = ANY($1) AND last_seen_at IS NOT NULL`, idArray(ids))
+	if err != nil {
+		return nil, db.err("read last seen", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, db.err("read last seen", err)
+		}
+		out[parley.ID(id)] = at.UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.err("read last seen", err)
+	}
+	return out, nil
 }
 
 // UploadedMedia implements parley.UserStore.

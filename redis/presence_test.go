@@ -24,7 +24,7 @@ func mustPresence(t testing.TB, cfg Config) *Presence {
 func TestPresence(t *testing.T) {
 	srv := testenv.MustRedis(t)
 	bustest.RunPresence(t, bustest.PresenceConfig{
-		MultiNode: true,
+		MultiNode: true, KeepsLastSeen: true,
 		NewNode: func(t *testing.T) parley.Presence {
 			return mustPresence(t, Config{Addrs: []string{srv.Addr()}})
 		},
@@ -34,7 +34,7 @@ func TestPresence(t *testing.T) {
 func TestPresenceCluster(t *testing.T) {
 	c := testenv.MustRedisCluster(t, 3)
 	bustest.RunPresence(t, bustest.PresenceConfig{
-		MultiNode: true,
+		MultiNode: true, KeepsLastSeen: true,
 		NewNode: func(t *testing.T) parley.Presence {
 			return mustPresence(t, Config{Addrs: c.Addrs(), Cluster: true})
 		},

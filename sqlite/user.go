@@ -212,7 +212,41 @@ func (db *DB) ListUsers(ctx context.Context, afterID parley.ID, limit int) ([]*p
 // user is a value no handle can take, which releases the handle.
 func (db *DB) EraseUser(ctx context.Context, id parley.ID, t time.Time) error {
 	return db.updateLiveUser(ctx, id, `handle = '', handle_norm = '#deleted:' || id, display_name = ?, profile_pic = '', bio = '',
-		password_hash = '', disabled_at = NULL, deleted_at = ?`, parley.DeletedName, ts(t))
+		password_hash = '', disabled_at = NULL, deleted_at = ?, last_seen_at = NULL`, parley.DeletedName, ts(t))
+}
+
+// SetLastSeen implements parley.UserStore.
+func (db *DB) SetLastSeen(ctx context.Context, id parley.ID, t time.Time) error {
+	return db.w.do(ctx, func(b *batch) error {
+		_, err := b.exec(`UPDATE users SET last_seen_at = ?1
+			WHERE id = ?2 AND deleted_at IS NULL AND (last_seen_at IS NULL OR last_seen_at < ?1)`, ts(t), int64(id))
+		return err
+	})
+}
+
+// LastSeen implements parley.UserStore.
+func (db *DB) LastSeen(ctx context.Context, ids []parley.ID) (map[parley.ID]time.Time, error) {
+	out := make(map[parley.ID]time.Time, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.queryRead(ctx, `SELECT id, last_seen_at FROM users
+		WHERE id IN (SELECT value FROM json_each(?)) AND last_seen_at IS NOT NULL`, jsonList(int64s(ids)))
+	if err != nil {
+		return nil, dbError("read last seen", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, at int64
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, dbError("read last seen", err)
+		}
+		out[parley.ID(id)] = fromTS(at)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("read last seen", err)
+	}
+	return out, nil
 }
 
 // UploadedMedia implements parley.UserStore.

@@ -192,6 +192,56 @@ func testAccounts(t *testing.T, open Opener) {
 			t.Fatal("the new account reused the erased one's id")
 		}
 	})
+	t.Run("LastOnline", func(t *testing.T) {
+		v, w, x := MustUser(t, s), MustUser(t, s), MustUser(t, s)
+		seen := func(ids ...parley.ID) map[parley.ID]time.Time {
+			t.Helper()
+			got, err := s.LastSeen(ctx, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if got := seen(v.ID, w.ID); len(got) != 0 {
+			t.Fatalf("LastSeen before any = %v", got)
+		}
+		t1 := epoch.Add(time.Hour + 1234567*time.Nanosecond) // kept to the microsecond
+		for _, id := range []parley.ID{v.ID, w.ID} {
+			if err := s.SetLastSeen(ctx, id, t1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A later time replaces it; an earlier one (a node that reports
+		// late) does not.
+		t2 := t1.Add(time.Minute)
+		if err := s.SetLastSeen(ctx, w.ID, t2); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetLastSeen(ctx, v.ID, t1.Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		got := seen(v.ID, w.ID, x.ID, 999999)
+		want := map[parley.ID]time.Time{v.ID: t1.Truncate(time.Microsecond), w.ID: t2.Truncate(time.Microsecond)}
+		if len(got) != len(want) || !got[v.ID].Equal(want[v.ID]) || !got[w.ID].Equal(want[w.ID]) {
+			t.Fatalf("LastSeen = %v, want %v", got, want)
+		}
+		if err := s.SetLastSeen(ctx, 999999, t2); err != nil {
+			t.Fatalf("SetLastSeen of no user: %v", err)
+		}
+		if got := seen(); len(got) != 0 {
+			t.Fatalf("LastSeen of nobody = %v", got)
+		}
+		// Erasing the user forgets it, and it is not recorded again.
+		if err := s.EraseUser(ctx, w.ID, t2); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetLastSeen(ctx, w.ID, t2.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got := seen(w.ID); len(got) != 0 {
+			t.Fatalf("LastSeen of an erased user = %v", got)
+		}
+	})
 	t.Run("UploadedMedia", func(t *testing.T) {
 		v, w := MustUser(t, s), MustUser(t, s)
 		a := MustMedia(t, s, v, "one", epoch, true) // with a thumbnail, which is not listed
