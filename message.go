@@ -115,6 +115,48 @@ func (m *Message) SetExpiry(disappearAfter int64) {
 	}
 }
 
+// TimerChange is a timer change in a conversation's log: the setting
+// entry at Seq set the disappearing-messages timer to After seconds (0:
+// off), for the entries after it.
+type TimerChange struct{ Seq, After int64 }
+
+// SeqSpan is the part Lo < seq <= Hi of a conversation's log.
+type SeqSpan struct{ Lo, Hi int64 }
+
+// TimerSpans splits lo < seq <= hi into the spans where the timer was off
+// and those where it was on, given the conversation's timer changes in seq
+// order: those up to hi, from the last one at or before lo on (the timer
+// is off before the first change). Neighbouring spans in the same state are
+// one.
+func TimerSpans(lo, hi int64, changes []TimerChange) (off, on []SeqSpan) {
+	add := func(sp SeqSpan, isOn bool) {
+		if sp.Hi <= sp.Lo {
+			return
+		}
+		list := &off
+		if isOn {
+			list = &on
+		}
+		if n := len(*list); n > 0 && (*list)[n-1].Hi == sp.Lo {
+			(*list)[n-1].Hi = sp.Hi
+			return
+		}
+		*list = append(*list, sp)
+	}
+	start, state := lo, false
+	for _, c := range changes {
+		switch {
+		case c.Seq <= lo: // the state lo starts in
+			state = c.After > 0
+		case c.Seq <= hi:
+			add(SeqSpan{start, c.Seq}, state)
+			start, state = c.Seq, c.After > 0
+		}
+	}
+	add(SeqSpan{start, hi}, state)
+	return off, on
+}
+
 // Expired reports whether m has expired at now.
 func (m *Message) Expired(now time.Time) bool {
 	return m.ExpiresAt != nil && !m.ExpiresAt.After(now)
@@ -358,9 +400,11 @@ type MessageStore interface {
 	// UnreadEntries returns how many entries of the conversation's log with
 	// lo < seq <= hi count as unread at now: every entry but edits,
 	// reactions and timer changes (types edit, reaction and setting) and
-	// those that expired by now, erased or not yet. (Where no timer was on
-	// since lo, entries that retention removed still count: the count is
-	// then read from seqs, without reading the entries.)
+	// those that expired by now, erased or not yet. Only the spans where
+	// the timer was on (TimerSpans) are read entry by entry; elsewhere the
+	// count comes from seqs less the silent entries, so there entries that
+	// retention removed still count. hi is at most the conversation's last
+	// seq.
 	UnreadEntries(ctx context.Context, conversationID ID, lo, hi int64, now time.Time) (int64, error)
 	// LogPosition returns a mark of everything committed when it is called.
 	// Returns EUNAVAILABLE when the store cannot answer now.

@@ -2,6 +2,7 @@ package parley_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/parleyhq/parley"
@@ -80,5 +81,35 @@ func TestPageLimit(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want || err != nil && parley.ErrorCode(err) != parley.EINVALID {
 			t.Errorf("PageLimit(%d, %d, %d) = %d, %v", tc.limit, tc.def, tc.max, got, err)
 		}
+	}
+}
+
+func TestTimerSpans(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		lo, hi  int64
+		changes []parley.TimerChange
+		off, on string
+	}{
+		{"NeverOn", 0, 100, nil, "[{0 100}]", "[]"},
+		{"OnThroughout", 10, 20, []parley.TimerChange{{3, 60}}, "[]", "[{10 20}]"},
+		{"OnAtLo", 10, 20, []parley.TimerChange{{10, 60}}, "[]", "[{10 20}]"},
+		{"OffBeforeLo", 10, 20, []parley.TimerChange{{3, 60}, {8, 0}}, "[{10 20}]", "[]"},
+		{"Empty", 5, 5, []parley.TimerChange{{1, 60}}, "[]", "[]"},
+		{"OnThenOff", 0, 100, []parley.TimerChange{{50, 60}, {52, 0}}, "[{0 50} {52 100}]", "[{50 52}]"},
+		{"OffAtTheEnd", 0, 100, []parley.TimerChange{{0, 60}, {100, 0}}, "[]", "[{0 100}]"},
+		{"ChangesAfterHiIgnored", 10, 20, []parley.TimerChange{{25, 60}}, "[{10 20}]", "[]"},
+		{"NewTimerStillOn", 0, 30, []parley.TimerChange{{0, 60}, {10, 3600}, {20, 0}}, "[{20 30}]", "[{0 20}]"},
+		{"OffAgain", 0, 30, []parley.TimerChange{{10, 0}, {20, 5}}, "[{0 20}]", "[{20 30}]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			off, on := parley.TimerSpans(tc.lo, tc.hi, tc.changes)
+			if got := fmt.Sprint(off); got != tc.off {
+				t.Errorf("off = %s, want %s", got, tc.off)
+			}
+			if got := fmt.Sprint(on); got != tc.on {
+				t.Errorf("on = %s, want %s", got, tc.on)
+			}
+		})
 	}
 }

@@ -344,3 +344,35 @@ func TestDisappearingPush(t *testing.T) {
 		t.Fatalf("pushes = %+v, want one", got)
 	}
 }
+
+// TestDisappearUnreadCount: a message that expires unread leaves the
+// member's unread count, in the conversation and in the list.
+func TestDisappearUnreadCount(t *testing.T) {
+	e := MustApp(t, app.Config{})
+	ctx := context.Background()
+	a, b := e.MustUser(t), e.MustUser(t)
+	conv := e.MustDirect(t, a, b)
+	e.MustSend(t, a, conv, "stays")
+	e.mustSetTimer(t, a, conv, 60)
+	e.MustSend(t, a, conv, "fleeting one")
+	e.MustSend(t, a, conv, "fleeting two")
+	unread := func() (one, listed int64) {
+		t.Helper()
+		v, err := e.app.Conversation(ctx, b.c, conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, err := e.app.Conversations(ctx, b.c, parley.ConversationListQuery{PageNumber: 1, PageSize: 20})
+		if err != nil || len(vs) != 1 {
+			t.Fatalf("Conversations = %+v, %v", vs, err)
+		}
+		return v.UnreadCount, vs[0].UnreadCount
+	}
+	if one, listed := unread(); one != 3 || listed != 3 {
+		t.Fatalf("unread before expiry = %d (list %d), want 3: the timer change is not news", one, listed)
+	}
+	e.clock.add(61 * time.Second)
+	if one, listed := unread(); one != 1 || listed != 1 {
+		t.Fatalf("unread after expiry = %d (list %d), want 1", one, listed)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/parleyhq/parley"
 )
@@ -27,17 +28,19 @@ func (a *App) Connected(ctx context.Context, c parley.Caller) error {
 // store, which answers last-seen times (Presence), and its friends and
 // direct conversation peers are told.
 func (a *App) Disconnected(ctx context.Context, c parley.Caller) error {
-	now := a.now.Now()
+	// To the millisecond, as every registry and store keeps it, so the
+	// event and later reads tell the same time.
+	now := a.now.Now().Truncate(time.Millisecond)
 	went, err := a.presence.Disconnect(ctx, c.UserID, now)
 	if err != nil {
 		return err
 	}
 	if went {
 		ctx = detach(ctx)
+		a.announcePresence(ctx, parley.PresenceStatus{UserID: c.UserID, Online: false, LastSeen: &now})
 		if err := a.store.SetLastSeen(ctx, c.UserID, now); err != nil {
 			a.logger.Warn("record last seen", "user", c.UserID, "err", err)
 		}
-		a.announcePresence(ctx, parley.PresenceStatus{UserID: c.UserID, Online: false, LastSeen: &now})
 	}
 	return nil
 }

@@ -169,31 +169,54 @@ func (db *DB) Reactions(ctx context.Context, messageIDs []parley.ID) ([]parley.U
 	return out, nil
 }
 
-// unreadEntriesSQL counts the entries of conversation $1 with $2 < seq <=
-// $3 that count as unread at $4. Where no timer was on since $2 (none now,
-// no timer change after $2) nothing in the range can have expired: the
-// count is the range less its silent entries. Otherwise the range's
-// entries are read.
-const unreadEntriesSQL = `SELECT CASE
-	WHEN c.disappear_after = 0 AND NOT EXISTS (SELECT 1 FROM messages
-		WHERE conversation_id = c.id AND seq > $2 AND type = 'setting')
-	THEN $3 - $2 - (SELECT count(*) FROM messages
-		WHERE conversation_id = c.id AND seq > $2 AND seq <= $3 AND type IN ('edit', 'reaction', 'setting'))
-	ELSE (SELECT count(*) FROM messages
-		WHERE conversation_id = c.id AND seq > $2 AND seq <= $3 AND type NOT IN ('edit', 'reaction', 'setting') AND (expires_at IS NULL OR expires_at > $4))
-	END
-	FROM conversations c WHERE c.id = $1`
+// timerChangesSQL reads the timer changes of conversation $1 with seq up
+// to $3 from the last one at or before $2 on, through messages_settings.
+const timerChangesSQL = `SELECT seq, disappear_after FROM messages
+	WHERE conversation_id = $1 AND type = 'setting' AND seq <= $3 AND seq >= (SELECT coalesce(max(seq), 0) FROM messages
+		WHERE conversation_id = $1 AND type = 'setting' AND seq <= $2)
+	ORDER BY seq`
 
-// UnreadEntries implements parley.MessageStore.
+// UnreadEntries implements parley.MessageStore. The spans' counts go in one
+// round trip.
 func (db *DB) UnreadEntries(ctx context.Context, conversationID parley.ID, lo, hi int64, now time.Time) (int64, error) {
 	if hi <= lo {
 		return 0, nil
 	}
-	var n int64
-	err := db.pool.QueryRow(ctx, unreadEntriesSQL, int64(conversationID), lo, hi, now).Scan(&n)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
+	conv := int64(conversationID)
+	rows, err := db.pool.Query(ctx, timerChangesSQL, conv, lo, hi)
+	if err != nil {
+		return 0, db.err("read timer changes", err)
 	}
+	var changes []parley.TimerChange
+	for rows.Next() {
+		var c parley.TimerChange
+		if err := rows.Scan(&c.Seq, &c.After); err != nil {
+			rows.Close()
+			return 0, db.err("read timer changes", err)
+		}
+		changes = append(changes, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, db.err("read timer changes", err)
+	}
+	off, on := parley.TimerSpans(lo, hi, changes)
+	var los, his []int64
+	var live []bool
+	for _, sp := range off {
+		los, his, live = append(los, sp.Lo), append(his, sp.Hi), append(live, false)
+	}
+	for _, sp := range on {
+		los, his, live = append(los, sp.Lo), append(his, sp.Hi), append(live, true)
+	}
+	var n int64
+	err = db.pool.QueryRow(ctx, `SELECT coalesce(sum(CASE WHEN s.live
+			THEN (SELECT count(*) FROM messages WHERE conversation_id = $1 AND seq > s.lo AND seq <= s.hi
+				AND type NOT IN ('edit', 'reaction', 'setting') AND (expires_at IS NULL OR expires_at > $5))
+			ELSE s.hi - s.lo - (SELECT count(*) FROM messages WHERE conversation_id = $1 AND seq > s.lo AND seq <= s.hi
+				AND type IN ('edit', 'reaction', 'setting'))
+			END), 0)::bigint
+		FROM unnest($2::bigint[], $3::bigint[], $4::boolean[]) AS s(lo, hi, live)`, conv, los, his, live, now).Scan(&n)
 	if err != nil {
 		return 0, db.err("count unread entries", err)
 	}

@@ -117,8 +117,8 @@ func BulkLoadSearch(ctx context.Context, db *DB, convs, perConv int, start time.
 }
 
 // LoadedSearch returns the first conversation BulkLoadSearch loaded into
-// db and how many conversations db holds (0 and 0 when none).
-func LoadedSearch(ctx context.Context, db *DB) (first int64, convs int, err error) {
-	err = db.pool.QueryRow(ctx, `SELECT coalesce(min(id), 0), count(*) FROM conversations`).Scan(&first, &convs)
-	return first, convs, err
+// db, how many conversations and messages db holds (0, 0 and 0 when none).
+func LoadedSearch(ctx context.Context, db *DB) (first int64, convs, messages int, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT coalesce(min(id), 0), count(*), (SELECT count(*) FROM messages) FROM conversations`).Scan(&first, &convs, &messages)
+	return first, convs, messages, err
 }

@@ -134,33 +134,60 @@ func (db *DB) Reactions(ctx context.Context, messageIDs []parley.ID) ([]parley.U
 	return out, nil
 }
 
-// unreadEntriesSQL counts the entries of conversation ?1 with ?2 < seq <=
-// ?3 that count as unread at ?4. Where no timer was on since ?2 (none now,
-// no timer change after ?2) nothing in the range can have expired: the
-// count is the range less its silent entries, found through
-// messages_silent. Otherwise the range's entries are read.
-const unreadEntriesSQL = `SELECT CASE
-	WHEN c.disappear_after = 0 AND NOT EXISTS (SELECT 1 FROM messages
-		WHERE conversation_id = c.id AND seq > ?2 AND type IN ('edit', 'reaction', 'setting') AND type = 'setting')
-	THEN ?3 - ?2 - (SELECT count(*) FROM messages
-		WHERE conversation_id = c.id AND seq > ?2 AND seq <= ?3 AND type IN ('edit', 'reaction', 'setting'))
-	ELSE (SELECT count(*) FROM messages
-		WHERE conversation_id = c.id AND seq > ?2 AND seq <= ?3 AND type NOT IN ('edit', 'reaction', 'setting') AND (expires_at IS NULL OR expires_at > ?4))
-	END
-	FROM conversations c WHERE c.id = ?1`
+// timerChangesSQL reads the timer changes of conversation ?1 with seq up
+// to ?3 from the last one at or before ?2 on, through messages_settings.
+const timerChangesSQL = `SELECT seq, disappear_after FROM messages
+	WHERE conversation_id = ?1 AND type = 'setting' AND seq <= ?3 AND seq >= (SELECT coalesce(max(seq), 0) FROM messages
+		WHERE conversation_id = ?1 AND type = 'setting' AND seq <= ?2)
+	ORDER BY seq`
+
+// silentEntriesSQL counts the silent entries of conversation ?1 with ?2 <
+// seq <= ?3, through messages_silent.
+const silentEntriesSQL = `SELECT count(*) FROM messages
+	WHERE conversation_id = ?1 AND seq > ?2 AND seq <= ?3 AND type IN ('edit', 'reaction', 'setting')`
+
+// liveEntriesSQL counts the entries of conversation ?1 with ?2 < seq <= ?3
+// that count as unread at ?4: not silent, not expired.
+const liveEntriesSQL = `SELECT count(*) FROM messages
+	WHERE conversation_id = ?1 AND seq > ?2 AND seq <= ?3 AND type NOT IN ('edit', 'reaction', 'setting') AND (expires_at IS NULL OR expires_at > ?4)`
 
 // UnreadEntries implements parley.MessageStore.
 func (db *DB) UnreadEntries(ctx context.Context, conversationID parley.ID, lo, hi int64, now time.Time) (int64, error) {
 	if hi <= lo {
 		return 0, nil
 	}
-	var n int64
-	err := db.queryRowRead(ctx, unreadEntriesSQL, int64(conversationID), lo, hi, ts(now)).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
+	conv := int64(conversationID)
+	rows, err := db.queryRead(ctx, timerChangesSQL, conv, lo, hi)
 	if err != nil {
-		return 0, dbError("count unread entries", err)
+		return 0, dbError("read timer changes", err)
+	}
+	var changes []parley.TimerChange
+	for rows.Next() {
+		var c parley.TimerChange
+		if err := rows.Scan(&c.Seq, &c.After); err != nil {
+			rows.Close()
+			return 0, dbError("read timer changes", err)
+		}
+		changes = append(changes, c)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, dbError("read timer changes", err)
+	}
+	off, on := parley.TimerSpans(lo, hi, changes)
+	var n int64
+	for _, sp := range off {
+		var silent int64
+		if err := db.queryRowRead(ctx, silentEntriesSQL, conv, sp.Lo, sp.Hi).Scan(&silent); err != nil {
+			return 0, dbError("count silent entries", err)
+		}
+		n += sp.Hi - sp.Lo - silent
+	}
+	for _, sp := range on {
+		var live int64
+		if err := db.queryRowRead(ctx, liveEntriesSQL, conv, sp.Lo, sp.Hi, ts(now)).Scan(&live); err != nil {
+			return 0, dbError("count unread entries", err)
+		}
+		n += live
 	}
 	return n, nil
 }

@@ -144,5 +144,9 @@ func SetAutomerge(ctx context.Context, db *DB, n int) error {
 // LastSeqsAtSQL is the statement LastSeqsAt reads with.
 const LastSeqsAtSQL = lastSeqsAtSQL
 
-// UnreadEntriesSQL is the statement UnreadEntries reads with.
-const UnreadEntriesSQL = unreadEntriesSQL
+// TimerChangesSQL and SilentEntriesSQL are statements UnreadEntries reads
+// with.
+const (
+	TimerChangesSQL  = timerChangesSQL
+	SilentEntriesSQL = silentEntriesSQL
+)

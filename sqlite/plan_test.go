@@ -15,8 +15,8 @@ import (
 // others, and that a send finds the archived members of its conversation
 // through members_archived, never by reading all of members; and that
 // where streams start is read backwards along messages_seq; and that an
-// unread count finds timer changes and silent entries through
-// messages_silent.
+// unread count finds timer changes through messages_settings and silent
+// entries through messages_silent.
 func TestListPlans(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpen(t)
@@ -31,7 +31,8 @@ func TestListPlans(t *testing.T) {
 		{name: "Pinned", index: "members_pinned", query: q(sqlite.UserConversationsQuery(u.ID, parley.ConversationFilter{IncludeLeft: true, ExcludeArchived: true, OnlyPinned: true}))},
 		{name: "Unarchive", index: "members_archived", query: sqlite.UnarchiveSQL(3), args: []any{1, 2, 3}},
 		{name: "StreamStarts", index: "messages_seq", query: sqlite.LastSeqsAtSQL, args: []any{"[[1,5],[2,9]]"}},
-		{name: "UnreadEntries", index: "messages_silent", query: sqlite.UnreadEntriesSQL, args: []any{1, 5, 9, 0}},
+		{name: "TimerChanges", index: "messages_settings", query: sqlite.TimerChangesSQL, args: []any{1, 5, 9}},
+		{name: "SilentEntries", index: "messages_silent", query: sqlite.SilentEntriesSQL, args: []any{1, 5, 9}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args
