@@ -36,7 +36,8 @@ func BenchmarkSearch(b *testing.B) {
 	if dsn == "" {
 		dsn = testenv.MustPostgres(b).DSN()
 	}
-	db := MustOpenConfig(b, postgres.Config{DSN: dsn, Now: func() time.Time { return now }})
+	// A kept database is brought to this build's schema.
+	db := MustOpenConfig(b, postgres.Config{DSN: dsn, Migrate: true, Now: func() time.Time { return now }})
 	c := storetest.NewCorpus(1)
 	first, loaded, messages, err := postgres.LoadedSearch(context.Background(), db)
 	if err != nil {
