@@ -144,7 +144,7 @@ func (a *App) Presence(ctx context.Context, c parley.Caller, ids []parley.ID) ([
 	}
 	byID := map[parley.ID]parley.PresenceStatus{}
 	for _, s := range got {
-		if t, ok := stored[s.UserID]; ok && !s.Online && s.LastSeen == nil {
+		if t, ok := stored[s.UserID]; ok { // asked only for those without one
 			s.LastSeen = &t
 		}
 		byID[s.UserID] = s

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/parleyhq/parley"
@@ -101,34 +100,30 @@ func (db *DB) ReactMessage(ctx context.Context, entry *parley.Message) (bool, er
 	return created, nil
 }
 
-// Reactions implements parley.MessageStore.
+// Reactions implements parley.MessageStore. One statement text whatever
+// the number of messages (jsonList), so it is prepared once.
 func (db *DB) Reactions(ctx context.Context, messageIDs []parley.ID) ([]parley.UserReaction, error) {
-	const chunk = 500
+	if len(messageIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := db.queryRead(ctx, `SELECT message_id, user_id, emoji, seq FROM reactions
+		WHERE message_id IN (SELECT value FROM json_each(?))`, jsonList(int64s(messageIDs)))
+	if err != nil {
+		return nil, dbError("read reactions", err)
+	}
+	defer rows.Close()
 	var out []parley.UserReaction
-	for start := 0; start < len(messageIDs); start += chunk {
-		ids := messageIDs[start:min(start+chunk, len(messageIDs))]
-		args := make([]any, len(ids))
-		for i, id := range ids {
-			args[i] = int64(id)
-		}
-		rows, err := db.queryRead(ctx, `SELECT message_id, user_id, emoji, seq FROM reactions
-			WHERE message_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`)`, args...)
-		if err != nil {
+	for rows.Next() {
+		var r parley.UserReaction
+		var mid, uid int64
+		if err := rows.Scan(&mid, &uid, &r.Emoji, &r.Seq); err != nil {
 			return nil, dbError("read reactions", err)
 		}
-		for rows.Next() {
-			var r parley.UserReaction
-			var mid, uid int64
-			if err := rows.Scan(&mid, &uid, &r.Emoji, &r.Seq); err != nil {
-				rows.Close()
-				return nil, dbError("read reactions", err)
-			}
-			r.MessageID, r.UserID = parley.ID(mid), parley.ID(uid)
-			out = append(out, r)
-		}
-		if err := rows.Close(); err != nil {
-			return nil, dbError("read reactions", err)
-		}
+		r.MessageID, r.UserID = parley.ID(mid), parley.ID(uid)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("read reactions", err)
 	}
 	parley.SortReactions(out)
 	return out, nil
