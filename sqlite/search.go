@@ -18,11 +18,7 @@ func searchDoc(conv parley.ID, typ parley.MessageType, body string) string {
 	if !typ.Sent() { // only what people send is indexed
 		return ""
 	}
-	words := textsearch.Words(body)
-	for i, w := range words {
-		words[i] = textsearch.Scoped(conv, w)
-	}
-	return strings.Join(words, " ")
+	return string(textsearch.AppendScoped(make([]byte, 0, len(body)+len(body)/2+16), conv, body))
 }
 
 // indexEntries adds the searchable entries among es to message_search.

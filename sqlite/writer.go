@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,7 +34,16 @@ type writer struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
 	q     *writeq.Queue[*op]
-	done  chan struct{}
+
+	// The multi-row statements of a batch bind hundreds of values each;
+	// they go to the driver directly (execRaw), with their texts built once
+	// per row count (rowsSQL), their statements prepared once (raw) and one
+	// argument slice reused (nv), where database/sql would allocate a
+	// converted copy of the arguments on every call.
+	rowsSQL map[rowsKey]string
+	raw     map[string]driver.Stmt
+	nv      []driver.NamedValue
+	done    chan struct{}
 
 	// convs caches conversations' last seq and disappearing-messages
 	// timer, and maxID the highest message id. Only the writer changes
@@ -91,6 +101,11 @@ type batch struct {
 	unarchive map[parley.ID]bool
 }
 
+type rowsKey struct {
+	format string
+	rows   int
+}
+
 type convTouch struct {
 	seq int64
 	at  time.Time
@@ -116,9 +131,12 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 		conn:  conn,
 		stmts: make(map[string]*sql.Stmt),
 		q:     writeq.New[*op](queueLen),
-		done:  make(chan struct{}),
-		convs: make(map[parley.ID]convState),
-		maxID: -1,
+
+		rowsSQL: make(map[rowsKey]string),
+		raw:     make(map[string]driver.Stmt),
+		done:    make(chan struct{}),
+		convs:   make(map[parley.ID]convState),
+		maxID:   -1,
 	}
 	go w.loop()
 	return w, nil
@@ -160,6 +178,12 @@ func (w *writer) close() error {
 	for _, s := range w.stmts {
 		s.Close()
 	}
+	_ = w.conn.Raw(func(any) error {
+		for _, s := range w.raw {
+			s.Close()
+		}
+		return nil
+	})
 	return w.conn.Close()
 }
 
@@ -388,10 +412,38 @@ func (b *batch) execRows(format, tuple string, width int, args []any) error {
 	for start := 0; start < len(args); start += rowsPerInsert * width {
 		chunk := args[start:min(start+rowsPerInsert*width, len(args))]
 		n := len(chunk) / width
-		q := fmt.Sprintf(format, strings.TrimSuffix(strings.Repeat(tuple+",", n), ","))
-		if _, err := b.exec(q, chunk...); err != nil {
+		k := rowsKey{format, n}
+		q, ok := b.w.rowsSQL[k]
+		if !ok {
+			q = fmt.Sprintf(format, strings.TrimSuffix(strings.Repeat(tuple+",", n), ","))
+			b.w.rowsSQL[k] = q
+		}
+		if err := b.w.execRaw(context.Background(), q, chunk); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// execRaw runs query with args on the writer's connection through the
+// driver. The values must be driver values already (int64, float64, bool,
+// []byte, string, time.Time or nil): nothing converts them.
+func (w *writer) execRaw(ctx context.Context, query string, args []any) error {
+	return w.conn.Raw(func(dc any) error {
+		s, ok := w.raw[query]
+		if !ok {
+			var err error
+			if s, err = dc.(driver.ConnPrepareContext).PrepareContext(ctx, query); err != nil {
+				return err
+			}
+			w.raw[query] = s
+		}
+		for i, a := range args {
+			w.nv = append(w.nv, driver.NamedValue{Ordinal: i + 1, Value: a})
+		}
+		_, err := s.(driver.StmtExecContext).ExecContext(ctx, w.nv)
+		clear(w.nv) // keep no message alive through the slice
+		w.nv = w.nv[:0]
+		return err
+	})
 }

@@ -116,14 +116,39 @@ type Token struct {
 // Tokens cuts text into words.
 func Tokens(text string) []Token {
 	out := make([]Token, 0, len(text)/5+1)
-	buf := make([]byte, 0, 32)
+	scan(text, make([]byte, 0, 32), func(word []byte, start, end int, alone bool) {
+		out = append(out, Token{Word: string(cut(word)), Start: start, End: end, Alone: alone})
+	})
+	return out
+}
+
+// AppendScoped appends the words of text, each scoped to conv (Scoped),
+// separated by spaces: what a store indexes for an entry. It builds no
+// string per word.
+func AppendScoped(dst []byte, conv parley.ID, text string) []byte {
+	var prefix [24]byte
+	p := append(strconv.AppendInt(prefix[:0], int64(conv), 10), '_')
+	first := true
+	scan(text, make([]byte, 0, 32), func(word []byte, _, _ int, _ bool) {
+		if !first {
+			dst = append(dst, ' ')
+		}
+		first = false
+		dst = append(append(dst, p...), cut(word)...)
+	})
+	return dst
+}
+
+// scan calls emit with each word of text (lower-cased, in buf's memory,
+// valid until emit returns), where it is and whether it stands alone.
+func scan(text string, buf []byte, emit func(word []byte, start, end int, alone bool)) {
 	start := -1
 	isAlone := false
-	emit := func(end int) {
+	flush := func(end int) {
 		if start < 0 {
 			return
 		}
-		out = append(out, Token{Word: cut(string(buf)), Start: start, End: end, Alone: isAlone})
+		emit(buf, start, end, isAlone)
 		buf = buf[:0]
 		start, isAlone = -1, false
 	}
@@ -134,12 +159,12 @@ func Tokens(text string) []Token {
 				buf = utf8.AppendRune(buf, r)
 			}
 		case alone:
-			emit(i)
+			flush(i)
 			start, isAlone = i, true
 			buf = utf8.AppendRune(buf, unicode.ToLower(r))
 		case letter:
 			if isAlone {
-				emit(i)
+				flush(i)
 			}
 			if start < 0 {
 				start = i
@@ -153,14 +178,14 @@ func Tokens(text string) []Token {
 				buf = utf8.AppendRune(buf, unicode.ToLower(r))
 			}
 		default:
-			emit(i)
+			flush(i)
 		}
 	}
-	emit(len(text))
-	return out
+	flush(len(text))
 }
 
-func cut(w string) string {
+// cut cuts a word at MaxWordBytes, on a character boundary.
+func cut(w []byte) []byte {
 	if len(w) <= MaxWordBytes {
 		return w
 	}

@@ -26,6 +26,14 @@ func TestWords(t *testing.T) {
 		{"Long", strings.Repeat("é", 40), []string{strings.Repeat("é", 32)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// What a store indexes: the same words, scoped, one string.
+			scoped := make([]string, len(tc.want))
+			for i, w := range tc.want {
+				scoped[i] = Scoped(4711, w)
+			}
+			if got, want := string(AppendScoped([]byte("x"), 4711, tc.text)), "x"+strings.Join(scoped, " "); got != want {
+				t.Errorf("AppendScoped(%q) = %q, want %q", tc.text, got, want)
+			}
 			got := Words(tc.text)
 			if len(got) == 0 && len(tc.want) == 0 {
 				return
