@@ -128,7 +128,7 @@ func (b *batch) insertPending() error {
 		return nil
 	}
 	const width = 18
-	args := make([]any, 0, width*len(b.pending))
+	args := b.rowArgs()
 	for _, e := range b.pending {
 		m := e.msg
 		var expires, disappear any

@@ -25,7 +25,7 @@ func searchDoc(conv parley.ID, typ parley.MessageType, body string) string {
 // insertPending calls it in the batch that inserts them.
 func (b *batch) indexEntries(es []dedupEntry) error {
 	const width = 2
-	var args []any
+	args := b.rowArgs()
 	for _, e := range es {
 		if doc := searchDoc(e.msg.ConversationID, e.msg.Type, e.msg.Body); doc != "" {
 			args = append(args, int64(e.msg.ID), doc)
