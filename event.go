@@ -44,6 +44,12 @@ type Event struct {
 // AppendEvent encodes e for the bus and appends it to b. The format is a
 // text header of five NUL-terminated fields followed by the JSON data.
 func AppendEvent(b []byte, e *Event) []byte {
+	return append(AppendEventHeader(b, e), e.Data...)
+}
+
+// AppendEventHeader appends what AppendEvent writes before e's data, for a
+// caller that encodes the data straight after it (e.Data is not read).
+func AppendEventHeader(b []byte, e *Event) []byte {
 	b = append(b, e.Name...)
 	b = append(b, 0)
 	b = strconv.AppendInt(b, int64(e.DeviceID), 10)
@@ -53,8 +59,7 @@ func AppendEvent(b []byte, e *Event) []byte {
 	b = strconv.AppendInt(b, int64(e.ConversationID), 10)
 	b = append(b, 0)
 	b = strconv.AppendInt(b, e.Seq, 10)
-	b = append(b, 0)
-	return append(b, e.Data...)
+	return append(b, 0)
 }
 
 // DecodeEvent decodes a bus payload written by AppendEvent. Data aliases p.

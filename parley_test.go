@@ -44,6 +44,10 @@ func TestEventCodec(t *testing.T) {
 	if err != nil || got.Name != e.Name || got.DeviceID != 3 || got.ExceptDevice != 4 || got.ConversationID != 5 || got.Seq != 6 || string(got.Data) != string(e.Data) {
 		t.Fatalf("round trip = %+v, %v", got, err)
 	}
+	// A header with the data encoded straight after it is the same event.
+	if h := append(parley.AppendEventHeader(nil, &e), e.Data...); string(h) != string(parley.AppendEvent(nil, &e)) {
+		t.Errorf("AppendEventHeader + data = %q, want %q", h, parley.AppendEvent(nil, &e))
+	}
 	for _, bad := range []string{"", "message", "m\x001\x002\x003\x00", "m\x00x\x000\x000\x000\x00{}"} {
 		if _, err := parley.DecodeEvent([]byte(bad)); err == nil {
 			t.Errorf("DecodeEvent(%q) accepted", bad)

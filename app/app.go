@@ -343,7 +343,14 @@ func (a *App) publish(ctx context.Context, users []parley.ID, e *parley.Event) {
 	if len(users) == 0 {
 		return
 	}
-	payload := parley.AppendEvent(make([]byte, 0, 64+len(e.Data)), e)
+	a.publishPayload(ctx, users, parley.AppendEvent(make([]byte, 0, 64+len(e.Data)), e))
+}
+
+// publishPayload is publish for an event already encoded (AppendEvent).
+func (a *App) publishPayload(ctx context.Context, users []parley.ID, payload []byte) {
+	if len(users) == 0 {
+		return
+	}
 	for _, u := range users {
 		if err := a.bus.Publish(ctx, parley.UserTopic(u), payload); err != nil {
 			a.stats.PublishErrors.Add(1)

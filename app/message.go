@@ -135,7 +135,9 @@ func (a *App) message(ctx context.Context, conversationID, id parley.ID) (*parle
 // the sending device, which has it in its acknowledgement, and the
 // sender's watermarks (sending reads everything before) to the members.
 func (a *App) fanOut(ctx context.Context, ci *convInfo, c parley.Caller, m *parley.Message) {
-	data, err := m.AppendJSON(make([]byte, 0, 256+len(m.Body)))
+	// The event is encoded in one buffer, its header then the message.
+	e := parley.Event{Name: parley.EventMessage, ExceptDevice: c.DeviceID, ConversationID: m.ConversationID, Seq: m.Seq}
+	payload, err := m.AppendJSON(parley.AppendEventHeader(make([]byte, 0, 320+len(m.Body)), &e))
 	if err != nil {
 		a.logger.Error("encode message", "err", err)
 		return
@@ -144,7 +146,7 @@ func (a *App) fanOut(ctx context.Context, ci *convInfo, c parley.Caller, m *parl
 	if f := a.cfg.OnFanOut; f != nil {
 		f(len(users))
 	}
-	a.publish(ctx, users, &parley.Event{Name: parley.EventMessage, ExceptDevice: c.DeviceID, ConversationID: m.ConversationID, Seq: m.Seq, Data: data})
+	a.publishPayload(ctx, users, payload)
 }
 
 // seqInRange checks a client-given seq against what the member may see.
