@@ -123,33 +123,63 @@ func (b *batch) appendEntry(m *parley.Message, contentHash []byte) (prior *dedup
 
 // insertPending writes the queued log entries. Anything that reads the
 // messages table inside a batch calls it first.
+//
+// Most entries are plain: no media, reply, recall, edit, reaction, forward
+// or expiry. They go in with the ten columns they set, the others with all
+// eighteen: binding is a large part of an insert's cost, and the columns
+// left out are NULL (forwarded 0) by default.
 func (b *batch) insertPending() error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	const width = 18
-	args := b.rowArgs()
-	for _, e := range b.pending {
-		m := e.msg
-		var expires, disappear any
-		if m.ExpiresAt != nil {
-			expires = ts(*m.ExpiresAt)
-		}
-		if m.DisappearAfter != nil {
-			disappear = *m.DisappearAfter
-		}
-		args = append(args, int64(m.ID), int64(m.ConversationID), m.Seq, int64(m.SenderID), int64(m.SenderDeviceID),
-			nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, nullID(m.MediaID), nullID(m.ReplyTo), nullID(m.RecallOf),
-			nullID(m.EditOf), nullID(m.ReactionOf), m.Forwarded, ts(m.CreatedAt), expires, disappear)
-	}
 	pending := b.pending
 	b.pending = b.pending[:0]
-	err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, media_id, reply_to, recall_of, edit_of, reaction_of, forwarded, created_at, expires_at, disappear_after)
-		VALUES %s`, "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", width, args)
-	if err != nil {
-		return fmt.Errorf("append messages: %w", err)
+	full := false
+	args := b.rowArgs()
+	for _, e := range pending {
+		if m := e.msg; plainEntry(m) {
+			args = append(args, int64(m.ID), int64(m.ConversationID), m.Seq, int64(m.SenderID), int64(m.SenderDeviceID),
+				nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, ts(m.CreatedAt))
+		} else {
+			full = true
+		}
+	}
+	if len(args) > 0 {
+		if err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, created_at)
+			VALUES %s`, "(?,?,?,?,?,?,?,?,?,?)", 10, args); err != nil {
+			return fmt.Errorf("append messages: %w", err)
+		}
+	}
+	if full {
+		args = b.rowArgs()
+		for _, e := range pending {
+			m := e.msg
+			if plainEntry(m) {
+				continue
+			}
+			var expires, disappear any
+			if m.ExpiresAt != nil {
+				expires = ts(*m.ExpiresAt)
+			}
+			if m.DisappearAfter != nil {
+				disappear = *m.DisappearAfter
+			}
+			args = append(args, int64(m.ID), int64(m.ConversationID), m.Seq, int64(m.SenderID), int64(m.SenderDeviceID),
+				nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, nullID(m.MediaID), nullID(m.ReplyTo), nullID(m.RecallOf),
+				nullID(m.EditOf), nullID(m.ReactionOf), m.Forwarded, ts(m.CreatedAt), expires, disappear)
+		}
+		if err := b.execRows(`INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content_hash, type, body, media_id, reply_to, recall_of, edit_of, reaction_of, forwarded, created_at, expires_at, disappear_after)
+			VALUES %s`, "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", 18, args); err != nil {
+			return fmt.Errorf("append messages: %w", err)
+		}
 	}
 	return b.indexEntries(pending)
+}
+
+// plainEntry reports whether m sets none of the log's optional columns.
+func plainEntry(m *parley.Message) bool {
+	return m.MediaID == 0 && m.ReplyTo == 0 && m.RecallOf == 0 && m.EditOf == 0 && m.ReactionOf == 0 &&
+		!m.Forwarded && m.ExpiresAt == nil && m.DisappearAfter == nil
 }
 
 // AppendMessage implements parley.MessageStore.
