@@ -113,9 +113,6 @@ func (b *batch) appendEntry(m *parley.Message, contentHash []byte) (prior *dedup
 	b.useSeq(m.ConversationID, m.Seq, m.CreatedAt)
 	b.raise(m.ConversationID, m.SenderID, m.Seq, m.Seq)
 	if m.Type.Sent() {
-		if b.unarchive == nil {
-			b.unarchive = make(map[parley.ID]bool)
-		}
 		b.unarchive[m.ConversationID] = true
 	}
 	return nil, nil
