@@ -121,8 +121,8 @@ func (b *batch) appendEntry(m *parley.Message, contentHash []byte) (prior *dedup
 // insertPending writes the queued log entries. Anything that reads the
 // messages table inside a batch calls it first.
 //
-// Most entries are plain: no media, reply, recall, edit, reaction, forward
-// or expiry. They go in with the ten columns they set, the others with all
+// Most entries are plain: no media, reply, recall, edit, reaction, forward,
+// expiry or timer setting. They go in with the ten columns they set, the others with all
 // eighteen: binding is a large part of an insert's cost, and the columns
 // left out are NULL (forwarded 0) by default.
 func (b *batch) insertPending() error {

@@ -114,14 +114,17 @@ func (b *batch) reset() {
 	clear(b.touched)
 	clear(b.raised)
 	clear(b.unarchive)
-	clear(b.pending)
+	// Whole capacity: insertPending empties pending before this runs.
+	clear(b.pending[:cap(b.pending)])
 	b.pending = b.pending[:0]
-	clear(b.w.args)
+	clear(b.w.args[:cap(b.w.args)])
 	b.w.args = b.w.args[:0]
 }
 
 // rowArgs returns an empty slice for the values of a multi-row statement;
-// execRows gives it back (keepArgs), grown, once the statement ran.
+// execRows gives it back (keepArgs), grown, once the statement ran. There
+// is one such slice: build it and run it before asking for the next, and
+// pass execRows no other.
 func (b *batch) rowArgs() []any { return b.w.args[:0] }
 
 func (b *batch) keepArgs(args []any) {
@@ -441,6 +444,10 @@ const unarchiveSQL = `UPDATE members INDEXED BY members_archived SET archived = 
 // rowsPerInsert rows; args holds width values per row.
 func (b *batch) execRows(format, tuple string, width int, args []any) error {
 	defer b.keepArgs(args)
+	if len(args)%width != 0 {
+		// The driver would bind what fits and drop the rest.
+		return fmt.Errorf("%d values for rows of %d", len(args), width)
+	}
 	for start := 0; start < len(args); start += rowsPerInsert * width {
 		chunk := args[start:min(start+rowsPerInsert*width, len(args))]
 		n := len(chunk) / width
