@@ -46,12 +46,8 @@ func TestAbandonedRequestNeverRuns(t *testing.T) {
 // message of the last one, nor its statement values, once it is over.
 func TestBatchKeepsNoMessage(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "w.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.w.do(ctx, func(b *batch) error {
+	db := openWriterTest(t)
+	err := db.w.do(ctx, func(b *batch) error {
 		for i := range 3 {
 			b.pending = append(b.pending, dedupEntry{msg: &parley.Message{
 				ID: parley.ID(i + 1), ConversationID: 1, Seq: int64(i + 1), SenderID: 1, SenderDeviceID: 1,
@@ -89,13 +85,9 @@ func TestBatchKeepsNoMessage(t *testing.T) {
 // an error, not rows cut short.
 func TestExecRowsRefusesAPartialRow(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "w.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openWriterTest(t)
 	var rowsErr error
-	err = db.w.do(ctx, func(b *batch) error {
+	err := db.w.do(ctx, func(b *batch) error {
 		rowsErr = b.execRows(`UPDATE members SET archived = archived WHERE (conversation_id, user_id) IN (VALUES %s)`, "(?,?)", 2,
 			[]any{int64(1), int64(2), int64(3)})
 		return nil
@@ -106,4 +98,15 @@ func TestExecRowsRefusesAPartialRow(t *testing.T) {
 	if rowsErr == nil {
 		t.Fatal("3 values for rows of 2 were accepted")
 	}
+}
+
+// openWriterTest opens an empty store for a writer test, closed at its end.
+func openWriterTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "w.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
