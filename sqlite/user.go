@@ -66,19 +66,7 @@ func (db *DB) Users(ctx context.Context, ids []parley.ID) ([]*parley.User, error
 	if err != nil {
 		return nil, dbError("read users", err)
 	}
-	defer rows.Close()
-	var users []*parley.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError("read users", err)
-	}
-	return users, nil
+	return collectUsers(rows, "read users")
 }
 
 // UserCredentials implements parley.UserStore.
@@ -100,16 +88,7 @@ func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]*par
 	if err != nil {
 		return nil, dbError("search users", err)
 	}
-	defer rows.Close()
-	var users []*parley.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	return users, rows.Err()
+	return collectUsers(rows, "search users")
 }
 
 // UpdateUser implements parley.UserStore.
@@ -194,18 +173,9 @@ func (db *DB) SetUserDisabled(ctx context.Context, id parley.ID, at *time.Time) 
 func (db *DB) ListUsers(ctx context.Context, afterID parley.ID, limit int) ([]*parley.User, error) {
 	rows, err := db.queryRead(ctx, `SELECT `+userCols+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, int64(afterID), limit)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, dbError("list users", err)
 	}
-	defer rows.Close()
-	var users []*parley.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	return users, rows.Err()
+	return collectUsers(rows, "list users")
 }
 
 // EraseUser implements parley.UserStore. The handle_norm of a deleted
@@ -265,4 +235,22 @@ func (db *DB) UploadedMedia(ctx context.Context, userID parley.ID) ([]parley.ID,
 		ids = append(ids, parley.ID(id))
 	}
 	return ids, rows.Err()
+}
+
+// collectUsers reads every user of rows and closes them; what names the
+// read in an error.
+func collectUsers(rows *sql.Rows, what string) ([]*parley.User, error) {
+	defer rows.Close()
+	var users []*parley.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(what, err)
+	}
+	return users, nil
 }
