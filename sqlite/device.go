@@ -75,16 +75,7 @@ func (db *DB) Devices(ctx context.Context, userID parley.ID) ([]*parley.Device, 
 	if err != nil {
 		return nil, dbError("read devices", err)
 	}
-	defer rows.Close()
-	var ds []*parley.Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, err
-		}
-		ds = append(ds, d)
-	}
-	return ds, rows.Err()
+	return collect(rows, "read devices", scanDevice)
 }
 
 func reasonOr(r string) string {

@@ -156,17 +156,11 @@ func (db *DB) UnreadEntries(ctx context.Context, conversationID parley.ID, lo, h
 	if err != nil {
 		return 0, dbError("read timer changes", err)
 	}
-	var changes []parley.TimerChange
-	for rows.Next() {
-		var c parley.TimerChange
-		if err := rows.Scan(&c.Seq, &c.After); err != nil {
-			rows.Close()
-			return 0, dbError("read timer changes", err)
-		}
-		changes = append(changes, c)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, dbError("read timer changes", err)
+	changes, err := collect(rows, "read timer changes", func(s scanner) (c parley.TimerChange, err error) {
+		return c, s.Scan(&c.Seq, &c.After)
+	})
+	if err != nil {
+		return 0, err
 	}
 	off, on := parley.TimerSpans(lo, hi, changes)
 	var n int64

@@ -49,16 +49,7 @@ func (db *DB) Invites(ctx context.Context) ([]*parley.Invite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read invites: %w", err)
 	}
-	defer rows.Close()
-	var out []*parley.Invite
-	for rows.Next() {
-		inv, err := scanInvite(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inv)
-	}
-	return out, rows.Err()
+	return collect(rows, "read invites", scanInvite)
 }
 
 // RevokeInvite implements parley.InviteStore.

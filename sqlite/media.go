@@ -106,16 +106,7 @@ func (db *DB) MediaByIDs(ctx context.Context, ids []parley.ID) ([]*parley.Media,
 	if err != nil {
 		return nil, dbError("read media", err)
 	}
-	defer rows.Close()
-	var out []*parley.Media
-	for rows.Next() {
-		m, err := scanMedia(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(rows, "read media", scanMedia)
 }
 
 // MediaReferences implements parley.MediaStore.

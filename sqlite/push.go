@@ -76,16 +76,7 @@ func (db *DB) PushRegistrations(ctx context.Context, userID parley.ID) ([]*parle
 	if err != nil {
 		return nil, dbError("read push registrations", err)
 	}
-	defer rows.Close()
-	var out []*parley.PushRegistration
-	for rows.Next() {
-		r, err := scanPushRegistration(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return collect(rows, "read push registrations", scanPushRegistration)
 }
 
 // DeletePushRegistration implements parley.PushStore.

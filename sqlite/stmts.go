@@ -74,3 +74,21 @@ func (db *DB) closeStmts() {
 	}
 	c.m = nil
 }
+
+// collect reads every row of rows with scan and closes them; what names
+// the read in an error.
+func collect[T any](rows *sql.Rows, what string, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, dbError(what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(what, err)
+	}
+	return out, nil
+}

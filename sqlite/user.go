@@ -237,20 +237,7 @@ func (db *DB) UploadedMedia(ctx context.Context, userID parley.ID) ([]parley.ID,
 	return ids, rows.Err()
 }
 
-// collectUsers reads every user of rows and closes them; what names the
-// read in an error.
+// collectUsers reads every user of rows and closes them.
 func collectUsers(rows *sql.Rows, what string) ([]*parley.User, error) {
-	defer rows.Close()
-	var users []*parley.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError(what, err)
-	}
-	return users, nil
+	return collect(rows, what, func(s scanner) (*parley.User, error) { return scanUser(s) })
 }
