@@ -208,21 +208,19 @@ func (p *Proxy) Close() error {
 	}
 	p.closed = true
 	p.cancel()
-	for i := range p.paused {
-		if p.paused[i] != nil {
-			close(p.paused[i])
-			p.paused[i] = nil
-		}
-	}
 	links := make([]*link, 0, len(p.links))
 	for l := range p.links {
 		links = append(links, l)
 	}
 	p.mu.Unlock()
 	err := p.ln.Close()
+	// The links end before the pauses are lifted: a pipe waiting on a
+	// pause must see its link done, never an open gate, or it would
+	// forward what was held back while Close is under way.
 	for _, l := range links {
 		l.close(true)
 	}
+	p.Resume(Both)
 	p.wg.Wait()
 	return err
 }
