@@ -150,3 +150,7 @@ const (
 	TimerChangesSQL  = timerChangesSQL
 	SilentEntriesSQL = silentEntriesSQL
 )
+
+// DSN is the data source name the writer opens: the same pragmas for
+// benchmarks that measure the engine beneath the store.
+func DSN(path string) string { return dsn(path, false) }
