@@ -170,7 +170,8 @@ func (b *batch) insertPending() error {
 			return fmt.Errorf("append messages: %w", err)
 		}
 	}
-	return b.indexEntries(pending)
+	b.queueSearch(pending)
+	return nil
 }
 
 // plainEntry reports whether m sets none of the log's optional columns.
@@ -423,6 +424,11 @@ func (b *batch) forgetExpired(ids []any) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	// Entries not indexed yet are indexed first, so the deletes below
+	// find every one.
+	if err := b.catchUpSearch(); err != nil {
+		return err
+	}
 	in := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
 	for _, q := range []string{
 		`DELETE FROM message_search WHERE rowid IN (` + in + `)`,
@@ -446,7 +452,7 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 		err := db.w.do(ctx, func(b *batch) error {
 			// Ids grow with time, so the oldest entries are the first ids:
 			// walking them in id order needs no index on created_at.
-			if err := b.insertPending(); err != nil {
+			if err := b.catchUpSearch(); err != nil {
 				return err
 			}
 			if _, err := b.exec(`DELETE FROM message_search WHERE rowid IN (

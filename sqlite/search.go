@@ -1,10 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/internal/textsearch"
@@ -21,23 +25,137 @@ func searchDoc(conv parley.ID, typ parley.MessageType, body string) string {
 	return string(textsearch.AppendScoped(make([]byte, 0, len(body)+len(body)/2+16), conv, body))
 }
 
-// indexEntries adds the searchable entries among es to message_search.
+// The full-text index catches up with the log rather than being written
+// with each message: an FTS5 insert writes a segment of its own at every
+// commit, and at a few messages a commit that was a fifth of the store's
+// CPU per message (BenchmarkWriteFloor). The writer keeps the new entries'
+// text in memory (searchIndex) and writes their search entries a few
+// hundred at a time in the transaction it is running, within
+// Config.SearchDelay when fewer come, and always before anything that reads, changes or
+// removes entries: a search asks the writer first (SearchMessages), a
+// recall or an edit of an entry not indexed yet changes the entry in
+// memory, expiry and retention catch up before they delete.
+const searchBatch = 256
+
+// searchIndex is how far the full-text index has caught up with the log.
+// Only the writer's goroutine uses it, but for pending.
+type searchIndex struct {
+	// through is the highest message id whose search entry is written, or
+	// that needs none (search_progress holds it as of the last commit);
+	// entries are the searchable entries after it, in id order; since is
+	// when the first of them was appended.
+	through int64
+	entries []unindexedEntry
+	since   time.Time
+	// stale says through and entries are not known (when the store opens,
+	// after a failed batch): the next catch-up reads through from
+	// search_progress and indexes what follows it from the log.
+	stale bool
+	// pending is true while a search could miss a committed entry: there
+	// are entries, or stale. It is cleared only once a catch-up committed.
+	pending atomic.Bool
+	// timer, when set, brings a catch-up Config.SearchDelay after entries were
+	// left waiting at the end of a batch.
+	timer *time.Timer
+	armed bool
+}
+
+// unindexedEntry is a searchable log entry whose search entry is not
+// written yet.
+type unindexedEntry struct {
+	id   int64
+	conv parley.ID
+	typ  parley.MessageType
+	body string
+}
+
+// queueSearch keeps the searchable entries among es for the next catch-up.
 // insertPending calls it in the batch that inserts them.
-func (b *batch) indexEntries(es []dedupEntry) error {
-	const width = 2
-	args := b.rowArgs()
+func (b *batch) queueSearch(es []dedupEntry) {
+	s := &b.w.search
+	if s.stale {
+		return // the catch-up reads them from the log
+	}
 	for _, e := range es {
-		if doc := searchDoc(e.msg.ConversationID, e.msg.Type, e.msg.Body); doc != "" {
-			args = append(args, int64(e.msg.ID), doc)
+		if m := e.msg; m.Type.Sent() && m.Body != "" {
+			if len(s.entries) == 0 {
+				s.since = time.Now()
+			}
+			s.entries = append(s.entries, unindexedEntry{int64(m.ID), m.ConversationID, m.Type, m.Body})
+			s.pending.Store(true)
 		}
 	}
-	if len(args) == 0 {
-		return nil
+}
+
+// dueSearch reports whether the batch should catch the index up before it
+// commits: enough entries wait, or the oldest waited long enough.
+func (b *batch) dueSearch() bool {
+	s := &b.w.search
+	return s.stale || len(s.entries) >= searchBatch || (len(s.entries) > 0 && time.Since(s.since) >= b.w.db.cfg.SearchDelay)
+}
+
+// catchUpSearch writes the search entries of every log entry appended so
+// far, in the batch's transaction.
+func (b *batch) catchUpSearch() error {
+	if err := b.insertPending(); err != nil {
+		return err
 	}
-	if err := b.execRows(`INSERT INTO message_search (rowid, body) VALUES %s`, "(?,?)", width, args); err != nil {
-		return fmt.Errorf("index messages: %w", err)
+	s := &b.w.search
+	last, err := b.lastID()
+	if err != nil {
+		return err
 	}
+	if s.stale {
+		if err := b.queryRow(`SELECT indexed_through FROM search_progress`).Scan(&s.through); err != nil {
+			return fmt.Errorf("read search progress: %w", err)
+		}
+		if err := backfillSearch(context.Background(), b.w.conn, s.through); err != nil {
+			return err
+		}
+	} else if len(s.entries) > 0 {
+		const width = 2
+		args := b.rowArgs()
+		for _, e := range s.entries {
+			if doc := searchDoc(e.conv, e.typ, e.body); doc != "" {
+				args = append(args, e.id, doc)
+			}
+		}
+		if err := b.execRows(`INSERT INTO message_search (rowid, body) VALUES %s`, "(?,?)", width, args); err != nil {
+			return fmt.Errorf("index messages: %w", err)
+		}
+	}
+	if last != s.through {
+		if _, err := b.exec(`UPDATE search_progress SET indexed_through = ?`, last); err != nil {
+			return fmt.Errorf("record search progress: %w", err)
+		}
+	}
+	s.through, s.stale = last, false
+	clear(s.entries)
+	s.entries = s.entries[:0]
 	return nil
+}
+
+// unindexed returns where entries holds id's entry, or -1 when its
+// search entry is written or it needs none; it catches up first when the
+// index's state is not known.
+func (b *batch) unindexed(id parley.ID) (int, error) {
+	s := &b.w.search
+	if err := b.insertPending(); err != nil {
+		return -1, err
+	}
+	if s.stale {
+		if err := b.catchUpSearch(); err != nil {
+			return -1, err
+		}
+	}
+	if int64(id) <= s.through {
+		return -1, nil
+	}
+	i, ok := slices.BinarySearchFunc(s.entries, int64(id), func(e unindexedEntry, id int64) int { return cmp.Compare(e.id, id) })
+	if !ok {
+		return -1, nil
+	}
+	return i, nil
 }
 
 // setSearchText makes the index hold body as the text of the stored entry
@@ -45,6 +163,15 @@ func (b *batch) indexEntries(es []dedupEntry) error {
 // what a change of a message's text (an edit) calls in the batch that
 // stores it. An empty body takes the entry out of the index.
 func (b *batch) setSearchText(m *parley.Message, body string) error {
+	i, err := b.unindexed(m.ID)
+	if err != nil {
+		return err
+	}
+	if i >= 0 {
+		// Not indexed yet: the catch-up indexes the new text.
+		b.w.search.entries[i].body = body
+		return nil
+	}
 	if err := b.unindex(m.ID); err != nil {
 		return err
 	}
@@ -60,16 +187,67 @@ func (b *batch) setSearchText(m *parley.Message, body string) error {
 
 // unindex takes the entry's words out of the index (a recall).
 func (b *batch) unindex(id parley.ID) error {
+	i, err := b.unindexed(id)
+	if err != nil {
+		return err
+	}
+	if i >= 0 {
+		s := &b.w.search
+		s.entries = slices.Delete(s.entries, i, i+1)
+		return nil
+	}
 	if _, err := b.exec(`DELETE FROM message_search WHERE rowid = ?`, int64(id)); err != nil {
 		return fmt.Errorf("unindex message %d: %w", id, err)
 	}
 	return nil
 }
 
-// backfillSearch indexes the messages stored before migration 8, in its
+// searchCommitted is what the writer does with the index's state once a
+// batch committed: searches need not catch up while nothing waits, and
+// what waits is caught up within Config.SearchDelay even if no batch
+// follows.
+func (w *writer) searchCommitted() {
+	s := &w.search
+	if !s.stale && len(s.entries) == 0 {
+		s.pending.Store(false)
+		return
+	}
+	if s.armed {
+		return
+	}
+	s.armed = true
+	s.timer = time.AfterFunc(w.db.cfg.SearchDelay, func() {
+		// An error fails the batch it ran in and leaves the index stale,
+		// which the next batch catches up; a closed store has nothing to do.
+		_ = w.do(context.Background(), func(b *batch) error {
+			b.w.search.armed = false
+			return b.catchUpSearch()
+		})
+	})
+}
+
+// catchUpSearch brings the index up to the log before a search reads it,
+// when anything committed may be missing from it.
+func (db *DB) catchUpSearch(ctx context.Context) error {
+	if !db.w.search.pending.Load() {
+		return nil
+	}
+	return db.w.do(ctx, func(b *batch) error { return b.catchUpSearch() })
+}
+
+// migrateSearch indexes the messages stored before migration 8, in its
 // transaction.
-func backfillSearch(ctx context.Context, tx *sql.Tx) error {
-	var after int64
+func migrateSearch(ctx context.Context, tx *sql.Tx) error { return backfillSearch(ctx, tx, 0) }
+
+// execQuerier is a transaction or the writer's connection.
+type execQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// backfillSearch indexes the messages after id after, reading them from
+// the log.
+func backfillSearch(ctx context.Context, tx execQuerier, after int64) error {
 	for {
 		rows, err := tx.QueryContext(ctx, `SELECT id, conversation_id, type, body FROM messages
 			WHERE id > ? AND recalled_at IS NULL AND body <> '' ORDER BY id LIMIT 1000`, after)
@@ -147,6 +325,9 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 	}
 	if len(convs) == 0 {
 		return nil, nil
+	}
+	if err := db.catchUpSearch(ctx); err != nil {
+		return nil, err
 	}
 	before := int64(f.BeforeID)
 	if before <= 0 {

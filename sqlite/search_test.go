@@ -5,9 +5,13 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/parleyhq/parley"
 	"github.com/parleyhq/parley/internal/migrations"
+	"github.com/parleyhq/parley/internal/textsearch"
 	"github.com/parleyhq/parley/sqlite"
 	"github.com/parleyhq/parley/storetest"
 )
@@ -60,4 +64,195 @@ func TestSearchBackfill(t *testing.T) {
 	}
 	defer db.Close()
 	storetest.CheckBackfill(t, db)
+}
+
+// searchFile is a store on a file, with a connection of the test's own that
+// reads how far the search index has caught up.
+type searchFile struct {
+	t     *testing.T
+	path  string
+	db    *sqlite.DB
+	raw   *sql.DB
+	delay time.Duration // Config.SearchDelay
+}
+
+func openSearchFile(t *testing.T, delay time.Duration) *searchFile {
+	f := &searchFile{t: t, path: filepath.Join(t.TempDir(), "parley.db"), delay: delay}
+	f.open()
+	raw, err := sql.Open("sqlite", "file:"+f.path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	f.raw = raw
+	return f
+}
+
+func (f *searchFile) open() {
+	f.t.Helper()
+	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: f.path, SearchDelay: f.delay})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { db.Close() })
+	f.db = db
+}
+
+// progress returns the index's recorded progress and the log's last id.
+func (f *searchFile) progress() (through, last int64) {
+	f.t.Helper()
+	if err := f.raw.QueryRow(`SELECT indexed_through, (SELECT coalesce(max(id), 0) FROM messages) FROM search_progress`).Scan(&through, &last); err != nil {
+		f.t.Fatal(err)
+	}
+	return through, last
+}
+
+// indexed returns the ids the index holds entries for.
+func (f *searchFile) indexed() []parley.ID {
+	f.t.Helper()
+	rows, err := f.raw.Query(`SELECT rowid FROM message_search ORDER BY rowid`)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []parley.ID
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			f.t.Fatal(err)
+		}
+		ids = append(ids, parley.ID(id))
+	}
+	if err := rows.Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	return ids
+}
+
+// find returns the ids of what a search for q in conv finds.
+func (f *searchFile) find(conv *parley.Conversation, q string) []parley.ID {
+	f.t.Helper()
+	terms, err := textsearch.Parse(q)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ms, err := f.db.SearchMessages(context.Background(), parley.SearchFilter{Terms: terms,
+		Windows: []parley.SearchWindow{{ConversationID: conv.ID, Floor: 0, Ceiling: 1 << 40}}, Now: time.Now()})
+	if err != nil {
+		f.t.Fatalf("search %q: %v", q, err)
+	}
+	var ids []parley.ID
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func wantIDs(t *testing.T, what string, got []parley.ID, want ...parley.ID) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
+}
+
+// TestSearchIndexCatchesUp: search entries are written after their
+// messages, a few hundred at a time; whatever a search, a recall or an
+// edit meets before that behaves as if they had been written with them.
+func TestSearchIndexCatchesUp(t *testing.T) {
+	ctx := context.Background()
+	f := openSearchFile(t, time.Hour)
+	a, b := storetest.MustUser(t, f.db), storetest.MustUser(t, f.db)
+	d := storetest.MustDevice(t, f.db, a)
+	conv := storetest.MustConversation(t, f.db, parley.Direct, a, b)
+
+	recalled := storetest.MustSend(t, f.db, conv, a, d, "c1", "a secret said too soon")
+	edited := storetest.MustSend(t, f.db, conv, a, d, "c2", "meet at noon")
+	plain := storetest.MustSend(t, f.db, conv, a, d, "c3", "bring the map")
+	if through, last := f.progress(); through >= last {
+		t.Fatalf("index through %d of %d: the sends were indexed with their messages", through, last)
+	}
+	wantIDs(t, "indexed before any search", f.indexed())
+
+	if _, err := f.db.RecallMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
+		Type: parley.RecallEntry, RecallOf: recalled.ID, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.db.EditMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
+		Type: parley.EditEntry, EditOf: edited.ID, Body: "meet at dusk", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, "find secret", f.find(conv, "secret"))
+	wantIDs(t, "find noon", f.find(conv, "noon"))
+	wantIDs(t, "find dusk", f.find(conv, "dusk"), edited.ID)
+	wantIDs(t, "find map", f.find(conv, "map"), plain.ID)
+	if through, last := f.progress(); through != last {
+		t.Fatalf("after a search the index is through %d of %d", through, last)
+	}
+	wantIDs(t, "indexed after the search", f.indexed(), edited.ID, plain.ID)
+
+	// Once indexed, a recall and an edit change the index itself.
+	if _, _, err := f.db.EditMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
+		Type: parley.EditEntry, EditOf: plain.ID, Body: "bring the compass", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.RecallMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
+		Type: parley.RecallEntry, RecallOf: edited.ID, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, "find map after the edit", f.find(conv, "map"))
+	wantIDs(t, "find compass", f.find(conv, "compass"), plain.ID)
+	wantIDs(t, "find dusk after the recall", f.find(conv, "dusk"))
+	wantIDs(t, "indexed at the end", f.indexed(), plain.ID)
+}
+
+// TestSearchIndexCatchesUpAlone: entries left waiting when sends stop are
+// indexed after Config.SearchDelay, with no search to ask for them.
+func TestSearchIndexCatchesUpAlone(t *testing.T) {
+	f := openSearchFile(t, 50*time.Millisecond)
+	a, b := storetest.MustUser(t, f.db), storetest.MustUser(t, f.db)
+	conv := storetest.MustConversation(t, f.db, parley.Direct, a, b)
+	m := storetest.MustSend(t, f.db, conv, a, storetest.MustDevice(t, f.db, a), "c1", "left alone")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if through, last := f.progress(); through == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the index did not catch up within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantIDs(t, "indexed", f.indexed(), m.ID)
+}
+
+// TestSearchIndexAfterCrash: a catch-up lost with a crash (its transaction
+// never committed) is redone from the log when the store opens again; a
+// clean close leaves nothing to redo.
+func TestSearchIndexAfterCrash(t *testing.T) {
+	f := openSearchFile(t, time.Hour)
+	a, b := storetest.MustUser(t, f.db), storetest.MustUser(t, f.db)
+	d := storetest.MustDevice(t, f.db, a)
+	conv := storetest.MustConversation(t, f.db, parley.Direct, a, b)
+	first := storetest.MustSend(t, f.db, conv, a, d, "c1", "first words")
+	wantIDs(t, "find first", f.find(conv, "first"), first.ID)
+	second := storetest.MustSend(t, f.db, conv, a, d, "c2", "second words")
+	third := storetest.MustSend(t, f.db, conv, a, d, "c3", "third words")
+	if err := f.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if through, last := f.progress(); through != last {
+		t.Fatalf("after a clean close the index is through %d of %d", through, last)
+	}
+	wantIDs(t, "indexed after the close", f.indexed(), first.ID, second.ID, third.ID)
+
+	// What a crash before the catch-up committed leaves.
+	if _, err := f.raw.Exec(`DELETE FROM message_search WHERE rowid > ?`, int64(first.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.raw.Exec(`UPDATE search_progress SET indexed_through = ?`, int64(first.ID)); err != nil {
+		t.Fatal(err)
+	}
+	f.open()
+	wantIDs(t, "find words", f.find(conv, "words"), third.ID, second.ID, first.ID)
+	wantIDs(t, "indexed after the restart", f.indexed(), first.ID, second.ID, third.ID)
 }

@@ -43,6 +43,12 @@ type Config struct {
 	// OnCommit, when set, hears every group-commit transaction: how many
 	// write requests it carried and how long it took, committed or not.
 	OnCommit func(requests int, elapsed time.Duration)
+	// SearchDelay bounds how long a message's search entry waits to be
+	// written when fewer than a few hundred wait (default 1 s). Entries
+	// are written together, and always before a search, a recall, an edit
+	// or a deletion needs them; the delay only bounds what a restart after
+	// a crash reads again from the log.
+	SearchDelay time.Duration
 }
 
 // DB is a parley.Store on SQLite.
@@ -61,6 +67,9 @@ var _ parley.Store = (*DB)(nil)
 // applies its migrations, and starts the writer. It returns an error if the
 // schema is behind and cfg.Migrate is false, or newer than this binary.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.SearchDelay <= 0 {
+		cfg.SearchDelay = time.Second
+	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1024
 	}
@@ -136,6 +145,11 @@ func dsn(path string, readOnly bool) string {
 func (db *DB) Close() error {
 	var errs []error
 	if db.w != nil {
+		if !db.w.closed() {
+			// What the index has not caught up yet is written now, so
+			// that the next start need not read it from the log.
+			errs = append(errs, db.catchUpSearch(context.Background()))
+		}
 		errs = append(errs, db.w.close())
 	}
 	if db.read != nil {
@@ -231,7 +245,7 @@ func (db *DB) migrate(ctx context.Context) error {
 // migrationSteps holds, by version, work a migration does in Go after its
 // SQL, in the same transaction: what SQL alone cannot compute.
 var migrationSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
-	8: backfillSearch,
+	8: migrateSearch,
 }
 
 func (db *DB) apply(ctx context.Context, m migrations.Migration) error {

@@ -57,6 +57,8 @@ type writer struct {
 	// them, so they are exact; both are dropped when a batch fails.
 	convs map[parley.ID]convState
 	maxID int64
+
+	search searchIndex
 }
 
 // convState is what appends need of a conversation row.
@@ -169,6 +171,8 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 		convs:   make(map[parley.ID]convState),
 		maxID:   -1,
 	}
+	w.search.stale = true
+	w.search.pending.Store(true)
 	w.cur = batch{w: w, dedup: make(map[dedupKey]dedupEntry), touched: make(map[parley.ID]convTouch),
 		raised: make(map[memberKey]watermarks), unarchive: make(map[parley.ID]bool)}
 	go w.loop()
@@ -208,6 +212,9 @@ func (w *writer) close() error {
 		return nil
 	}
 	<-w.done
+	if t := w.search.timer; t != nil {
+		t.Stop()
+	}
 	for _, s := range w.stmts {
 		s.Close()
 	}
@@ -244,6 +251,8 @@ func (w *writer) run(ops []*op) {
 		w.exec(ctx, "ROLLBACK")
 		clear(w.convs)
 		w.maxID = -1
+		w.search.stale = true
+		w.search.pending.Store(true)
 		if parley.ErrorCode(err) == parley.EUNAVAILABLE {
 			w.db.logger.Warn("sqlite batch failed", "requests", len(ops), "err", err)
 		} else {
@@ -280,10 +289,17 @@ func (w *writer) run(ops []*op) {
 		fail(err)
 		return
 	}
+	if b.dueSearch() {
+		if err := b.catchUpSearch(); err != nil {
+			fail(err)
+			return
+		}
+	}
 	if _, err := w.exec(ctx, "COMMIT"); err != nil {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
+	w.searchCommitted()
 	if len(w.convs) > maxCachedConversations {
 		clear(w.convs)
 	}
@@ -362,12 +378,21 @@ func (b *batch) conv(conv parley.ID) (convState, error) {
 
 // nextID returns the id for a new log entry.
 func (b *batch) nextID() (int64, error) {
+	if _, err := b.lastID(); err != nil {
+		return 0, err
+	}
+	b.w.maxID++
+	return b.w.maxID, nil
+}
+
+// lastID returns the highest log entry id as of this batch (pending
+// entries included).
+func (b *batch) lastID() (int64, error) {
 	if b.w.maxID < 0 {
 		if err := b.queryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&b.w.maxID); err != nil {
 			return 0, fmt.Errorf("read max message id: %w", err)
 		}
 	}
-	b.w.maxID++
 	return b.w.maxID, nil
 }
 
