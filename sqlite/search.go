@@ -26,16 +26,23 @@ func searchDoc(conv parley.ID, typ parley.MessageType, body string) string {
 }
 
 // The full-text index catches up with the log rather than being written
-// with each message: an FTS5 insert writes a segment of its own at every
-// commit, and at a few messages a commit that was a fifth of the store's
-// CPU per message (BenchmarkWriteFloor). The writer keeps the new entries'
-// text in memory (searchIndex) and writes their search entries a few
-// hundred at a time in the transaction it is running, within
-// Config.SearchDelay when fewer come, and always before anything that reads, changes or
-// removes entries: a search asks the writer first (SearchMessages), a
-// recall or an edit of an entry not indexed yet changes the entry in
-// memory, expiry and retention catch up before they delete.
-const searchBatch = 256
+// with each message: FTS5 flushes what a transaction inserted as a segment
+// of its own when it commits, which at one or a few messages a commit was
+// a fifth to a quarter of the store's CPU per message (BenchmarkWriteFloor,
+// BenchmarkAppendMessage with one sender). The writer keeps the new
+// entries' text in memory (searchIndex) and writes their search entries
+// together: in a transaction of their own once searchIdleBatch wait and
+// no request does (so no send waits for them), in the transaction it is
+// running once searchBatch wait (a writer that is never idle), within
+// Config.SearchDelay when fewer come, and always before anything that
+// reads, changes or removes entries: a search asks the writer first
+// (SearchMessages), a recall or an edit of an entry not indexed yet
+// changes the entry in memory, expiry and retention catch up before they
+// delete.
+const (
+	searchBatch     = 128
+	searchIdleBatch = 16
+)
 
 // searchIndex is how far the full-text index has caught up with the log.
 // Only the writer's goroutine uses it, but for pending.
@@ -92,6 +99,15 @@ func (b *batch) queueSearch(es []dedupEntry) {
 func (b *batch) dueSearch() bool {
 	s := &b.w.search
 	return s.stale || len(s.entries) >= searchBatch || (len(s.entries) > 0 && time.Since(s.since) >= b.w.db.cfg.SearchDelay)
+}
+
+// idleSearch runs a catch-up of its own when enough entries wait and the
+// writer has nothing else to do.
+func (w *writer) idleSearch() {
+	if s := &w.search; s.stale || len(s.entries) < searchIdleBatch || w.q.Len() > 0 {
+		return
+	}
+	w.runTimed([]*op{{fn: func(b *batch) error { return b.catchUpSearch() }, err: make(chan error, 1)}})
 }
 
 // catchUpSearch writes the search entries of every log entry appended so

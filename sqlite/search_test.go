@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -223,6 +224,31 @@ func TestSearchIndexCatchesUpAlone(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	wantIDs(t, "indexed", f.indexed(), m.ID)
+}
+
+// TestSearchIndexCatchesUpWhenIdle: once a few entries wait and nothing
+// else does, the writer indexes them in a transaction of their own, long
+// before Config.SearchDelay.
+func TestSearchIndexCatchesUpWhenIdle(t *testing.T) {
+	f := openSearchFile(t, time.Hour)
+	a, b := storetest.MustUser(t, f.db), storetest.MustUser(t, f.db)
+	d := storetest.MustDevice(t, f.db, a)
+	conv := storetest.MustConversation(t, f.db, parley.Direct, a, b)
+	var want []parley.ID
+	for i := range 16 {
+		want = append(want, storetest.MustSend(t, f.db, conv, a, d, fmt.Sprint("c", i), "one of sixteen").ID)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if through, _ := f.progress(); through >= int64(want[15]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sixteen entries were not indexed within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantIDs(t, "indexed", f.indexed(), want...)
 }
 
 // TestSearchIndexAfterCrash: a catch-up lost with a crash (its transaction

@@ -235,11 +235,17 @@ func (w *writer) loop() {
 		if ops, ok = w.q.Take(ops, w.db.cfg.MaxBatch); !ok {
 			return
 		}
-		start := time.Now()
-		w.run(ops)
-		if f := w.db.cfg.OnCommit; f != nil {
-			f(len(ops), time.Since(start))
-		}
+		w.runTimed(ops)
+		w.idleSearch()
+	}
+}
+
+// runTimed runs ops as one transaction and tells Config.OnCommit.
+func (w *writer) runTimed(ops []*op) {
+	start := time.Now()
+	w.run(ops)
+	if f := w.db.cfg.OnCommit; f != nil {
+		f(len(ops), time.Since(start))
 	}
 }
 

@@ -85,6 +85,9 @@ func (q *Queue[T]) Take(buf []T, max int) (group []T, ok bool) {
 	return group, true
 }
 
+// Len returns how many requests wait to be taken.
+func (q *Queue[T]) Len() int { return len(q.ch) }
+
 // Close refuses new requests; those queued already are still taken. It
 // reports false when the queue was closed before.
 func (q *Queue[T]) Close() bool {
