@@ -282,11 +282,19 @@ func parallel(ctx context.Context, n, limit int, fn func(i int) error) error {
 	return first
 }
 
-// bodyOf returns a message body of n bytes.
+// bodyOf returns a message body of n bytes: words of five letters
+// between single spaces, as text people send is (a server that indexes
+// messages for search does the work real text makes it do).
 func bodyOf(n int) string {
 	b := make([]byte, n)
+	letter := 0
 	for i := range b {
-		b[i] = 'a' + byte(i%26)
+		if i%6 == 5 {
+			b[i] = ' '
+			continue
+		}
+		b[i] = 'a' + byte(letter%26)
+		letter++
 	}
 	return string(b)
 }
