@@ -44,7 +44,7 @@ type Config struct {
 	// write requests it carried and how long it took, committed or not.
 	OnCommit func(requests int, elapsed time.Duration)
 	// SearchDelay bounds how long a message's search entry waits to be
-	// written when fewer than a few hundred wait (default 1 s). Entries
+	// written when too few wait to be written together (default 1 s). Entries
 	// are written together, and always before a search, a recall, an edit
 	// or a deletion needs them; the delay only bounds what a restart after
 	// a crash reads again from the log.

@@ -2,7 +2,7 @@
 --
 -- Search entries are no longer written in the transaction that appends
 -- their messages: the writer keeps the new ones in memory and writes them
--- a few hundred at a time (one FTS5 segment for all of them instead of one
+-- tens at a time (one FTS5 segment for all of them instead of one
 -- per commit), and before anything that reads, changes or removes entries
 -- (a search, a recall, an edit, expiry, retention). indexed_through is the
 -- highest message id whose entry is written (or that needs none); after a
