@@ -154,3 +154,19 @@ const (
 // DSN is the data source name the writer opens: the same pragmas for
 // benchmarks that measure the engine beneath the store.
 func DSN(path string) string { return dsn(path, false) }
+
+// FailAfterAppend appends m and writes it in a batch that then fails, as
+// a batch does when a statement errs after the log entries went in: the
+// batch is rolled back and what the writer kept in memory of it must go
+// too.
+func FailAfterAppend(ctx context.Context, db *DB, m *parley.Message) error {
+	return db.w.do(ctx, func(b *batch) error {
+		if _, err := b.appendEntry(m, nil); err != nil {
+			return err
+		}
+		if err := b.insertPending(); err != nil {
+			return err
+		}
+		return fmt.Errorf("a failure after the append")
+	})
+}

@@ -99,6 +99,13 @@ func (f *searchFile) open() {
 	f.db = db
 }
 
+// direct makes a user with a device and a 1:1 conversation to send in.
+func (f *searchFile) direct() (*parley.User, *parley.Device, *parley.Conversation) {
+	f.t.Helper()
+	a, b := storetest.MustUser(f.t, f.db), storetest.MustUser(f.t, f.db)
+	return a, storetest.MustDevice(f.t, f.db, a), storetest.MustConversation(f.t, f.db, parley.Direct, a, b)
+}
+
 // progress returns the index's recorded progress and the log's last id.
 func (f *searchFile) progress() (through, last int64) {
 	f.t.Helper()
@@ -162,9 +169,7 @@ func wantIDs(t *testing.T, what string, got []parley.ID, want ...parley.ID) {
 func TestSearchIndexCatchesUp(t *testing.T) {
 	ctx := context.Background()
 	f := openSearchFile(t, time.Hour)
-	a, b := storetest.MustUser(t, f.db), storetest.MustUser(t, f.db)
-	d := storetest.MustDevice(t, f.db, a)
-	conv := storetest.MustConversation(t, f.db, parley.Direct, a, b)
+	a, d, conv := f.direct()
 
 	recalled := storetest.MustSend(t, f.db, conv, a, d, "c1", "a secret said too soon")
 	edited := storetest.MustSend(t, f.db, conv, a, d, "c2", "meet at noon")
@@ -210,9 +215,8 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 // indexed after Config.SearchDelay, with no search to ask for them.
 func TestSearchIndexCatchesUpAlone(t *testing.T) {
 	f := openSearchFile(t, 50*time.Millisecond)
-	a, b := storetest.MustUser(t, f.db), storetest.MustUser(t, f.db)
-	conv := storetest.MustConversation(t, f.db, parley.Direct, a, b)
-	m := storetest.MustSend(t, f.db, conv, a, storetest.MustDevice(t, f.db, a), "c1", "left alone")
+	a, d, conv := f.direct()
+	m := storetest.MustSend(t, f.db, conv, a, d, "c1", "left alone")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if through, last := f.progress(); through == last {
@@ -231,9 +235,7 @@ func TestSearchIndexCatchesUpAlone(t *testing.T) {
 // before Config.SearchDelay.
 func TestSearchIndexCatchesUpWhenIdle(t *testing.T) {
 	f := openSearchFile(t, time.Hour)
-	a, b := storetest.MustUser(t, f.db), storetest.MustUser(t, f.db)
-	d := storetest.MustDevice(t, f.db, a)
-	conv := storetest.MustConversation(t, f.db, parley.Direct, a, b)
+	a, d, conv := f.direct()
 	var want []parley.ID
 	for i := range 16 {
 		want = append(want, storetest.MustSend(t, f.db, conv, a, d, fmt.Sprint("c", i), "one of sixteen").ID)
@@ -251,14 +253,34 @@ func TestSearchIndexCatchesUpWhenIdle(t *testing.T) {
 	wantIDs(t, "indexed", f.indexed(), want...)
 }
 
+// TestSearchIndexAfterFailedBatch: a batch that fails after its messages
+// went in leaves neither them nor their search entries; the index goes on
+// from what the log holds.
+func TestSearchIndexAfterFailedBatch(t *testing.T) {
+	ctx := context.Background()
+	f := openSearchFile(t, time.Hour)
+	a, d, conv := f.direct()
+	before := storetest.MustSend(t, f.db, conv, a, d, "c1", "kept before")
+	lost := &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID, ClientMsgID: "c2",
+		Type: parley.TextMessage, Body: "kept nowhere", CreatedAt: time.Now()}
+	if err := sqlite.FailAfterAppend(ctx, f.db, lost); err == nil {
+		t.Fatal("the failing batch succeeded")
+	}
+	after := storetest.MustSend(t, f.db, conv, a, d, "c3", "kept after")
+	wantIDs(t, "find kept", f.find(conv, "kept"), after.ID, before.ID)
+	wantIDs(t, "find nowhere", f.find(conv, "nowhere"))
+	wantIDs(t, "indexed", f.indexed(), before.ID, after.ID)
+	if through, last := f.progress(); through != last || last != int64(after.ID) {
+		t.Fatalf("index through %d, log's last %d, want both %d", through, last, after.ID)
+	}
+}
+
 // TestSearchIndexAfterCrash: a catch-up lost with a crash (its transaction
 // never committed) is redone from the log when the store opens again; a
 // clean close leaves nothing to redo.
 func TestSearchIndexAfterCrash(t *testing.T) {
 	f := openSearchFile(t, time.Hour)
-	a, b := storetest.MustUser(t, f.db), storetest.MustUser(t, f.db)
-	d := storetest.MustDevice(t, f.db, a)
-	conv := storetest.MustConversation(t, f.db, parley.Direct, a, b)
+	a, d, conv := f.direct()
 	first := storetest.MustSend(t, f.db, conv, a, d, "c1", "first words")
 	wantIDs(t, "find first", f.find(conv, "first"), first.ID)
 	second := storetest.MustSend(t, f.db, conv, a, d, "c2", "second words")
