@@ -60,7 +60,7 @@ func reportCPU(b *testing.B, cpu time.Duration, commits int64) {
 
 func benchStoreCPU(b *testing.B, senders int) {
 	var commits atomic.Int64
-	counting := atomic.Bool{}
+	var counting atomic.Bool
 	db, err := sqlite.Open(context.Background(), sqlite.Config{
 		Path: filepath.Join(b.TempDir(), "parley.db"),
 		OnCommit: func(int, time.Duration) {

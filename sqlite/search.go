@@ -49,17 +49,15 @@ const (
 type searchIndex struct {
 	// through is the highest message id whose search entry is written, or
 	// that needs none (search_progress holds it as of the last commit);
-	// entries are the searchable entries after it, in id order; since is
-	// when the first of them was appended.
+	// entries are the searchable entries after it, in id order.
 	through int64
 	entries []unindexedEntry
-	since   time.Time
 	// stale says through and entries are not known (when the store opens,
 	// after a failed batch): the next catch-up reads through from
 	// search_progress and indexes what follows it from the log.
 	stale bool
-	// pending is true while a search could miss a committed entry: there
-	// are entries, or stale. It is cleared only once a catch-up committed.
+	// pending is, as of the last commit, whether a search could miss a
+	// committed entry: there were entries, or stale.
 	pending atomic.Bool
 	// timer, when set, brings a catch-up Config.SearchDelay after entries were
 	// left waiting at the end of a batch.
@@ -85,20 +83,16 @@ func (b *batch) queueSearch(es []dedupEntry) {
 	}
 	for _, e := range es {
 		if m := e.msg; m.Type.Sent() && m.Body != "" {
-			if len(s.entries) == 0 {
-				s.since = time.Now()
-			}
 			s.entries = append(s.entries, unindexedEntry{int64(m.ID), m.ConversationID, m.Type, m.Body})
-			s.pending.Store(true)
 		}
 	}
 }
 
 // dueSearch reports whether the batch should catch the index up before it
-// commits: enough entries wait, or the oldest waited long enough.
+// commits (entries that wait longer are the timer's, searchCommitted).
 func (b *batch) dueSearch() bool {
 	s := &b.w.search
-	return s.stale || len(s.entries) >= searchBatch || (len(s.entries) > 0 && time.Since(s.since) >= b.w.db.cfg.SearchDelay)
+	return s.stale || len(s.entries) >= searchBatch
 }
 
 // idleSearch runs a catch-up of its own when enough entries wait and the
@@ -107,7 +101,7 @@ func (w *writer) idleSearch() {
 	if s := &w.search; s.stale || len(s.entries) < searchIdleBatch || w.q.Len() > 0 {
 		return
 	}
-	w.runTimed([]*op{{fn: func(b *batch) error { return b.catchUpSearch() }, err: make(chan error, 1)}})
+	w.runTimed([]*op{newOp((*batch).catchUpSearch)})
 }
 
 // catchUpSearch writes the search entries of every log entry appended so
@@ -224,11 +218,9 @@ func (b *batch) unindex(id parley.ID) error {
 // follows.
 func (w *writer) searchCommitted() {
 	s := &w.search
-	if !s.stale && len(s.entries) == 0 {
-		s.pending.Store(false)
-		return
-	}
-	if s.armed {
+	waiting := s.stale || len(s.entries) > 0
+	s.pending.Store(waiting)
+	if !waiting || s.armed {
 		return
 	}
 	s.armed = true
@@ -248,7 +240,7 @@ func (db *DB) catchUpSearch(ctx context.Context) error {
 	if !db.w.search.pending.Load() {
 		return nil
 	}
-	return db.w.do(ctx, func(b *batch) error { return b.catchUpSearch() })
+	return db.w.do(ctx, (*batch).catchUpSearch)
 }
 
 // migrateSearch indexes the messages stored before migration 8, in its

@@ -171,6 +171,7 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 		convs:   make(map[parley.ID]convState),
 		maxID:   -1,
 	}
+	// What the last run committed may not be indexed yet.
 	w.search.stale = true
 	w.search.pending.Store(true)
 	w.cur = batch{w: w, dedup: make(map[dedupKey]dedupEntry), touched: make(map[parley.ID]convTouch),
@@ -181,8 +182,11 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 
 // do runs fn in the next batch and waits until that batch committed.
 func (w *writer) do(ctx context.Context, fn func(b *batch) error) error {
-	return w.submit(ctx, &op{fn: fn, err: make(chan error, 1)}, nil)
+	return w.submit(ctx, newOp(fn), nil)
 }
+
+// newOp returns a request that runs fn.
+func newOp(fn func(b *batch) error) *op { return &op{fn: fn, err: make(chan error, 1)} }
 
 // submit queues o, calls queued once o has its place in the order of
 // writes (the queue is FIFO), and waits until o's batch committed or
@@ -258,7 +262,6 @@ func (w *writer) run(ops []*op) {
 		clear(w.convs)
 		w.maxID = -1
 		w.search.stale = true
-		w.search.pending.Store(true)
 		if parley.ErrorCode(err) == parley.EUNAVAILABLE {
 			w.db.logger.Warn("sqlite batch failed", "requests", len(ops), "err", err)
 		} else {
