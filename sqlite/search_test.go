@@ -253,6 +253,24 @@ func TestSearchIndexCatchesUpWhenIdle(t *testing.T) {
 	wantIDs(t, "indexed", f.indexed(), want...)
 }
 
+// TestSearchIndexCatchesUpInABusyBatch: a batch that leaves more than a
+// hundred entries waiting writes them before it commits, without waiting
+// for the writer to be idle.
+func TestSearchIndexCatchesUpInABusyBatch(t *testing.T) {
+	f := openSearchFile(t, time.Hour)
+	if _, err := sqlite.BulkLoadSearch(context.Background(), f.db, 1, 200, 200, time.Now(), func() string { return "busy words" }); err != nil {
+		t.Fatal(err)
+	}
+	// Read as soon as the batch is acknowledged: a catch-up of the idle
+	// writer comes only after that.
+	if through, last := f.progress(); through != last || last == 0 {
+		t.Fatalf("after a batch of 200 the index is through %d of %d", through, last)
+	}
+	if n := len(f.indexed()); n != 200 {
+		t.Fatalf("%d entries indexed, want 200", n)
+	}
+}
+
 // TestSearchIndexAfterFailedBatch: a batch that fails after its messages
 // went in leaves neither them nor their search entries; the index goes on
 // from what the log holds.
