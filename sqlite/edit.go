@@ -43,9 +43,6 @@ func (db *DB) EditMessage(ctx context.Context, entry *parley.Message) (*parley.M
 		if _, err := b.exec(`UPDATE messages SET body = ?, edited_at = ? WHERE id = ?`, entry.Body, ts(entry.CreatedAt), int64(o.ID)); err != nil {
 			return fmt.Errorf("edit message %d: %w", o.ID, err)
 		}
-		if err := b.setSearchText(o, entry.Body); err != nil {
-			return err
-		}
 		entry.ClientMsgID = ""
 		if _, err := b.appendEntry(entry, nil); err != nil {
 			return err

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -120,26 +121,41 @@ func BulkLoadSearch(ctx context.Context, db *DB, convs, perConv, commit int, cre
 }
 
 // SearchSegments returns how many b-tree segments the search index has,
-// after merging it into one when optimize is true.
+// after merging it into one when optimize is true. It catches the index up
+// first.
 func SearchSegments(ctx context.Context, db *DB, optimize bool) (n int, err error) {
-	err = db.w.do(ctx, func(b *batch) error {
-		if optimize {
-			if _, err := b.exec(`INSERT INTO message_search(message_search) VALUES ('optimize')`); err != nil {
-				return err
-			}
+	if err := db.index.sync(ctx); err != nil {
+		return 0, err
+	}
+	if optimize {
+		if err := indexExec(ctx, db, `INSERT INTO message_search(message_search) VALUES ('optimize')`); err != nil {
+			return 0, err
 		}
-		return b.queryRow(`SELECT count(DISTINCT segid) FROM message_search_idx`).Scan(&n)
-	})
+	}
+	err = db.index.read.QueryRowContext(ctx, `SELECT count(DISTINCT segid) FROM message_search_idx`).Scan(&n)
 	return n, err
 }
 
 // SetAutomerge sets the search index's FTS5 automerge option.
 func SetAutomerge(ctx context.Context, db *DB, n int) error {
-	return db.w.do(ctx, func(b *batch) error {
-		_, err := b.exec(`INSERT INTO message_search(message_search, rank) VALUES ('automerge', ?)`, n)
-		return err
-	})
+	return indexExec(ctx, db, `INSERT INTO message_search(message_search, rank) VALUES ('automerge', ?)`, n)
 }
+
+// indexExec runs a statement on the search index file, on a connection of
+// its own (it waits for the indexer's transaction, if one runs).
+func indexExec(ctx context.Context, db *DB, q string, args ...any) error {
+	c, err := sql.Open("sqlite", dsn(db.index.path, indexWriter))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.ExecContext(ctx, q, args...)
+	return err
+}
+
+// SyncSearch returns once the search index holds everything committed
+// before the call.
+func SyncSearch(ctx context.Context, db *DB) error { return db.index.sync(ctx) }
 
 // LastSeqsAtSQL is the statement LastSeqsAt reads with.
 const LastSeqsAtSQL = lastSeqsAtSQL
@@ -153,7 +169,7 @@ const (
 
 // DSN is the data source name the writer opens: the same pragmas for
 // benchmarks that measure the engine beneath the store.
-func DSN(path string) string { return dsn(path, false) }
+func DSN(path string) string { return dsn(path, storeWriter) }
 
 // FailAfterAppend appends m and writes it in a batch that then fails, as
 // a batch does when a statement errs after the log entries went in: the

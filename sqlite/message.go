@@ -170,7 +170,6 @@ func (b *batch) insertPending() error {
 			return fmt.Errorf("append messages: %w", err)
 		}
 	}
-	b.queueSearch(pending)
 	return nil
 }
 
@@ -332,9 +331,6 @@ func (db *DB) RecallMessage(ctx context.Context, entry *parley.Message) (*parley
 		if _, err := b.exec(`UPDATE messages SET body = '', media_id = NULL, recalled_at = ? WHERE id = ?`, ts(entry.CreatedAt), int64(o.ID)); err != nil {
 			return fmt.Errorf("recall message %d: %w", o.ID, err)
 		}
-		if err := b.unindex(o.ID); err != nil {
-			return err
-		}
 		// What the edits said goes with the original, and its reactions.
 		if _, err := b.exec(`UPDATE messages SET body = '' WHERE edit_of = ?`, int64(o.ID)); err != nil {
 			return fmt.Errorf("recall edits of message %d: %w", o.ID, err)
@@ -419,19 +415,16 @@ func (db *DB) DeleteExpiredMessages(ctx context.Context, now time.Time, limit in
 }
 
 // forgetExpired takes what else held the words of the erased messages
-// ids: their search entries, the bodies of their edits, their reactions.
+// ids: their search entries (deleted_messages tells the index), the bodies
+// of their edits, their reactions.
 func (b *batch) forgetExpired(ids []any) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	// Entries not indexed yet are indexed first, so the deletes below
-	// find every one.
-	if err := b.catchUpSearch(); err != nil {
-		return err
-	}
+	b.deleted = true
 	in := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
 	for _, q := range []string{
-		`DELETE FROM message_search WHERE rowid IN (` + in + `)`,
+		`INSERT OR IGNORE INTO deleted_messages (message_id) VALUES ` + strings.TrimSuffix(strings.Repeat("(?),", len(ids)), ","),
 		`UPDATE messages SET body = '' WHERE edit_of IN (` + in + `)`,
 		`DELETE FROM reactions WHERE message_id IN (` + in + `)`,
 	} {
@@ -452,13 +445,11 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 		err := db.w.do(ctx, func(b *batch) error {
 			// Ids grow with time, so the oldest entries are the first ids:
 			// walking them in id order needs no index on created_at.
-			if err := b.catchUpSearch(); err != nil {
-				return err
+			if _, err := b.exec(`INSERT OR IGNORE INTO deleted_messages (message_id)
+				SELECT id FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT 5000) AND created_at < ?`, ts(t)); err != nil {
+				return fmt.Errorf("record old messages: %w", err)
 			}
-			if _, err := b.exec(`DELETE FROM message_search WHERE rowid IN (
-				SELECT id FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT 5000) AND created_at < ?)`, ts(t)); err != nil {
-				return fmt.Errorf("unindex old messages: %w", err)
-			}
+			b.deleted = true
 			res, err := b.exec(`DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT 5000) AND created_at < ?`, ts(t))
 			if err != nil {
 				return fmt.Errorf("delete old messages: %w", err)

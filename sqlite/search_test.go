@@ -67,28 +67,36 @@ func TestSearchBackfill(t *testing.T) {
 	storetest.CheckBackfill(t, db)
 }
 
-// searchFile is a store on a file, with a connection of the test's own that
-// reads how far the search index has caught up.
+// searchFile is a store on a file, with connections of the test's own to
+// the store's file and to its search index's.
 type searchFile struct {
 	t     *testing.T
 	path  string
 	db    *sqlite.DB
-	raw   *sql.DB
+	raw   *sql.DB       // the store's file
+	index *sql.DB       // the search index's file
 	delay time.Duration // Config.SearchDelay
 }
 
 func openSearchFile(t *testing.T, delay time.Duration) *searchFile {
 	f := &searchFile{t: t, path: filepath.Join(t.TempDir(), "parley.db"), delay: delay}
 	f.open()
-	raw, err := sql.Open("sqlite", "file:"+f.path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		db   **sql.DB
+		path string
+	}{{&f.raw, f.path}, {&f.index, f.path + "-search"}} {
+		db, err := sql.Open("sqlite", "file:"+c.path+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		*c.db = db
 	}
-	t.Cleanup(func() { raw.Close() })
-	f.raw = raw
 	return f
 }
 
+// open opens the store and waits for the index's first catch-up, which
+// starts as it opens.
 func (f *searchFile) open() {
 	f.t.Helper()
 	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: f.path, SearchDelay: f.delay})
@@ -97,6 +105,9 @@ func (f *searchFile) open() {
 	}
 	f.t.Cleanup(func() { db.Close() })
 	f.db = db
+	if err := sqlite.SyncSearch(context.Background(), db); err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 // direct makes a user with a device and a 1:1 conversation to send in.
@@ -109,16 +120,47 @@ func (f *searchFile) direct() (*parley.User, *parley.Device, *parley.Conversatio
 // progress returns the index's recorded progress and the log's last id.
 func (f *searchFile) progress() (through, last int64) {
 	f.t.Helper()
-	if err := f.raw.QueryRow(`SELECT indexed_through, (SELECT coalesce(max(id), 0) FROM messages) FROM search_progress`).Scan(&through, &last); err != nil {
+	if err := f.index.QueryRow(`SELECT indexed_through FROM search_progress`).Scan(&through); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.raw.QueryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&last); err != nil {
 		f.t.Fatal(err)
 	}
 	return through, last
 }
 
+// caughtUp waits until the index has caught up with the log, without a
+// search asking it to.
+func (f *searchFile) caughtUp(within time.Duration) {
+	f.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if through, last := f.progress(); through == last {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("the index did not catch up within %v", within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // indexed returns the ids the index holds entries for.
 func (f *searchFile) indexed() []parley.ID {
 	f.t.Helper()
-	rows, err := f.raw.Query(`SELECT rowid FROM message_search ORDER BY rowid`)
+	return f.ids(`SELECT rowid FROM message_search ORDER BY rowid`)
+}
+
+// holding returns the ids of the index's entries with the word in
+// conversation conv, read from the file itself.
+func (f *searchFile) holding(conv *parley.Conversation, word string) []parley.ID {
+	f.t.Helper()
+	return f.ids(`SELECT rowid FROM message_search WHERE message_search MATCH ? ORDER BY rowid`, fmt.Sprintf(`"%d_%s"`, conv.ID, word))
+}
+
+func (f *searchFile) ids(q string, args ...any) []parley.ID {
+	f.t.Helper()
+	rows, err := f.index.Query(q, args...)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -164,8 +206,9 @@ func wantIDs(t *testing.T, what string, got []parley.ID, want ...parley.ID) {
 }
 
 // TestSearchIndexCatchesUp: search entries are written after their
-// messages, a few hundred at a time; whatever a search, a recall or an
-// edit meets before that behaves as if they had been written with them.
+// messages, hundreds at a time, by the indexer; a search finds what was
+// sent before it all the same, and the index follows recalls and edits,
+// of entries it holds and of entries it has not caught up with yet.
 func TestSearchIndexCatchesUp(t *testing.T) {
 	ctx := context.Background()
 	f := openSearchFile(t, time.Hour)
@@ -178,6 +221,11 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 		t.Fatalf("index through %d of %d: the sends were indexed with their messages", through, last)
 	}
 	wantIDs(t, "indexed before any search", f.indexed())
+	wantIDs(t, "find map", f.find(conv, "map"), plain.ID)
+	if through, last := f.progress(); through != last {
+		t.Fatalf("after a search the index is through %d of %d", through, last)
+	}
+	wantIDs(t, "indexed after the search", f.indexed(), recalled.ID, edited.ID, plain.ID)
 
 	if _, err := f.db.RecallMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
 		Type: parley.RecallEntry, RecallOf: recalled.ID, CreatedAt: time.Now()}); err != nil {
@@ -190,25 +238,28 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 	wantIDs(t, "find secret", f.find(conv, "secret"))
 	wantIDs(t, "find noon", f.find(conv, "noon"))
 	wantIDs(t, "find dusk", f.find(conv, "dusk"), edited.ID)
-	wantIDs(t, "find map", f.find(conv, "map"), plain.ID)
-	if through, last := f.progress(); through != last {
-		t.Fatalf("after a search the index is through %d of %d", through, last)
-	}
-	wantIDs(t, "indexed after the search", f.indexed(), edited.ID, plain.ID)
+	// The index itself, not only what searches show of it.
+	wantIDs(t, "entries with secret after the recall", f.holding(conv, "secret"))
+	wantIDs(t, "entries with noon after the edit", f.holding(conv, "noon"))
+	wantIDs(t, "entries with dusk after the edit", f.holding(conv, "dusk"), edited.ID)
+	wantIDs(t, "indexed at the end", f.indexed(), edited.ID, plain.ID)
 
-	// Once indexed, a recall and an edit change the index itself.
+	// An edit and a recall of messages the index has not caught up with
+	// yet: the catch-up writes them as they stand.
+	late := storetest.MustSend(t, f.db, conv, a, d, "c4", "bring the compass")
+	gone := storetest.MustSend(t, f.db, conv, a, d, "c5", "bring the rope")
 	if _, _, err := f.db.EditMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
-		Type: parley.EditEntry, EditOf: plain.ID, Body: "bring the compass", CreatedAt: time.Now()}); err != nil {
+		Type: parley.EditEntry, EditOf: late.ID, Body: "bring the lamp", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.db.RecallMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
-		Type: parley.RecallEntry, RecallOf: edited.ID, CreatedAt: time.Now()}); err != nil {
+		Type: parley.RecallEntry, RecallOf: gone.ID, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	wantIDs(t, "find map after the edit", f.find(conv, "map"))
-	wantIDs(t, "find compass", f.find(conv, "compass"), plain.ID)
-	wantIDs(t, "find dusk after the recall", f.find(conv, "dusk"))
-	wantIDs(t, "indexed at the end", f.indexed(), plain.ID)
+	wantIDs(t, "find bring", f.find(conv, "bring"), late.ID, plain.ID)
+	wantIDs(t, "entries with compass", f.holding(conv, "compass"))
+	wantIDs(t, "entries with rope", f.holding(conv, "rope"))
+	wantIDs(t, "entries with lamp", f.holding(conv, "lamp"), late.ID)
 }
 
 // TestSearchIndexCatchesUpAlone: entries left waiting when sends stop are
@@ -217,57 +268,20 @@ func TestSearchIndexCatchesUpAlone(t *testing.T) {
 	f := openSearchFile(t, 50*time.Millisecond)
 	a, d, conv := f.direct()
 	m := storetest.MustSend(t, f.db, conv, a, d, "c1", "left alone")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if through, last := f.progress(); through == last {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the index did not catch up within 10 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	f.caughtUp(10 * time.Second)
 	wantIDs(t, "indexed", f.indexed(), m.ID)
 }
 
-// TestSearchIndexCatchesUpWhenIdle: once a few entries wait and nothing
-// else does, the writer indexes them in a transaction of their own, long
-// before Config.SearchDelay.
-func TestSearchIndexCatchesUpWhenIdle(t *testing.T) {
+// TestSearchIndexCatchesUpInBatches: once a few hundred entries wait, the
+// indexer writes them without waiting for Config.SearchDelay or a search.
+func TestSearchIndexCatchesUpInBatches(t *testing.T) {
 	f := openSearchFile(t, time.Hour)
-	a, d, conv := f.direct()
-	var want []parley.ID
-	for i := range 16 {
-		want = append(want, storetest.MustSend(t, f.db, conv, a, d, fmt.Sprint("c", i), "one of sixteen").ID)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if through, _ := f.progress(); through >= int64(want[15]) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("sixteen entries were not indexed within 10 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	wantIDs(t, "indexed", f.indexed(), want...)
-}
-
-// TestSearchIndexCatchesUpInABusyBatch: a batch that leaves more than a
-// hundred entries waiting writes them before it commits, without waiting
-// for the writer to be idle.
-func TestSearchIndexCatchesUpInABusyBatch(t *testing.T) {
-	f := openSearchFile(t, time.Hour)
-	if _, err := sqlite.BulkLoadSearch(context.Background(), f.db, 1, 200, 200, time.Now(), func() string { return "busy words" }); err != nil {
+	if _, err := sqlite.BulkLoadSearch(context.Background(), f.db, 1, 300, 300, time.Now(), func() string { return "busy words" }); err != nil {
 		t.Fatal(err)
 	}
-	// Read as soon as the batch is acknowledged: a catch-up of the idle
-	// writer comes only after that.
-	if through, last := f.progress(); through != last || last == 0 {
-		t.Fatalf("after a batch of 200 the index is through %d of %d", through, last)
-	}
-	if n := len(f.indexed()); n != 200 {
-		t.Fatalf("%d entries indexed, want 200", n)
+	f.caughtUp(10 * time.Second)
+	if n := len(f.indexed()); n != 300 {
+		t.Fatalf("%d entries indexed, want 300", n)
 	}
 }
 
@@ -295,7 +309,8 @@ func TestSearchIndexAfterFailedBatch(t *testing.T) {
 
 // TestSearchIndexAfterCrash: a catch-up lost with a crash (its transaction
 // never committed) is redone from the log when the store opens again; a
-// clean close leaves nothing to redo.
+// clean close leaves nothing to redo. An index file that is gone, of
+// another format, or ahead of the log is built again from the log.
 func TestSearchIndexAfterCrash(t *testing.T) {
 	f := openSearchFile(t, time.Hour)
 	a, d, conv := f.direct()
@@ -309,16 +324,94 @@ func TestSearchIndexAfterCrash(t *testing.T) {
 	if through, last := f.progress(); through != last {
 		t.Fatalf("after a clean close the index is through %d of %d", through, last)
 	}
-	wantIDs(t, "indexed after the close", f.indexed(), first.ID, second.ID, third.ID)
+	all := []parley.ID{first.ID, second.ID, third.ID}
+	wantIDs(t, "indexed after the close", f.indexed(), all...)
 
-	// What a crash before the catch-up committed leaves.
-	if _, err := f.raw.Exec(`DELETE FROM message_search WHERE rowid > ?`, int64(first.ID)); err != nil {
+	for _, c := range []struct {
+		what   string
+		breaks []string
+	}{
+		{"a lost catch-up", []string{fmt.Sprintf(`DELETE FROM message_search WHERE rowid > %d`, first.ID),
+			fmt.Sprintf(`UPDATE search_progress SET indexed_through = %d`, first.ID)}},
+		{"a file ahead of the log", []string{`DELETE FROM message_search`, `UPDATE search_progress SET indexed_through = 1000000`}},
+		{"another format", []string{`DELETE FROM message_search`, `PRAGMA user_version = 99`}},
+		{"an emptied file", []string{`DROP TABLE message_search`, `DROP TABLE search_progress`, `PRAGMA user_version = 0`}},
+	} {
+		for _, q := range c.breaks {
+			if _, err := f.index.Exec(q); err != nil {
+				t.Fatalf("%s: %v", c.what, err)
+			}
+		}
+		f.open()
+		wantIDs(t, "find words after "+c.what, f.find(conv, "words"), third.ID, second.ID, first.ID)
+		wantIDs(t, "indexed after "+c.what, f.indexed(), all...)
+		if through, last := f.progress(); through != last {
+			t.Fatalf("after %s the index is through %d of %d", c.what, through, last)
+		}
+		if err := f.db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The file itself removed: the store makes a new one.
+	f.index.Close()
+	for _, suffix := range []string{"-search", "-search-wal", "-search-shm"} {
+		if err := os.Remove(f.path + suffix); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	f.open()
+	wantIDs(t, "find words after the file was removed", f.find(conv, "words"), third.ID, second.ID, first.ID)
+}
+
+// TestSearchIndexForgetsDeleted: messages that retention or expiry
+// deletes leave the index too; the ids they had are not used again, even
+// when they were the newest and the store restarts.
+func TestSearchIndexForgetsDeleted(t *testing.T) {
+	ctx := context.Background()
+	f := openSearchFile(t, time.Hour)
+	a, d, conv := f.direct()
+	old := storetest.MustSend(t, f.db, conv, a, d, "c1", "old news")
+	wantIDs(t, "find news", f.find(conv, "news"), old.ID)
+	if _, err := f.db.DeleteMessagesBefore(ctx, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.raw.Exec(`UPDATE search_progress SET indexed_through = ?`, int64(first.ID)); err != nil {
+	wantIDs(t, "find news after retention", f.find(conv, "news"))
+	wantIDs(t, "indexed after retention", f.indexed())
+
+	// Expiry of a message the index has not caught up with yet.
+	soon := storetest.MustSend(t, f.db, conv, a, d, "c2", "fleeting news")
+	if _, err := f.raw.Exec(`UPDATE messages SET expires_at = 1 WHERE id = ?`, int64(soon.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := f.db.DeleteExpiredMessages(ctx, time.Now(), 100); err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredMessages = %d, %v; want 1", n, err)
+	}
+	wantIDs(t, "find news after expiry", f.find(conv, "news"))
+	wantIDs(t, "indexed after expiry", f.indexed())
+
+	var kept []int64
+	rows, err := f.raw.Query(`SELECT message_id FROM deleted_messages`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, id)
+	}
+	rows.Close()
+	if !slices.Equal(kept, []int64{int64(soon.ID)}) {
+		t.Fatalf("deleted_messages holds %v, want only the highest deleted id %d", kept, soon.ID)
+	}
+	if err := f.db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	f.open()
-	wantIDs(t, "find words", f.find(conv, "words"), third.ID, second.ID, first.ID)
-	wantIDs(t, "indexed after the restart", f.indexed(), first.ID, second.ID, third.ID)
+	next := storetest.MustSend(t, f.db, conv, a, d, "c3", "fresh news")
+	if next.ID <= soon.ID {
+		t.Fatalf("a new message has id %d, not above the deleted %d", next.ID, soon.ID)
+	}
+	wantIDs(t, "find news after the restart", f.find(conv, "news"), next.ID)
 }

@@ -1,12 +1,15 @@
 // Package sqlite implements parley.Store on an embedded SQLite database,
-// Parley's default: one file in the data directory, nothing to install.
+// Parley's default: one file in the data directory, nothing to install
+// (and beside it the full-text index's file, which the store rebuilds from
+// the log when it is missing: searchindex.go).
 //
 // Durability: WAL with synchronous=FULL, so an acknowledged write survives
 // power loss. Throughput: every write goes through one writer goroutine
 // that groups whatever requests are waiting into one transaction and one
 // fsync (group commit), so durability does not cap sends at the disk's
 // fsync rate. Reads use a separate pool of read-only connections, which WAL
-// lets run beside the writer.
+// lets run beside the writer, and the search index is written by a
+// goroutine of its own that follows the log.
 package sqlite
 
 import (
@@ -44,10 +47,11 @@ type Config struct {
 	// write requests it carried and how long it took, committed or not.
 	OnCommit func(requests int, elapsed time.Duration)
 	// SearchDelay bounds how long a message's search entry waits to be
-	// written when too few wait to be written together (default 1 s). Entries
-	// are written together, and always before a search, a recall, an edit
-	// or a deletion needs them; the delay only bounds what a restart after
-	// a crash reads again from the log.
+	// written when too few wait to be written together (default 1 s). The
+	// index (a file of its own, Path + "-search") is always caught up
+	// before a search reads it and before a recall or a deletion returns;
+	// the delay only bounds what a restart after a crash reads again from
+	// the log.
 	SearchDelay time.Duration
 }
 
@@ -57,6 +61,7 @@ type DB struct {
 	read   *sql.DB
 	wdb    *sql.DB
 	w      *writer
+	index  *indexer
 	stmts  readStmts
 	logger *slog.Logger
 }
@@ -81,7 +86,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db := &DB{cfg: cfg, logger: cfg.Logger}
 	var err error
-	db.wdb, err = sql.Open("sqlite", dsn(cfg.Path, false))
+	db.wdb, err = sql.Open("sqlite", dsn(cfg.Path, storeWriter))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", cfg.Path, err)
 	}
@@ -92,7 +97,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.wdb.Close()
 		return nil, dbError("migrate", err)
 	}
-	db.read, err = sql.Open("sqlite", dsn(cfg.Path, true))
+	db.read, err = sql.Open("sqlite", dsn(cfg.Path, reader))
 	if err != nil {
 		db.wdb.Close()
 		return nil, fmt.Errorf("open sqlite readers %s: %w", cfg.Path, err)
@@ -105,10 +110,25 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.wdb.Close()
 		return nil, err
 	}
+	if err := openIndexer(ctx, db); err != nil {
+		db.w.close()
+		db.read.Close()
+		db.wdb.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
-func dsn(path string, readOnly bool) string {
+// connRole is what a connection is for, which sets its pragmas.
+type connRole int
+
+const (
+	storeWriter connRole = iota // the writer's connection
+	reader                      // a read connection, of the store or the search index
+	indexWriter                 // the search indexer's connection
+)
+
+func dsn(path string, role connRole) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -124,33 +144,36 @@ func dsn(path string, readOnly bool) string {
 	// size here (a 4 KiB page and its header take an 8 KiB slot of the
 	// driver's allocator). 16 MiB instead made a history page no faster
 	// (BenchmarkHistoryPage, 10M messages, medians of three: p50 0.20 ms
-	// and p99 0.99 ms with 16 MiB, 0.18 and 0.86 ms with 1 MiB).
-	if readOnly {
-		q.Add("_pragma", "cache_size(-1024)")
-	} else {
+	// and p99 0.99 ms with 16 MiB, 0.18 and 0.86 ms with 1 MiB). The
+	// search indexer writes to the newest segments and merges them, a
+	// smaller part of its file.
+	switch role {
+	case storeWriter:
 		q.Add("_pragma", "cache_size(-65536)")
+	case indexWriter:
+		q.Add("_pragma", "cache_size(-16384)")
+	default:
+		q.Add("_pragma", "cache_size(-1024)")
 	}
 	// Statement journals (for multi-row statements) stay in memory rather
 	// than in temp files written with a syscall per page.
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_txlock", "immediate")
-	if readOnly {
+	if role == reader {
 		q.Add("_pragma", "query_only(1)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Close stops the writer after it committed every request it accepted, and
-// closes the database.
+// Close stops the writer after it committed every request it accepted,
+// lets the search index catch up, and closes the database.
 func (db *DB) Close() error {
 	var errs []error
 	if db.w != nil {
-		if !db.w.closed() {
-			// What the index has not caught up yet is written now, so
-			// that the next start need not read it from the log.
-			errs = append(errs, db.catchUpSearch(context.Background()))
-		}
 		errs = append(errs, db.w.close())
+	}
+	if db.index != nil {
+		errs = append(errs, db.index.close())
 	}
 	if db.read != nil {
 		db.closeStmts()
@@ -168,31 +191,44 @@ func (db *DB) Close() error {
 // idle, and safe at any time: SQLite drops only the pages no statement
 // holds, and database/sql runs one call at a time on a connection.
 func (db *DB) ReleaseMemory(ctx context.Context) error {
-	const shrink = "PRAGMA shrink_memory"
 	var errs []error
-	if _, err := db.w.conn.ExecContext(ctx, shrink); err != nil {
-		errs = append(errs, fmt.Errorf("writer: %w", err))
+	for _, c := range []struct {
+		name string
+		conn *sql.Conn
+	}{{"writer", db.w.conn}, {"search indexer", db.index.conn}} {
+		if _, err := c.conn.ExecContext(ctx, shrinkMemory); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.name, err))
+		}
 	}
-	idle := db.read.Stats().Idle
+	errs = append(errs, shrinkIdle(ctx, "reader", db.read), shrinkIdle(ctx, "search reader", db.index.read))
+	if err := errors.Join(errs...); err != nil {
+		return dbError("release memory", err)
+	}
+	return nil
+}
+
+const shrinkMemory = "PRAGMA shrink_memory"
+
+// shrinkIdle empties the page caches of the connections idle in pool.
+func shrinkIdle(ctx context.Context, name string, pool *sql.DB) error {
+	var errs []error
+	idle := pool.Stats().Idle
 	conns := make([]*sql.Conn, 0, idle)
 	for range idle {
-		c, err := db.read.Conn(ctx)
+		c, err := pool.Conn(ctx)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("reader: %w", err))
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			break
 		}
 		conns = append(conns, c) // held, so the next Conn is another one
-		if _, err := c.ExecContext(ctx, shrink); err != nil {
-			errs = append(errs, fmt.Errorf("reader: %w", err))
+		if _, err := c.ExecContext(ctx, shrinkMemory); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
 	for _, c := range conns {
 		c.Close()
 	}
-	if err := errors.Join(errs...); err != nil {
-		return dbError("release memory", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Ping reports whether the database answers.
@@ -242,12 +278,6 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// migrationSteps holds, by version, work a migration does in Go after its
-// SQL, in the same transaction: what SQL alone cannot compute.
-var migrationSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
-	8: migrateSearch,
-}
-
 func (db *DB) apply(ctx context.Context, m migrations.Migration) error {
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -256,11 +286,6 @@ func (db *DB) apply(ctx context.Context, m migrations.Migration) error {
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return fmt.Errorf("migration %s: %w", m.Name, err)
-	}
-	if step := migrationSteps[m.Version]; step != nil {
-		if err := step(ctx, tx); err != nil {
-			return fmt.Errorf("migration %s: %w", m.Name, err)
-		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		m.Version, m.Name, time.Now().UnixMicro()); err != nil {

@@ -57,8 +57,6 @@ type writer struct {
 	// them, so they are exact; both are dropped when a batch fails.
 	convs map[parley.ID]convState
 	maxID int64
-
-	search searchIndex
 }
 
 // convState is what appends need of a conversation row.
@@ -108,6 +106,9 @@ type batch struct {
 	raised  map[memberKey]watermarks
 	// unarchive holds the conversations a message of the batch unarchives.
 	unarchive map[parley.ID]bool
+	// deleted is set when the batch deleted messages (their ids went to
+	// deleted_messages for the search index).
+	deleted bool
 }
 
 // reset empties the batch for the next one, keeping its memory.
@@ -116,6 +117,7 @@ func (b *batch) reset() {
 	clear(b.touched)
 	clear(b.raised)
 	clear(b.unarchive)
+	b.deleted = false
 	// Whole capacity: insertPending empties pending before this runs.
 	clear(b.pending[:cap(b.pending)])
 	b.pending = b.pending[:0]
@@ -171,9 +173,6 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 		convs:   make(map[parley.ID]convState),
 		maxID:   -1,
 	}
-	// What the last run committed may not be indexed yet.
-	w.search.stale = true
-	w.search.pending.Store(true)
 	w.cur = batch{w: w, dedup: make(map[dedupKey]dedupEntry), touched: make(map[parley.ID]convTouch),
 		raised: make(map[memberKey]watermarks), unarchive: make(map[parley.ID]bool)}
 	go w.loop()
@@ -216,9 +215,6 @@ func (w *writer) close() error {
 		return nil
 	}
 	<-w.done
-	if t := w.search.timer; t != nil {
-		t.Stop()
-	}
 	for _, s := range w.stmts {
 		s.Close()
 	}
@@ -240,7 +236,6 @@ func (w *writer) loop() {
 			return
 		}
 		w.runTimed(ops)
-		w.idleSearch()
 	}
 }
 
@@ -261,7 +256,6 @@ func (w *writer) run(ops []*op) {
 		w.exec(ctx, "ROLLBACK")
 		clear(w.convs)
 		w.maxID = -1
-		w.search.stale = true
 		if parley.ErrorCode(err) == parley.EUNAVAILABLE {
 			w.db.logger.Warn("sqlite batch failed", "requests", len(ops), "err", err)
 		} else {
@@ -298,17 +292,11 @@ func (w *writer) run(ops []*op) {
 		fail(err)
 		return
 	}
-	if b.dueSearch() {
-		if err := b.catchUpSearch(); err != nil {
-			fail(err)
-			return
-		}
-	}
 	if _, err := w.exec(ctx, "COMMIT"); err != nil {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
-	w.searchCommitted()
+	w.db.index.committed(w.maxID, b.deleted)
 	if len(w.convs) > maxCachedConversations {
 		clear(w.convs)
 	}
@@ -395,10 +383,12 @@ func (b *batch) nextID() (int64, error) {
 }
 
 // lastID returns the highest log entry id as of this batch (pending
-// entries included).
+// entries included), or of a deleted entry if higher: ids are never used
+// twice.
 func (b *batch) lastID() (int64, error) {
 	if b.w.maxID < 0 {
-		if err := b.queryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&b.w.maxID); err != nil {
+		if err := b.queryRow(`SELECT max(coalesce((SELECT max(id) FROM messages), 0),
+			coalesce((SELECT max(message_id) FROM deleted_messages), 0))`).Scan(&b.w.maxID); err != nil {
 			return 0, fmt.Errorf("read max message id: %w", err)
 		}
 	}

@@ -1,0 +1,567 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parleyhq/parley"
+)
+
+// The full-text index lives in a database file of its own beside the
+// store's (Config.Path + "-search"), written by a goroutine of its own
+// (the indexer) on its own connection: FTS5 was a fifth to a quarter of a
+// node's CPU at 10,000 messages a second, all of it on the writer, whose
+// single goroutine is what bounds a node's sends. The indexer follows the
+// log: it reads the entries after the last one it indexed and writes their
+// search entries, many at a time; an edit or a recall in the log makes it
+// write its message's entry again from the message as it now stands. The
+// log itself never waits for it.
+//
+// Deleted messages (expiry, retention) leave no entry in the log: their
+// ids go to the store's deleted_messages table in the transaction that
+// deletes them, and the indexer takes their entries out and then has the
+// writer forget the ids.
+//
+// Searches see the index caught up: each waits, when anything committed
+// may be missing from it, for a catch-up that starts after it asked
+// (sync). Otherwise the indexer catches up once
+// searchBatch entries wait, or Config.SearchDelay after the first.
+//
+// The index can always be rebuilt from the log: a file that is missing,
+// from another format, or ahead of the log (a store restored from a
+// backup) is emptied and filled again.
+const (
+	searchBatch = 256
+	// searchChunk is how many log entries the indexer reads at a time, and
+	// searchCommitRows after how many search entries a long catch-up (a
+	// rebuild) commits what it wrote before it goes on.
+	searchChunk      = 1000
+	searchCommitRows = 8192
+	// searchFormat is the index file's user_version: a file of another
+	// format is rebuilt.
+	searchFormat = 1
+)
+
+// searchSchema is the index file's schema. One FTS5 row per indexed log
+// entry (the body of a text message, the caption of an image or file), its
+// rowid the message id. The store cuts the words (package
+// internal/textsearch: lower-cased, one word per character in scripts
+// written without spaces) and writes each scoped to the message's
+// conversation, <conversation id>_<word>, joined by spaces; the "ascii"
+// tokenizer with '_' as a token character only splits at those spaces and
+// keeps every other character, so the index holds exactly the words the
+// app and the PostgreSQL store use. A search looks for its words in each
+// conversation the caller may see: FTS5 reads only those conversations'
+// entries, so a common word or a short prefix costs what it matches there,
+// not in the whole store.
+//
+// Contentless: the text lives in the log only; contentless_delete lets a
+// recall or a deletion take a row out by its rowid. detail=full keeps word
+// positions, which phrases need. A contentless index cannot know a
+// deleted row's words: FTS5 marks the row deleted (a tombstone) and drops
+// its words when it merges the segment that holds them; no search finds
+// them meanwhile. indexed_through is the highest log entry id the index
+// has caught up with.
+const searchSchema = `
+CREATE VIRTUAL TABLE message_search USING fts5(
+	body,
+	content = '', contentless_delete = 1,
+	tokenize = "ascii tokenchars '_'", detail = full
+);
+CREATE TABLE search_progress (
+	id              INTEGER PRIMARY KEY CHECK (id = 1),
+	indexed_through INTEGER NOT NULL
+);
+INSERT INTO search_progress (id, indexed_through) VALUES (1, 0);`
+
+// indexer keeps the full-text index file caught up with the log.
+type indexer struct {
+	db     *DB
+	path   string
+	wdb    *sql.DB // the indexer's one connection (conn)
+	read   *sql.DB // searches
+	conn   *sql.Conn
+	delay  time.Duration
+	logger *slog.Logger
+
+	// gen counts the writer's commits, done is the gen the last successful
+	// catch-up started at: a catch-up reads everything committed before
+	// it started, so the index holds all that commit gen committed once
+	// done >= gen.
+	gen, done atomic.Uint64
+	// logged is the highest log entry id the writer committed, which tells
+	// the indexer how many entries wait.
+	logged atomic.Int64
+	// forgetting is set when deleted_messages may hold ids not forgotten
+	// yet.
+	forgetting atomic.Bool
+	// waiting counts the callers in sync.
+	waiting atomic.Int32
+	wake    chan struct{}
+	quit    chan struct{}
+	stopped chan struct{}
+
+	mu   sync.Mutex
+	next *catchUp // what the next catch-up tells those who wait for it
+
+	closing  sync.Once
+	closeErr error
+
+	// Only the indexer's goroutine uses these. through is the highest log
+	// entry id indexed; forgot the deleted ids taken out of the index and
+	// not yet forgotten by the writer.
+	through int64
+	forgot  []int64
+}
+
+// catchUp is one catch-up as those who wait for it see it: done is closed
+// when it ended, and err is then what it failed with.
+type catchUp struct {
+	done chan struct{}
+	err  error
+}
+
+func newCatchUp() *catchUp { return &catchUp{done: make(chan struct{})} }
+
+// openIndexer opens, creating or rebuilding if needed, the index file
+// beside the store's, and starts the indexer as db.index.
+func openIndexer(ctx context.Context, db *DB) error {
+	x := &indexer{db: db, path: db.cfg.Path + "-search", delay: db.cfg.SearchDelay, logger: db.logger,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), stopped: make(chan struct{}), next: newCatchUp()}
+	var err error
+	if x.wdb, err = sql.Open("sqlite", dsn(x.path, indexWriter)); err != nil {
+		return fmt.Errorf("open search index %s: %w", x.path, err)
+	}
+	x.wdb.SetMaxOpenConns(1)
+	x.wdb.SetMaxIdleConns(1)
+	x.wdb.SetConnMaxLifetime(0)
+	if x.conn, err = x.wdb.Conn(ctx); err != nil {
+		x.wdb.Close()
+		return fmt.Errorf("open search index %s: %w", x.path, err)
+	}
+	if err := x.prepare(ctx); err != nil {
+		x.conn.Close()
+		x.wdb.Close()
+		return fmt.Errorf("open search index %s: %w", x.path, err)
+	}
+	if x.read, err = sql.Open("sqlite", dsn(x.path, reader)); err != nil {
+		x.conn.Close()
+		x.wdb.Close()
+		return fmt.Errorf("open search index %s: %w", x.path, err)
+	}
+	readers := max(2, db.cfg.Readers/2)
+	x.read.SetMaxOpenConns(readers)
+	x.read.SetMaxIdleConns(readers)
+	// The first catch-up starts at once: what the log holds past the
+	// index, and the deleted ids left from the last run.
+	x.gen.Store(1)
+	x.forgetting.Store(true)
+	db.index = x
+	go x.loop()
+	return nil
+}
+
+// prepare makes the file hold the index in this format, caught up to no
+// further than the log, and reads how far it is.
+func (x *indexer) prepare(ctx context.Context) error {
+	var format int
+	if err := x.conn.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&format); err != nil {
+		return err
+	}
+	var last int64
+	if err := x.db.read.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM messages`).Scan(&last); err != nil {
+		return fmt.Errorf("read the log's last id: %w", err)
+	}
+	if format == searchFormat {
+		if err := x.conn.QueryRowContext(ctx, `SELECT indexed_through FROM search_progress`).Scan(&x.through); err != nil {
+			return fmt.Errorf("read search progress: %w", err)
+		}
+		if x.through <= last {
+			return nil
+		}
+		x.logger.Warn("search index is ahead of the log; rebuilding it", "path", x.path, "indexed_through", x.through, "last", last)
+	} else if format != 0 {
+		x.logger.Info("search index has another format; rebuilding it", "path", x.path, "format", format)
+	}
+	x.through = 0
+	tx, err := x.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range []string{`DROP TABLE IF EXISTS message_search`, `DROP TABLE IF EXISTS search_progress`,
+		searchSchema, fmt.Sprintf(`PRAGMA user_version = %d`, searchFormat)} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create search index: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// committed is what the writer tells the indexer after each commit: the
+// log's last id, and whether the commit deleted messages.
+func (x *indexer) committed(last int64, deleted bool) {
+	if last > x.logged.Load() {
+		x.logged.Store(last)
+	}
+	if deleted {
+		x.forgetting.Store(true)
+	}
+	x.gen.Add(1)
+	select {
+	case x.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sync returns once the index holds everything committed before it was
+// called: at once when it does already, else after a catch-up that starts
+// after the call.
+func (x *indexer) sync(ctx context.Context) error {
+	if x.done.Load() >= x.gen.Load() {
+		return nil
+	}
+	x.waiting.Add(1)
+	defer x.waiting.Add(-1)
+	x.mu.Lock()
+	c := x.next
+	x.mu.Unlock()
+	select {
+	case x.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-c.done:
+		if c.err != nil {
+			return parley.WrapError(parley.EUNAVAILABLE, "search index unavailable", c.err)
+		}
+		return nil
+	case <-x.stopped:
+		return parley.Errorf(parley.EUNAVAILABLE, "search index is closed")
+	case <-ctx.Done():
+		return parley.WrapError(parley.EUNAVAILABLE, "search index did not catch up in time", ctx.Err())
+	}
+}
+
+// due reports whether a catch-up should start now: someone waits for one,
+// deleted messages wait to be forgotten, or searchBatch entries wait.
+func (x *indexer) due() bool {
+	return x.waiting.Load() > 0 || x.forgetting.Load() || x.logged.Load()-x.through >= searchBatch
+}
+
+func (x *indexer) loop() {
+	defer close(x.stopped)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	for {
+		if x.due() {
+			x.run(false)
+			continue
+		}
+		if !armed && x.done.Load() < x.gen.Load() {
+			timer.Reset(x.delay)
+			armed = true
+		}
+		select {
+		case <-x.wake:
+		case <-timer.C:
+			armed = false
+			if x.done.Load() < x.gen.Load() {
+				x.run(false)
+			}
+		case <-x.quit:
+			x.run(true)
+			return
+		}
+	}
+}
+
+// run runs one catch-up and tells those who wait for it. A failed one is
+// retried after Config.SearchDelay; the last one, when the store closes,
+// stops after a few seconds (the next start goes on from where it
+// stopped).
+func (x *indexer) run(last bool) {
+	x.mu.Lock()
+	c := x.next
+	x.next = newCatchUp()
+	x.mu.Unlock()
+	gen := x.gen.Load()
+	forget := x.forgetting.Swap(false)
+	var deadline time.Time
+	if last {
+		deadline = time.Now().Add(3 * time.Second)
+	}
+	c.err = x.catchUp(forget, deadline)
+	if c.err == nil {
+		if len(x.forgot) > 0 && !x.db.w.closed() {
+			// Ids the writer fails to drop are taken out of the index
+			// again next time, which is harmless.
+			if err := x.db.forgetDeleted(context.Background(), x.forgot); err != nil {
+				x.logger.Warn("forget deleted messages", "err", err)
+			}
+		}
+		x.forgot = x.forgot[:0]
+		x.done.Store(gen)
+	} else if forget {
+		x.forgetting.Store(true)
+	}
+	close(c.done)
+	if c.err != nil {
+		x.logger.Error("search index catch-up failed", "err", c.err)
+		if !last {
+			select {
+			case <-time.After(x.delay):
+			case <-x.quit:
+			}
+		}
+	}
+}
+
+// catchUp indexes the log entries after through, in transactions of up to
+// searchCommitRows entries, and takes the deleted messages' entries out
+// when forget is set. With a deadline it stops, after a commit, once the
+// deadline passed.
+func (x *indexer) catchUp(forget bool, deadline time.Time) error {
+	ctx := context.Background()
+	var tx *sql.Tx
+	defer func() {
+		if tx != nil {
+			tx.Rollback()
+		}
+	}()
+	// Another process on the same files (the operator's tool) may have
+	// caught up since: the transaction holds the file's write lock, and
+	// the progress it reads is where it starts.
+	begin := func() (err error) {
+		if tx, err = x.conn.BeginTx(ctx, nil); err != nil {
+			tx = nil
+			return fmt.Errorf("begin: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT indexed_through FROM search_progress`).Scan(&x.through); err != nil {
+			return fmt.Errorf("read search progress: %w", err)
+		}
+		return nil
+	}
+	if err := begin(); err != nil {
+		return err
+	}
+	through, written := x.through, 0
+	commit := func() error {
+		if through != x.through {
+			if _, err := tx.ExecContext(ctx, `UPDATE search_progress SET indexed_through = ?`, through); err != nil {
+				return fmt.Errorf("record search progress: %w", err)
+			}
+		}
+		err := tx.Commit()
+		tx = nil
+		if err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		x.through, written = through, 0
+		return nil
+	}
+	var docs []any
+	var changed []int64
+	for {
+		docs, changed = docs[:0], changed[:0]
+		n, err := x.readLog(ctx, through, &through, &docs, &changed)
+		if err != nil {
+			return err
+		}
+		if err := insertDocs(ctx, tx, docs); err != nil {
+			return err
+		}
+		if err := x.refresh(ctx, tx, changed); err != nil {
+			return err
+		}
+		written += len(docs) / 2
+		if n < searchChunk {
+			break
+		}
+		if written >= searchCommitRows || !deadline.IsZero() {
+			if err := commit(); err != nil {
+				return err
+			}
+			if !deadline.IsZero() && time.Now().After(deadline) {
+				return nil
+			}
+			if err := begin(); err != nil {
+				return err
+			}
+			through = x.through
+		}
+	}
+	if forget {
+		if err := x.forget(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return commit()
+}
+
+// readLog reads up to searchChunk log entries after after, moving *through
+// to the last one read and adding to docs the rowid and text of each
+// searchable one, and to changed the ids of the messages an edit or a
+// recall among them changed. It returns how many entries it read.
+func (x *indexer) readLog(ctx context.Context, after int64, through *int64, docs *[]any, changed *[]int64) (int, error) {
+	rows, err := x.db.read.QueryContext(ctx, `SELECT id, conversation_id, type, body, recalled_at IS NULL, coalesce(edit_of, recall_of, 0)
+		FROM messages WHERE id > ? ORDER BY id LIMIT `+fmt.Sprint(searchChunk), after)
+	if err != nil {
+		return 0, fmt.Errorf("read the log: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, conv, of int64
+		var typ, body string
+		var live bool
+		if err := rows.Scan(&id, &conv, &typ, &body, &live, &of); err != nil {
+			return n, fmt.Errorf("read the log: %w", err)
+		}
+		n++
+		*through = id
+		if of != 0 {
+			*changed = append(*changed, of)
+		}
+		if !live {
+			continue
+		}
+		if doc := searchDoc(parley.ID(conv), parley.MessageType(typ), body); doc != "" {
+			*docs = append(*docs, id, doc)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return n, fmt.Errorf("read the log: %w", err)
+	}
+	return n, nil
+}
+
+// insertDocs writes search entries, args holding the rowid and text of
+// each.
+func insertDocs(ctx context.Context, tx *sql.Tx, args []any) error {
+	for start := 0; start < len(args); start += 2 * rowsPerInsert {
+		chunk := args[start:min(start+2*rowsPerInsert, len(args))]
+		q := `INSERT INTO message_search (rowid, body) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?),", len(chunk)/2), ",")
+		if _, err := tx.ExecContext(ctx, q, chunk...); err != nil {
+			return fmt.Errorf("index messages: %w", err)
+		}
+	}
+	return nil
+}
+
+// refresh writes the entries of the messages ids again from the log as it
+// now stands: edited, recalled or gone.
+func (x *indexer) refresh(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := deleteDocs(ctx, tx, ids); err != nil {
+		return err
+	}
+	var docs []any
+	for start := 0; start < len(ids); start += searchChunk {
+		chunk := ids[start:min(start+searchChunk, len(ids))]
+		rows, err := x.db.read.QueryContext(ctx, `SELECT id, conversation_id, type, body FROM messages
+			WHERE recalled_at IS NULL AND id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...)
+		if err != nil {
+			return fmt.Errorf("read changed messages: %w", err)
+		}
+		for rows.Next() {
+			var id, conv int64
+			var typ, body string
+			if err := rows.Scan(&id, &conv, &typ, &body); err != nil {
+				rows.Close()
+				return fmt.Errorf("read changed messages: %w", err)
+			}
+			if doc := searchDoc(parley.ID(conv), parley.MessageType(typ), body); doc != "" {
+				docs = append(docs, id, doc)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("read changed messages: %w", err)
+		}
+	}
+	return insertDocs(ctx, tx, docs)
+}
+
+// forget takes the entries of the deleted messages out of the index and
+// keeps their ids for the writer to forget once this commits.
+func (x *indexer) forget(ctx context.Context, tx *sql.Tx) error {
+	rows, err := x.db.read.QueryContext(ctx, `SELECT message_id FROM deleted_messages`)
+	if err != nil {
+		return fmt.Errorf("read deleted messages: %w", err)
+	}
+	x.forgot = x.forgot[:0]
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("read deleted messages: %w", err)
+		}
+		x.forgot = append(x.forgot, id)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read deleted messages: %w", err)
+	}
+	return deleteDocs(ctx, tx, x.forgot)
+}
+
+// deleteDocs takes the entries with rowids ids out of the index (with
+// secure_delete, their words are overwritten in the file).
+func deleteDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	for start := 0; start < len(ids); start += searchChunk {
+		chunk := ids[start:min(start+searchChunk, len(ids))]
+		if _, err := tx.ExecContext(ctx, `DELETE FROM message_search WHERE rowid IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...); err != nil {
+			return fmt.Errorf("unindex messages: %w", err)
+		}
+	}
+	return nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+func int64Args(ids []int64) []any {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return args
+}
+
+// forgetDeleted drops ids from deleted_messages, once the index no longer
+// holds their entries. The highest id stays: the writer numbers new log
+// entries after it, so that no id is used twice even when the newest
+// messages were deleted.
+func (db *DB) forgetDeleted(ctx context.Context, ids []int64) error {
+	for start := 0; start < len(ids); start += searchChunk {
+		chunk := ids[start:min(start+searchChunk, len(ids))]
+		err := db.w.do(ctx, func(b *batch) error {
+			_, err := b.exec(`DELETE FROM deleted_messages WHERE message_id IN (`+placeholders(len(chunk))+`)
+				AND message_id < (SELECT max(message_id) FROM deleted_messages)`, int64Args(chunk)...)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close stops the indexer after a last catch-up, and closes the index
+// file. The writer must be closed first.
+func (x *indexer) close() error {
+	x.closing.Do(func() {
+		close(x.quit)
+		<-x.stopped
+		x.closeErr = errors.Join(x.read.Close(), x.conn.Close(), x.wdb.Close())
+	})
+	return x.closeErr
+}
