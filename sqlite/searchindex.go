@@ -3,9 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -368,21 +370,22 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 		x.through, written = through, 0
 		return nil
 	}
-	var docs []any
+	var docs docBatch
 	var changed []int64
 	for {
-		docs, changed = docs[:0], changed[:0]
+		docs.reset()
+		changed = changed[:0]
 		n, err := x.readLog(ctx, through, &through, &docs, &changed)
 		if err != nil {
 			return err
 		}
-		if err := insertDocs(ctx, tx, docs); err != nil {
+		if err := docs.insert(ctx, tx); err != nil {
 			return err
 		}
 		if err := x.refresh(ctx, tx, changed); err != nil {
 			return err
 		}
-		written += len(docs) / 2
+		written += docs.n
 		if n < searchChunk {
 			break
 		}
@@ -411,7 +414,7 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 // to the last one read and adding to docs the rowid and text of each
 // searchable one, and to changed the ids of the messages an edit or a
 // recall among them changed. It returns how many entries it read.
-func (x *indexer) readLog(ctx context.Context, after int64, through *int64, docs *[]any, changed *[]int64) (int, error) {
+func (x *indexer) readLog(ctx context.Context, after int64, through *int64, docs *docBatch, changed *[]int64) (int, error) {
 	rows, err := x.db.read.QueryContext(ctx, `SELECT id, conversation_id, type, body, recalled_at IS NULL, coalesce(edit_of, recall_of, 0)
 		FROM messages WHERE id > ? ORDER BY id LIMIT `+fmt.Sprint(searchChunk), after)
 	if err != nil {
@@ -435,7 +438,7 @@ func (x *indexer) readLog(ctx context.Context, after int64, through *int64, docs
 			continue
 		}
 		if doc := searchDoc(parley.ID(conv), parley.MessageType(typ), body); doc != "" {
-			*docs = append(*docs, id, doc)
+			docs.add(id, doc)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -444,15 +447,43 @@ func (x *indexer) readLog(ctx context.Context, after int64, through *int64, docs
 	return n, nil
 }
 
-// insertDocs writes search entries, args holding the rowid and text of
-// each.
-func insertDocs(ctx context.Context, tx *sql.Tx, args []any) error {
-	for start := 0; start < len(args); start += 2 * rowsPerInsert {
-		chunk := args[start:min(start+2*rowsPerInsert, len(args))]
-		q := `INSERT INTO message_search (rowid, body) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?),", len(chunk)/2), ",")
-		if _, err := tx.ExecContext(ctx, q, chunk...); err != nil {
-			return fmt.Errorf("index messages: %w", err)
-		}
+// docBatch is search entries to write, as the JSON array of [rowid, text]
+// pairs that one INSERT statement reads them from: FTS5 writes what a
+// statement inserted as a segment of its own (it flushes at each
+// statement's savepoint), so entries written a few tens to a statement, as
+// multi-row VALUES allow, made several small segments a catch-up and the
+// merges they need a quarter of the indexer's time.
+type docBatch struct {
+	buf []byte
+	n   int
+}
+
+func (d *docBatch) add(id int64, doc string) {
+	if d.n == 0 {
+		d.buf = append(d.buf[:0], '[')
+	} else {
+		d.buf = append(d.buf, ',')
+	}
+	d.buf = append(d.buf, '[')
+	d.buf = strconv.AppendInt(d.buf, id, 10)
+	d.buf = append(d.buf, ',')
+	q, _ := json.Marshal(doc) // a string always encodes
+	d.buf = append(d.buf, q...)
+	d.buf = append(d.buf, ']')
+	d.n++
+}
+
+func (d *docBatch) reset() { d.n = 0 }
+
+// insert writes the entries in the indexer's transaction.
+func (d *docBatch) insert(ctx context.Context, tx *sql.Tx) error {
+	if d.n == 0 {
+		return nil
+	}
+	d.buf = append(d.buf, ']')
+	if _, err := tx.ExecContext(ctx, `INSERT INTO message_search (rowid, body)
+		SELECT value ->> 0, value ->> 1 FROM json_each(?)`, string(d.buf)); err != nil {
+		return fmt.Errorf("index messages: %w", err)
 	}
 	return nil
 }
@@ -466,7 +497,7 @@ func (x *indexer) refresh(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	if err := deleteDocs(ctx, tx, ids); err != nil {
 		return err
 	}
-	var docs []any
+	var docs docBatch
 	for start := 0; start < len(ids); start += searchChunk {
 		chunk := ids[start:min(start+searchChunk, len(ids))]
 		rows, err := x.db.read.QueryContext(ctx, `SELECT id, conversation_id, type, body FROM messages
@@ -482,14 +513,14 @@ func (x *indexer) refresh(ctx context.Context, tx *sql.Tx, ids []int64) error {
 				return fmt.Errorf("read changed messages: %w", err)
 			}
 			if doc := searchDoc(parley.ID(conv), parley.MessageType(typ), body); doc != "" {
-				docs = append(docs, id, doc)
+				docs.add(id, doc)
 			}
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("read changed messages: %w", err)
 		}
 	}
-	return insertDocs(ctx, tx, docs)
+	return docs.insert(ctx, tx)
 }
 
 // forget takes the entries of the deleted messages out of the index and
