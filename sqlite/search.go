@@ -68,10 +68,10 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 	match := ftsQuery(f.Terms, convs)
 	visible := f.Visible()
 	var out []*parley.Message
-	// The first chunk is what a page needs when most matches are shown;
-	// each next one is larger, for callers whose matches are mostly
-	// hidden.
-	for chunk := max(2*limit, 32); len(out) < limit; chunk = min(4*chunk, searchChunk) {
+	// The first chunk is what a page needs when every match is shown (most
+	// often the case); each next one is larger, for callers whose matches
+	// are mostly hidden.
+	for chunk := limit; len(out) < limit; chunk = min(4*chunk, searchChunk) {
 		ids, err := db.index.matches(ctx, match, before, chunk)
 		if err != nil {
 			return nil, dbError("search messages", err)
