@@ -61,6 +61,7 @@ type DB struct {
 	read   *sql.DB
 	wdb    *sql.DB
 	w      *writer
+	ckpt   *checkpointer
 	index  *indexer
 	stmts  readStmts
 	logger *slog.Logger
@@ -104,14 +105,21 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db.read.SetMaxOpenConns(cfg.Readers)
 	db.read.SetMaxIdleConns(cfg.Readers)
+	if db.ckpt, err = newCheckpointer(cfg.Path, db.logger); err != nil {
+		db.read.Close()
+		db.wdb.Close()
+		return nil, err
+	}
 	db.w, err = newWriter(ctx, db)
 	if err != nil {
+		db.ckpt.close()
 		db.read.Close()
 		db.wdb.Close()
 		return nil, err
 	}
 	if err := openIndexer(ctx, db); err != nil {
 		db.w.close()
+		db.ckpt.close()
 		db.read.Close()
 		db.wdb.Close()
 		return nil, err
@@ -123,9 +131,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 type connRole int
 
 const (
-	storeWriter connRole = iota // the writer's connection
-	reader                      // a read connection, of the store or the search index
-	indexWriter                 // the search indexer's connection
+	storeWriter      connRole = iota // the writer's connection
+	reader                           // a read connection, of the store or the search index
+	indexWriter                      // the search indexer's connection
+	checkpointerConn                 // the checkpointer's connection (checkpoint.go)
 )
 
 func dsn(path string, role connRole) string {
@@ -150,6 +159,8 @@ func dsn(path string, role connRole) string {
 	switch role {
 	case storeWriter:
 		q.Add("_pragma", "cache_size(-65536)")
+		// The checkpointer copies the log into the file (checkpoint.go).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	case indexWriter:
 		q.Add("_pragma", "cache_size(-16384)")
 	default:
@@ -174,6 +185,9 @@ func (db *DB) Close() error {
 	}
 	if db.index != nil {
 		errs = append(errs, db.index.close())
+	}
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.close())
 	}
 	if db.read != nil {
 		db.closeStmts()
@@ -200,7 +214,8 @@ func (db *DB) ReleaseMemory(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: %w", c.name, err))
 		}
 	}
-	errs = append(errs, shrinkIdle(ctx, "reader", db.read), shrinkIdle(ctx, "search reader", db.index.read))
+	errs = append(errs, shrinkIdle(ctx, "reader", db.read), shrinkIdle(ctx, "search reader", db.index.read),
+		shrinkIdle(ctx, "checkpointer", db.ckpt.conn))
 	if err := errors.Join(errs...); err != nil {
 		return dbError("release memory", err)
 	}

@@ -236,6 +236,7 @@ func (w *writer) loop() {
 			return
 		}
 		w.runTimed(ops)
+		w.followCheckpoint()
 	}
 }
 
@@ -297,6 +298,7 @@ func (w *writer) run(ops []*op) {
 		return
 	}
 	w.db.index.committed(w.maxID, b.deleted)
+	w.db.ckpt.committed()
 	if len(w.convs) > maxCachedConversations {
 		clear(w.convs)
 	}
