@@ -47,3 +47,43 @@ func BenchmarkSearch(b *testing.B) {
 	}
 	storetest.BenchSearch(b, db, windows, c)
 }
+
+// BenchmarkSearchWhileSending searches a store of 100,000 messages while
+// 16 senders store messages as fast as the writer takes them: what a
+// search costs when the index must first catch up with the sends before
+// it (a message is found once its send is acknowledged).
+//
+//	go test ./sqlite -run '^$' -bench SearchWhileSending -benchtime 300x
+func BenchmarkSearchWhileSending(b *testing.B) {
+	const convs, perConv, member = 100, 1000, 50
+	db := MustOpen(b)
+	c := storetest.NewCorpus(1)
+	first, err := sqlite.BulkLoadSearch(context.Background(), db, convs, perConv, 256, time.Now(), c.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	windows := make([]parley.SearchWindow, 0, member)
+	for i := range member {
+		windows = append(windows, parley.SearchWindow{ConversationID: parley.ID(first + int64(i*convs/member)), Ceiling: perConv})
+	}
+	load := storetest.NewAppendLoad(b, db, 16)
+	stop := make(chan struct{})
+	sent := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				sent <- n
+				return
+			default:
+			}
+			load.Send(b, 256)
+			n += 256
+		}
+	}()
+	start := time.Now()
+	storetest.BenchSearch(b, db, windows, c)
+	close(stop)
+	b.Logf("%.0f sends a second beside the searches", float64(<-sent)/time.Since(start).Seconds())
+}
