@@ -74,7 +74,7 @@ func (c *checkpointer) loop() {
 		case <-c.quit:
 			return
 		}
-		log, copied, err := c.checkpoint()
+		log, copied, err := checkpoint(c.conn)
 		if err != nil {
 			c.logger.Warn("sqlite checkpoint failed", "err", err)
 		} else if copied > 0 && log >= checkpointPages {
@@ -88,12 +88,15 @@ func (c *checkpointer) loop() {
 	}
 }
 
-// checkpoint copies what it can of the log into the file without waiting
-// for readers or the writer, and returns how many pages the log holds and
-// how many of them are copied.
-func (c *checkpointer) checkpoint() (log, copied int, err error) {
+// checkpoint copies what it can of the log into the file on conn (the
+// checkpointer's or the writer's connection) without waiting for readers
+// or the writer, and returns how many pages the log holds and how many of
+// them are copied.
+func checkpoint(conn interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (log, copied int, err error) {
 	var busy int
-	err = c.conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied)
+	err = conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied)
 	return log, copied, err
 }
 
@@ -114,9 +117,7 @@ func (w *writer) followCheckpoint() {
 	if !w.db.ckpt.copied.Swap(false) {
 		return
 	}
-	var busy, log, copied int
-	err := w.conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied)
-	if err != nil {
+	if _, _, err := checkpoint(w.conn); err != nil {
 		w.db.logger.Warn("sqlite checkpoint failed", "err", err)
 	}
 }

@@ -422,7 +422,7 @@ func (b *batch) forgetExpired(ids []any) error {
 		return nil
 	}
 	b.deleted = true
-	in := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	in := placeholders(len(ids))
 	for _, q := range []string{
 		`INSERT OR IGNORE INTO deleted_messages (message_id) VALUES ` + strings.TrimSuffix(strings.Repeat("(?),", len(ids)), ","),
 		`UPDATE messages SET body = '' WHERE edit_of IN (` + in + `)`,
@@ -445,6 +445,9 @@ func (db *DB) DeleteMessagesBefore(ctx context.Context, t time.Time) (int64, err
 		err := db.w.do(ctx, func(b *batch) error {
 			// Ids grow with time, so the oldest entries are the first ids:
 			// walking them in id order needs no index on created_at.
+			if err := b.insertPending(); err != nil {
+				return err
+			}
 			if _, err := b.exec(`INSERT OR IGNORE INTO deleted_messages (message_id)
 				SELECT id FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT 5000) AND created_at < ?`, ts(t)); err != nil {
 				return fmt.Errorf("record old messages: %w", err)

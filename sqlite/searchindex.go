@@ -303,7 +303,9 @@ func (x *indexer) run(last bool) {
 	}
 	c.err = x.catchUp(forget, deadline)
 	if c.err == nil {
-		if len(x.forgot) > 0 && !x.db.w.closed() {
+		// The highest id always stays (forgetDeleted): one alone leaves the
+		// writer nothing to drop.
+		if len(x.forgot) > 1 && !x.db.w.closed() {
 			// Ids the writer fails to drop are taken out of the index
 			// again next time, which is harmless.
 			if err := x.db.forgetDeleted(context.Background(), x.forgot); err != nil {
@@ -416,7 +418,7 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 // recall among them changed. It returns how many entries it read.
 func (x *indexer) readLog(ctx context.Context, after int64, through *int64, docs *docBatch, changed *[]int64) (int, error) {
 	rows, err := x.db.read.QueryContext(ctx, `SELECT id, conversation_id, type, body, recalled_at IS NULL, coalesce(edit_of, recall_of, 0)
-		FROM messages WHERE id > ? ORDER BY id LIMIT `+fmt.Sprint(searchChunk), after)
+		FROM messages WHERE id > ? ORDER BY id LIMIT ?`, after, searchChunk)
 	if err != nil {
 		return 0, fmt.Errorf("read the log: %w", err)
 	}

@@ -49,9 +49,8 @@ type Config struct {
 	// SearchDelay bounds how long a message's search entry waits to be
 	// written when too few wait to be written together (default 1 s). The
 	// index (a file of its own, Path + "-search") is always caught up
-	// before a search reads it and before a recall or a deletion returns;
-	// the delay only bounds what a restart after a crash reads again from
-	// the log.
+	// before a search reads it; the delay only bounds what a restart after
+	// a crash reads again from the log.
 	SearchDelay time.Duration
 }
 

@@ -181,11 +181,8 @@ func newWriter(ctx context.Context, db *DB) (*writer, error) {
 
 // do runs fn in the next batch and waits until that batch committed.
 func (w *writer) do(ctx context.Context, fn func(b *batch) error) error {
-	return w.submit(ctx, newOp(fn), nil)
+	return w.submit(ctx, &op{fn: fn, err: make(chan error, 1)}, nil)
 }
-
-// newOp returns a request that runs fn.
-func newOp(fn func(b *batch) error) *op { return &op{fn: fn, err: make(chan error, 1)} }
 
 // submit queues o, calls queued once o has its place in the order of
 // writes (the queue is FIFO), and waits until o's batch committed or
@@ -235,17 +232,12 @@ func (w *writer) loop() {
 		if ops, ok = w.q.Take(ops, w.db.cfg.MaxBatch); !ok {
 			return
 		}
-		w.runTimed(ops)
+		start := time.Now()
+		w.run(ops)
+		if f := w.db.cfg.OnCommit; f != nil {
+			f(len(ops), time.Since(start))
+		}
 		w.followCheckpoint()
-	}
-}
-
-// runTimed runs ops as one transaction and tells Config.OnCommit.
-func (w *writer) runTimed(ops []*op) {
-	start := time.Now()
-	w.run(ops)
-	if f := w.db.cfg.OnCommit; f != nil {
-		f(len(ops), time.Since(start))
 	}
 }
 
@@ -375,25 +367,16 @@ func (b *batch) conv(conv parley.ID) (convState, error) {
 	return v, nil
 }
 
-// nextID returns the id for a new log entry.
+// nextID returns the id for a new log entry: after every id the log
+// holds or a deleted entry held, so that no id is used twice.
 func (b *batch) nextID() (int64, error) {
-	if _, err := b.lastID(); err != nil {
-		return 0, err
-	}
-	b.w.maxID++
-	return b.w.maxID, nil
-}
-
-// lastID returns the highest log entry id as of this batch (pending
-// entries included), or of a deleted entry if higher: ids are never used
-// twice.
-func (b *batch) lastID() (int64, error) {
 	if b.w.maxID < 0 {
 		if err := b.queryRow(`SELECT max(coalesce((SELECT max(id) FROM messages), 0),
 			coalesce((SELECT max(message_id) FROM deleted_messages), 0))`).Scan(&b.w.maxID); err != nil {
 			return 0, fmt.Errorf("read max message id: %w", err)
 		}
 	}
+	b.w.maxID++
 	return b.w.maxID, nil
 }
 
