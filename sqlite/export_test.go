@@ -186,3 +186,7 @@ func FailAfterAppend(ctx context.Context, db *DB, m *parley.Message) error {
 		return fmt.Errorf("a failure after the append")
 	})
 }
+
+// SearchLogReads returns how many times the search indexer read entries
+// back from the log rather than taking them from the writer.
+func SearchLogReads(db *DB) int64 { return db.index.logReads.Load() }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -133,6 +134,11 @@ func (b *batch) insertPending() error {
 	b.pending = b.pending[:0]
 	full := false
 	args := b.rowArgs()
+	for _, e := range pending {
+		m := e.msg
+		b.logged = append(b.logged, logEntry{id: int64(m.ID), conv: int64(m.ConversationID), typ: m.Type, body: m.Body,
+			of: int64(cmp.Or(m.EditOf, m.RecallOf)), live: true})
+	}
 	for _, e := range pending {
 		if m := e.msg; plainEntry(m) {
 			args = append(args, int64(m.ID), int64(m.ConversationID), m.Seq, int64(m.SenderID), int64(m.SenderDeviceID),

@@ -117,6 +117,24 @@ func (f *searchFile) direct() (*parley.User, *parley.Device, *parley.Conversatio
 	return a, storetest.MustDevice(f.t, f.db, a), storetest.MustConversation(f.t, f.db, parley.Direct, a, b)
 }
 
+// edit edits m to body, as sender a on device d.
+func (f *searchFile) edit(conv *parley.Conversation, a *parley.User, d *parley.Device, m *parley.Message, body string) {
+	f.t.Helper()
+	if _, _, err := f.db.EditMessage(context.Background(), &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
+		Type: parley.EditEntry, EditOf: m.ID, Body: body, CreatedAt: time.Now()}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// recall recalls m, as sender a on device d.
+func (f *searchFile) recall(conv *parley.Conversation, a *parley.User, d *parley.Device, m *parley.Message) {
+	f.t.Helper()
+	if _, err := f.db.RecallMessage(context.Background(), &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
+		Type: parley.RecallEntry, RecallOf: m.ID, CreatedAt: time.Now()}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // progress returns the index's recorded progress and the log's last id.
 func (f *searchFile) progress() (through, last int64) {
 	f.t.Helper()
@@ -210,7 +228,6 @@ func wantIDs(t *testing.T, what string, got []parley.ID, want ...parley.ID) {
 // sent before it all the same, and the index follows recalls and edits,
 // of entries it holds and of entries it has not caught up with yet.
 func TestSearchIndexCatchesUp(t *testing.T) {
-	ctx := context.Background()
 	f := openSearchFile(t, time.Hour)
 	a, d, conv := f.direct()
 
@@ -227,14 +244,8 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 	}
 	wantIDs(t, "indexed after the search", f.indexed(), recalled.ID, edited.ID, plain.ID)
 
-	if _, err := f.db.RecallMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
-		Type: parley.RecallEntry, RecallOf: recalled.ID, CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := f.db.EditMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
-		Type: parley.EditEntry, EditOf: edited.ID, Body: "meet at dusk", CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	f.recall(conv, a, d, recalled)
+	f.edit(conv, a, d, edited, "meet at dusk")
 	wantIDs(t, "find secret", f.find(conv, "secret"))
 	wantIDs(t, "find noon", f.find(conv, "noon"))
 	wantIDs(t, "find dusk", f.find(conv, "dusk"), edited.ID)
@@ -248,14 +259,8 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 	// yet: the catch-up writes them as they stand.
 	late := storetest.MustSend(t, f.db, conv, a, d, "c4", "bring the compass")
 	gone := storetest.MustSend(t, f.db, conv, a, d, "c5", "bring the rope")
-	if _, _, err := f.db.EditMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
-		Type: parley.EditEntry, EditOf: late.ID, Body: "bring the lamp", CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.db.RecallMessage(ctx, &parley.Message{ConversationID: conv.ID, SenderID: a.ID, SenderDeviceID: d.ID,
-		Type: parley.RecallEntry, RecallOf: gone.ID, CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	f.edit(conv, a, d, late, "bring the lamp")
+	f.recall(conv, a, d, gone)
 	wantIDs(t, "find bring", f.find(conv, "bring"), late.ID, plain.ID)
 	wantIDs(t, "entries with compass", f.holding(conv, "compass"))
 	wantIDs(t, "entries with rope", f.holding(conv, "rope"))
@@ -414,4 +419,49 @@ func TestSearchIndexForgetsDeleted(t *testing.T) {
 		t.Fatalf("a new message has id %d, not above the deleted %d", next.ID, soon.ID)
 	}
 	wantIDs(t, "find news after the restart", f.find(conv, "news"), next.ID)
+}
+
+// TestSearchIndexTakesEntriesFromTheWriter: the indexer takes new entries
+// from what the writer handed over with its commits, without reading the
+// log back, edits and recalls included; entries written past the writer's
+// hand-over (here a bulk load in SQL) send it back to the log, and it
+// finds them there.
+func TestSearchIndexTakesEntriesFromTheWriter(t *testing.T) {
+	ctx := context.Background()
+	f := openSearchFile(t, time.Hour)
+	a, d, conv := f.direct()
+	first := storetest.MustSend(t, f.db, conv, a, d, "c1", "opening words")
+	wantIDs(t, "find opening", f.find(conv, "opening"), first.ID)
+	reads := sqlite.SearchLogReads(f.db)
+
+	edited := storetest.MustSend(t, f.db, conv, a, d, "c2", "meet at noon")
+	recalled := storetest.MustSend(t, f.db, conv, a, d, "c3", "a secret at noon")
+	f.edit(conv, a, d, edited, "meet at dusk")
+	f.recall(conv, a, d, recalled)
+	wantIDs(t, "find noon", f.find(conv, "noon"))
+	wantIDs(t, "find dusk", f.find(conv, "dusk"), edited.ID)
+	wantIDs(t, "entries with noon", f.holding(conv, "noon"))
+	wantIDs(t, "indexed", f.indexed(), first.ID, edited.ID)
+	if n := sqlite.SearchLogReads(f.db); n != reads {
+		t.Fatalf("the indexer read the log %d times for entries the writer handed over", n-reads)
+	}
+
+	bulk, err := sqlite.BulkLoad(ctx, f.db, 1, 5, time.Now().UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := storetest.MustSend(t, f.db, conv, a, d, "c4", "after the load")
+	wantIDs(t, "find load", f.find(conv, "load"), after.ID)
+	if n := sqlite.SearchLogReads(f.db); n == reads {
+		t.Fatal("entries no commit handed over were not read from the log")
+	}
+	if got := f.holding(&parley.Conversation{ID: parley.ID(bulk)}, "ordinary"); len(got) != 5 {
+		t.Fatalf("%d bulk-loaded entries indexed, want 5", len(got))
+	}
+	reads = sqlite.SearchLogReads(f.db)
+	last := storetest.MustSend(t, f.db, conv, a, d, "c5", "last words")
+	wantIDs(t, "find words", f.find(conv, "words"), last.ID, first.ID)
+	if n := sqlite.SearchLogReads(f.db); n != reads {
+		t.Fatalf("after the load the indexer read the log %d times for entries handed over", n-reads)
+	}
 }

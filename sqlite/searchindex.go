@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,10 +22,12 @@ import (
 // (the indexer) on its own connection: FTS5 was a fifth to a quarter of a
 // node's CPU at 10,000 messages a second, all of it on the writer, whose
 // single goroutine is what bounds a node's sends. The indexer follows the
-// log: it reads the entries after the last one it indexed and writes their
+// log: it takes the entries after the last one it indexed and writes their
 // search entries, many at a time; an edit or a recall in the log makes it
 // write its message's entry again from the message as it now stands. The
-// log itself never waits for it.
+// writer hands it the entries each commit appended (the tail), so it reads
+// them back from the log only when it lags far behind or starts. The log
+// itself never waits for it.
 //
 // Deleted messages (expiry, retention) leave no entry in the log: their
 // ids go to the store's deleted_messages table in the transaction that
@@ -112,6 +115,17 @@ type indexer struct {
 
 	mu   sync.Mutex
 	next *catchUp // what the next catch-up tells those who wait for it
+	// tail holds the log entries after tailFrom that the writer handed
+	// over with its commits, every one of them, in id order: the indexer
+	// takes them from here rather than reading them back from the log.
+	// tailFrom is -1 when the writer committed entries the tail does not
+	// hold (a gap, a failed batch, a tail grown past maxTail): the indexer
+	// then reads the log until the writer hands over entries again.
+	tail      []logEntry
+	tailFrom  int64
+	tailBytes int
+	// logReads counts the reads of the log (readLog).
+	logReads atomic.Int64
 
 	closing  sync.Once
 	closeErr error
@@ -136,7 +150,8 @@ func newCatchUp() *catchUp { return &catchUp{done: make(chan struct{})} }
 // beside the store's, and starts the indexer as db.index.
 func openIndexer(ctx context.Context, db *DB) error {
 	x := &indexer{db: db, path: db.cfg.Path + "-search", delay: db.cfg.SearchDelay, logger: db.logger,
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), stopped: make(chan struct{}), next: newCatchUp()}
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), stopped: make(chan struct{}), next: newCatchUp(),
+		tailFrom: -1}
 	var err error
 	if x.wdb, err = sql.Open("sqlite", dsn(x.path, indexWriter)); err != nil {
 		return fmt.Errorf("open search index %s: %w", x.path, err)
@@ -208,8 +223,13 @@ func (x *indexer) prepare(ctx context.Context) error {
 }
 
 // committed is what the writer tells the indexer after each commit: the
-// log's last id, and whether the commit deleted messages.
-func (x *indexer) committed(last int64, deleted bool) {
+// log's last id (-1 when the writer does not know it), whether the commit
+// deleted messages, and the log entries it appended, in id order (the
+// indexer copies them).
+func (x *indexer) committed(last int64, deleted bool, entries []logEntry) {
+	x.mu.Lock()
+	x.handOver(last, entries)
+	x.mu.Unlock()
 	if last > x.logged.Load() {
 		x.logged.Store(last)
 	}
@@ -374,13 +394,19 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 	}
 	var docs docBatch
 	var changed []int64
+	var entries []logEntry
 	for {
 		docs.reset()
 		changed = changed[:0]
-		n, err := x.readLog(ctx, through, &through, &docs, &changed)
+		entries, err := x.entriesAfter(ctx, through, entries[:0])
 		if err != nil {
 			return err
 		}
+		n := len(entries)
+		if n > 0 {
+			through = entries[n-1].id
+		}
+		changed = addDocs(entries, &docs, changed)
 		if err := docs.insert(ctx, tx); err != nil {
 			return err
 		}
@@ -405,48 +431,157 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 		}
 	}
 	if forget {
-		if err := x.forget(ctx, tx); err != nil {
+		if err := x.forget(ctx, tx, through); err != nil {
 			return err
 		}
 	}
 	return commit()
 }
 
-// readLog reads up to searchChunk log entries after after, moving *through
-// to the last one read and adding to docs the rowid and text of each
-// searchable one, and to changed the ids of the messages an edit or a
-// recall among them changed. It returns how many entries it read.
-func (x *indexer) readLog(ctx context.Context, after int64, through *int64, docs *docBatch, changed *[]int64) (int, error) {
+// logEntry is what the index needs of a log entry.
+type logEntry struct {
+	id, conv int64
+	typ      parley.MessageType
+	body     string
+	// of is the message an edit or a recall changed (0: none); live is
+	// false for an entry recalled since.
+	of   int64
+	live bool
+}
+
+// maxTail bounds the entries, and maxTailBytes their bodies, that the
+// writer's commits leave waiting in the indexer's memory; past either the
+// indexer reads them from the log. A few catch-ups' worth: only a
+// rebuild, or an indexer held up for long, lags further.
+const (
+	maxTail      = 16 * searchChunk
+	maxTailBytes = 8 << 20
+)
+
+// handOver keeps the entries one commit appended to the log, its last id
+// last, in the tail, when they follow it; otherwise the tail starts over
+// from them, or is given up. The caller holds x.mu.
+func (x *indexer) handOver(last int64, entries []logEntry) {
+	n := len(entries)
+	bytes := 0
+	for i := range entries {
+		bytes += len(entries[i].body)
+	}
+	consecutive := n > 0 && entries[n-1].id-entries[0].id == int64(n-1) && entries[n-1].id == last
+	switch {
+	case n == 0 && (last < 0 || x.tailFrom >= 0 && last > x.tailFrom+int64(len(x.tail))):
+		// Entries the tail does not hold (a bulk load), or a log end
+		// the writer has to read again (after a failed batch).
+		x.dropTail(-1)
+	case n == 0:
+	case !consecutive:
+		x.dropTail(-1)
+	case x.tailFrom >= 0 && entries[0].id == x.tailFrom+int64(len(x.tail))+1 &&
+		len(x.tail)+n <= maxTail && x.tailBytes+bytes <= maxTailBytes:
+		x.tail = append(x.tail, entries...)
+		x.tailBytes += bytes
+	case n <= maxTail && bytes <= maxTailBytes:
+		// What comes before these is read from the log.
+		x.dropTail(entries[0].id - 1)
+		x.tail = append(x.tail, entries...)
+		x.tailBytes = bytes
+	default:
+		x.dropTail(-1)
+	}
+}
+
+// dropTail empties the tail, which then starts after from (-1: none).
+func (x *indexer) dropTail(from int64) {
+	clear(x.tail)
+	x.tail = x.tail[:0]
+	x.tailBytes = 0
+	x.tailFrom = from
+}
+
+// entriesAfter appends to entries up to searchChunk log entries after
+// after, in id order: from the tail when it holds all of them, else from
+// the log.
+func (x *indexer) entriesAfter(ctx context.Context, after int64, entries []logEntry) ([]logEntry, error) {
+	if e, ok := x.fromTail(after, entries); ok {
+		return e, nil
+	}
+	x.logReads.Add(1)
+	return x.readLog(ctx, after, entries)
+}
+
+// fromTail appends to entries up to searchChunk entries after after from
+// the tail, and drops them and those before them from it. It reports false
+// when the tail does not hold what follows after.
+func (x *indexer) fromTail(after int64, entries []logEntry) ([]logEntry, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.tailFrom >= 0 && after >= x.tailFrom {
+		// What the tail holds up to after is indexed already.
+		done := min(int(after-x.tailFrom), len(x.tail))
+		n := min(len(x.tail)-done, searchChunk)
+		entries = append(entries, x.tail[done:done+n]...)
+		for _, e := range x.tail[:done+n] {
+			x.tailBytes -= len(e.body)
+		}
+		rest := copy(x.tail, x.tail[done+n:])
+		clear(x.tail[rest:])
+		x.tail = x.tail[:rest]
+		x.tailFrom += int64(done + n)
+		return entries, true
+	}
+	return entries, false
+}
+
+// readLog appends to entries up to searchChunk log entries after after,
+// read from the log.
+func (x *indexer) readLog(ctx context.Context, after int64, entries []logEntry) ([]logEntry, error) {
 	rows, err := x.db.read.QueryContext(ctx, `SELECT id, conversation_id, type, body, recalled_at IS NULL, coalesce(edit_of, recall_of, 0)
 		FROM messages WHERE id > ? ORDER BY id LIMIT ?`, after, searchChunk)
 	if err != nil {
-		return 0, fmt.Errorf("read the log: %w", err)
+		return entries, fmt.Errorf("read the log: %w", err)
 	}
 	defer rows.Close()
-	n := 0
 	for rows.Next() {
-		var id, conv, of int64
-		var typ, body string
-		var live bool
-		if err := rows.Scan(&id, &conv, &typ, &body, &live, &of); err != nil {
-			return n, fmt.Errorf("read the log: %w", err)
+		var e logEntry
+		if err := rows.Scan(&e.id, &e.conv, &e.typ, &e.body, &e.live, &e.of); err != nil {
+			return entries, fmt.Errorf("read the log: %w", err)
 		}
-		n++
-		*through = id
-		if of != 0 {
-			*changed = append(*changed, of)
-		}
-		if !live {
-			continue
-		}
-		if doc := searchDoc(parley.ID(conv), parley.MessageType(typ), body); doc != "" {
-			docs.add(id, doc)
-		}
+		entries = append(entries, e)
 	}
 	if err := rows.Err(); err != nil {
-		return n, fmt.Errorf("read the log: %w", err)
+		return entries, fmt.Errorf("read the log: %w", err)
 	}
-	return n, nil
+	return entries, nil
+}
+
+// addDocs adds to docs the search entry of each live, searchable entry,
+// and appends to changed (returned) the messages that an edit or a recall
+// among them changed. Those messages' entries are skipped here: refresh
+// writes them as they now stand, and an entry written only to be taken
+// out again would leave its words in the file until a merge.
+func addDocs(entries []logEntry, docs *docBatch, changed []int64) []int64 {
+	first := len(changed)
+	for _, e := range entries {
+		if e.of != 0 {
+			changed = append(changed, e.of)
+		}
+	}
+	var skip map[int64]bool
+	if len(changed)-first > 16 {
+		skip = make(map[int64]bool, len(changed)-first)
+		for _, id := range changed[first:] {
+			skip[id] = true
+		}
+	}
+	for _, e := range entries {
+		if !e.live || skip != nil && skip[e.id] || skip == nil && slices.Contains(changed[first:], e.id) {
+			continue
+		}
+		if doc := searchDoc(parley.ID(e.conv), e.typ, e.body); doc != "" {
+			docs.add(e.id, doc)
+		}
+	}
+	return changed
 }
 
 // docBatch is search entries to write, as the JSON array of [rowid, text]
@@ -525,10 +660,13 @@ func (x *indexer) refresh(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	return docs.insert(ctx, tx)
 }
 
-// forget takes the entries of the deleted messages out of the index and
-// keeps their ids for the writer to forget once this commits.
-func (x *indexer) forget(ctx context.Context, tx *sql.Tx) error {
-	rows, err := x.db.read.QueryContext(ctx, `SELECT message_id FROM deleted_messages`)
+// forget takes the entries of the deleted messages up to through out of
+// the index and keeps their ids for the writer to forget once this
+// commits. Those after through wait for a later catch-up: the entries
+// this one took from the tail may not reach them, and a later one may
+// still write theirs.
+func (x *indexer) forget(ctx context.Context, tx *sql.Tx, through int64) error {
+	rows, err := x.db.read.QueryContext(ctx, `SELECT message_id FROM deleted_messages WHERE message_id <= ?`, through)
 	if err != nil {
 		return fmt.Errorf("read deleted messages: %w", err)
 	}

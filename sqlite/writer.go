@@ -102,6 +102,7 @@ type batch struct {
 	w       *writer
 	dedup   map[dedupKey]dedupEntry
 	pending []dedupEntry // new log entries not yet inserted
+	logged  []logEntry   // the log entries inserted, for the search index
 	touched map[parley.ID]convTouch
 	raised  map[memberKey]watermarks
 	// unarchive holds the conversations a message of the batch unarchives.
@@ -121,6 +122,8 @@ func (b *batch) reset() {
 	// Whole capacity: insertPending empties pending before this runs.
 	clear(b.pending[:cap(b.pending)])
 	b.pending = b.pending[:0]
+	clear(b.logged)
+	b.logged = b.logged[:0]
 	clear(b.w.args[:cap(b.w.args)])
 	b.w.args = b.w.args[:0]
 }
@@ -289,7 +292,7 @@ func (w *writer) run(ops []*op) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
-	w.db.index.committed(w.maxID, b.deleted)
+	w.db.index.committed(w.maxID, b.deleted, b.logged)
 	w.db.ckpt.committed()
 	if len(w.convs) > maxCachedConversations {
 		clear(w.convs)
