@@ -1,7 +1,10 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
+	"slices"
 	"strings"
 
 	"github.com/parleyhq/parley"
@@ -41,6 +44,14 @@ func ftsQuery(terms []parley.SearchTerm, convs []parley.ID) string {
 // log, and those recalled, outside the caller's windows (before it
 // joined, after it left) or expired but not erased yet are skipped, until
 // the page is full.
+//
+// A search does not wait for the index to catch up: the entries committed
+// since its progress are in the indexer's tail, and are matched there, in
+// Go, by the same rules (textsearch.Match); so are the messages that an
+// edit or a recall among them changed, as they now stand in the log, whose
+// entries in the index may be stale. Only when the tail does not hold all
+// that the index lacks (after a start, a gap, a long lag) does the search
+// wait for a catch-up.
 func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*parley.Message, error) {
 	if len(f.Terms) == 0 || len(f.Windows) == 0 {
 		return nil, nil
@@ -49,57 +60,156 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 	if limit <= 0 {
 		limit = parley.DefaultSearchLimit
 	}
-	convs := make([]parley.ID, 0, len(f.Windows))
+	convs := make(map[parley.ID]bool, len(f.Windows))
+	var ordered []parley.ID
 	for _, w := range f.Windows {
-		if w.Ceiling > w.Floor {
-			convs = append(convs, w.ConversationID)
+		if w.Ceiling > w.Floor && !convs[w.ConversationID] {
+			convs[w.ConversationID] = true
+			ordered = append(ordered, w.ConversationID)
 		}
 	}
 	if len(convs) == 0 {
 		return nil, nil
 	}
-	if err := db.index.sync(ctx); err != nil {
-		return nil, err
+	from, tail, ok := db.index.snapshot()
+	if !ok {
+		if err := db.index.sync(ctx); err != nil {
+			return nil, err
+		}
+	}
+	tx, err := db.index.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, dbError("search messages", err)
+	}
+	defer tx.Rollback()
+	// The index's progress and its matches are read in one transaction:
+	// what it holds is what it says it holds.
+	var through int64
+	if err := tx.QueryRowContext(ctx, `SELECT indexed_through FROM search_progress`).Scan(&through); err != nil {
+		return nil, dbError("search messages", err)
 	}
 	before := int64(f.BeforeID)
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	match := ftsQuery(f.Terms, convs)
+	var pending []int64 // ids matched outside the index, highest first
+	var stale map[int64]bool
+	if ok {
+		if from > through {
+			// Cannot happen: the tail starts at or before the progress
+			// the index committed.
+			return nil, parley.Errorf(parley.EUNAVAILABLE, "search index is behind its tail")
+		}
+		if pending, stale, err = db.matchTail(ctx, tail[min(int(through-from), len(tail)):], f.Terms, convs, before); err != nil {
+			return nil, dbError("search messages", err)
+		}
+	}
+	match := ftsQuery(f.Terms, ordered)
 	visible := f.Visible()
 	var out []*parley.Message
 	// The first chunk is what a page needs when every match is shown (most
 	// often the case); each next one is larger, for callers whose matches
 	// are mostly hidden.
 	for chunk := limit; len(out) < limit; chunk = min(4*chunk, searchChunk) {
-		ids, err := db.index.matches(ctx, match, before, chunk)
+		found, err := indexMatches(ctx, tx, match, before, chunk)
 		if err != nil {
 			return nil, dbError("search messages", err)
 		}
-		if len(ids) == 0 {
-			break
+		// Everything below before and above floor is now known: the
+		// index's matches and those found outside it.
+		floor := int64(0)
+		if len(found) == chunk {
+			floor = found[len(found)-1]
 		}
-		ms, err := db.messagesByID(ctx, ids)
-		if err != nil {
-			return nil, dbError("search messages", err)
-		}
-		for _, m := range ms {
-			if len(out) < limit && visible(m.ConversationID, m.Seq) && !m.Expired(f.Now) {
-				out = append(out, m)
+		ids := make([]int64, 0, len(found)+len(pending))
+		for _, id := range found {
+			for len(pending) > 0 && pending[0] > id {
+				ids, pending = append(ids, pending[0]), pending[1:]
+			}
+			if !stale[id] {
+				ids = append(ids, id)
 			}
 		}
-		if len(ids) < chunk {
+		for len(pending) > 0 && pending[0] > floor {
+			ids, pending = append(ids, pending[0]), pending[1:]
+		}
+		if len(ids) > 0 {
+			ms, err := db.messagesByID(ctx, ids)
+			if err != nil {
+				return nil, dbError("search messages", err)
+			}
+			for _, m := range ms {
+				if len(out) < limit && visible(m.ConversationID, m.Seq) && !m.Expired(f.Now) {
+					out = append(out, m)
+				}
+			}
+		}
+		if floor == 0 {
 			break
 		}
-		before = ids[len(ids)-1]
+		before = floor
 	}
 	return out, nil
 }
 
-// matches returns the rowids of up to n entries below before that match
-// the FTS5 query, highest first.
-func (x *indexer) matches(ctx context.Context, match string, before int64, n int) ([]int64, error) {
-	rows, err := x.read.QueryContext(ctx, `SELECT rowid FROM message_search
+// matchTail matches the terms against entries, the log entries the index
+// has not caught up with, in the conversations convs and below before.
+// It returns the ids that match, highest first: those entries, and the
+// messages an edit or a recall among them changed (stale, whose index
+// entries the search must not trust) as the log now holds them.
+func (db *DB) matchTail(ctx context.Context, entries []logEntry, terms []parley.SearchTerm, convs map[parley.ID]bool, before int64) ([]int64, map[int64]bool, error) {
+	var stale map[int64]bool
+	for _, e := range entries {
+		if e.of != 0 {
+			if stale == nil {
+				stale = make(map[int64]bool)
+			}
+			stale[e.of] = true
+		}
+	}
+	var ids []int64
+	for _, e := range entries {
+		if e.id < before && !stale[e.id] && convs[parley.ID(e.conv)] && e.typ.Sent() && textsearch.Match(terms, e.body) {
+			ids = append(ids, e.id)
+		}
+	}
+	if len(stale) > 0 {
+		changed := make([]int64, 0, len(stale))
+		for id := range stale {
+			if id < before {
+				changed = append(changed, id)
+			}
+		}
+		for start := 0; start < len(changed); start += searchChunk {
+			chunk := changed[start:min(start+searchChunk, len(changed))]
+			rows, err := db.read.QueryContext(ctx, `SELECT id, conversation_id, type, body FROM messages
+				WHERE recalled_at IS NULL AND id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...)
+			if err != nil {
+				return nil, nil, err
+			}
+			for rows.Next() {
+				var e logEntry
+				if err := rows.Scan(&e.id, &e.conv, &e.typ, &e.body); err != nil {
+					rows.Close()
+					return nil, nil, err
+				}
+				if convs[parley.ID(e.conv)] && e.typ.Sent() && textsearch.Match(terms, e.body) {
+					ids = append(ids, e.id)
+				}
+			}
+			if err := rows.Close(); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	slices.SortFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) })
+	return ids, stale, nil
+}
+
+// indexMatches returns the rowids of up to n entries below before that
+// match the FTS5 query, highest first.
+func indexMatches(ctx context.Context, tx *sql.Tx, match string, before int64, n int) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT rowid FROM message_search
 		WHERE message_search MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?`, match, before, n)
 	if err != nil {
 		return nil, err

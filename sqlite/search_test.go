@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +137,14 @@ func (f *searchFile) recall(conv *parley.Conversation, a *parley.User, d *parley
 	}
 }
 
+// sync waits until the index holds everything committed.
+func (f *searchFile) sync() {
+	f.t.Helper()
+	if err := sqlite.SyncSearch(context.Background(), f.db); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // progress returns the index's recorded progress and the log's last id.
 func (f *searchFile) progress() (through, last int64) {
 	f.t.Helper()
@@ -225,8 +235,10 @@ func wantIDs(t *testing.T, what string, got []parley.ID, want ...parley.ID) {
 
 // TestSearchIndexCatchesUp: search entries are written after their
 // messages, hundreds at a time, by the indexer; a search finds what was
-// sent before it all the same, and the index follows recalls and edits,
-// of entries it holds and of entries it has not caught up with yet.
+// sent before it all the same, without waiting for the index (it matches
+// the entries the index lacks itself), and the index follows recalls and
+// edits, of entries it holds and of entries it has not caught up with
+// yet, as searches do before it has.
 func TestSearchIndexCatchesUp(t *testing.T) {
 	f := openSearchFile(t, time.Hour)
 	a, d, conv := f.direct()
@@ -239,16 +251,25 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 	}
 	wantIDs(t, "indexed before any search", f.indexed())
 	wantIDs(t, "find map", f.find(conv, "map"), plain.ID)
-	if through, last := f.progress(); through != last {
-		t.Fatalf("after a search the index is through %d of %d", through, last)
+	wantIDs(t, "find me (a prefix)", f.find(conv, "me"), edited.ID)
+	wantIDs(t, "find \"said too\"", f.find(conv, `"said too"`), recalled.ID)
+	wantIDs(t, "find \"too said\"", f.find(conv, `"too said"`))
+	if through, last := f.progress(); through >= last {
+		t.Fatalf("after a search the index is through %d of %d: the search waited for it", through, last)
 	}
-	wantIDs(t, "indexed after the search", f.indexed(), recalled.ID, edited.ID, plain.ID)
+	f.sync()
+	wantIDs(t, "indexed after a catch-up", f.indexed(), recalled.ID, edited.ID, plain.ID)
 
+	// A recall and an edit of entries the index holds: searches see them
+	// before the index does.
 	f.recall(conv, a, d, recalled)
 	f.edit(conv, a, d, edited, "meet at dusk")
 	wantIDs(t, "find secret", f.find(conv, "secret"))
 	wantIDs(t, "find noon", f.find(conv, "noon"))
 	wantIDs(t, "find dusk", f.find(conv, "dusk"), edited.ID)
+	wantIDs(t, "find meet", f.find(conv, "meet"), edited.ID)
+	wantIDs(t, "entries with noon before the catch-up", f.holding(conv, "noon"), edited.ID)
+	f.sync()
 	// The index itself, not only what searches show of it.
 	wantIDs(t, "entries with secret after the recall", f.holding(conv, "secret"))
 	wantIDs(t, "entries with noon after the edit", f.holding(conv, "noon"))
@@ -262,6 +283,11 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 	f.edit(conv, a, d, late, "bring the lamp")
 	f.recall(conv, a, d, gone)
 	wantIDs(t, "find bring", f.find(conv, "bring"), late.ID, plain.ID)
+	wantIDs(t, "find lamp", f.find(conv, "lamp"), late.ID)
+	wantIDs(t, "find compass", f.find(conv, "compass"))
+	wantIDs(t, "find rope", f.find(conv, "rope"))
+	f.sync()
+	wantIDs(t, "find bring from the index", f.find(conv, "bring"), late.ID, plain.ID)
 	wantIDs(t, "entries with compass", f.holding(conv, "compass"))
 	wantIDs(t, "entries with rope", f.holding(conv, "rope"))
 	wantIDs(t, "entries with lamp", f.holding(conv, "lamp"), late.ID)
@@ -306,6 +332,7 @@ func TestSearchIndexAfterFailedBatch(t *testing.T) {
 	after := storetest.MustSend(t, f.db, conv, a, d, "c3", "kept after")
 	wantIDs(t, "find kept", f.find(conv, "kept"), after.ID, before.ID)
 	wantIDs(t, "find nowhere", f.find(conv, "nowhere"))
+	f.sync()
 	wantIDs(t, "indexed", f.indexed(), before.ID, after.ID)
 	if through, last := f.progress(); through != last || last != int64(after.ID) {
 		t.Fatalf("index through %d, log's last %d, want both %d", through, last, after.ID)
@@ -381,6 +408,7 @@ func TestSearchIndexForgetsDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantIDs(t, "find news after retention", f.find(conv, "news"))
+	f.sync()
 	wantIDs(t, "indexed after retention", f.indexed())
 
 	// Expiry of a message the index has not caught up with yet.
@@ -392,6 +420,7 @@ func TestSearchIndexForgetsDeleted(t *testing.T) {
 		t.Fatalf("DeleteExpiredMessages = %d, %v; want 1", n, err)
 	}
 	wantIDs(t, "find news after expiry", f.find(conv, "news"))
+	f.sync()
 	wantIDs(t, "indexed after expiry", f.indexed())
 
 	var kept []int64
@@ -440,6 +469,7 @@ func TestSearchIndexTakesEntriesFromTheWriter(t *testing.T) {
 	f.recall(conv, a, d, recalled)
 	wantIDs(t, "find noon", f.find(conv, "noon"))
 	wantIDs(t, "find dusk", f.find(conv, "dusk"), edited.ID)
+	f.sync()
 	wantIDs(t, "entries with noon", f.holding(conv, "noon"))
 	wantIDs(t, "indexed", f.indexed(), first.ID, edited.ID)
 	if n := sqlite.SearchLogReads(f.db); n != reads {
@@ -455,6 +485,7 @@ func TestSearchIndexTakesEntriesFromTheWriter(t *testing.T) {
 	if n := sqlite.SearchLogReads(f.db); n == reads {
 		t.Fatal("entries no commit handed over were not read from the log")
 	}
+	f.sync()
 	if got := f.holding(&parley.Conversation{ID: parley.ID(bulk)}, "ordinary"); len(got) != 5 {
 		t.Fatalf("%d bulk-loaded entries indexed, want 5", len(got))
 	}
@@ -463,5 +494,105 @@ func TestSearchIndexTakesEntriesFromTheWriter(t *testing.T) {
 	wantIDs(t, "find words", f.find(conv, "words"), last.ID, first.ID)
 	if n := sqlite.SearchLogReads(f.db); n != reads {
 		t.Fatalf("after the load the indexer read the log %d times for entries handed over", n-reads)
+	}
+}
+
+// TestSearchTailMatchesIndex: what a search finds among the entries the
+// index has not caught up with (matched in Go, edits and recalls of
+// indexed entries included) is what it finds once the index has: for
+// prefixes, phrases, words of scripts written without spaces, marks,
+// several conversations, and page after page.
+func TestSearchTailMatchesIndex(t *testing.T) {
+	f := openSearchFile(t, time.Hour)
+	a, b := storetest.MustUser(t, f.db), storetest.MustUser(t, f.db)
+	d := storetest.MustDevice(t, f.db, a)
+	convs := []*parley.Conversation{
+		storetest.MustConversation(t, f.db, parley.Direct, a, b),
+		storetest.MustConversation(t, f.db, parley.Group, a, b),
+		storetest.MustConversation(t, f.db, parley.Group, a),
+	}
+	words := []string{"alpha", "Alphabet", "beta", "gamma", "東京", "タワー", "café", "cafe", "naïve", "x", "ab", "abc",
+		"1234", "Ünïcode", "e\u0301clair", "beta-gamma", "ALPHA"}
+	rng := rand.New(rand.NewPCG(7, 11))
+	var sent []*parley.Message
+	send := func(n int) {
+		for range n {
+			var body []string
+			for range 1 + rng.IntN(6) {
+				body = append(body, words[rng.IntN(len(words))])
+			}
+			conv := convs[rng.IntN(len(convs))]
+			sent = append(sent, storetest.MustSend(t, f.db, conv, a, d, fmt.Sprintf("m%d", len(sent)), strings.Join(body, " ")))
+		}
+	}
+	change := func(n int) {
+		for range n {
+			m := sent[rng.IntN(len(sent))]
+			if m.RecalledAt != nil {
+				continue
+			}
+			conv := &parley.Conversation{ID: m.ConversationID}
+			if rng.IntN(3) == 0 {
+				f.recall(conv, a, d, m)
+				m.RecalledAt = &m.CreatedAt
+			} else {
+				f.edit(conv, a, d, m, words[rng.IntN(len(words))]+" edited "+words[rng.IntN(len(words))])
+			}
+		}
+	}
+	queries := []string{"al", "alpha", "alphabet", `"alpha beta"`, `"beta gamma"`, "東京", "京タ", "caf", "cafe", "café",
+		"be ga", "x", "ab", "abc", "zz", "naïve", "1234 alpha", "edited", "éclair", "ünïcode", `"edited alpha"`}
+	// search returns every page of q's results over convs, limit a page.
+	search := func(q string, limit int) []parley.ID {
+		terms, err := textsearch.Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var windows []parley.SearchWindow
+		for _, c := range convs {
+			windows = append(windows, parley.SearchWindow{ConversationID: c.ID, Floor: 0, Ceiling: 1 << 40})
+		}
+		var ids []parley.ID
+		var before parley.ID
+		for {
+			ms, err := f.db.SearchMessages(context.Background(), parley.SearchFilter{Terms: terms, Windows: windows,
+				Limit: limit, BeforeID: before, Now: time.Now()})
+			if err != nil {
+				t.Fatalf("search %q: %v", q, err)
+			}
+			for _, m := range ms {
+				ids = append(ids, m.ID)
+			}
+			if len(ms) < limit {
+				return ids
+			}
+			before = ms[len(ms)-1].ID
+		}
+	}
+	// Half the messages and changes in the index, half not yet.
+	send(60)
+	change(15)
+	f.sync()
+	send(60)
+	change(30)
+	if through, last := f.progress(); through >= last {
+		t.Fatalf("the index caught up (%d of %d) before the searches", through, last)
+	}
+	found := 0
+	before := map[string][]parley.ID{}
+	for _, q := range queries {
+		before[q] = search(q, 7)
+		found += len(before[q])
+		if through, last := f.progress(); through >= last {
+			t.Fatalf("a search for %q waited for the index", q)
+		}
+	}
+	if found < 100 {
+		t.Fatalf("the queries found only %d messages: the test matches too little to tell", found)
+	}
+	f.sync()
+	for _, q := range queries {
+		wantIDs(t, fmt.Sprintf("%q found before the catch-up, against after", q), before[q], search(q, 7)...)
+		wantIDs(t, fmt.Sprintf("%q in pages of 7, against one page", q), before[q], search(q, 1000)...)
 	}
 }

@@ -34,10 +34,13 @@ import (
 // deletes them, and the indexer takes their entries out and then has the
 // writer forget the ids.
 //
-// Searches see the index caught up: each waits, when anything committed
-// may be missing from it, for a catch-up that starts after it asked
-// (sync). Otherwise the indexer catches up once
-// searchBatch entries wait, or Config.SearchDelay after the first.
+// Searches see everything committed before they asked, without waiting
+// for the index: they match the entries it lacks in the tail (and the
+// messages those entries edited or recalled, from the log) by the same
+// rules. Only when the tail does not hold all it lacks (after a start, a
+// gap, a long lag) does a search wait for a catch-up that starts after it
+// asked (sync). The indexer catches up once searchBatch entries wait, or
+// Config.SearchDelay after the first.
 //
 // The index can always be rebuilt from the log: a file that is missing,
 // from another format, or ahead of the log (a store restored from a
@@ -117,13 +120,22 @@ type indexer struct {
 	next *catchUp // what the next catch-up tells those who wait for it
 	// tail holds the log entries after tailFrom that the writer handed
 	// over with its commits, every one of them, in id order: the indexer
-	// takes them from here rather than reading them back from the log.
-	// tailFrom is -1 when the writer committed entries the tail does not
-	// hold (a gap, a failed batch, a tail grown past maxTail): the indexer
-	// then reads the log until the writer hands over entries again.
+	// takes them from here rather than reading them back from the log, and
+	// a search matches those the index has not caught up with here rather
+	// than waiting for it. An entry leaves the tail once the index
+	// committed it. tailFrom is -1 when the writer committed entries the
+	// tail does not hold (a gap, a failed batch, a tail grown past
+	// maxTail): the indexer then reads the log, and searches wait for it,
+	// until the writer hands over entries again.
+	//
+	// Searches keep the slice they were given (snapshot) after the lock is
+	// released, so the tail's elements are never written again: it is
+	// only appended to, cut from the front, or replaced.
 	tail      []logEntry
 	tailFrom  int64
 	tailBytes int
+	// committedThrough is the index's progress as last committed.
+	committedThrough int64
 	// logReads counts the reads of the log (readLog).
 	logReads atomic.Int64
 
@@ -176,6 +188,7 @@ func openIndexer(ctx context.Context, db *DB) error {
 	readers := max(2, db.cfg.Readers/2)
 	x.read.SetMaxOpenConns(readers)
 	x.read.SetMaxIdleConns(readers)
+	x.committedThrough = x.through
 	// The first catch-up starts at once: what the log holds past the
 	// index, and the deleted ids left from the last run.
 	x.gen.Store(1)
@@ -390,6 +403,7 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 			return fmt.Errorf("commit: %w", err)
 		}
 		x.through, written = through, 0
+		x.trim(through)
 		return nil
 	}
 	var docs docBatch
@@ -492,10 +506,38 @@ func (x *indexer) handOver(last int64, entries []logEntry) {
 
 // dropTail empties the tail, which then starts after from (-1: none).
 func (x *indexer) dropTail(from int64) {
-	clear(x.tail)
-	x.tail = x.tail[:0]
+	x.tail = nil // not emptied in place: searches may hold it
 	x.tailBytes = 0
 	x.tailFrom = from
+}
+
+// trim drops from the tail the entries up to through, which the index
+// committed.
+func (x *indexer) trim(through int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.committedThrough = max(x.committedThrough, through)
+	if x.tailFrom < 0 || through <= x.tailFrom {
+		return
+	}
+	k := min(int(through-x.tailFrom), len(x.tail))
+	for _, e := range x.tail[:k] {
+		x.tailBytes -= len(e.body)
+	}
+	x.tail = x.tail[k:]
+	x.tailFrom += int64(k)
+}
+
+// snapshot returns the tail and the id it starts after, if the tail holds
+// every entry committed after the index's progress (through, as the
+// indexer last committed it). The caller must not change the entries.
+func (x *indexer) snapshot() (from int64, tail []logEntry, ok bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.tailFrom < 0 || x.tailFrom > x.committedThrough {
+		return 0, nil, false
+	}
+	return x.tailFrom, x.tail, true
 }
 
 // entriesAfter appends to entries up to searchChunk log entries after
@@ -510,26 +552,17 @@ func (x *indexer) entriesAfter(ctx context.Context, after int64, entries []logEn
 }
 
 // fromTail appends to entries up to searchChunk entries after after from
-// the tail, and drops them and those before them from it. It reports false
-// when the tail does not hold what follows after.
+// the tail. It reports false when the tail does not hold what follows
+// after.
 func (x *indexer) fromTail(after int64, entries []logEntry) ([]logEntry, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.tailFrom >= 0 && after >= x.tailFrom {
-		// What the tail holds up to after is indexed already.
-		done := min(int(after-x.tailFrom), len(x.tail))
-		n := min(len(x.tail)-done, searchChunk)
-		entries = append(entries, x.tail[done:done+n]...)
-		for _, e := range x.tail[:done+n] {
-			x.tailBytes -= len(e.body)
-		}
-		rest := copy(x.tail, x.tail[done+n:])
-		clear(x.tail[rest:])
-		x.tail = x.tail[:rest]
-		x.tailFrom += int64(done + n)
-		return entries, true
+	if x.tailFrom < 0 || after < x.tailFrom {
+		return entries, false
 	}
-	return entries, false
+	done := min(int(after-x.tailFrom), len(x.tail))
+	n := min(len(x.tail)-done, searchChunk)
+	return append(entries, x.tail[done:done+n]...), true
 }
 
 // readLog appends to entries up to searchChunk log entries after after,

@@ -16,7 +16,7 @@ func entriesFrom(from, to int64) []logEntry {
 }
 
 // takeTail takes what the tail holds after after, failing when the tail
-// says the log must be read.
+// says the log must be read, and commits it as a catch-up does.
 func takeTail(t *testing.T, x *indexer, after int64) []int64 {
 	t.Helper()
 	es, ok := x.fromTail(after, nil)
@@ -24,9 +24,12 @@ func takeTail(t *testing.T, x *indexer, after int64) []int64 {
 		t.Fatalf("after %d: the tail sends the indexer to the log (tail from %d, %d entries)", after, x.tailFrom, len(x.tail))
 	}
 	var ids []int64
+	through := after
 	for _, e := range es {
 		ids = append(ids, e.id)
+		through = e.id
 	}
+	x.trim(through)
 	return ids
 }
 
@@ -130,5 +133,36 @@ func TestSearchTailSkipsChanged(t *testing.T) {
 	}
 	if docs.n != 1 || !strings.HasPrefix(string(docs.buf), "[[3,") {
 		t.Fatalf("docs = %s (%d), want only entry 3's", docs.buf, docs.n)
+	}
+}
+
+// TestSearchTailSnapshot: a search may use the tail only when it holds
+// everything after the index's committed progress, and what it was given
+// stays as it was while the tail is appended to, trimmed and dropped.
+func TestSearchTailSnapshot(t *testing.T) {
+	x := &indexer{tailFrom: -1}
+	if _, _, ok := x.snapshot(); ok {
+		t.Fatal("a tail that holds nothing vouches for the log")
+	}
+	x.handOver(4, entriesFrom(3, 4))
+	if _, _, ok := x.snapshot(); ok {
+		t.Fatal("a tail that starts after 2 vouches for entries after 0, the index's progress")
+	}
+	x.trim(2) // the index committed through 2, read from the log
+	from, snap, ok := x.snapshot()
+	if !ok || from != 2 || len(snap) != 2 {
+		t.Fatalf("snapshot = %d, %d entries, %v; want 2, 2 entries, true", from, len(snap), ok)
+	}
+	want := slices.Clone(snap)
+	x.handOver(6, entriesFrom(5, 6))
+	takeTail(t, x, 2)
+	x.handOver(7, entriesFrom(7, 7))
+	x.dropTail(-1)
+	x.handOver(9, entriesFrom(8, 9))
+	if !slices.Equal(snap, want) {
+		t.Fatalf("a search's snapshot changed under it: %v, was %v", snap, want)
+	}
+	if _, _, ok := x.snapshot(); ok {
+		t.Fatal("a tail restarted after a gap vouches for entries before it")
 	}
 }

@@ -47,10 +47,11 @@ type Config struct {
 	// write requests it carried and how long it took, committed or not.
 	OnCommit func(requests int, elapsed time.Duration)
 	// SearchDelay bounds how long a message's search entry waits to be
-	// written when too few wait to be written together (default 1 s). The
-	// index (a file of its own, Path + "-search") is always caught up
-	// before a search reads it; the delay only bounds what a restart after
-	// a crash reads again from the log.
+	// written when too few wait to be written together (default 1 s).
+	// Searches find what the index (a file of its own, Path + "-search")
+	// has not caught up with all the same (searchindex.go); the delay only
+	// bounds what the indexer holds in memory and what a restart after a
+	// crash reads again from the log.
 	SearchDelay time.Duration
 }
 

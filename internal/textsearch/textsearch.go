@@ -301,6 +301,26 @@ find:
 	return out
 }
 
+// Match reports whether text holds every one of the terms, as both
+// stores' indexes match an entry of those words: a term's words adjacent
+// and in order, its last word a prefix when the term says so.
+func Match(terms []parley.SearchTerm, text string) bool {
+	ts := Tokens(text)
+	for _, t := range terms {
+		found := false
+		for i := range ts {
+			if matchAt(ts, i, t) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 // matchAt reports whether term matches the words starting at ts[i].
 func matchAt(ts []Token, i int, t parley.SearchTerm) bool {
 	if i+len(t.Words) > len(ts) {

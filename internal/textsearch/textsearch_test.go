@@ -128,3 +128,32 @@ func BenchmarkWords(b *testing.B) {
 		})
 	}
 }
+
+func TestMatch(t *testing.T) {
+	for _, c := range []struct {
+		q, text string
+		want    bool
+	}{
+		{"alp", "Alphabet soup", true},
+		{"a", "alphabet", false}, // one letter is no prefix
+		{"a", "a b", true},
+		{"soup alp", "Alphabet soup", true},
+		{"soup beta", "Alphabet soup", false},
+		{`"alphabet soup"`, "an ALPHABET, soup!", true},
+		{`"soup alphabet"`, "alphabet soup", false},
+		{`"alphabet so"`, "alphabet soup", false}, // a quoted phrase's last word is whole
+		{"京タ", "東京タワー", true},
+		{"京ワ", "東京タワー", false},
+		{"éclair", "e\u0301clair", false}, // é and e + combining acute are different words
+		{"e\u0301clair", "E\u0301CLAIR au café", true},
+		{"cafe", "café", false},
+	} {
+		terms, err := Parse(c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Match(terms, c.text); got != c.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", c.q, c.text, got, c.want)
+		}
+	}
+}
