@@ -3,7 +3,6 @@ package sqlite
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"slices"
 	"strings"
 
@@ -71,38 +70,22 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 	if len(convs) == 0 {
 		return nil, nil
 	}
-	from, tail, ok := db.index.snapshot()
+	// The index holds every entry up to through; those after it are in
+	// pending, and a search matches them itself.
+	through, pending, ok := db.index.snapshot()
 	if !ok {
 		if err := db.index.sync(ctx); err != nil {
 			return nil, err
 		}
-	}
-	tx, err := db.index.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, dbError("search messages", err)
-	}
-	defer tx.Rollback()
-	// The index's progress and its matches are read in one transaction:
-	// what it holds is what it says it holds.
-	var through int64
-	if err := tx.QueryRowContext(ctx, `SELECT indexed_through FROM search_progress`).Scan(&through); err != nil {
-		return nil, dbError("search messages", err)
+		through = 1<<63 - 1
 	}
 	before := int64(f.BeforeID)
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	var pending []int64 // ids matched outside the index, highest first
-	var stale map[int64]bool
-	if ok {
-		if from > through {
-			// Cannot happen: the tail starts at or before the progress
-			// the index committed.
-			return nil, parley.Errorf(parley.EUNAVAILABLE, "search index is behind its tail")
-		}
-		if pending, stale, err = db.matchTail(ctx, tail[min(int(through-from), len(tail)):], f.Terms, convs, before); err != nil {
-			return nil, dbError("search messages", err)
-		}
+	found, stale, err := db.matchTail(ctx, pending, f.Terms, convs, before)
+	if err != nil {
+		return nil, dbError("search messages", err)
 	}
 	match := ftsQuery(f.Terms, ordered)
 	visible := f.Visible()
@@ -111,27 +94,29 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 	// often the case); each next one is larger, for callers whose matches
 	// are mostly hidden.
 	for chunk := limit; len(out) < limit; chunk = min(4*chunk, searchChunk) {
-		found, err := indexMatches(ctx, tx, match, before, chunk)
+		indexed, err := db.index.matches(ctx, match, before, chunk)
 		if err != nil {
 			return nil, dbError("search messages", err)
 		}
 		// Everything below before and above floor is now known: the
-		// index's matches and those found outside it.
+		// index's matches and those found outside it. The index may have
+		// caught up past through since: those entries were matched in
+		// the tail.
 		floor := int64(0)
-		if len(found) == chunk {
-			floor = found[len(found)-1]
+		if len(indexed) == chunk {
+			floor = indexed[len(indexed)-1]
 		}
-		ids := make([]int64, 0, len(found)+len(pending))
-		for _, id := range found {
-			for len(pending) > 0 && pending[0] > id {
-				ids, pending = append(ids, pending[0]), pending[1:]
+		ids := make([]int64, 0, len(indexed)+len(found))
+		for _, id := range indexed {
+			for len(found) > 0 && found[0] > id {
+				ids, found = append(ids, found[0]), found[1:]
 			}
-			if !stale[id] {
+			if id <= through && !stale[id] {
 				ids = append(ids, id)
 			}
 		}
-		for len(pending) > 0 && pending[0] > floor {
-			ids, pending = append(ids, pending[0]), pending[1:]
+		for len(found) > 0 && found[0] > floor {
+			ids, found = append(ids, found[0]), found[1:]
 		}
 		if len(ids) > 0 {
 			ms, err := db.messagesByID(ctx, ids)
@@ -206,10 +191,10 @@ func (db *DB) matchTail(ctx context.Context, entries []logEntry, terms []parley.
 	return ids, stale, nil
 }
 
-// indexMatches returns the rowids of up to n entries below before that
-// match the FTS5 query, highest first.
-func indexMatches(ctx context.Context, tx *sql.Tx, match string, before int64, n int) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT rowid FROM message_search
+// matches returns the rowids of up to n entries below before that match
+// the FTS5 query, highest first.
+func (x *indexer) matches(ctx context.Context, match string, before int64, n int) ([]int64, error) {
+	rows, err := x.read.QueryContext(ctx, `SELECT rowid FROM message_search
 		WHERE message_search MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?`, match, before, n)
 	if err != nil {
 		return nil, err

@@ -50,8 +50,9 @@ func BenchmarkSearch(b *testing.B) {
 
 // BenchmarkSearchWhileSending searches a store of 100,000 messages while
 // 16 senders store messages as fast as the writer takes them: what a
-// search costs when the index must first catch up with the sends before
-// it (a message is found once its send is acknowledged).
+// search costs beside a saturated writer and an index that lags behind the
+// sends (a message is found once its send is acknowledged: the search
+// matches what the index lacks in the indexer's tail).
 //
 //	go test ./sqlite -run '^$' -bench SearchWhileSending -benchtime 300x
 func BenchmarkSearchWhileSending(b *testing.B) {

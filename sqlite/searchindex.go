@@ -528,16 +528,17 @@ func (x *indexer) trim(through int64) {
 	x.tailFrom += int64(k)
 }
 
-// snapshot returns the tail and the id it starts after, if the tail holds
-// every entry committed after the index's progress (through, as the
-// indexer last committed it). The caller must not change the entries.
-func (x *indexer) snapshot() (from int64, tail []logEntry, ok bool) {
+// snapshot returns the index's committed progress and the entries the
+// tail holds after it, if it holds every entry committed since. The index
+// holds every entry up to through from then on. The caller must not change
+// the entries.
+func (x *indexer) snapshot() (through int64, pending []logEntry, ok bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.tailFrom < 0 || x.tailFrom > x.committedThrough {
 		return 0, nil, false
 	}
-	return x.tailFrom, x.tail, true
+	return x.committedThrough, x.tail[min(int(x.committedThrough-x.tailFrom), len(x.tail)):], true
 }
 
 // entriesAfter appends to entries up to searchChunk log entries after
