@@ -526,6 +526,11 @@ func (x *indexer) trim(through int64) {
 	}
 	x.tail = x.tail[k:]
 	x.tailFrom += int64(k)
+	if len(x.tail) == 0 {
+		// Not kept for the next appends: its array holds the bodies of
+		// the entries cut from the front, which an idle node would keep.
+		x.tail = nil
+	}
 }
 
 // snapshot returns the index's committed progress and the entries the

@@ -99,8 +99,8 @@ func TestSearchTail(t *testing.T) {
 	wantTail(t, "first chunk", takeTail(t, x, 20), 21, 20+searchChunk)
 	wantTail(t, "second chunk", takeTail(t, x, 20+searchChunk), 21+searchChunk, 20+2*searchChunk)
 	wantTail(t, "rest", takeTail(t, x, 20+2*searchChunk), 21+2*searchChunk, 21+2*searchChunk+10)
-	if x.tailBytes != 0 || len(x.tail) != 0 {
-		t.Fatalf("an emptied tail counts %d bytes in %d entries", x.tailBytes, len(x.tail))
+	if x.tailBytes != 0 || x.tail != nil {
+		t.Fatalf("an emptied tail counts %d bytes in %d entries, or keeps its array (capacity %d)", x.tailBytes, len(x.tail), cap(x.tail))
 	}
 
 	// Past maxTail entries, or maxTailBytes of bodies, the log is read.
