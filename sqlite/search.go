@@ -37,6 +37,11 @@ func ftsQuery(terms []parley.SearchTerm, convs []parley.ID) string {
 	})
 }
 
+// maxPendingMatch is the most entries the index lacks that a search
+// matches itself; past it (the indexer far behind) it waits for a
+// catch-up.
+const maxPendingMatch = 4 * searchBatch
+
 // SearchMessages implements parley.SearchStore. FTS5 walks the matches
 // in the caller's conversations newest first (message ids grow in commit
 // order), a chunk at a time; the messages of each chunk are read from the
@@ -73,7 +78,7 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 	// The index holds every entry up to through; those after it are in
 	// pending, and a search matches them itself.
 	through, pending, ok := db.index.snapshot()
-	if !ok {
+	if !ok || len(pending) > maxPendingMatch {
 		if err := db.index.sync(ctx); err != nil {
 			return nil, err
 		}

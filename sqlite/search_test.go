@@ -596,3 +596,36 @@ func TestSearchTailMatchesIndex(t *testing.T) {
 		wantIDs(t, fmt.Sprintf("%q in pages of 7, against one page", q), before[q], search(q, 1000)...)
 	}
 }
+
+// TestSearchIndexForgetsDeletedFromTheTail: messages deleted before the
+// index caught up with them, whose entries the tail holds after a part
+// the index reads from the log, leave no entry: the catch-up goes on from
+// the log to the tail, and the deleted entries are taken out after.
+func TestSearchIndexForgetsDeletedFromTheTail(t *testing.T) {
+	ctx := context.Background()
+	f := openSearchFile(t, time.Hour)
+	a, d, conv := f.direct()
+	first := storetest.MustSend(t, f.db, conv, a, d, "c0", "indexed words")
+	f.sync()
+	// Rows written outside the writer's appends: the tail starts over
+	// after them, ahead of the index.
+	if _, err := sqlite.BulkLoad(ctx, f.db, 1, 5, time.Now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	var gone []any
+	for i := range 3 {
+		gone = append(gone, int64(storetest.MustSend(t, f.db, conv, a, d, fmt.Sprint("g", i), "fleeting words").ID))
+	}
+	if _, err := f.raw.Exec(`UPDATE messages SET expires_at = 1 WHERE id IN (?,?,?)`, gone...); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := f.db.DeleteExpiredMessages(ctx, time.Now(), 100); err != nil || n != 3 {
+		t.Fatalf("DeleteExpiredMessages = %d, %v; want 3", n, err)
+	}
+	f.sync()
+	later := storetest.MustSend(t, f.db, conv, a, d, "c9", "later words")
+	f.sync()
+	wantIDs(t, "entries with fleeting", f.holding(conv, "fleeting"))
+	wantIDs(t, "entries with words", f.holding(conv, "words"), first.ID, later.ID)
+	wantIDs(t, "find words", f.find(conv, "words"), later.ID, first.ID)
+}

@@ -147,6 +147,9 @@ type indexer struct {
 	// not yet forgotten by the writer.
 	through int64
 	forgot  []int64
+	// forgetAgain: the last forget left deleted ids that the tail holds
+	// entries for, not indexed yet.
+	forgetAgain bool
 }
 
 // catchUp is one catch-up as those who wait for it see it: done is closed
@@ -346,6 +349,11 @@ func (x *indexer) run(last bool) {
 			}
 		}
 		x.forgot = x.forgot[:0]
+		if x.forgetAgain {
+			// Deleted messages whose entries the tail still holds.
+			x.forgetAgain = false
+			x.forgetting.Store(true)
+		}
 		x.done.Store(gen)
 	} else if forget {
 		x.forgetting.Store(true)
@@ -368,6 +376,7 @@ func (x *indexer) run(last bool) {
 // deadline passed.
 func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 	ctx := context.Background()
+	x.forgetAgain = false
 	var tx *sql.Tx
 	defer func() {
 		if tx != nil {
@@ -406,13 +415,18 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 		x.trim(through)
 		return nil
 	}
+	// The catch-up goes on at least to what was committed when it
+	// started: a short read of the log (the newest messages deleted, say)
+	// may be followed by entries in the tail.
+	target := x.logged.Load()
 	var docs docBatch
 	var changed []int64
 	var entries []logEntry
 	for {
 		docs.reset()
 		changed = changed[:0]
-		entries, err := x.entriesAfter(ctx, through, entries[:0])
+		var err error
+		entries, err = x.entriesAfter(ctx, through, entries[:0])
 		if err != nil {
 			return err
 		}
@@ -428,7 +442,7 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 			return err
 		}
 		written += docs.n
-		if n < searchChunk {
+		if n == 0 || n < searchChunk && through >= target {
 			break
 		}
 		if written >= searchCommitRows || !deadline.IsZero() {
@@ -445,9 +459,11 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 		}
 	}
 	if forget {
-		if err := x.forget(ctx, tx, through); err != nil {
+		again, err := x.forget(ctx, tx, through)
+		if err != nil {
 			return err
 		}
+		x.forgetAgain = again
 	}
 	return commit()
 }
@@ -701,27 +717,38 @@ func (x *indexer) refresh(ctx context.Context, tx *sql.Tx, ids []int64) error {
 
 // forget takes the entries of the deleted messages up to through out of
 // the index and keeps their ids for the writer to forget once this
-// commits. Those after through wait for a later catch-up: the entries
-// this one took from the tail may not reach them, and a later one may
-// still write theirs.
-func (x *indexer) forget(ctx context.Context, tx *sql.Tx, through int64) error {
-	rows, err := x.db.read.QueryContext(ctx, `SELECT message_id FROM deleted_messages WHERE message_id <= ?`, through)
+// commits. Those after through wait for a later catch-up, which may still
+// write their entries from the tail; it reports whether one should run
+// for that.
+func (x *indexer) forget(ctx context.Context, tx *sql.Tx, through int64) (again bool, err error) {
+	rows, err := x.db.read.QueryContext(ctx, `SELECT message_id FROM deleted_messages`)
 	if err != nil {
-		return fmt.Errorf("read deleted messages: %w", err)
+		return false, fmt.Errorf("read deleted messages: %w", err)
 	}
 	x.forgot = x.forgot[:0]
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return fmt.Errorf("read deleted messages: %w", err)
+			return false, fmt.Errorf("read deleted messages: %w", err)
 		}
-		x.forgot = append(x.forgot, id)
+		if id <= through {
+			x.forgot = append(x.forgot, id)
+		} else if x.inTail(id) {
+			again = true
+		}
 	}
 	if err := rows.Close(); err != nil {
-		return fmt.Errorf("read deleted messages: %w", err)
+		return false, fmt.Errorf("read deleted messages: %w", err)
 	}
-	return deleteDocs(ctx, tx, x.forgot)
+	return again, deleteDocs(ctx, tx, x.forgot)
+}
+
+// inTail reports whether the tail holds the entry id.
+func (x *indexer) inTail(id int64) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.tailFrom >= 0 && id > x.tailFrom && id <= x.tailFrom+int64(len(x.tail))
 }
 
 // deleteDocs takes the entries with rowids ids out of the index (with
