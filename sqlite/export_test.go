@@ -190,3 +190,7 @@ func FailAfterAppend(ctx context.Context, db *DB, m *parley.Message) error {
 // SearchLogReads returns how many times the search indexer read entries
 // back from the log rather than taking them from the writer.
 func SearchLogReads(db *DB) int64 { return db.index.logReads.Load() }
+
+// AfterSearchSnapshot makes each search run f between taking the index's
+// progress with the tail and querying the index.
+func AfterSearchSnapshot(db *DB, f func()) { db.index.afterSnapshot = f }

@@ -84,6 +84,9 @@ func (db *DB) SearchMessages(ctx context.Context, f parley.SearchFilter) ([]*par
 		}
 		through = 1<<63 - 1
 	}
+	if h := db.index.afterSnapshot; h != nil {
+		h()
+	}
 	before := int64(f.BeforeID)
 	if before <= 0 {
 		before = 1<<63 - 1

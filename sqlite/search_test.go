@@ -629,3 +629,32 @@ func TestSearchIndexForgetsDeletedFromTheTail(t *testing.T) {
 	wantIDs(t, "entries with words", f.holding(conv, "words"), first.ID, later.ID)
 	wantIDs(t, "find words", f.find(conv, "words"), later.ID, first.ID)
 }
+
+// TestSearchCatchUpDuringSearch: the index catching up while a search
+// runs (between its look at the tail and its index queries) neither
+// doubles nor drops a result: the entries the search took from the tail
+// stay as they were while the catch-up trims it (an in-place trim loses
+// two of the four here), and what the index took past the progress the
+// search saw is not counted twice.
+func TestSearchCatchUpDuringSearch(t *testing.T) {
+	f := openSearchFile(t, time.Hour)
+	a, d, conv := f.direct()
+	var want []parley.ID
+	for i := range 4 {
+		want = append([]parley.ID{storetest.MustSend(t, f.db, conv, a, d, fmt.Sprint("c", i), "caught words").ID}, want...)
+		if i == 1 {
+			f.sync()
+		}
+	}
+	caughtUp := 0
+	sqlite.AfterSearchSnapshot(f.db, func() {
+		if through, last := f.progress(); through < last {
+			f.sync()
+			caughtUp++
+		}
+	})
+	wantIDs(t, "find caught", f.find(conv, "caught"), want...)
+	if caughtUp != 1 {
+		t.Fatalf("the index caught up during %d searches, want 1", caughtUp)
+	}
+}

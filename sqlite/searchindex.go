@@ -136,6 +136,9 @@ type indexer struct {
 	tailBytes int
 	// committedThrough is the index's progress as last committed.
 	committedThrough int64
+	// afterSnapshot, when set (tests only), runs in a search between its
+	// snapshot and its index queries.
+	afterSnapshot func()
 	// logReads counts the reads of the log (readLog).
 	logReads atomic.Int64
 
