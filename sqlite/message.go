@@ -138,9 +138,7 @@ func (b *batch) insertPending() error {
 		m := e.msg
 		b.logged = append(b.logged, logEntry{id: int64(m.ID), conv: int64(m.ConversationID), typ: m.Type, body: m.Body,
 			of: int64(cmp.Or(m.EditOf, m.RecallOf)), live: true})
-	}
-	for _, e := range pending {
-		if m := e.msg; plainEntry(m) {
+		if plainEntry(m) {
 			args = append(args, int64(m.ID), int64(m.ConversationID), m.Seq, int64(m.SenderID), int64(m.SenderDeviceID),
 				nullString(m.ClientMsgID), e.hash, string(m.Type), m.Body, ts(m.CreatedAt))
 		} else {

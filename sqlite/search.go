@@ -160,39 +160,28 @@ func (db *DB) matchTail(ctx context.Context, entries []logEntry, terms []parley.
 			stale[e.of] = true
 		}
 	}
+	match := func(e logEntry) bool {
+		return convs[parley.ID(e.conv)] && e.typ.Sent() && textsearch.Match(terms, e.body)
+	}
 	var ids []int64
 	for _, e := range entries {
-		if e.id < before && !stale[e.id] && convs[parley.ID(e.conv)] && e.typ.Sent() && textsearch.Match(terms, e.body) {
+		if e.id < before && !stale[e.id] && match(e) {
 			ids = append(ids, e.id)
 		}
 	}
-	if len(stale) > 0 {
-		changed := make([]int64, 0, len(stale))
-		for id := range stale {
-			if id < before {
-				changed = append(changed, id)
-			}
+	changed := make([]int64, 0, len(stale))
+	for id := range stale {
+		if id < before {
+			changed = append(changed, id)
 		}
-		for start := 0; start < len(changed); start += searchChunk {
-			chunk := changed[start:min(start+searchChunk, len(changed))]
-			rows, err := db.read.QueryContext(ctx, `SELECT id, conversation_id, type, body FROM messages
-				WHERE recalled_at IS NULL AND id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...)
-			if err != nil {
-				return nil, nil, err
-			}
-			for rows.Next() {
-				var e logEntry
-				if err := rows.Scan(&e.id, &e.conv, &e.typ, &e.body); err != nil {
-					rows.Close()
-					return nil, nil, err
-				}
-				if convs[parley.ID(e.conv)] && e.typ.Sent() && textsearch.Match(terms, e.body) {
-					ids = append(ids, e.id)
-				}
-			}
-			if err := rows.Close(); err != nil {
-				return nil, nil, err
-			}
+	}
+	current, err := db.currentEntries(ctx, changed)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range current {
+		if match(e) {
+			ids = append(ids, e.id)
 		}
 	}
 	slices.SortFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) })

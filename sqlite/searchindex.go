@@ -502,14 +502,14 @@ func (x *indexer) handOver(last int64, entries []logEntry) {
 	}
 	consecutive := n > 0 && entries[n-1].id-entries[0].id == int64(n-1) && entries[n-1].id == last
 	switch {
-	case n == 0 && (last < 0 || x.tailFrom >= 0 && last > x.tailFrom+int64(len(x.tail))):
+	case n == 0 && (last < 0 || x.tailFrom >= 0 && last > x.tailEnd()):
 		// Entries the tail does not hold (a bulk load), or a log end
 		// the writer has to read again (after a failed batch).
 		x.dropTail(-1)
 	case n == 0:
 	case !consecutive:
 		x.dropTail(-1)
-	case x.tailFrom >= 0 && entries[0].id == x.tailFrom+int64(len(x.tail))+1 &&
+	case x.tailFrom >= 0 && entries[0].id == x.tailEnd()+1 &&
 		len(x.tail)+n <= maxTail && x.tailBytes+bytes <= maxTailBytes:
 		x.tail = append(x.tail, entries...)
 		x.tailBytes += bytes
@@ -522,6 +522,10 @@ func (x *indexer) handOver(last int64, entries []logEntry) {
 		x.dropTail(-1)
 	}
 }
+
+// tailEnd is the id of the tail's last entry (tailFrom when empty). The
+// caller holds x.mu and has checked tailFrom >= 0.
+func (x *indexer) tailEnd() int64 { return x.tailFrom + int64(len(x.tail)) }
 
 // dropTail empties the tail, which then starts after from (-1: none).
 func (x *indexer) dropTail(from int64) {
@@ -692,30 +696,43 @@ func (x *indexer) refresh(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	if err := deleteDocs(ctx, tx, ids); err != nil {
 		return err
 	}
+	entries, err := x.db.currentEntries(ctx, ids)
+	if err != nil {
+		return err
+	}
 	var docs docBatch
-	for start := 0; start < len(ids); start += searchChunk {
-		chunk := ids[start:min(start+searchChunk, len(ids))]
-		rows, err := x.db.read.QueryContext(ctx, `SELECT id, conversation_id, type, body FROM messages
-			WHERE recalled_at IS NULL AND id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...)
-		if err != nil {
-			return fmt.Errorf("read changed messages: %w", err)
-		}
-		for rows.Next() {
-			var id, conv int64
-			var typ, body string
-			if err := rows.Scan(&id, &conv, &typ, &body); err != nil {
-				rows.Close()
-				return fmt.Errorf("read changed messages: %w", err)
-			}
-			if doc := searchDoc(parley.ID(conv), parley.MessageType(typ), body); doc != "" {
-				docs.add(id, doc)
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("read changed messages: %w", err)
+	for _, e := range entries {
+		if doc := searchDoc(parley.ID(e.conv), e.typ, e.body); doc != "" {
+			docs.add(e.id, doc)
 		}
 	}
 	return docs.insert(ctx, tx)
+}
+
+// currentEntries reads the messages ids as the log now holds them,
+// leaving out those recalled or gone.
+func (db *DB) currentEntries(ctx context.Context, ids []int64) ([]logEntry, error) {
+	var entries []logEntry
+	for start := 0; start < len(ids); start += searchChunk {
+		chunk := ids[start:min(start+searchChunk, len(ids))]
+		rows, err := db.read.QueryContext(ctx, `SELECT id, conversation_id, type, body FROM messages
+			WHERE recalled_at IS NULL AND id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...)
+		if err != nil {
+			return nil, fmt.Errorf("read changed messages: %w", err)
+		}
+		for rows.Next() {
+			e := logEntry{live: true}
+			if err := rows.Scan(&e.id, &e.conv, &e.typ, &e.body); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read changed messages: %w", err)
+			}
+			entries = append(entries, e)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("read changed messages: %w", err)
+		}
+	}
+	return entries, nil
 }
 
 // forget takes the entries of the deleted messages up to through out of
@@ -751,7 +768,7 @@ func (x *indexer) forget(ctx context.Context, tx *sql.Tx, through int64) (again 
 func (x *indexer) inTail(id int64) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.tailFrom >= 0 && id > x.tailFrom && id <= x.tailFrom+int64(len(x.tail))
+	return x.tailFrom >= 0 && id > x.tailFrom && id <= x.tailEnd()
 }
 
 // deleteDocs takes the entries with rowids ids out of the index (with
