@@ -194,3 +194,6 @@ func SearchLogReads(db *DB) int64 { return db.index.logReads.Load() }
 // AfterSearchSnapshot makes each search run f between taking the index's
 // progress with the tail and querying the index.
 func AfterSearchSnapshot(db *DB, f func()) { db.index.afterSnapshot = f }
+
+// SearchWaiting returns how many searches wait for the index to catch up.
+func SearchWaiting(db *DB) int32 { return db.index.waiting.Load() }

@@ -658,3 +658,71 @@ func TestSearchCatchUpDuringSearch(t *testing.T) {
 		t.Fatalf("the index caught up during %d searches, want 1", caughtUp)
 	}
 }
+
+// TestSearchWaitsWhenFarBehind: a search matches the few entries the
+// index lacks itself, even while the index cannot write at all; once it
+// lacks more than 1,024 it waits for a catch-up.
+func TestSearchWaitsWhenFarBehind(t *testing.T) {
+	ctx := context.Background()
+	f := openSearchFile(t, time.Hour)
+	a, d, conv := f.direct()
+	// Another connection holds the index file's write lock: no catch-up
+	// commits until it lets go (within the indexer's 10 s busy timeout).
+	lock, err := f.index.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	locked := true
+	release := func() {
+		if locked {
+			locked = false
+			if _, err := lock.ExecContext(ctx, "ROLLBACK"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer release()
+
+	near := storetest.MustSend(t, f.db, conv, a, d, "c1", "near words")
+	wantIDs(t, "find near while the index is locked", f.find(conv, "near"), near.ID)
+
+	first, err := sqlite.BulkLoadSearch(ctx, f.db, 1, 1100, 256, time.Now(), func() string { return "far words" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms, err := textsearch.Parse("far")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		ms  []*parley.Message
+		err error
+	}
+	found := make(chan result, 1)
+	go func() {
+		ms, err := f.db.SearchMessages(ctx, parley.SearchFilter{Terms: terms, Now: time.Now(),
+			Windows: []parley.SearchWindow{{ConversationID: parley.ID(first), Floor: 0, Ceiling: 1 << 40}}})
+		found <- result{ms, err}
+	}()
+	for deadline := time.Now().Add(5 * time.Second); sqlite.SearchWaiting(f.db) == 0; time.Sleep(time.Millisecond) {
+		select {
+		case r := <-found:
+			t.Fatalf("a search over 1,100 entries the index lacks answered (%d results, %v) without waiting for it", len(r.ms), r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the search did not wait for the index")
+		}
+	}
+	release()
+	if r := <-found; r.err != nil || len(r.ms) != parley.DefaultSearchLimit {
+		t.Fatalf("%d results, %v; want a full page of %d", len(r.ms), r.err, parley.DefaultSearchLimit)
+	}
+	if through, last := f.progress(); through != last {
+		t.Fatalf("after the search the index is through %d of %d", through, last)
+	}
+}
