@@ -26,8 +26,10 @@ type wsConn interface {
 	// writePacket writes one Engine.IO packet as one frame: a text frame
 	// "<typ><data>", or a binary frame of data when binary is set. It must not
 	// block on the peer; past the configured buffer it fails with
-	// errSlowConsumer.
+	// errSlowConsumer. The frame may wait a moment to be written with
+	// others; flush writes what waits at once.
 	writePacket(typ byte, binary bool, data []byte) error
+	flush()
 	// close sends a close frame with code when it can and closes the
 	// connection, releasing what it held from the server's count.
 	close(code int)
@@ -254,6 +256,9 @@ func (t *wsTransport) probeFrame(binary bool, data []byte) {
 		}
 		p.upgrading = true
 		err := t.conn.writePacket(typePong, false, []byte("probe"))
+		// On the poller, ahead of anything the client does next on
+		// its other connections.
+		t.conn.flush()
 		p.wakeGet()
 		s.mu.Unlock()
 		if err != nil {

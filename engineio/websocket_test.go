@@ -3,6 +3,8 @@ package engineio
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +139,57 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 	}
 	if r := ts.h.waitClosed(t); r != ReasonSlowConsumer {
 		t.Errorf("reason %q", r)
+	}
+}
+
+// A burst of packets to one WebSocket leaves in one write call, in order;
+// with one processor the flusher cannot run before the burst is over.
+func TestWebSocketBurstSharesWrites(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	c, _ := ts.MustWebSocket(t)
+	s := ts.h.session(t)
+	f := ts.ws.(*nbioTransport).flusher
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	before := f.writes.Load()
+	const n = 200
+	for i := range n {
+		if err := s.Send([]byte(fmt.Sprint("m", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if _, data := mustRead(t, c); data != fmt.Sprint("4m", i) {
+			t.Fatalf("packet %d = %q", i, data)
+		}
+	}
+	if w := f.writes.Load() - before; w < 1 || w > 3 {
+		t.Errorf("%d packets took %d writes, want 1 (at most 3)", n, w)
+	}
+}
+
+// Frames waiting for the flusher count against the session's bound: a
+// burst past MaxWriteBuffer closes it as a slow consumer before anything
+// was written.
+func TestWebSocketBurstPastWriteBuffer(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute, MaxWriteBuffer: 64 << 10}, newRecorder(false))
+	ts.MustWebSocket(t)
+	s := ts.h.session(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	msg := bytes.Repeat([]byte("x"), 1000)
+	sent := 0
+	for ; sent < 100; sent++ {
+		if s.Send(msg) != nil {
+			break
+		}
+	}
+	if sent != 65 {
+		t.Errorf("%d packets of 1,003 bytes sent within 64 KiB, want 65", sent)
+	}
+	if r := ts.h.waitClosed(t); r != ReasonSlowConsumer {
+		t.Errorf("reason %q, want %q", r, ReasonSlowConsumer)
+	}
+	if got := ts.QueuedBytes(); got != 0 {
+		t.Errorf("QueuedBytes after close = %d, want 0", got)
 	}
 }
 

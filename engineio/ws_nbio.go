@@ -28,6 +28,7 @@ type nbioTransport struct {
 	cfg     *Config
 	out     *outBudget
 	workers *workers.Pool
+	flusher *flusher
 }
 
 var (
@@ -92,10 +93,11 @@ func newNBIOTransport(cfg *Config, out *outBudget) (*nbioTransport, error) {
 		pool.Stop()
 		return nil, fmt.Errorf("start websocket event loop: %w", err)
 	}
-	return &nbioTransport{engine: g, cfg: cfg, out: out, workers: pool}, nil
+	return &nbioTransport{engine: g, cfg: cfg, out: out, workers: pool, flusher: newFlusher()}, nil
 }
 
 func (n *nbioTransport) close() {
+	n.flusher.close()
 	n.engine.Stop()
 	n.workers.Stop()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -29,6 +30,11 @@ type nbioWS struct {
 	// closed and they were taken off it. One word, not a mutex and a
 	// flag: every idle WebSocket carries it.
 	out atomic.Int64
+
+	// wmu guards pend, the frames written since the last flush, and orders
+	// them into nbio; pend is nil while nothing waits (write).
+	wmu  sync.Mutex
+	pend *[]byte
 
 	in *wsInput // owned by the poller goroutine; nil between complete messages
 }
@@ -258,36 +264,81 @@ func (w *nbioWS) fail(code int) {
 
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// write sends one frame; prefix, when set, goes before data in the payload
+// recycleFrames gives a buffer of frames back to the pool unless it grew
+// large (a big message's), which would stay held by the pool.
+func recycleFrames(bp *[]byte) {
+	if cap(*bp) <= 64<<10 {
+		*bp = (*bp)[:0]
+		framePool.Put(bp)
+	}
+}
+
+// write queues one frame; prefix, when set, goes before data in the payload
 // (the Engine.IO packet type), so a packet needs no concatenation.
+//
+// Frames are not written one by one: they wait in pend until the
+// transport's flusher writes everything the connection has waiting in one
+// write call (flush). A commit of the store answers many sends at once and
+// under load each socket gets several frames of it: one system call for
+// them all instead of one each halved the node's write calls per message
+// (BENCHMARKS.md). An idle connection holds no buffer: pend is nil between
+// flushes.
 func (w *nbioWS) write(op, prefix byte, hasPrefix bool, data []byte) error {
 	n := len(data)
 	if hasPrefix {
 		n++
 	}
-	bp := framePool.Get().(*[]byte)
-	b := appendFrameHeader((*bp)[:0], op, n)
+	size := int64(frameHeaderLen(n) + n)
+	w.wmu.Lock()
+	if w.out.Load() == outReleased {
+		w.wmu.Unlock()
+		return net.ErrClosed
+	}
+	if w.queued()+size > int64(w.tr.cfg.MaxWriteBuffer) {
+		// The peer is not reading: the session closes on this error.
+		w.wmu.Unlock()
+		return errSlowConsumer
+	}
+	first := w.pend == nil
+	if first {
+		w.pend = framePool.Get().(*[]byte)
+	}
+	b := appendFrameHeader(*w.pend, op, n)
 	if hasPrefix {
 		b = append(b, prefix)
 	}
-	b = append(b, data...)
-	// nbio writes what the kernel takes and copies only the rest; it
-	// reports what the kernel took, from inside Write too, so the frame is
-	// counted first.
-	w.account(int64(len(b)))
-	_, err := w.nbc.Write(b)
+	*w.pend = append(b, data...)
+	// Counted until the kernel takes them: nbio reports what it took, from
+	// inside its Write too.
+	w.account(size)
+	w.wmu.Unlock()
+	if first {
+		w.tr.flusher.add(w)
+	}
+	return nil
+}
+
+// flush writes the frames waiting in pend. nbio's Write never blocks: it
+// hands the kernel what it takes and keeps the rest until the socket can
+// take more; past MaxWriteBuffer (a peer that does not read) it closes the
+// connection, whose OnClose tells the session why.
+func (w *nbioWS) flush() {
+	w.wmu.Lock()
+	bp := w.pend
+	w.pend = nil
+	var err error
+	if bp != nil {
+		_, err = w.nbc.Write(*bp)
+		w.tr.flusher.writes.Add(1)
+	}
+	w.wmu.Unlock()
+	if bp == nil {
+		return
+	}
 	if err != nil {
-		// Full or closed: the connection is done for either way.
 		w.release()
 	}
-	if cap(b) <= 64<<10 {
-		*bp = b[:0]
-		framePool.Put(bp)
-	}
-	if errors.Is(err, nbio.ErrOverflow) {
-		return errSlowConsumer
-	}
-	return err
+	recycleFrames(bp)
 }
 
 func (w *nbioWS) writePacket(typ byte, bin bool, data []byte) error {
@@ -297,12 +348,21 @@ func (w *nbioWS) writePacket(typ byte, bin bool, data []byte) error {
 	return w.write(opText, typ, true, data)
 }
 
+// close writes what waits and a close frame, and closes the connection.
 func (w *nbioWS) close(code int) {
-	var p [2]byte
-	binary.BigEndian.PutUint16(p[:], uint16(code))
-	_ = w.write(opClose, 0, false, p[:])
+	w.wmu.Lock()
+	bp := w.pend
+	w.pend = nil
+	if bp == nil {
+		bp = framePool.Get().(*[]byte)
+	}
+	b := appendFrameHeader(*bp, opClose, 2)
+	*bp = binary.BigEndian.AppendUint16(b, uint16(code))
+	_, _ = w.nbc.Write(*bp)
+	w.wmu.Unlock()
 	_ = w.nbc.Close()
 	w.release()
+	recycleFrames(bp)
 }
 
 // outReleased marks out once the connection's bytes left the server's
@@ -339,6 +399,20 @@ func (w *nbioWS) queued() int64 {
 	}
 	return 0
 }
+
+// frameHeaderLen is the length of the header appendFrameHeader writes for
+// a payload of n bytes.
+func frameHeaderLen(n int) int {
+	switch {
+	case n < 126:
+		return 2
+	case n <= 0xffff:
+		return 4
+	default:
+		return 10
+	}
+}
+
 func appendFrameHeader(b []byte, op byte, n int) []byte {
 	b = append(b, 0x80|op)
 	switch {

@@ -1,0 +1,83 @@
+package engineio
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// flusher writes the WebSockets' waiting frames (nbioWS.write) on a
+// goroutine of its own. A connection joins its queue when a frame is
+// written to it with nothing waiting yet; the flusher takes the whole
+// queue at once and writes each connection's frames with one call.
+//
+// It waits for no timer: under load the frames of a burst (a commit's
+// acknowledgements, a message's fan-out) gather while the flusher is busy
+// with the previous one, and it lets the goroutines that are ready to run
+// go first before it takes the queue; when the node is quiet it writes at
+// once.
+type flusher struct {
+	mu   sync.Mutex
+	q    []*nbioWS
+	wake chan struct{}
+	quit chan struct{}
+	done chan struct{}
+
+	writes atomic.Int64 // write calls made, for tests
+}
+
+func newFlusher() *flusher {
+	f := &flusher{wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go f.loop()
+	return f
+}
+
+// add queues w, which has frames waiting and is not queued yet.
+func (f *flusher) add(w *nbioWS) {
+	f.mu.Lock()
+	f.q = append(f.q, w)
+	first := len(f.q) == 1
+	f.mu.Unlock()
+	if first {
+		select {
+		case f.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (f *flusher) loop() {
+	defer close(f.done)
+	var batch []*nbioWS
+	for {
+		select {
+		case <-f.wake:
+		case <-f.quit:
+			f.flushAll(batch)
+			return
+		}
+		// The wake-up makes this goroutine the next to run where the
+		// writer ran; the rest of the burst's writers are behind it.
+		runtime.Gosched()
+		batch = f.flushAll(batch)
+	}
+}
+
+// flushAll writes what every queued connection has waiting and returns
+// batch emptied, for reuse.
+func (f *flusher) flushAll(batch []*nbioWS) []*nbioWS {
+	f.mu.Lock()
+	batch, f.q = f.q, batch[:0]
+	f.mu.Unlock()
+	for _, w := range batch {
+		w.flush()
+	}
+	clear(batch)
+	return batch[:0]
+}
+
+// close writes what waits and stops the flusher.
+func (f *flusher) close() {
+	close(f.quit)
+	<-f.done
+}
