@@ -72,9 +72,17 @@ func (f *flusher) flushAll(batch []*nbioWS) []*nbioWS {
 	for _, w := range batch {
 		w.flush()
 	}
+	if cap(batch) > keptBatch {
+		// A burst to many connections (everyone connecting at once)
+		// leaves no array a quiet node would keep.
+		return nil
+	}
 	clear(batch)
 	return batch[:0]
 }
+
+// keptBatch is the largest queue array the flusher reuses.
+const keptBatch = 1024
 
 // close writes what waits and stops the flusher.
 func (f *flusher) close() {
