@@ -166,3 +166,25 @@ test("a new message brings an archived chat back unless it is muted", () => {
   addMessage(msg(2, "2"));
   assert.equal(conv("9").view.archived, true);
 });
+
+test("a group's shared conversation event keeps this user's own fields and takes the role from the members", () => {
+  setConversation(view({ role: "owner", unread_count: 3, muted: true, pinned: true, pinned_at: "2026-01-01T00:00:00Z", archived: false, latest_message: msg(2, "2") }));
+  // As the event has it: no role, no per-member fields.
+  const shared = { id: "9", type: "group", title: "G2", recipient_name: "G2", last_seq: 2, active: true,
+    members: [{ user_id: "1", role: "admin", delivered_seq: 0, read_seq: 0 }, { user_id: "2", role: "owner", delivered_seq: 0, read_seq: 0 }] };
+  setConversation(shared);
+  const v = conv("9").view;
+  assert.equal(v.title, "G2");
+  assert.equal(v.role, "admin");
+  assert.equal(v.unread_count, 3);
+  assert.equal(v.muted, true);
+  assert.equal(v.pinned, true);
+  assert.equal(v.pinned_at, "2026-01-01T00:00:00Z");
+  assert.equal(v.latest_message.seq, 2);
+  // A whole view replaces them.
+  setConversation(view({ role: "member", unread_count: 0, muted: false, pinned: false, pinned_at: null, archived: true, latest_message: null }));
+  const w = conv("9").view;
+  assert.equal(w.role, "member");
+  assert.equal(w.pinned_at, null);
+  assert.equal(w.archived, true);
+});

@@ -130,9 +130,21 @@ export function setReceipt(ev) {
 }
 
 // setConversation stores a ConversationView.
+// A group's `conversation` event carries only what every member shares
+// (docs/api.md): the fields that are this user's own are kept from what the
+// client knew, and the role is read from the members.
+const ownFields = ["unread_count", "muted", "pinned", "pinned_at", "archived", "latest_message"];
+
 export function setConversation(v) {
   const c = conv(v.id);
   const prev = c.view;
+  if (!("role" in v)) {
+    for (const k of ownFields) {
+      if (!(k in v) && prev && k in prev) v[k] = prev[k];
+    }
+    const mine = (v.members || []).find((m) => state.me && String(m.user_id) === String(state.me.id));
+    v.role = mine ? mine.role : prev && prev.role;
+  }
   c.view = v;
   if (prev && prev.last_seq > v.last_seq) {
     v.last_seq = prev.last_seq;
