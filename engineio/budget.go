@@ -2,7 +2,7 @@ package engineio
 
 import (
 	"slices"
-	"sync"
+	"sync/atomic"
 )
 
 // Outbound bytes are counted per session and for the whole server: what
@@ -17,8 +17,7 @@ type outBudget struct {
 	kick  chan struct{}
 	quit  chan struct{}
 	done  chan struct{}
-	total int64 // guarded by mu; atomic reads would do, but sweeps need a lock anyway
-	mu    sync.Mutex
+	total atomic.Int64
 }
 
 func newOutBudget(srv *Server) *outBudget {
@@ -33,11 +32,7 @@ func (b *outBudget) add(n int64) {
 	if n == 0 {
 		return
 	}
-	b.mu.Lock()
-	b.total += n
-	over := b.total > int64(b.srv.cfg.MaxNodeBuffer)
-	b.mu.Unlock()
-	if over {
+	if b.total.Add(n) > int64(b.srv.cfg.MaxNodeBuffer) {
 		select {
 		case b.kick <- struct{}{}:
 		default:
@@ -45,11 +40,7 @@ func (b *outBudget) add(n int64) {
 	}
 }
 
-func (b *outBudget) load() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.total
-}
+func (b *outBudget) load() int64 { return b.total.Load() }
 
 func (b *outBudget) close() {
 	close(b.quit)
