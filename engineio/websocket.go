@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -314,8 +315,12 @@ func (t *wsTransport) onClose(err error) {
 	s.mu.Unlock()
 	if mine {
 		reason := ReasonTransportClose
-		if errors.Is(err, errSlowConsumer) {
+		switch {
+		case errors.Is(err, errSlowConsumer):
 			reason = ReasonSlowConsumer
+		case err != nil && !errors.Is(err, io.EOF):
+			// A reset, or a write the flusher could not make.
+			reason = ReasonTransportError
 		}
 		s.close(reason, false)
 	}

@@ -142,6 +142,20 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 	}
 }
 
+// A client that vanishes with a reset is a broken connection, not one
+// that closed.
+func TestWebSocketResetIsTransportError(t *testing.T) {
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	c, _ := ts.MustWebSocket(t)
+	ts.h.session(t)
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if r := ts.h.waitClosed(t); r != ReasonTransportError {
+		t.Errorf("reason %q, want %q", r, ReasonTransportError)
+	}
+}
+
 // A burst of packets to one WebSocket leaves in one write call, in order;
 // with one processor the flusher cannot run before the burst is over.
 func TestWebSocketBurstSharesWrites(t *testing.T) {

@@ -211,3 +211,14 @@ func Frame(fin bool, op byte, payload []byte) []byte {
 
 // Close closes the TCP connection without a close handshake.
 func (c *Conn) Close() error { return c.conn.Close() }
+
+// Reset drops the connection without a close frame or an orderly TCP close:
+// the server reads a reset.
+func (c *Conn) Reset() error {
+	if tc, ok := c.conn.(*net.TCPConn); ok {
+		if err := tc.SetLinger(0); err != nil {
+			return err
+		}
+	}
+	return c.conn.Close()
+}
