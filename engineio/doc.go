@@ -15,9 +15,10 @@
 // so the implementation can be swapped without touching the protocol.
 //
 // A WebSocket's outbound frames wait in a buffer of the connection until
-// one goroutine, the flusher, writes each connection's waiting frames with
-// one system call (flusher.go): under load the frames of one burst (a
-// store commit's acknowledgements, a message's deliveries) leave together.
+// its flusher (a goroutine for every two processors, each connection always
+// with the same one) writes the connection's waiting frames with one system
+// call (flusher.go): under load the frames of one burst (a store commit's
+// acknowledgements, a message's deliveries) leave together.
 //
 // Text messages reach the Handler as the client sent them, valid UTF-8 or
 // not, on both transports: a WebSocket does not fail such a frame with 1007,

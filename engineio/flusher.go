@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // flusher writes the WebSockets' waiting frames (nbioWS.write) on a
@@ -24,6 +25,29 @@ type flusher struct {
 	done chan struct{}
 
 	writes atomic.Int64 // write calls made, for tests
+}
+
+// flusherCount is how many flushers a transport runs: one for every two
+// processors, each connection always with the same one (flusherOf), so
+// that the node's socket writes are not bound to one core.
+var flusherCount = func() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+func newFlushers() []*flusher {
+	fs := make([]*flusher, flusherCount())
+	for i := range fs {
+		fs[i] = newFlusher()
+	}
+	return fs
+}
+
+// flusherOf returns w's flusher, picked by a hash of its address (an
+// object on the heap does not move).
+func (n *nbioTransport) flusherOf(w *nbioWS) *flusher {
+	if len(n.flushers) == 1 {
+		return n.flushers[0]
+	}
+	h := uint64(uintptr(unsafe.Pointer(w))) * 0x9e3779b97f4a7c15
+	return n.flushers[(h>>32)%uint64(len(n.flushers))]
 }
 
 func newFlusher() *flusher {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,9 +163,9 @@ func TestWebSocketBurstSharesWrites(t *testing.T) {
 	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
 	c, _ := ts.MustWebSocket(t)
 	s := ts.h.session(t)
-	f := ts.ws.(*nbioTransport).flusher
+	tr := ts.ws.(*nbioTransport)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	before := f.writes.Load()
+	before := totalWrites(tr)
 	const n = 200
 	for i := range n {
 		if err := s.Send([]byte(fmt.Sprint("m", i))); err != nil {
@@ -176,8 +177,73 @@ func TestWebSocketBurstSharesWrites(t *testing.T) {
 			t.Fatalf("packet %d = %q", i, data)
 		}
 	}
-	if w := f.writes.Load() - before; w < 1 || w > 3 {
+	if w := totalWrites(tr) - before; w < 1 || w > 3 {
 		t.Errorf("%d packets took %d writes, want 1 (at most 3)", n, w)
+	}
+}
+
+func totalWrites(tr *nbioTransport) int64 {
+	var n int64
+	for _, f := range tr.flushers {
+		n += f.writes.Load()
+	}
+	return n
+}
+
+// With several flushers each connection keeps to one, so its packets stay
+// in order while bursts to many connections are written side by side.
+func TestWebSocketFlushersShareConnections(t *testing.T) {
+	defer func(f func() int) { flusherCount = f }(flusherCount)
+	flusherCount = func() int { return 4 }
+	ts := MustServer(t, Config{PingInterval: time.Minute}, newRecorder(false))
+	tr := ts.ws.(*nbioTransport)
+	if len(tr.flushers) != 4 {
+		t.Fatalf("%d flushers, want 4", len(tr.flushers))
+	}
+	const conns, n = 8, 100
+	var cs []*wstest.Conn
+	mapped := map[*flusher]bool{}
+	var ss []*Session
+	for i := range conns {
+		c, _ := ts.MustWebSocket(t)
+		cs = append(cs, c)
+		// The client can read the open packet before Open has run.
+		waitFor(t, func() bool { ts.h.mu.Lock(); defer ts.h.mu.Unlock(); return len(ts.h.sessions) == i+1 })
+		ts.h.mu.Lock()
+		s := ts.h.sessions[i]
+		ts.h.mu.Unlock()
+		ss = append(ss, s)
+		s.mu.Lock()
+		mapped[tr.flusherOf(s.ws.(*nbioWS))] = true
+		s.mu.Unlock()
+	}
+	before := make(map[*flusher]int64)
+	for _, f := range tr.flushers {
+		before[f] = f.writes.Load()
+	}
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		wg.Go(func() {
+			for i := range n {
+				if err := s.Send([]byte(fmt.Sprint("m", i))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for k, c := range cs {
+		for i := range n {
+			if _, data := mustRead(t, c); data != fmt.Sprint("4m", i) {
+				t.Fatalf("connection %d, packet %d = %q", k, i, data)
+			}
+		}
+	}
+	for _, f := range tr.flushers {
+		if wrote := f.writes.Load() > before[f]; wrote != mapped[f] {
+			t.Errorf("a flusher wrote: %v; one of the connections is its: %v", wrote, mapped[f])
+		}
 	}
 }
 

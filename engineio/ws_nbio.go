@@ -24,11 +24,11 @@ import (
 // (wsframe.go) rather than by nbio's websocket package, whose per-connection
 // state is several times the size of everything else a session holds.
 type nbioTransport struct {
-	engine  *nbio.Engine
-	cfg     *Config
-	out     *outBudget
-	workers *workers.Pool
-	flusher *flusher
+	engine   *nbio.Engine
+	cfg      *Config
+	out      *outBudget
+	workers  *workers.Pool
+	flushers []*flusher
 }
 
 var (
@@ -93,11 +93,13 @@ func newNBIOTransport(cfg *Config, out *outBudget) (*nbioTransport, error) {
 		pool.Stop()
 		return nil, fmt.Errorf("start websocket event loop: %w", err)
 	}
-	return &nbioTransport{engine: g, cfg: cfg, out: out, workers: pool, flusher: newFlusher()}, nil
+	return &nbioTransport{engine: g, cfg: cfg, out: out, workers: pool, flushers: newFlushers()}, nil
 }
 
 func (n *nbioTransport) close() {
-	n.flusher.close()
+	for _, f := range n.flushers {
+		f.close()
+	}
 	n.engine.Stop()
 	n.workers.Stop()
 }

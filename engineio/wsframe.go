@@ -277,7 +277,7 @@ func recycleFrames(bp *[]byte) {
 // (the Engine.IO packet type), so a packet needs no concatenation.
 //
 // Frames are not written one by one: they wait in pend until the
-// transport's flusher writes everything the connection has waiting in one
+// connection's flusher writes everything the connection has waiting in one
 // write call (flush). A commit of the store answers many sends at once and
 // under load each socket gets several frames of it: one system call for
 // them all instead of one each halved the node's write calls per message
@@ -313,7 +313,7 @@ func (w *nbioWS) write(op, prefix byte, hasPrefix bool, data []byte) error {
 	w.account(size)
 	w.wmu.Unlock()
 	if first {
-		w.tr.flusher.add(w)
+		w.tr.flusherOf(w).add(w)
 	}
 	return nil
 }
@@ -329,7 +329,7 @@ func (w *nbioWS) flush() {
 	var err error
 	if bp != nil {
 		_, err = w.nbc.Write(*bp)
-		w.tr.flusher.writes.Add(1)
+		w.tr.flusherOf(w).writes.Add(1)
 	}
 	w.wmu.Unlock()
 	if bp == nil {
