@@ -81,7 +81,8 @@ func (f *flusher) loop() {
 			return
 		}
 		// The wake-up makes this goroutine the next to run where the
-		// writer ran; the rest of the burst's writers are behind it.
+		// frame's sender ran; the rest of the burst's senders (the
+		// goroutines the same commit woke) are queued behind it.
 		runtime.Gosched()
 		batch = f.flushAll(batch)
 	}
