@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // waitFor polls cond, yielding, until it holds or five seconds have passed.
@@ -83,17 +84,53 @@ func TestIdleGoroutinesEnd(t *testing.T) {
 	<-ran // after Stop a task still runs
 }
 
+// TestIdleGoroutineKeepsItsStack checks that a collection while the
+// pool's goroutine idles leaves its grown stack where it was: a stack the
+// collector shrank is copied elsewhere, and a local variable at the same
+// depth of the next task would sit at another address.
+func TestIdleGoroutineKeepsItsStack(t *testing.T) {
+	p := New(time.Hour)
+	defer p.Stop()
+	// at runs a task that grows the stack to what a send needs (about 12
+	// KiB), then reports where one of its locals is: the task's frame is at
+	// the same depth of the same goroutine's stack each time.
+	at := func() uintptr {
+		where := make(chan uintptr)
+		p.Go(func() {
+			_ = grow(taskDepth)
+			var local byte
+			where <- uintptr(unsafe.Pointer(&local))
+		})
+		return <-where
+	}
+	idle := func() {
+		waitFor(t, "the goroutine to idle", func() bool { _, idle := p.Goroutines(); return idle == 1 })
+	}
+	// Its first wait may grow the stack; from then on it stays.
+	at()
+	idle()
+	first := at()
+	idle()
+	for range 3 {
+		runtime.GC()
+	}
+	second := at()
+	if alive, _ := p.Goroutines(); alive != 1 {
+		t.Fatalf("%d goroutines, want the one that ran both tasks", alive)
+	}
+	if first != second {
+		t.Errorf("the idle goroutine's stack moved (a local at %#x, then %#x): a collection shrank it", first, second)
+	}
+}
+
 // BenchmarkGo compares a task on a pooled goroutine with one on a new
 // goroutine, for a task that needs a grown stack.
+//
+//	go test ./internal/workers -run '^$' -bench Go -benchtime 5000x -count 3
 func BenchmarkGo(b *testing.B) {
-	deep := func(n int) int {
-		var buf [1024]byte
-		buf[n%len(buf)] = byte(n)
-		return int(buf[0])
-	}
 	task := func(wg *sync.WaitGroup) func() {
 		return func() {
-			_ = recurse(16, deep)
+			_ = grow(taskDepth)
 			wg.Done()
 		}
 	}
@@ -102,6 +139,21 @@ func BenchmarkGo(b *testing.B) {
 		defer p.Stop()
 		var wg sync.WaitGroup
 		for b.Loop() {
+			wg.Add(1)
+			p.Go(task(&wg))
+			wg.Wait()
+		}
+	})
+	// A collection before each task, as a busy node has several a second:
+	// the idle goroutine must still have its grown stack for the task.
+	b.Run("pool-collected", func(b *testing.B) {
+		p := New(time.Minute)
+		defer p.Stop()
+		var wg sync.WaitGroup
+		for b.Loop() {
+			b.StopTimer()
+			runtime.GC()
+			b.StartTimer()
 			wg.Add(1)
 			p.Go(task(&wg))
 			wg.Wait()
@@ -117,9 +169,17 @@ func BenchmarkGo(b *testing.B) {
 	})
 }
 
-func recurse(n int, f func(int) int) int {
+// grow recurses n levels deep with a KiB of stack each.
+func grow(n int) byte {
+	var buf [1024]byte
+	buf[n%len(buf)] = byte(n)
 	if n == 0 {
-		return f(n)
+		return buf[0]
 	}
-	return recurse(n-1, f) + 1
+	return grow(n-1) + buf[1] // buf stays live across the call
 }
+
+// taskDepth is how deep the tests' tasks recurse, a KiB a level: about
+// what a send needs, more than a fresh goroutine's stack and less than the
+// 16 KiB an idle goroutine keeps.
+const taskDepth = 10
