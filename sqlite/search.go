@@ -10,17 +10,6 @@ import (
 	"github.com/parleyhq/parley/internal/textsearch"
 )
 
-// searchDoc returns what message_search holds for an entry of
-// conversation conv: its words scoped to conv (textsearch.Scoped), joined
-// by spaces; "" when the entry is not indexed (not a text, image or file
-// message, or without words).
-func searchDoc(conv parley.ID, typ parley.MessageType, body string) string {
-	if !typ.Sent() { // only what people send is indexed
-		return ""
-	}
-	return string(textsearch.AppendScoped(make([]byte, 0, len(body)+len(body)/2+16), conv, body))
-}
-
 // ftsQuery translates parsed terms into an FTS5 query over the
 // conversations searched: in each conversation every term (its words
 // scoped to it), the conversations ORed. Every word goes in double quotes

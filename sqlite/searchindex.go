@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley"
+	"github.com/parleyhq/parley/internal/textsearch"
 )
 
 // The full-text index lives in a database file of its own beside the
@@ -153,6 +153,9 @@ type indexer struct {
 	// forgetAgain: the last forget left deleted ids that the tail holds
 	// entries for, not indexed yet.
 	forgetAgain bool
+	// docs and redone are the entries a catch-up writes and those refresh
+	// writes again, their buffers kept from one catch-up to the next.
+	docs, redone docBatch
 }
 
 // catchUp is one catch-up as those who wait for it see it: done is closed
@@ -422,7 +425,7 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 	// started: a short read of the log (the newest messages deleted, say)
 	// may be followed by entries in the tail.
 	target := x.logged.Load()
-	var docs docBatch
+	docs := &x.docs
 	var changed []int64
 	var entries []logEntry
 	for {
@@ -437,7 +440,7 @@ func (x *indexer) catchUp(forget bool, deadline time.Time) error {
 		if n > 0 {
 			through = entries[n-1].id
 		}
-		changed = addDocs(entries, &docs, changed)
+		changed = addDocs(entries, docs, changed)
 		if err := docs.insert(ctx, tx); err != nil {
 			return err
 		}
@@ -639,9 +642,7 @@ func addDocs(entries []logEntry, docs *docBatch, changed []int64) []int64 {
 		if !e.live || skip != nil && skip[e.id] || skip == nil && slices.Contains(changed[first:], e.id) {
 			continue
 		}
-		if doc := searchDoc(parley.ID(e.conv), e.typ, e.body); doc != "" {
-			docs.add(e.id, doc)
-		}
+		docs.add(e)
 	}
 	return changed
 }
@@ -652,23 +653,37 @@ func addDocs(entries []logEntry, docs *docBatch, changed []int64) []int64 {
 // statement's savepoint), so entries written a few tens to a statement, as
 // multi-row VALUES allow, made several small segments a catch-up and the
 // merges they need a quarter of the indexer's time.
+//
+// Each entry is its words scoped to its conversation
+// (textsearch.AppendScoped: "<conversation id>_<word>", joined by spaces),
+// written straight into the array: a word holds only letters, digits and
+// marks (ASCII ones are letters and digits), and the scoping adds digits,
+// '_' and spaces, none of which a JSON string escapes. Only what people
+// send is indexed; an entry without words is left out.
 type docBatch struct {
 	buf []byte
 	n   int
 }
 
-func (d *docBatch) add(id int64, doc string) {
+func (d *docBatch) add(e logEntry) {
+	if !e.typ.Sent() {
+		return
+	}
+	undo := len(d.buf)
 	if d.n == 0 {
 		d.buf = append(d.buf[:0], '[')
+		undo = 0
 	} else {
 		d.buf = append(d.buf, ',')
 	}
-	d.buf = append(d.buf, '[')
-	d.buf = strconv.AppendInt(d.buf, id, 10)
-	d.buf = append(d.buf, ',')
-	q, _ := json.Marshal(doc) // a string always encodes
-	d.buf = append(d.buf, q...)
-	d.buf = append(d.buf, ']')
+	d.buf = append(strconv.AppendInt(append(d.buf, '['), e.id, 10), ',', '"')
+	words := len(d.buf)
+	d.buf = textsearch.AppendScoped(d.buf, parley.ID(e.conv), e.body)
+	if len(d.buf) == words {
+		d.buf = d.buf[:undo]
+		return
+	}
+	d.buf = append(d.buf, '"', ']')
 	d.n++
 }
 
@@ -700,11 +715,10 @@ func (x *indexer) refresh(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	if err != nil {
 		return err
 	}
-	var docs docBatch
+	docs := &x.redone
+	docs.reset()
 	for _, e := range entries {
-		if doc := searchDoc(parley.ID(e.conv), e.typ, e.body); doc != "" {
-			docs.add(e.id, doc)
-		}
+		docs.add(e)
 	}
 	return docs.insert(ctx, tx)
 }
