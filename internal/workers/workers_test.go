@@ -6,7 +6,11 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // waitFor polls cond, yielding, until it holds or five seconds have passed.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -82,6 +86,82 @@ func TestIdleGoroutinesEnd(t *testing.T) {
 	ran := make(chan struct{})
 	q.Go(func() { close(ran) })
 	<-ran // after Stop a task still runs
+}
+
+// TestStopEndsEveryGoroutine: after Stop the idle goroutines end at once
+// and the busy ones after their task, a task given after Stop still runs,
+// and nothing of the pool is left (TestMain checks for goroutines left
+// behind).
+func TestStopEndsEveryGoroutine(t *testing.T) {
+	p := New(time.Hour)
+	const busy, idle = 10, 10
+	release, releaseIdle := make(chan struct{}), make(chan struct{})
+	var started sync.WaitGroup
+	started.Add(busy + idle)
+	for i := range busy + idle {
+		// Every task blocks until all have started, so each has a
+		// goroutine of its own.
+		p.Go(func() {
+			started.Done()
+			if i < busy {
+				<-release
+			} else {
+				<-releaseIdle
+			}
+		})
+	}
+	started.Wait()
+	close(releaseIdle)
+	waitFor(t, "the idle goroutines", func() bool { _, n := p.Goroutines(); return n == idle })
+	p.Stop()
+	waitFor(t, "the idle goroutines to end", func() bool { alive, _ := p.Goroutines(); return alive == busy })
+	close(release)
+	waitFor(t, "the busy goroutines to end", func() bool { alive, _ := p.Goroutines(); return alive == 0 })
+	ran := make(chan struct{})
+	p.Go(func() { close(ran) })
+	<-ran
+	waitFor(t, "the last goroutine to end", func() bool { alive, _ := p.Goroutines(); return alive == 0 })
+}
+
+// TestSweepEndsOnlyUnneededGoroutines: with three goroutines idle and one
+// of them needed every few milliseconds, the sweeps end the two others and
+// keep the one in use.
+func TestSweepEndsOnlyUnneededGoroutines(t *testing.T) {
+	p := New(30 * time.Millisecond)
+	defer p.Stop()
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	started.Add(3)
+	for range 3 {
+		p.Go(func() {
+			started.Done()
+			<-release
+		})
+	}
+	started.Wait()
+	close(release)
+	task := func() {
+		done := make(chan struct{})
+		p.Go(func() { close(done) })
+		<-done
+		time.Sleep(5 * time.Millisecond) // the load's pace
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for alive, _ := p.Goroutines(); alive > 1; alive, _ = p.Goroutines() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d goroutines after 5 s of one task at a time", alive)
+		}
+		task()
+	}
+	// About ten sweeps more: the goroutine in use is never ended (and
+	// another started for the next task).
+	before := p.started.Load()
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		task()
+	}
+	if n := p.started.Load() - before; n != 0 {
+		t.Fatalf("%d goroutines started while one was enough: the sweep ended the one in use", n)
+	}
 }
 
 // TestIdleGoroutineKeepsItsStack checks that collections while the pool's
