@@ -95,7 +95,9 @@ func (f *flusher) flushAll(batch []*nbioWS) []*nbioWS {
 	batch, f.q = f.q, batch[:0]
 	f.mu.Unlock()
 	for _, w := range batch {
-		w.flush()
+		if w.writePending() {
+			f.writes.Add(1)
+		}
 	}
 	if cap(batch) > keptBatch {
 		// A burst to many connections (everyone connecting at once)

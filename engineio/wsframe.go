@@ -318,27 +318,30 @@ func (w *nbioWS) write(op, prefix byte, hasPrefix bool, data []byte) error {
 	return nil
 }
 
-// flush writes the frames waiting in pend. nbio's Write never blocks: it
-// hands the kernel what it takes and keeps the rest until the socket can
-// take more; past MaxWriteBuffer (a peer that does not read) it closes the
-// connection, whose OnClose tells the session why.
-func (w *nbioWS) flush() {
+func (w *nbioWS) flush() { w.writePending() }
+
+// writePending writes the frames waiting in pend and reports whether there
+// were any. nbio's Write never blocks: it hands the kernel what it takes
+// and keeps the rest until the socket can take more; past MaxWriteBuffer (a
+// peer that does not read) it closes the connection, whose OnClose tells
+// the session why.
+func (w *nbioWS) writePending() bool {
 	w.wmu.Lock()
 	bp := w.pend
 	w.pend = nil
 	var err error
 	if bp != nil {
 		_, err = w.nbc.Write(*bp)
-		w.tr.flusherOf(w).writes.Add(1)
 	}
 	w.wmu.Unlock()
 	if bp == nil {
-		return
+		return false
 	}
 	if err != nil {
 		w.release()
 	}
 	recycleFrames(bp)
+	return true
 }
 
 func (w *nbioWS) writePacket(typ byte, bin bool, data []byte) error {

@@ -35,8 +35,7 @@ type Pool struct {
 	idle time.Duration
 
 	stopOnce sync.Once
-	stop     chan struct{}
-	stopped  atomic.Bool
+	stop     chan struct{} // closed by Stop
 
 	// alive counts the pool's goroutines, waiting those idle; leastIdle is
 	// the fewest idle at once since the sweeper last looked. sweeping is
@@ -72,7 +71,7 @@ func (p *Pool) loop(fn func()) {
 	defer p.alive.Add(-1)
 	for {
 		fn()
-		if p.stopped.Load() {
+		if p.stopping() {
 			return
 		}
 		p.waiting.Add(1)
@@ -168,9 +167,13 @@ func (p *Pool) Goroutines() (alive, idle int) {
 
 // Stop ends the pool's goroutines: the idle ones now, the busy ones after
 // their task.
-func (p *Pool) Stop() {
-	p.stopOnce.Do(func() {
-		p.stopped.Store(true)
-		close(p.stop)
-	})
+func (p *Pool) Stop() { p.stopOnce.Do(func() { close(p.stop) }) }
+
+func (p *Pool) stopping() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
 }

@@ -129,12 +129,13 @@ export function setReceipt(ev) {
   raise(conv(ev.conversation_id), ev.user_id, ev.delivered_seq, ev.read_seq);
 }
 
-// setConversation stores a ConversationView.
-// A group's `conversation` event carries only what every member shares
-// (docs/api.md): the fields that are this user's own are kept from what the
-// client knew, and the role is read from the members.
+// ownFields are a conversation's fields that are the user's own.
 const ownFields = ["unread_count", "muted", "pinned", "pinned_at", "archived", "latest_message"];
 
+// setConversation stores a ConversationView. A group's `conversation` event
+// carries only what every member shares (docs/api.md): the fields that are
+// this user's own are kept from what the client knew, and the role is read
+// from the members.
 export function setConversation(v) {
   const c = conv(v.id);
   const prev = c.view;
