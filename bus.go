@@ -10,7 +10,10 @@ import (
 // resync), but it keeps order per topic.
 type Bus interface {
 	// Publish sends payload to every subscriber of topic, on any node.
-	// It does not wait for subscribers to handle it.
+	// It does not wait for subscribers to handle it. Publish takes the
+	// payload: the caller must not modify it afterwards, because the bus
+	// may hand the same bytes to subscribers, who may keep them. One
+	// payload may be published to several topics.
 	Publish(ctx context.Context, topic string, payload []byte) error
 	// Subscribe calls fn with each payload published to topic after the
 	// subscription is in place, in publish order. fn runs on the bus's

@@ -3,6 +3,7 @@ package bustest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -48,7 +49,10 @@ func RunBus(t *testing.T, cfg BusConfig) {
 		{"ResubscribeAfterLastClose", false, testResubscribeAfterLastClose},
 		{"ArbitraryBytes", false, testArbitraryBytes},
 		{"ArbitraryBytesAcrossNodes", true, testArbitraryBytes},
-		{"PayloadOwnedBySubscriber", false, testPayloadOwnedBySubscriber},
+		{"PayloadKeptBySubscriber", false, testPayloadKeptBySubscriber},
+		{"PayloadKeptBySubscriberAcrossNodes", true, testPayloadKeptBySubscriber},
+		{"OnePayloadManyTopics", false, testOnePayloadManyTopics},
+		{"OnePayloadManyTopicsAcrossNodes", true, testOnePayloadManyTopics},
 		{"PublishWithoutSubscribers", false, testPublishWithoutSubscribers},
 		{"SubscriptionCloseTwice", false, testSubscriptionCloseTwice},
 		{"ManyTopics", false, testManyTopics},
@@ -335,21 +339,51 @@ func testArbitraryBytes(t *testing.T, cfg BusConfig) {
 	}
 }
 
-// testPayloadOwnedBySubscriber checks that a publisher may reuse its buffer
-// as soon as Publish returns, while subscribers keep what they received.
-func testPayloadOwnedBySubscriber(t *testing.T, cfg BusConfig) {
-	b := nodes(t, cfg, 1)[0]
+// testPayloadKeptBySubscriber checks that what a subscriber received stays
+// as it was while later payloads arrive: the bus never reuses a buffer it
+// handed to a subscriber.
+func testPayloadKeptBySubscriber(t *testing.T, cfg BusConfig) {
+	bs := nodes(t, cfg, 2)
+	pub, sub := bs[0], bs[0]
+	if cfg.MultiNode {
+		sub = bs[1]
+	}
 	topic := uniqueTopic(t, "t")
 	r := newRecorder()
-	mustSubscribe(t, b, topic, r.fn)
-	buf := make([]byte, 0, 64)
+	mustSubscribe(t, sub, topic, r.fn)
 	const n = 50
 	for i := range n {
-		buf = append(buf[:0], msg(i)...)
-		mustPublish(t, b, topic, buf)
-		copy(buf, "XXXXXXX")
+		mustPublish(t, pub, topic, msg(i))
 	}
-	checkSeq(t, "retained payloads", r.wait(t, n), n)
+	checkSeq(t, "kept payloads", r.wait(t, n), n)
+}
+
+// testOnePayloadManyTopics publishes each payload to several topics, as a
+// message's fan-out does: every topic's subscriber gets every payload,
+// whole and in order.
+func testOnePayloadManyTopics(t *testing.T, cfg BusConfig) {
+	bs := nodes(t, cfg, 2)
+	pub, sub := bs[0], bs[0]
+	if cfg.MultiNode {
+		sub = bs[1]
+	}
+	const topics, n = 5, 20
+	rs := make([]*recorder, topics)
+	names := make([]string, topics)
+	for i := range rs {
+		names[i] = uniqueTopic(t, fmt.Sprintf("t%d", i))
+		rs[i] = newRecorder()
+		mustSubscribe(t, sub, names[i], rs[i].fn)
+	}
+	for i := range n {
+		p := msg(i)
+		for _, name := range names {
+			mustPublish(t, pub, name, p)
+		}
+	}
+	for i, r := range rs {
+		checkSeq(t, names[i], r.wait(t, n), n)
+	}
 }
 
 func testPublishWithoutSubscribers(t *testing.T, cfg BusConfig) {

@@ -5,7 +5,6 @@
 package inmem
 
 import (
-	"bytes"
 	"context"
 	"hash/maphash"
 	"slices"
@@ -42,9 +41,9 @@ const numShards = 256
 // makes a non-blocking enqueue on a connection's bounded queue, and
 // disconnects a slow consumer from its own goroutine.
 //
-// The payload passed to subscribers is one copy, made by Publish and shared
-// by every subscriber of that publish: they may keep it but must not modify
-// it. The publisher may reuse its buffer as soon as Publish returns.
+// Subscribers receive the publisher's payload itself, shared by all of them
+// and by every topic it was published to: Publish takes it (parley.Bus), so
+// it is never copied; they may keep it but must not modify it.
 type Bus struct {
 	seed   maphash.Seed
 	closed atomic.Bool
@@ -86,8 +85,9 @@ func (b *Bus) shard(topic string) *shard {
 	return &b.shards[maphash.String(b.seed, topic)%numShards]
 }
 
-// Publish calls every subscriber of topic with a copy of payload and
-// returns when they all have returned. It returns EUNAVAILABLE after Close.
+// Publish calls every subscriber of topic with payload itself (Publish takes
+// it; see parley.Bus) and returns when they all have returned. It returns
+// EUNAVAILABLE after Close.
 func (b *Bus) Publish(_ context.Context, topic string, payload []byte) error {
 	if b.closed.Load() {
 		return errClosed
@@ -107,9 +107,8 @@ func (b *Bus) Publish(_ context.Context, topic string, payload []byte) error {
 	if len(t.subs) == 0 {
 		return nil
 	}
-	p := bytes.Clone(payload)
 	for _, sub := range t.subs {
-		sub.fn(p)
+		sub.fn(payload)
 	}
 	return nil
 }
