@@ -82,7 +82,7 @@ func firstArg(ev socketio.Event) json.RawMessage {
 
 // answer acks the event, or emits an error event when the client asked
 // for no ack and the event failed.
-func (g *Gateway) answer(c *conn, name string, ev socketio.Event, res json.RawMessage, err error) {
+func (g *Gateway) answer(c *conn, name string, ev socketio.Event, res any, err error) {
 	if parley.ErrorCode(err) == parley.EINTERNAL {
 		g.logger.Error("realtime event failed", "event", name, "user", c.caller.UserID, "err", err)
 	}
@@ -153,19 +153,27 @@ func decodeArg(arg json.RawMessage, v any) error {
 	return nil
 }
 
-// okMessage is the ack {ok: true, message}.
-func okMessage(m *parley.Message) (json.RawMessage, error) {
-	b := append(make([]byte, 0, 280+len(m.Body)), `{"ok":true,"message":`...)
-	b, err := m.AppendJSON(b)
+// okMessage is the ack {ok: true, message}. A send's ack appends it
+// straight into the Socket.IO packet (socketio.JSONAppender); the other
+// events' handlers return it encoded (json).
+type okMessage struct{ m *parley.Message }
+
+// AppendJSON implements socketio.JSONAppender.
+func (a okMessage) AppendJSON(b []byte) ([]byte, error) {
+	b, err := a.m.AppendJSON(append(b, `{"ok":true,"message":`...))
 	if err != nil {
-		return nil, err
+		return b, err
 	}
 	return append(b, '}'), nil
 }
 
+func (a okMessage) json() (json.RawMessage, error) {
+	return a.AppendJSON(make([]byte, 0, 280+len(a.m.Body)))
+}
+
 // send runs one send; queued is called exactly once, as soon as the send
 // has its place in the store's order of writes or was refused.
-func (g *Gateway) send(ctx context.Context, c *conn, arg json.RawMessage, queued func()) (json.RawMessage, error) {
+func (g *Gateway) send(ctx context.Context, c *conn, arg json.RawMessage, queued func()) (any, error) {
 	var once sync.Once
 	queued = func(fn func()) func() { return func() { once.Do(fn) } }(queued)
 	defer queued()
@@ -178,7 +186,7 @@ func (g *Gateway) send(ctx context.Context, c *conn, arg json.RawMessage, queued
 		return nil, err
 	}
 	c.acked(m)
-	return okMessage(m)
+	return okMessage{m}, nil
 }
 
 type seqArg struct {
@@ -244,7 +252,7 @@ func (g *Gateway) recall(ctx context.Context, c *conn, arg json.RawMessage) (jso
 	if err != nil {
 		return nil, err
 	}
-	return okMessage(m)
+	return okMessage{m}.json()
 }
 
 // edit runs an edit. Unlike a send's, its ack carries the edited message,
@@ -263,7 +271,7 @@ func (g *Gateway) edit(ctx context.Context, c *conn, arg json.RawMessage) (json.
 	if err != nil {
 		return nil, err
 	}
-	return okMessage(m)
+	return okMessage{m}.json()
 }
 
 // react sets the caller's reaction; its log entry reaches the socket as

@@ -31,6 +31,14 @@ func encodeAck(b []byte, nsp string, id int64, args []any) ([]byte, [][]byte, er
 	return appendArgs(b, args, false, n)
 }
 
+// JSONAppender is an argument that writes its own JSON: Emit and an ack
+// append it to the packet in place, where another value would be
+// marshalled into a buffer of its own and copied. What it appends is
+// trusted to be one valid JSON value, as a json.RawMessage is.
+type JSONAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
 func countBinary(args []any) int {
 	n := 0
 	for _, a := range args {
@@ -68,6 +76,11 @@ func appendArgs(b []byte, args []any, comma bool, nbin int) ([]byte, [][]byte, e
 			bins = append(bins, v)
 		case string:
 			b = appendString(b, v)
+		case JSONAppender:
+			var err error
+			if b, err = v.AppendJSON(b); err != nil {
+				return b, nil, fmt.Errorf("encode argument %d: %w", i, err)
+			}
 		default:
 			j, err := json.Marshal(v)
 			if err != nil {

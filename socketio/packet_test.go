@@ -2,6 +2,8 @@ package socketio
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -142,6 +144,12 @@ func TestEncode(t *testing.T) {
 			return encodeAck(nil, "/", 789, []any{[]byte{1}, []byte{2}})
 		}, `62-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, 2},
 		{"EscapedName", func() ([]byte, [][]byte, error) { return encodeEvent(nil, "/", "a\"b", noAck, nil) }, `2["a\"b"]`, 0},
+		{"AckAppender", func() ([]byte, [][]byte, error) {
+			return encodeAck(nil, "/", 7, []any{appendJSON(`{"ok":true}`), "2"})
+		}, `37[{"ok":true},"2"]`, 0},
+		{"EventAppender", func() ([]byte, [][]byte, error) {
+			return encodeEvent(nil, "/", "m", noAck, []any{1, appendJSON(`[1,2]`)})
+		}, `2["m",1,[1,2]]`, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,5 +164,40 @@ func TestEncode(t *testing.T) {
 	}
 	if b := appendRawEvent(nil, &Namespace{name: "/a", prefix: []byte("/a,")}, "ping", nil); string(b) != `2/a,["ping"]` {
 		t.Errorf("raw event = %s", b)
+	}
+}
+
+// appendJSON is a JSONAppender that appends itself.
+type appendJSON string
+
+func (a appendJSON) AppendJSON(b []byte) ([]byte, error) { return append(b, a...), nil }
+
+type failingAppender struct{}
+
+func (failingAppender) AppendJSON(b []byte) ([]byte, error) { return b, errors.New("cannot encode") }
+
+// TestEncodeAppenderInPlace checks that a JSONAppender writes into the
+// packet's buffer, where a marshalled value takes a buffer of its own, and
+// that its error fails the encoding.
+func TestEncodeAppenderInPlace(t *testing.T) {
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, _, err := encodeAck(buf[:0], "/", 1, []any{appendJSON(`{"ok":true}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("an appender argument allocated %v times an ack", n)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, _, err := encodeAck(buf[:0], "/", 1, []any{struct {
+			OK bool `json:"ok"`
+		}{true}}); err != nil {
+			t.Fatal(err)
+		}
+	}); n == 0 {
+		t.Error("a marshalled argument allocated nothing: the comparison above tests nothing")
+	}
+	if _, _, err := encodeAck(nil, "/", 1, []any{failingAppender{}}); err == nil || !strings.Contains(err.Error(), "cannot encode") {
+		t.Errorf("a failing appender: err = %v", err)
 	}
 }

@@ -212,7 +212,8 @@ func putBuf(bp *[]byte) {
 }
 
 // Emit sends an event. Each argument is JSON-encoded, except json.RawMessage
-// (sent as is, and trusted to be valid JSON) and []byte (sent as a binary
+// (sent as is, and trusted to be valid JSON), a JSONAppender (appended by its
+// AppendJSON, its output trusted likewise) and []byte (sent as a binary
 // attachment). It returns ErrDisconnected if the socket is gone.
 func (s *Socket) Emit(event string, args ...any) error {
 	bp := getBuf()
